@@ -1,0 +1,21 @@
+//! # tokenmeter-core
+//!
+//! The UI-free heart of tokenmeter, shared by the web worker, the page and the CLI:
+//!
+//! - [`gguf`]: reading a GGUF file (metadata and quantized tensors) with clear errors.
+//! - [`tokenizer`]: real tokenizers as `tokenizers::Tokenizer`s, including SmolLM2's, rebuilt from the
+//!   GGUF metadata exactly as llama.cpp reads it; every token with its ID, raw bytes and byte span.
+//! - [`model`]: SmolLM2 (a Llama-architecture transformer) — a forward pass written to be read, and a
+//!   [`model::Session`] that keeps the KV cache between calls.
+//! - [`scoring`]: turning one row of logits (one score per vocabulary entry) into probabilities,
+//!   entropy and the top candidates.
+//!
+//! Architecture invariant: nothing here knows about the web, the DOM or a terminal.
+
+pub mod error;
+pub mod gguf;
+pub mod model;
+pub mod scoring;
+pub mod tokenizer;
+
+pub use error::{Error, Result};

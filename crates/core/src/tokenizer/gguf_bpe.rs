@@ -1,0 +1,106 @@
+//! Rebuilding a GGUF file's byte-level BPE tokenizer (`tokenizer.ggml.model = "gpt2"`) as a
+//! Hugging Face tokenizer that produces the same IDs as llama.cpp.
+//!
+//! The GGUF stores the vocabulary (`tokenizer.ggml.tokens`, ID = position), the BPE merges in rank
+//! order (`tokenizer.ggml.merges`, "a b" strings), each token's type (`tokenizer.ggml.token_type`;
+//! 3 = control) and the name of the pre-tokenizer (`tokenizer.ggml.pre`), which llama.cpp maps to
+//! a list of split regexes. We express the same splits with `tokenizers` pre-tokenizers.
+
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::{AddedToken, Tokenizer};
+
+use crate::gguf::Metadata;
+use crate::{Error, Result};
+
+/// llama.cpp's token types (`llama_token_type`).
+const TOKEN_TYPE_CONTROL: i64 = 3;
+const TOKEN_TYPE_USER_DEFINED: i64 = 4;
+
+pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
+    let model = md.string("tokenizer.ggml.model")?;
+    if model != "gpt2" {
+        return Err(Error::Unsupported(format!(
+            "tokenizer.ggml.model = \"{model}\"; only byte-level BPE (\"gpt2\") GGUF tokenizers are supported"
+        )));
+    }
+    let pre = md.string("tokenizer.ggml.pre").unwrap_or("default");
+    let pre_tokenizer = pre_tokenizer_for(pre)?;
+
+    let tokens = md.string_array("tokenizer.ggml.tokens")?;
+    let merges_raw = md.string_array("tokenizer.ggml.merges")?;
+    let types = if md.contains("tokenizer.ggml.token_type") {
+        md.int_array("tokenizer.ggml.token_type")?
+    } else {
+        vec![1; tokens.len()]
+    };
+    if types.len() != tokens.len() {
+        return Err(Error::InvalidGguf(format!(
+            "{} token types for {} tokens",
+            types.len(),
+            tokens.len()
+        )));
+    }
+
+    let mut vocab = Vocab::default();
+    for (id, piece) in tokens.iter().enumerate() {
+        let id =
+            u32::try_from(id).map_err(|_| Error::InvalidGguf("vocabulary too large".into()))?;
+        // A repeated string keeps its first ID, as llama.cpp's text→id map does.
+        vocab.entry((*piece).to_string()).or_insert(id);
+    }
+    let merges = merges_raw
+        .iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| {
+                    Error::InvalidGguf(format!("merge {m:?} is not of the form \"a b\""))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| Error::Tokenizer(format!("cannot build BPE model: {e}")))?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+    tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+
+    // Control and user-defined tokens are matched whole in the text before any splitting, the way
+    // llama.cpp does with `parse_special = true`.
+    let specials: Vec<AddedToken> = tokens
+        .iter()
+        .zip(&types)
+        .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_USER_DEFINED)
+        .map(|(piece, &t)| AddedToken::from(*piece, t == TOKEN_TYPE_CONTROL))
+        .collect();
+    tokenizer.add_special_tokens(&specials);
+    Ok(tokenizer)
+}
+
+/// The pre-tokenizer (text → pieces that BPE then merges within) for a llama.cpp `pre` name.
+fn pre_tokenizer_for(pre: &str) -> Result<PreTokenizerWrapper> {
+    // GPT-2's split regex, applied by `ByteLevel` with `use_regex = true`:
+    //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+    // and then every byte mapped to its printable stand-in (space → Ġ). No prefix space is added.
+    let gpt2 = || PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true));
+    match pre {
+        // llama.cpp: { "\p{N}", <GPT-2 regex> } — every digit is its own piece first.
+        "smollm" | "starcoder" | "refact" | "codeshell" => {
+            Ok(PreTokenizerWrapper::Sequence(Sequence::new(vec![
+                Digits::new(true).into(),
+                gpt2(),
+            ])))
+        }
+        "default" | "gpt2" | "gpt-2" => Ok(gpt2()),
+        other => Err(Error::Unsupported(format!(
+            "GGUF pre-tokenizer \"{other}\" is not supported yet (supported: smollm, gpt2)"
+        ))),
+    }
+}

