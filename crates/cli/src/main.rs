@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{Model, Session};
-use tokenmeter_core::scoring::{self, Distribution};
+use tokenmeter_core::scoring;
 use tokenmeter_core::tokenizer::{self, TextTokenizer};
 
 /// Where `./dev setup` puts the model (relative to the repository root).
@@ -112,24 +112,13 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
             let mut session = Session::new(std::sync::Arc::new(model));
             let logits = session.next_logits(&ids).map_err(err)?;
-            let dist = Distribution::of(logits);
-            let candidates: Vec<_> = scoring::top_k(logits, top)
-                .into_iter()
-                .map(|(id, logit)| {
-                    json!({
-                        "id": id,
-                        "token": tok.token_display(id).unwrap_or_default(),
-                        "logit": logit,
-                        "prob": dist.prob(logit),
-                    })
-                })
-                .collect();
+            let next = scoring::next_token(logits, &tok, top);
             Ok(json!({
                 "prompt_ids": ids,
-                "candidates": candidates,
-                "entropy": dist.entropy_nats,
-                "entropy_bits": dist.entropy_bits(),
-                "vocab_size": dist.vocab_size,
+                "candidates": next.candidates,
+                "entropy": next.entropy_nats,
+                "entropy_bits": next.entropy_nats / std::f64::consts::LN_2,
+                "vocab_size": next.vocab_size,
             }))
         }
     }

@@ -36,6 +36,20 @@ impl Gguf {
         self.content.tensor_infos.contains_key(name)
     }
 
+    /// Writes a GGUF with this file's metadata and no tensors: a "vocab-only" file like
+    /// llama.cpp's `ggml-vocab-*.gguf`, enough to rebuild the tokenizer (a few MB, not 98).
+    pub fn write_metadata_only<W: std::io::Write + Seek>(&self, w: &mut W) -> Result<()> {
+        let mut entries: Vec<(&str, &Value)> = self
+            .content
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        entries.sort_by_key(|(k, _)| *k); // reproducible output
+        candle_core::quantized::gguf_file::write(w, &entries, &[])
+            .map_err(|e| Error::InvalidGguf(format!("cannot write GGUF: {}", describe(&e))))
+    }
+
     /// Reads one tensor's quantized blocks from `reader` onto the CPU.
     pub fn tensor<R: Read + Seek>(&self, reader: &mut R, name: &str) -> Result<QTensor> {
         if !self.has_tensor(name) {
@@ -51,11 +65,13 @@ impl Gguf {
 
 /// candle's messages for I/O errors ("failed to fill whole buffer") mean the file ended early.
 fn describe(e: &candle_core::Error) -> String {
-    let msg = e.to_string();
+    let msg = crate::error::candle_message(e);
     if msg.contains("failed to fill whole buffer") || msg.contains("UnexpectedEof") {
         "the file ends early (truncated or incomplete download)".to_string()
-    } else if msg.contains("unknown magic") || msg.contains("magic") {
-        format!("wrong file signature, this is not a GGUF file ({msg})")
+    } else if msg.contains("remaining") {
+        format!("the file ends early (truncated or incomplete download): {msg}")
+    } else if msg.contains("unknown magic") {
+        "it does not start with the GGUF signature".to_string()
     } else {
         msg
     }

@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::tokenizer::TextTokenizer;
+
 /// Summary of a softmax over the whole vocabulary.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Distribution {
@@ -54,6 +56,47 @@ impl Distribution {
     /// Entropy in bits.
     pub fn entropy_bits(&self) -> f64 {
         self.entropy_nats / std::f64::consts::LN_2
+    }
+}
+
+/// One candidate next token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Candidate {
+    pub id: u32,
+    /// The token's text (hex such as `<E4 BD>` when its bytes are not valid UTF-8 alone).
+    pub token: String,
+    pub logit: f32,
+    /// Probability under the softmax over the whole vocabulary.
+    pub prob: f64,
+}
+
+/// The next-token distribution, summarised: the best candidates and the whole-vocabulary entropy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NextToken {
+    /// The `top` most likely tokens, most likely first.
+    pub candidates: Vec<Candidate>,
+    /// Entropy of the whole distribution, in nats.
+    pub entropy_nats: f64,
+    /// Number of entries scored (the whole vocabulary).
+    pub vocab_size: usize,
+}
+
+/// Summarises one row of logits: softmax over all of it, the `top` best with their text.
+pub fn next_token(logits: &[f32], tokenizer: &TextTokenizer, top: usize) -> NextToken {
+    let dist = Distribution::of(logits);
+    let candidates = top_k(logits, top)
+        .into_iter()
+        .map(|(id, logit)| Candidate {
+            id,
+            token: tokenizer.token_display(id).unwrap_or_default(),
+            logit,
+            prob: dist.prob(logit),
+        })
+        .collect();
+    NextToken {
+        candidates,
+        entropy_nats: dist.entropy_nats,
+        vocab_size: dist.vocab_size,
     }
 }
 

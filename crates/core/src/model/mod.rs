@@ -20,6 +20,15 @@ pub(crate) struct LayerCache {
     pub v: Option<candle_core::Tensor>,
 }
 
+/// What one [`Session::advance`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Tokens run through the model by this call.
+    pub computed: usize,
+    /// Whether the whole prompt is now in the cache, with its next-token logits.
+    pub done: bool,
+}
+
 /// A model plus the state of one running text: the tokens fed so far and their KV cache.
 pub struct Session {
     model: Arc<Model>,
@@ -54,13 +63,13 @@ impl Session {
     ///
     /// Reuses the cache for the longest prefix `prompt` shares with what was fed before.
     pub fn next_logits(&mut self, prompt: &[u32]) -> Result<&[f32]> {
-        while !self.advance(prompt, usize::MAX)? {}
+        while !self.advance(prompt, usize::MAX)?.done {}
         self.logits.as_deref().ok_or(Error::EmptyPrompt)
     }
 
     /// Moves the cache towards `prompt`, computing at most `budget` new tokens (at least one).
-    /// Returns `true` once the logits for `prompt` are ready (see [`Session::logits`]).
-    pub fn advance(&mut self, prompt: &[u32], budget: usize) -> Result<bool> {
+    /// Once [`Step::done`], [`Session::logits`] holds the scores for the token after `prompt`.
+    pub fn advance(&mut self, prompt: &[u32], budget: usize) -> Result<Step> {
         if prompt.is_empty() {
             return Err(Error::EmptyPrompt);
         }
@@ -85,7 +94,10 @@ impl Session {
             .take_while(|(a, b)| a == b)
             .count();
         if common == prompt.len() && common == self.tokens.len() && self.logits.is_some() {
-            return Ok(true);
+            return Ok(Step {
+                computed: 0,
+                done: true,
+            });
         }
         // Keep the shared prefix, but always recompute at least the prompt's last token: its
         // logits are the answer.
@@ -98,7 +110,10 @@ impl Session {
         let logits = self.model.forward(chunk, keep, &mut self.cache, done)?;
         self.tokens.extend_from_slice(chunk);
         self.logits = logits;
-        Ok(done)
+        Ok(Step {
+            computed: chunk.len(),
+            done,
+        })
     }
 
     /// The logits for the token after [`Session::tokens`], if computed.

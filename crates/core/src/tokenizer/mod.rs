@@ -51,16 +51,50 @@ pub struct Token {
 }
 
 impl Token {
-    /// The token as text: its bytes when they are valid UTF-8, otherwise hex such as `<E4 BD>`.
+    /// The token as text, with bytes that are not valid UTF-8 on their own in hex: `" <F0 9F>"`.
     pub fn display(&self) -> String {
-        match std::str::from_utf8(&self.bytes) {
-            Ok(s) => s.to_string(),
-            Err(_) => hex_bytes(&self.bytes),
-        }
+        display_bytes(&self.bytes)
+    }
+
+    /// The token split into text and stray bytes, for a viewer to draw each its own way.
+    pub fn pieces(&self) -> Vec<Piece> {
+        pieces(&self.bytes)
     }
 }
 
-/// `<E4 BD A0>`: how a token that is not valid UTF-8 on its own is shown.
+/// Part of a token: readable text, or bytes of a character that the token holds only in part.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Piece {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// Splits bytes into maximal valid UTF-8 runs and the bytes between them.
+pub fn pieces(bytes: &[u8]) -> Vec<Piece> {
+    let mut out = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push(Piece::Text(chunk.valid().to_string()));
+        }
+        if !chunk.invalid().is_empty() {
+            out.push(Piece::Bytes(chunk.invalid().to_vec()));
+        }
+    }
+    out
+}
+
+/// Text with stray bytes as hex: `"a<E4 BD>"`.
+pub fn display_bytes(bytes: &[u8]) -> String {
+    pieces(bytes)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) => t,
+            Piece::Bytes(b) => hex_bytes(&b),
+        })
+        .collect()
+}
+
+/// `<E4 BD A0>`: how bytes that are not a whole character are shown.
 pub fn hex_bytes(bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
     format!("<{}>", hex.join(" "))
@@ -174,11 +208,7 @@ impl TextTokenizer {
 
     /// One token shown as text (see [`Token::display`]).
     pub fn token_display(&self, id: u32) -> Result<String> {
-        let bytes = self.token_bytes(id)?;
-        Ok(match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_string(),
-            Err(_) => hex_bytes(bytes),
-        })
+        Ok(display_bytes(self.token_bytes(id)?))
     }
 
     pub fn is_special(&self, id: u32) -> bool {
@@ -200,5 +230,22 @@ impl TextTokenizer {
         self.inner
             .to_string(false)
             .map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_separate_text_from_partial_characters() {
+        // " 你" is 20 E4 BD A0; a token holding " " + the first two bytes of 你:
+        assert_eq!(
+            pieces(&[0x20, 0xE4, 0xBD]),
+            vec![Piece::Text(" ".into()), Piece::Bytes(vec![0xE4, 0xBD])]
+        );
+        assert_eq!(display_bytes(&[0xA0, b'a']), "<A0>a");
+        assert_eq!(display_bytes("ñ".as_bytes()), "ñ");
+        assert!(pieces(&[]).is_empty());
     }
 }

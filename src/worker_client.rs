@@ -1,0 +1,100 @@
+//! The page's end of a worker: start it, queue messages until it says `Ready`, decode replies.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::protocol::{FromWorker, ToWorker};
+
+/// Starts the worker build (`public/worker-loader.js`: `worker.js`, then its wasm).
+const WORKER_URL: &str = "./worker-loader.js";
+
+/// A running worker.
+pub struct WorkerHandle {
+    worker: Worker,
+    ready: Cell<bool>,
+    queue: RefCell<Vec<String>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl WorkerHandle {
+    /// Starts a worker. `on_message` gets every reply but `Ready`; `on_crash` gets the message of
+    /// an uncaught error inside the worker (after which it should be restarted).
+    pub fn spawn(
+        on_message: impl Fn(FromWorker) + 'static,
+        on_crash: impl Fn(String) + 'static,
+    ) -> Result<Rc<Self>, String> {
+        let worker =
+            Worker::new(WORKER_URL).map_err(|e| format!("cannot start a worker: {e:?}"))?;
+        let on_crash: Rc<dyn Fn(String)> = Rc::new(on_crash);
+        let handle = Rc::new_cyclic(|weak: &std::rc::Weak<WorkerHandle>| {
+            let weak_msg = weak.clone();
+            let crash = on_crash.clone();
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+                let Some(text) = ev.data().as_string() else {
+                    return;
+                };
+                match serde_json::from_str::<FromWorker>(&text) {
+                    Ok(FromWorker::Ready) => {
+                        if let Some(h) = weak_msg.upgrade() {
+                            h.ready.set(true);
+                            for msg in h.queue.borrow_mut().drain(..) {
+                                h.post(&msg);
+                            }
+                        }
+                    }
+                    Ok(FromWorker::Crashed { message }) => crash(message),
+                    Ok(msg) => on_message(msg),
+                    Err(e) => crash(format!("unreadable message from the worker: {e}")),
+                }
+            });
+            let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
+                ev.prevent_default();
+                let msg = ev.message();
+                web_sys::console::error_1(&format!("tokenmeter worker error: {msg}").into());
+                on_crash(msg);
+            });
+            WorkerHandle {
+                worker,
+                ready: Cell::new(false),
+                queue: RefCell::new(Vec::new()),
+                _on_message: on_message,
+                _on_error: on_error,
+            }
+        });
+        handle
+            .worker
+            .set_onmessage(Some(handle._on_message.as_ref().unchecked_ref()));
+        handle
+            .worker
+            .set_onerror(Some(handle._on_error.as_ref().unchecked_ref()));
+        Ok(handle)
+    }
+
+    /// Sends a request now, or once the worker is ready.
+    pub fn send(&self, msg: &ToWorker) {
+        let json = msg.to_json();
+        if self.ready.get() {
+            self.post(&json);
+        } else {
+            self.queue.borrow_mut().push(json);
+        }
+    }
+
+    fn post(&self, json: &str) {
+        if let Err(e) = self.worker.post_message(&JsValue::from_str(json)) {
+            web_sys::console::error_2(&"tokenmeter: postMessage to worker failed".into(), &e);
+        }
+    }
+
+    /// Stops the worker for good.
+    pub fn terminate(&self) {
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+    }
+}

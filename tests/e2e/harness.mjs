@@ -1,0 +1,92 @@
+// Shared by the browser tests: a static server for dist/ (with fault injection) and Chromium.
+import { createServer } from 'node:http';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DIST = join(ROOT, 'dist');
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
+  '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
+  '.gguf': 'application/octet-stream',
+};
+
+/**
+ * Serves dist/ on 127.0.0.1 (a free port) under `prefix` (e.g. '/' or '/some/path/').
+ * `faults` can be changed while running: { model: '404' | 'abort' | 'truncate' | 'garbage',
+ * wasm: 'corrupt' }.
+ */
+export async function serveDist({ prefix = '/' } = {}) {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ is not built: run ./dev test');
+  const faults = {};
+  const requests = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url);
+    const url = new URL(req.url, 'http://x');
+    if (!url.pathname.startsWith(prefix)) { res.writeHead(404).end(); return; }
+    let rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
+    const file = normalize(join(DIST, rel));
+    if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.writeHead(404).end('not found'); return;
+    }
+    const type = TYPES[extname(file)] ?? 'application/octet-stream';
+    const size = statSync(file).size;
+    if (file.endsWith('.gguf') && faults.model) {
+      if (faults.model === '404') { res.writeHead(404).end('not found'); return; }
+      if (faults.model === 'garbage') {
+        const junk = Buffer.from('this is not a model file, just some bytes '.repeat(100));
+        res.writeHead(200, { 'content-type': type, 'content-length': junk.length }).end(junk); return;
+      }
+      // 'abort' cuts the connection mid-body; 'truncate' sends a short but complete-looking body.
+      const cut = Math.floor(size / 3);
+      const headers = { 'content-type': type, 'content-length': faults.model === 'abort' ? size : cut };
+      res.writeHead(200, headers);
+      const stream = createReadStream(file, { start: 0, end: cut - 1 });
+      stream.pipe(res, { end: false });
+      stream.on('end', () => (faults.model === 'abort' ? res.destroy() : res.end()));
+      return;
+    }
+    if (file.endsWith('worker_bg.wasm') && faults.wasm === 'corrupt') {
+      const bytes = readFileSync(file).subarray(0, 1000);
+      res.writeHead(200, { 'content-type': type, 'content-length': bytes.length }).end(bytes); return;
+    }
+    res.writeHead(200, { 'content-type': type, 'content-length': size });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url: origin + prefix, origin, faults, requests,
+    close: () => new Promise((ok) => server.close(ok)),
+  };
+}
+
+/**
+ * Debian's Chromium, headless, with no network of its own. Playwright gives every launch a fresh,
+ * empty profile directory (it refuses a --user-data-dir argument for that reason).
+ */
+export async function launch(extraArgs = []) {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...extraArgs,
+    ],
+  });
+}
+
+/** Every URL the page (and its workers) asked for, to check none left the origin. */
+export function recordRequests(context) {
+  const urls = [];
+  context.on('request', (r) => urls.push(r.url()));
+  return urls;
+}
+
+export function fixture(name) {
+  return JSON.parse(readFileSync(join(ROOT, 'tests/fixtures', name), 'utf8'));
+}

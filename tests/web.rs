@@ -1,0 +1,95 @@
+//! The core compiled to wasm32 and run in headless Chromium (`wasm-bindgen-test`): the same
+//! tokenizer and scoring code the worker runs, checked against llama.cpp's reference IDs.
+//!
+//! Run by `./dev test` as `cargo test --target wasm32-unknown-unknown -p tokenmeter-web --test web`
+//! (the runner and browser are set in `.cargo/config.toml` and `webdriver.json`).
+#![cfg(target_arch = "wasm32")]
+
+use serde_json::Value;
+use tokenmeter_core::gguf::Gguf;
+use tokenmeter_core::scoring::{self, Distribution};
+use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
+use tokenmeter_web::protocol::{FromWorker, ToWorker};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Written by `cargo xtask vocab` (run by `./dev setup`).
+const VOCAB_JSON: &[u8] = include_bytes!("../data/vocab/smollm2.json");
+const VOCAB_GGUF: &[u8] = include_bytes!("../data/test/smollm2.vocab.gguf");
+const TOKEN_FIXTURES: &str = include_str!("fixtures/smollm2_tokens.json");
+
+fn check_against_llama_cpp(tok: &TextTokenizer) {
+    let fx: Value = serde_json::from_str(TOKEN_FIXTURES).expect("fixture");
+    let cases = fx["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 40);
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let want: Vec<u32> = case["ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|v| v.as_u64().expect("id") as u32)
+            .collect();
+        assert_eq!(tok.encode(text).expect("encode"), want, "{text:?}");
+        let bytes: Vec<u8> = tok
+            .tokenize(text)
+            .expect("tokenize")
+            .into_iter()
+            .flat_map(|t| t.bytes)
+            .collect();
+        assert_eq!(bytes, text.as_bytes());
+    }
+}
+
+#[wasm_bindgen_test]
+fn smollm2_from_gguf_metadata_matches_llama_cpp_in_wasm() {
+    let gguf = Gguf::read(&mut std::io::Cursor::new(VOCAB_GGUF)).expect("gguf");
+    let tok = TextTokenizer::from_gguf(&gguf, smollm2_info()).expect("tokenizer");
+    assert_eq!(tok.vocab_size(), 49_152);
+    check_against_llama_cpp(&tok);
+}
+
+#[wasm_bindgen_test]
+fn converted_vocabulary_matches_llama_cpp_in_wasm() {
+    let tok = TextTokenizer::from_json(VOCAB_JSON, smollm2_info()).expect("tokenizer");
+    check_against_llama_cpp(&tok);
+}
+
+#[wasm_bindgen_test]
+fn broken_files_give_errors_not_panics() {
+    let err = Gguf::read(&mut std::io::Cursor::new(&b"GGUF but not really"[..]))
+        .err()
+        .expect("error");
+    assert!(err.to_string().contains("not a valid GGUF"), "{err}");
+    let truncated = &VOCAB_GGUF[..VOCAB_GGUF.len() / 2];
+    assert!(Gguf::read(&mut std::io::Cursor::new(truncated)).is_err());
+    assert!(TextTokenizer::from_json(b"{not json", smollm2_info()).is_err());
+}
+
+#[wasm_bindgen_test]
+fn scoring_in_wasm_matches_hand_computation() {
+    // logits [0, ln 3] → p = [1/4, 3/4]
+    let logits = [0.0f32, 3f32.ln(), f32::NEG_INFINITY];
+    let d = Distribution::of(&logits);
+    assert!((d.prob(0.0) - 0.25).abs() < 1e-6);
+    assert_eq!(scoring::top_k(&logits, 2), vec![(1, 3f32.ln()), (0, 0.0)]);
+}
+
+#[wasm_bindgen_test]
+fn protocol_messages_survive_json() {
+    let m = ToWorker::Tokenize {
+        seq: 1,
+        text: "<script>alert(1)</script> 你好".into(),
+    };
+    let back: ToWorker = serde_json::from_str(&m.to_json()).expect("json");
+    assert_eq!(back, m);
+    let crash: FromWorker =
+        serde_json::from_str(r#"{"Crashed":{"message":"x"}}"#).expect("loader's message");
+    assert_eq!(
+        crash,
+        FromWorker::Crashed {
+            message: "x".into()
+        }
+    );
+}
