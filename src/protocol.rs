@@ -6,6 +6,7 @@
 //! whose `seq` is not the latest it asked for.
 
 use serde::{Deserialize, Serialize};
+use tokenmeter_core::model::bench::BenchResult;
 use tokenmeter_core::scoring::NextToken;
 use tokenmeter_core::tokenizer::{Piece, Token};
 
@@ -18,6 +19,12 @@ pub enum ToWorker {
     LoadModel { url: String },
     /// Score the whole vocabulary as the next token after `text`; report the `top` best.
     Next { seq: u64, text: String, top: usize },
+    /// Time prefill and greedy decode with the loaded model (used by `./dev bench`).
+    Bench {
+        prompt_tokens: usize,
+        decode_tokens: usize,
+        runs: usize,
+    },
 }
 
 /// A worker → the page.
@@ -28,21 +35,43 @@ pub enum FromWorker {
     /// Tokens of the text sent with the same `seq`.
     Tokenized(Tokenized),
     /// Tokenizing failed (for example the vocabulary could not be downloaded).
-    TokenizeFailed { seq: u64, message: String },
+    TokenizeFailed {
+        seq: u64,
+        message: String,
+    },
     /// Model download progress: bytes so far, and the total if the server said.
-    ModelProgress { loaded: u64, total: Option<u64> },
+    ModelProgress {
+        loaded: u64,
+        total: Option<u64>,
+    },
     /// The model is loaded and ready to score.
     ModelReady(ModelSummary),
     /// Downloading or loading the model failed; the page may ask again.
-    ModelFailed { message: String },
+    ModelFailed {
+        message: String,
+    },
     /// Reading a long prompt: `done` of `total` tokens are in the model's cache so far.
-    NextProgress { seq: u64, done: usize, total: usize },
+    NextProgress {
+        seq: u64,
+        done: usize,
+        total: usize,
+    },
     /// Next-token scores for the text sent with the same `seq`.
     Scores(Scores),
     /// Scoring that text failed (empty, too long, …).
-    NextFailed { seq: u64, message: String },
+    NextFailed {
+        seq: u64,
+        message: String,
+    },
+    /// The benchmark's result (times are medians over the runs).
+    BenchDone(BenchResult),
+    BenchFailed {
+        message: String,
+    },
     /// The worker could not start (sent by `public/worker-loader.js`); it must be restarted.
-    Crashed { message: String },
+    Crashed {
+        message: String,
+    },
 }
 
 /// A text's tokens, as the page shows them.

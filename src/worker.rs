@@ -18,6 +18,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader, Response};
 
 use tokenmeter_core::gguf::Gguf;
+use tokenmeter_core::model::bench::{self, BenchResult};
 use tokenmeter_core::model::{Model, Session};
 use tokenmeter_core::scoring;
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
@@ -109,6 +110,14 @@ fn handle(msg: ToWorker) {
                 spawn_local(load_model(url));
             }
         }
+        ToWorker::Bench {
+            prompt_tokens,
+            decode_tokens,
+            runs,
+        } => post(&match bench(prompt_tokens, decode_tokens, runs) {
+            Ok(result) => FromWorker::BenchDone(result),
+            Err(message) => FromWorker::BenchFailed { message },
+        }),
         ToWorker::Next { seq, text, top } => {
             let start = STATE.with_borrow_mut(|s| {
                 s.pending_next = Some((seq, text, top));
@@ -317,6 +326,18 @@ async fn score_loop() {
         }
         yield_now().await;
     }
+}
+
+/// Runs the core's benchmark on the loaded model, timed with the worker's clock.
+fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<BenchResult, String> {
+    STATE.with_borrow_mut(|s| {
+        let m = s.model.as_mut().ok_or("the model is not loaded")?;
+        let prompt = bench::bench_prompt(&m.tokenizer, prompt_tokens).map_err(|e| e.to_string())?;
+        let result = bench::run_median(&mut m.session, &prompt, decode_tokens, runs, now_ms);
+        // Leave no benchmark state behind for the next real request.
+        m.session.truncate(0).map_err(|e| e.to_string())?;
+        result.map_err(|e| e.to_string())
+    })
 }
 
 // ---- browser plumbing ----------------------------------------------------------------------

@@ -28,6 +28,11 @@ export async function serveDist({ prefix = '/' } = {}) {
     const url = new URL(req.url, 'http://x');
     if (!url.pathname.startsWith(prefix)) { res.writeHead(404).end(); return; }
     let rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
+    if (rel === '__blank.html') {
+      // An empty page of this origin, for driving a worker without the app (benchmarks).
+      res.writeHead(200, { 'content-type': TYPES['.html'] }).end('<!doctype html><title>blank</title>');
+      return;
+    }
     const file = normalize(join(DIST, rel));
     if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) {
       res.writeHead(404).end('not found'); return;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tokenmeter_core::gguf::Gguf;
-use tokenmeter_core::model::{Model, Session};
+use tokenmeter_core::model::{bench, Model, Session};
 use tokenmeter_core::scoring;
 use tokenmeter_core::tokenizer::{self, TextTokenizer};
 
@@ -59,6 +59,18 @@ enum Command {
     },
     /// List the shipped tokenizers.
     Tokenizers,
+    /// Time prefill and greedy decode on this machine (see BENCHMARKS.md; `./dev bench`).
+    Bench {
+        /// Prompt length in tokens (a fixed English paragraph, cut or repeated).
+        #[arg(long, default_value_t = 64)]
+        prompt_tokens: usize,
+        /// Tokens to decode one by one after the prompt.
+        #[arg(long, default_value_t = 32)]
+        decode_tokens: usize,
+        /// Runs; each time reported is the median.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +90,29 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<serde_json::Value, String> {
     let model_path = cli.model.unwrap_or_else(default_model_path);
     match cli.command {
+        Command::Bench {
+            prompt_tokens,
+            decode_tokens,
+            runs,
+        } => {
+            let (gguf, mut file) = open_gguf(&model_path)?;
+            let tok = TextTokenizer::from_gguf(&gguf, tokenizer::smollm2_info()).map_err(err)?;
+            let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
+            let mut session = Session::new(std::sync::Arc::new(model));
+            let prompt = bench::bench_prompt(&tok, prompt_tokens).map_err(err)?;
+            let start = std::time::Instant::now();
+            let now = || start.elapsed().as_secs_f64() * 1e3;
+            let r =
+                bench::run_median(&mut session, &prompt, decode_tokens, runs, now).map_err(err)?;
+            Ok(json!({
+                "backend": "native candle (CPU)",
+                "threads": threads(),
+                "prompt_ids": prompt,
+                "prefill_tokens_per_s": r.prefill_tokens_per_s(),
+                "decode_tokens_per_s": r.decode_tokens_per_s(),
+                "result": r,
+            }))
+        }
         Command::Tokenizers => Ok(json!({ "tokenizers": [tokenizer::smollm2_info()] })),
         Command::Tokenize { tokenizer, text } => {
             if tokenizer != "smollm2" {
@@ -122,6 +157,14 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             }))
         }
     }
+}
+
+/// Threads candle's CPU kernels may use (rayon's pool; set RAYON_NUM_THREADS to change it).
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn err(e: tokenmeter_core::Error) -> String {

@@ -4,6 +4,7 @@
 //! - [`Session`] keeps the KV cache between calls, so that typing one more word only computes the
 //!   new tokens, and can stop after a budget of tokens so a caller can stay responsive.
 
+pub mod bench;
 pub mod llama;
 
 use std::sync::Arc;

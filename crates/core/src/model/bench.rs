@@ -1,0 +1,105 @@
+//! A benchmark that runs identically natively and in wasm: prefill a prompt, then decode greedily.
+//!
+//! The clock is passed in (`std::time::Instant` does not exist in the browser), so the CLI and the
+//! worker measure the same code path with their own timers.
+
+use serde::{Deserialize, Serialize};
+
+use super::Session;
+use crate::scoring;
+use crate::Result;
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchResult {
+    pub prompt_tokens: usize,
+    pub decode_tokens: usize,
+    /// Time to run the whole prompt through the model (one batch).
+    pub prefill_ms: f64,
+    /// Time for `decode_tokens` single-token steps, each fed the previous step's argmax.
+    pub decode_ms: f64,
+    /// The greedily decoded IDs (a cross-check between runs).
+    pub generated: Vec<u32>,
+}
+
+impl BenchResult {
+    pub fn prefill_tokens_per_s(&self) -> f64 {
+        self.prompt_tokens as f64 / (self.prefill_ms / 1e3)
+    }
+    pub fn decode_tokens_per_s(&self) -> f64 {
+        self.decode_tokens as f64 / (self.decode_ms / 1e3)
+    }
+}
+
+/// Prefills `prompt` from an empty cache, then decodes `decode_tokens` greedily.
+pub fn run(
+    session: &mut Session,
+    prompt: &[u32],
+    decode_tokens: usize,
+    now_ms: impl Fn() -> f64,
+) -> Result<BenchResult> {
+    session.truncate(0)?;
+    let t0 = now_ms();
+    let mut next = argmax(session.next_logits(prompt)?);
+    let prefill_ms = now_ms() - t0;
+
+    let mut ids = prompt.to_vec();
+    let mut generated = Vec::with_capacity(decode_tokens);
+    let t1 = now_ms();
+    for _ in 0..decode_tokens {
+        ids.push(next);
+        generated.push(next);
+        next = argmax(session.next_logits(&ids)?);
+    }
+    let decode_ms = now_ms() - t1;
+    Ok(BenchResult {
+        prompt_tokens: prompt.len(),
+        decode_tokens,
+        prefill_ms,
+        decode_ms,
+        generated,
+    })
+}
+
+/// `runs` runs (at least one); each time is the median over the runs.
+pub fn run_median(
+    session: &mut Session,
+    prompt: &[u32],
+    decode_tokens: usize,
+    runs: usize,
+    now_ms: impl Fn() -> f64,
+) -> Result<BenchResult> {
+    let mut results = Vec::new();
+    for _ in 0..runs.max(1) {
+        results.push(run(session, prompt, decode_tokens, &now_ms)?);
+    }
+    let median = |f: fn(&BenchResult) -> f64| {
+        let mut v: Vec<f64> = results.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut out = results[0].clone();
+    out.prefill_ms = median(|r| r.prefill_ms);
+    out.decode_ms = median(|r| r.decode_ms);
+    Ok(out)
+}
+
+/// The first `n` tokens of [`BENCH_TEXT`] (repeated if it is too short).
+pub fn bench_prompt(tokenizer: &crate::tokenizer::TextTokenizer, n: usize) -> Result<Vec<u32>> {
+    let one = tokenizer.encode(BENCH_TEXT)?;
+    Ok(one.iter().copied().cycle().take(n).collect())
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    scoring::top_k(logits, 1).first().map_or(0, |c| c.0)
+}
+
+/// A fixed English paragraph for benchmarks (tokenized, then cut to the wanted length).
+pub const BENCH_TEXT: &str =
+    "A token is the smallest unit of text that a language model reads and \
+writes. Before the model sees your words, a tokenizer turns them into numbers: each number is the \
+position of a piece of text in the model's vocabulary. To write the next token, the model scores \
+every entry of that vocabulary, tens of thousands of them, and picks one. Graphics processors do \
+this scoring for many entries at once, which is why they are rented by the hour to serve models, \
+and why the price of a token is, in the end, the rent of a processor, the energy it burns and the \
+memory that holds the weights.";

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The body of `./dev bench` (which sets up and builds dist/ first): the same prompt through
+#   1. tokenmeter natively (candle on the CPU, 1 thread),
+#   2. tokenmeter's worker wasm in headless Chromium (wasm SIMD, 1 thread),
+#   3. llama.cpp through llama-cpp-python (1 thread),
+# in one run, and prints their ratios. Raw results land in target/bench/*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+P=${BENCH_PROMPT_TOKENS:-64}
+D=${BENCH_DECODE_TOKENS:-32}
+R=${BENCH_RUNS:-3}
+out=target/bench
+mkdir -p "$out"
+
+cargo build --quiet --release -p tokenmeter-cli
+echo "native candle…" >&2
+RAYON_NUM_THREADS=1 target/release/tokenmeter bench --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/native.json"
+ids=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["prompt_ids"]))' "$out/native.json")
+echo "llama.cpp…" >&2
+.tools/pyref/bin/python scripts/bench_llama_cpp.py "$ids" "$D" "$R" 1 >"$out/llama_cpp.json"
+echo "wasm in Chromium…" >&2
+(cd tests/e2e && node bench.mjs "$P" "$D" "$R") >"$out/wasm.json"
+python3 scripts/bench_report.py "$out"

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Prints the table and ratios of one `./dev bench` run from target/bench/*.json."""
+import datetime
+import json
+import os
+import platform
+import sys
+
+out = sys.argv[1]
+load = lambda name: json.load(open(os.path.join(out, f"{name}.json")))
+native, wasm, llama = load("native"), load("wasm"), load("llama_cpp")
+r = native["result"]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+
+print(f"tokenmeter bench · {datetime.date.today()} · {cpu} · SmolLM2-135M-Instruct Q4_1")
+print(f"prompt {r['prompt_tokens']} tokens, then {r['decode_tokens']} greedy decode steps; medians of runs; 1 thread each\n")
+print(f"{'backend':<58} {'prefill tok/s':>13} {'decode tok/s':>13} {'ms/token':>9}")
+for b in (llama, native, wasm):
+    print(f"{b['backend']:<58} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f} "
+          f"{1000 / b['decode_tokens_per_s']:>9.1f}")
+
+ratio = lambda a, b, k: a[f"{k}_tokens_per_s"] / b[f"{k}_tokens_per_s"]
+print("\nratios (tokens/s ÷ tokens/s, same run):")
+for label, a, b in (("wasm ÷ native", wasm, native), ("native ÷ llama.cpp", native, llama),
+                    ("wasm ÷ llama.cpp", wasm, llama)):
+    print(f"  {label:<20} decode {ratio(a, b, 'decode'):.3f}   prefill {ratio(a, b, 'prefill'):.3f}")
+
+def agree(a, b):
+    """How many greedy steps two backends take before their first different token."""
+    pairs = list(zip(a["result"]["generated"], b["result"]["generated"]))
+    return next((i for i, (x, y) in enumerate(pairs) if x != y), len(pairs))
+n = r["decode_tokens"]
+print(f"\ngreedy decode identical for the first … of {n} steps: native vs llama.cpp {agree(native, llama)}, "
+      f"wasm vs llama.cpp {agree(wasm, llama)}, native vs wasm {agree(native, wasm)}")
+w = wasm["wasm"]
+kb = lambda s: f"{s['raw'] / 1024:.0f} KiB raw, {s['gzip'] / 1024:.0f} KiB gzip"
+print(f".wasm size: worker {kb(w['worker'])}; page {kb(w['page'])}")
+print(f"wasm: model download + load in the worker {wasm['result']['download_and_load_ms']:.0f} ms (localhost)")
