@@ -393,6 +393,7 @@ fn NextPanel(state: AppState, restart: impl Fn() + Copy + Send + Sync + 'static)
         ModelState::Downloading { loaded, total } => {
             let mb = |b: u64| format!("{:.1}", b as f64 / 1e6);
             let text = match total {
+                Some(t) if loaded >= t => "Downloaded; loading the model…".to_string(),
                 Some(t) => format!("Downloading the model: {} of {} MB", mb(loaded), mb(t)),
                 None => format!("Downloading the model: {} MB", mb(loaded)),
             };

@@ -110,7 +110,7 @@ pub struct ModelSummary {
     pub weight_bytes: usize,
     pub vocab_size: usize,
     pub context_length: usize,
-    /// How it runs, e.g. "wasm SIMD (candle, 1 thread)".
+    /// How it runs, e.g. "wasm SIMD128, 1 thread".
     pub backend: String,
     /// Milliseconds from the last downloaded byte to ready.
     pub load_ms: f64,

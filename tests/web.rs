@@ -76,6 +76,46 @@ fn scoring_in_wasm_matches_hand_computation() {
     assert_eq!(scoring::top_k(&logits, 2), vec![(1, 3f32.ln()), (0, 0.0)]);
 }
 
+/// The simd128 kernels give the scalar definition's exact bits (so wasm and native agree).
+#[wasm_bindgen_test]
+fn simd128_matmul_equals_the_scalar_definition() {
+    use tokenmeter_core::model::quant::{Format, Q8Row, QMatrix};
+    let mut state = 12345u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let (rows, cols) = (5, 128);
+    for format in [Format::Q4_1, Format::Q8_0] {
+        let n_bytes = rows * cols / 32 * format.block_bytes();
+        let mut bytes: Vec<u8> = (0..n_bytes).map(|_| next() as u8).collect();
+        // Sensible f16 scales (0x2000 ≈ 0.0078) at the start of every block.
+        for block in bytes.chunks_exact_mut(format.block_bytes()) {
+            block[0] = 0;
+            block[1] = 0x20;
+            if format == Format::Q4_1 {
+                block[2] = 0;
+                block[3] = 0xA0; // m ≈ −0.0078
+            }
+        }
+        let w = QMatrix::from_bytes(format, rows, cols, &bytes).expect("matrix");
+        for seq in [1, 4, 7] {
+            let x: Vec<f32> = (0..seq * cols)
+                .map(|_| next() as f32 / u32::MAX as f32 - 0.5)
+                .collect();
+            let mut xq = Vec::new();
+            Q8Row::quantize_rows(&x, cols, &mut xq);
+            let (mut a, mut b) = (vec![0.0f32; seq * rows], vec![0.0f32; seq * rows]);
+            w.matmul(&xq, &mut a);
+            w.matmul_scalar(&xq, &mut b);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{format:?}, seq {seq}");
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 fn protocol_messages_survive_json() {
     let m = ToWorker::Tokenize {

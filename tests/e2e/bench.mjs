@@ -34,7 +34,7 @@ try {
   };
   const mainWasm = readFileSync(join(DIST, 'index.html'), 'utf8').match(/tokenmeter-web-[0-9a-f]+_bg\.wasm/)[0];
   console.log(JSON.stringify({
-    backend: `wasm SIMD in headless Chromium (${browser.version()}), 1 thread`,
+    backend: `tokenmeter wasm SIMD128, headless Chromium ${browser.version()}`,
     threads: 1,
     prefill_tokens_per_s: result.prompt_tokens / (result.prefill_ms / 1e3),
     decode_tokens_per_s: result.decode_tokens / (result.decode_ms / 1e3),

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -90,6 +91,14 @@ export function recordRequests(context) {
   const urls = [];
   context.on('request', (r) => urls.push(r.url()));
   return urls;
+}
+
+/** Runs the native CLI built by `cargo test` (or `cargo build --release`) and parses its JSON. */
+export function tokenmeterCli(args) {
+  const bin = ['target/debug/tokenmeter', 'target/release/tokenmeter']
+    .map((p) => join(ROOT, p)).find((p) => existsSync(p));
+  if (!bin) throw new Error('the tokenmeter CLI is not built: run ./dev test');
+  return JSON.parse(execFileSync(bin, args, { encoding: 'utf8' }));
 }
 
 export function fixture(name) {

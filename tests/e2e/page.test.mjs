@@ -2,7 +2,7 @@
 // failures that leave the page usable and the text intact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, recordRequests, fixture } from './harness.mjs';
+import { serveDist, launch, recordRequests, fixture, tokenmeterCli } from './harness.mjs';
 
 let server;
 let browser;
@@ -64,6 +64,13 @@ test('types a sentence and sees " Paris" as the most likely next token, from its
     assert.ok(Math.abs(row.logit - ref.logit) <= 1.25, `logit of ${row.id}: ${row.logit} vs ${ref.logit}`);
   }
   assert.ok(rows[0].prob > 0.5 && rows[0].prob < 1);
+  // The wasm build computes exactly what the native CLI computes: same IDs, same f32 logits.
+  const native = tokenmeterCli(['next', '--prompt', 'The capital of France is', '--top', '10']);
+  // (Both are f32: compare them as f32, whatever decimal each side printed.)
+  assert.deepEqual(
+    rows.map((r) => [r.id, Math.fround(r.logit)]),
+    native.candidates.map((c) => [c.id, Math.fround(c.logit)]),
+  );
 
   const origin = new URL(server.url).origin;
   const foreign = urls.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));

@@ -5,7 +5,7 @@
 //! echo "The capital of France is" | tokenmeter next --top 10
 //! ```
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{bench, Model, Session};
-use tokenmeter_core::scoring;
+use tokenmeter_core::sampling::{self, Sampler};
+use tokenmeter_core::scoring::{self, Distribution};
 use tokenmeter_core::tokenizer::{self, TextTokenizer};
 
 /// Where `./dev setup` puts the model (relative to the repository root).
@@ -56,6 +57,28 @@ enum Command {
         /// Put the BOS token before the prompt.
         #[arg(long)]
         bos: bool,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+    },
+    /// Generate tokens one by one: a JSON line per token, then a summary line.
+    Generate {
+        /// The prompt; read from standard input when absent.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// How many tokens to generate (stops early at <|im_end|> or <|endoftext|>).
+        #[arg(long, default_value_t = 32)]
+        max_tokens: usize,
+        /// Put the BOS token before the prompt.
+        #[arg(long)]
+        bos: bool,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+    },
+    /// How surprised the model is by each token of a text: probability, rank, bits.
+    Surprisal {
+        /// The text; read from standard input when absent.
+        #[arg(long)]
+        text: Option<String>,
     },
     /// List the shipped tokenizers.
     Tokenizers,
@@ -71,6 +94,40 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+}
+
+/// Sampling settings (see `tokenmeter_core::sampling`).
+#[derive(clap::Args)]
+struct SamplingArgs {
+    /// Temperature; 0 is greedy.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Keep only the k most likely tokens (0: all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Keep the most likely tokens up to this total probability (1: all).
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Seed of the draws: the same seed gives the same tokens.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl SamplingArgs {
+    fn sampler(&self) -> Result<Sampler, String> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err("--temperature must be a number ≥ 0".into());
+        }
+        if !(0.0..=1.0).contains(&self.top_p) {
+            return Err("--top-p must be between 0 and 1".into());
+        }
+        Ok(Sampler {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            seed: self.seed,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -95,18 +152,20 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             decode_tokens,
             runs,
         } => {
-            let (gguf, mut file) = open_gguf(&model_path)?;
-            let tok = TextTokenizer::from_gguf(&gguf, tokenizer::smollm2_info()).map_err(err)?;
-            let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
-            let mut session = Session::new(std::sync::Arc::new(model));
+            let Loaded {
+                tokenizer: tok,
+                mut session,
+                ..
+            } = Loaded::open(&model_path)?;
             let prompt = bench::bench_prompt(&tok, prompt_tokens).map_err(err)?;
             let start = std::time::Instant::now();
             let now = || start.elapsed().as_secs_f64() * 1e3;
             let r =
                 bench::run_median(&mut session, &prompt, decode_tokens, runs, now).map_err(err)?;
             Ok(json!({
-                "backend": "native candle (CPU)",
-                "threads": threads(),
+                "backend": "tokenmeter native (own Q4_1/Q8_0 kernels)",
+                // The forward pass runs on the calling thread only.
+                "threads": 1,
                 "prompt_ids": prompt,
                 "prefill_tokens_per_s": r.prefill_tokens_per_s(),
                 "decode_tokens_per_s": r.decode_tokens_per_s(),
@@ -132,39 +191,157 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "spans": tokens,
             }))
         }
-        Command::Next { prompt, top, bos } => {
+        Command::Next {
+            prompt,
+            top,
+            bos,
+            sampling,
+        } => {
+            let sampler = sampling.sampler()?;
             let prompt = text_or_stdin(prompt)?;
-            let (gguf, mut file) = open_gguf(&model_path)?;
-            let tok = TextTokenizer::from_gguf(&gguf, tokenizer::smollm2_info()).map_err(err)?;
-            let mut ids = tok.encode(&prompt).map_err(err)?;
-            if bos {
-                let bos_id = gguf
-                    .metadata()
-                    .u32("tokenizer.ggml.bos_token_id")
-                    .map_err(err)?;
-                ids.insert(0, bos_id);
-            }
-            let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
-            let mut session = Session::new(std::sync::Arc::new(model));
-            let logits = session.next_logits(&ids).map_err(err)?;
-            let next = scoring::next_token(logits, &tok, top);
+            let mut loaded = Loaded::open(&model_path)?;
+            let ids = loaded.encode(&prompt, bos)?;
+            let logits = loaded.session.next_logits(&ids).map_err(err)?;
+            let next = scoring::next_token(logits, &loaded.tokenizer, top);
+            let filtered = sampling::filter(logits, &sampler);
+            let chosen = filtered.pick(sampling::uniform(sampler.seed, 0));
+            let survivors: Vec<_> = filtered
+                .tokens
+                .iter()
+                .take(top)
+                .map(
+                    |&(id, p)| json!({ "id": id, "token": show(&loaded.tokenizer, id), "prob": p }),
+                )
+                .collect();
             Ok(json!({
                 "prompt_ids": ids,
                 "candidates": next.candidates,
                 "entropy": next.entropy_nats,
                 "entropy_bits": next.entropy_nats / std::f64::consts::LN_2,
                 "vocab_size": next.vocab_size,
+                "sampling": {
+                    "settings": sampler,
+                    "survivors": filtered.tokens.len(),
+                    "top": survivors,
+                    "chosen": { "id": chosen, "token": show(&loaded.tokenizer, chosen), "prob": filtered.prob(chosen) },
+                },
+            }))
+        }
+        Command::Generate {
+            prompt,
+            max_tokens,
+            bos,
+            sampling,
+        } => {
+            let sampler = sampling.sampler()?;
+            let prompt = text_or_stdin(prompt)?;
+            let mut loaded = Loaded::open(&model_path)?;
+            let mut ids = loaded.encode(&prompt, bos)?;
+            let prompt_len = ids.len();
+            let stop = loaded.stop_ids();
+            let mut out = std::io::stdout().lock();
+            let mut text = Vec::new();
+            for step in 0..max_tokens {
+                let logits = loaded.session.next_logits(&ids).map_err(err)?;
+                let dist = Distribution::of(logits);
+                let filtered = sampling::filter(logits, &sampler);
+                let id = filtered.pick(sampling::uniform(sampler.seed, step as u64));
+                let line = json!({
+                    "step": step,
+                    "id": id,
+                    "token": show(&loaded.tokenizer, id),
+                    "prob": filtered.prob(id),
+                    "model_prob": dist.prob(logits[id as usize]),
+                });
+                writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                ids.push(id);
+                text.extend_from_slice(loaded.tokenizer.token_bytes(id).map_err(err)?);
+                if stop.contains(&id) {
+                    break;
+                }
+            }
+            Ok(json!({
+                "prompt_tokens": prompt_len,
+                "generated_tokens": ids.len() - prompt_len,
+                "ids": &ids[prompt_len..],
+                "text": String::from_utf8_lossy(&text),
+                "settings": sampler,
+            }))
+        }
+        Command::Surprisal { text } => {
+            let text = text_or_stdin(text)?;
+            let mut loaded = Loaded::open(&model_path)?;
+            let ids = loaded.encode(&text, false)?;
+            let scores = loaded.session.score_prompt(&ids).map_err(err)?.to_vec();
+            let tokens: Vec<_> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| {
+                    let score = i.checked_sub(1).map(|j| scores[j]);
+                    json!({
+                        "id": id,
+                        "token": show(&loaded.tokenizer, id),
+                        "prob": score.map(|s| s.prob),
+                        "rank": score.map(|s| s.rank),
+                        "surprisal_bits": score.map(|s| s.surprisal_bits()),
+                    })
+                })
+                .collect();
+            let total: f64 = scores.iter().map(|s| s.surprisal_bits()).sum();
+            let n = scores.len().max(1) as f64;
+            Ok(json!({
+                "tokens": tokens,
+                "total_bits": total,
+                "bits_per_token": total / n,
+                "perplexity": (total / n).exp2(),
             }))
         }
     }
 }
 
-/// Threads candle's CPU kernels may use (rayon's pool; set RAYON_NUM_THREADS to change it).
-fn threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// The model file opened: its tokenizer and a session on its weights.
+struct Loaded {
+    tokenizer: TextTokenizer,
+    session: Session,
+    bos: Option<u32>,
+    eos: Option<u32>,
+}
+
+impl Loaded {
+    fn open(path: &PathBuf) -> Result<Self, String> {
+        let (gguf, mut file) = open_gguf(path)?;
+        let tokenizer = TextTokenizer::from_gguf(&gguf, tokenizer::smollm2_info()).map_err(err)?;
+        let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
+        let md = gguf.metadata();
+        Ok(Self {
+            tokenizer,
+            session: Session::new(std::sync::Arc::new(model)),
+            bos: md.u32("tokenizer.ggml.bos_token_id").ok(),
+            eos: md.u32("tokenizer.ggml.eos_token_id").ok(),
+        })
+    }
+
+    fn encode(&self, text: &str, bos: bool) -> Result<Vec<u32>, String> {
+        let mut ids = self.tokenizer.encode(text).map_err(err)?;
+        if bos {
+            ids.insert(0, self.bos.ok_or("this model names no BOS token")?);
+        }
+        Ok(ids)
+    }
+
+    /// Tokens that end a generation: the model's EOS and <|endoftext|>.
+    fn stop_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.eos.into_iter().collect();
+        if let Ok(v) = self.tokenizer.encode("<|endoftext|>") {
+            ids.extend(v.iter().filter(|_| v.len() == 1));
+        }
+        ids
+    }
+}
+
+/// A token as text (hex for bytes of a split character).
+fn show(tokenizer: &TextTokenizer, id: u32) -> String {
+    tokenizer.token_display(id).unwrap_or_default()
 }
 
 fn err(e: tokenmeter_core::Error) -> String {

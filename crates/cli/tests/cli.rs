@@ -137,3 +137,126 @@ fn a_truncated_model_file_is_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a valid GGUF model file"), "{err}");
 }
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn greedy_generation_answers_the_chat_question_and_stops() {
+    let prompt =
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+    let lines = json_lines(&tokenmeter(
+        &[
+            "generate",
+            "--prompt",
+            prompt,
+            "--max-tokens",
+            "30",
+            "--temperature",
+            "0",
+        ],
+        None,
+    ));
+    let summary = lines.last().unwrap();
+    assert!(
+        summary["text"].as_str().unwrap().contains("Paris"),
+        "{summary}"
+    );
+    assert!(summary["text"].as_str().unwrap().ends_with("<|im_end|>"));
+    let steps = &lines[..lines.len() - 1];
+    assert_eq!(
+        steps.len(),
+        summary["generated_tokens"].as_u64().unwrap() as usize
+    );
+    for (i, s) in steps.iter().enumerate() {
+        assert_eq!(s["step"], i);
+        assert_eq!(s["prob"], 1.0, "greedy keeps one token");
+        assert!(s["model_prob"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn seeded_sampling_is_reproducible_and_the_seed_matters() {
+    let run = |seed: &str| {
+        json_lines(&tokenmeter(
+            &[
+                "generate",
+                "--prompt",
+                "Once upon a time",
+                "--max-tokens",
+                "12",
+                "--seed",
+                seed,
+                "--temperature",
+                "1.2",
+                "--top-k",
+                "50",
+                "--top-p",
+                "0.95",
+            ],
+            None,
+        ))
+        .last()
+        .unwrap()["ids"]
+            .clone()
+    };
+    assert_eq!(run("7"), run("7"));
+    assert_ne!(run("7"), run("8"));
+}
+
+#[test]
+fn next_reports_the_filtered_distribution() {
+    let v = json(&tokenmeter(
+        &[
+            "next",
+            "--prompt",
+            "The capital of France is",
+            "--top-k",
+            "3",
+            "--seed",
+            "1",
+        ],
+        None,
+    ));
+    let s = &v["sampling"];
+    assert_eq!(s["survivors"], 3);
+    let probs: Vec<f64> = s["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["prob"].as_f64().unwrap())
+        .collect();
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    // Renormalised: bigger than the model's own probabilities.
+    assert!(probs[0] > v["candidates"][0]["prob"].as_f64().unwrap());
+    let bad = tokenmeter(&["next", "--prompt", "x", "--top-p", "1.5"], None);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn surprisal_scores_every_token_after_the_first() {
+    let v = json(&tokenmeter(
+        &["surprisal", "--text", "The capital of France is Paris."],
+        None,
+    ));
+    let tokens = v["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 7);
+    assert!(
+        tokens[0]["prob"].is_null(),
+        "nothing predicts the first token"
+    );
+    assert_eq!(tokens[5]["token"], " Paris");
+    assert_eq!(tokens[5]["rank"], 0);
+    let bits = tokens[5]["surprisal_bits"].as_f64().unwrap();
+    assert!(bits > 0.0 && bits < 1.0, "{bits}");
+    assert!(v["perplexity"].as_f64().unwrap() > 1.0);
+}

@@ -9,12 +9,16 @@
 //!   [`model::Session`] that keeps the KV cache between calls.
 //! - [`scoring`]: turning one row of logits (one score per vocabulary entry) into probabilities,
 //!   entropy and the top candidates.
+//! - [`sampling`]: temperature, top-k, top-p and a seeded, replayable draw.
+//! - [`chat`]: SmolLM2-Instruct's chat template.
 //!
 //! Architecture invariant: nothing here knows about the web, the DOM or a terminal.
 
+pub mod chat;
 pub mod error;
 pub mod gguf;
 pub mod model;
+pub mod sampling;
 pub mod scoring;
 pub mod tokenizer;
 

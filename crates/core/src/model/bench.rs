@@ -38,7 +38,7 @@ pub fn run(
     decode_tokens: usize,
     now_ms: impl Fn() -> f64,
 ) -> Result<BenchResult> {
-    session.truncate(0)?;
+    session.truncate(0);
     let t0 = now_ms();
     let mut next = argmax(session.next_logits(prompt)?);
     let prefill_ms = now_ms() - t0;

@@ -3,31 +3,31 @@
 //! SmolLM2-135M is a Llama-architecture decoder-only transformer ("LLaMA", Touvron et al. 2023):
 //!
 //! ```text
-//! x = embed(tokens)                                          (seq, dim)
+//! x = E[tokens]                                              (seq, dim)   embedding lookup
 //! for each of the n_layer blocks:
 //!     x = x + Attention(RMSNorm(x))                          grouped-query attention with RoPE
 //!     x = x + FeedForward(RMSNorm(x))                        SwiGLU: W_down(silu(W_gate·h) ⊙ W_up·h)
-//! logits = RMSNorm(x_last) · E^T                             (vocab,) one score per vocabulary entry
+//! logits = RMSNorm(x_last) · Eᵀ                              (vocab,)  one score per vocabulary entry
 //! ```
 //!
 //! Sizes for SmolLM2-135M (read from the GGUF, not hard-coded): dim = 576, n_layer = 30,
 //! n_head = 9 query heads of head_dim = 64, n_kv_head = 3 key/value heads (each shared by 3 query
-//! heads), ffn hidden = 1536, vocab = 49,152, RoPE base 100,000. The output projection is the
+//! heads), ffn_dim = 1536, vocab = 49,152, RoPE base θ = 100,000. The output projection is the
 //! token-embedding matrix E itself (tied weights): scoring a token is a dot product with its
 //! embedding, repeated for all 49,152 entries. That last step alone is 49,152 × 576 ≈ 28 M
-//! multiply-adds per token, about a quarter of the whole forward pass.
+//! multiply-adds per token, a fifth of the whole forward pass.
 //!
-//! Weights stay in their GGUF block formats (Q4_1 for the layers, Q8_0 for E): a matrix-vector
-//! product reads 4- or 8-bit integers plus a scale per block of 32, and candle's `QMatMul` does
-//! the dot products after quantising the activations to 8 bits, as llama.cpp does.
+//! Weights stay in their GGUF block formats (Q4_1 for the blocks, Q8_0 for E) and every matrix
+//! product quantizes its input to 8 bits first ([`quant`](super::quant)). The code is plain Rust on
+//! slices, in the order the maths happens, like llama2.c: no tensor library in the hot path, no
+//! allocation per token once the buffers have grown, and the same bits natively and in wasm
+//! (transcendentals come from `libm`, sums run in a fixed order).
 
 use std::io::{Read, Seek};
-use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::quantized::GgmlDType;
 
-use super::LayerCache;
+use super::quant::{Format, Q8Row, QMatrix};
 use crate::gguf::Gguf;
 use crate::{Error, Result};
 
@@ -76,9 +76,9 @@ impl Config {
         }
         let head_dim = dim / n_head;
         let rope_dim = n("rope.dimension_count").unwrap_or(head_dim);
-        if rope_dim != head_dim {
+        if rope_dim != head_dim || head_dim % 2 != 0 {
             return Err(Error::Unsupported(format!(
-                "partial rotary embedding ({rope_dim} of {head_dim} dims)"
+                "rotary embedding over {rope_dim} of {head_dim} dims"
             )));
         }
         let vocab_size = match n("vocab_size") {
@@ -98,37 +98,99 @@ impl Config {
             rms_eps: md.f32("llama.attention.layer_norm_rms_epsilon")?,
         })
     }
+
+    /// Width of all key (or value) heads together.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_head * self.head_dim
+    }
 }
 
-/// One transformer block's weights. Matrices are `(out, in)`; `QMatMul` computes `x · Wᵀ`.
+/// One transformer block's weights. Matrices are `(out, in)`: `y = W·x`.
 struct Block {
-    attn_norm: Tensor, // (dim,)
-    wq: QMatMul,       // (n_head·head_dim, dim)
-    wk: QMatMul,       // (n_kv_head·head_dim, dim)
-    wv: QMatMul,       // (n_kv_head·head_dim, dim)
-    wo: QMatMul,       // (dim, n_head·head_dim)
-    ffn_norm: Tensor,  // (dim,)
-    w_gate: QMatMul,   // (ffn_dim, dim)
-    w_up: QMatMul,     // (ffn_dim, dim)
-    w_down: QMatMul,   // (dim, ffn_dim)
+    attn_norm: Vec<f32>, // (dim,)
+    wq: QMatrix,         // (n_head·head_dim, dim)
+    wk: QMatrix,         // (n_kv_head·head_dim, dim)
+    wv: QMatrix,         // (n_kv_head·head_dim, dim)
+    wo: QMatrix,         // (dim, n_head·head_dim)
+    ffn_norm: Vec<f32>,  // (dim,)
+    w_gate: QMatrix,     // (ffn_dim, dim)
+    w_up: QMatrix,       // (ffn_dim, dim)
+    w_down: QMatrix,     // (dim, ffn_dim)
 }
 
-/// SmolLM2's weights and configuration. Immutable; the per-text state lives in a `Session`.
+/// SmolLM2's weights and configuration. Immutable; the per-text state lives in a [`State`].
 pub struct Model {
     config: Config,
     /// Token embeddings E, `(vocab, dim)`, kept quantized; rows are dequantized on lookup.
-    embedding: Arc<QTensor>,
+    embedding: QMatrix,
+    /// A separate `output.weight`, `(vocab, dim)`, if the file has one; otherwise E (tied).
+    output: Option<QMatrix>,
     blocks: Vec<Block>,
-    output_norm: Tensor, // (dim,)
-    /// `(vocab, dim)`: a separate `output.weight` if the file has one, else E (tied).
-    lm_head: QMatMul,
-    /// RoPE rotation for every position: cos and sin of `pos · θ^(−2i/head_dim)`,
+    output_norm: Vec<f32>, // (dim,)
+    /// RoPE rotation for every position p and pair i: cos and sin of `p · θ^(−2i/head_dim)`,
     /// `(context_length, head_dim / 2)` each.
-    rope_cos: Tensor,
-    rope_sin: Tensor,
-    /// Number of weights, and bytes they occupy in the file.
+    rope_cos: Vec<f32>,
+    rope_sin: Vec<f32>,
     n_params: usize,
     weight_bytes: usize,
+}
+
+/// Which positions' logits a forward pass returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// None: only fill the KV cache.
+    None,
+    /// The last position's: the next-token prediction.
+    Last,
+    /// Every position's, `(seq, vocab)`: how the model scored each token of the text.
+    All,
+}
+
+/// Everything a text needs besides the weights: the KV cache and reusable buffers.
+#[derive(Default)]
+pub struct State {
+    /// Per layer, keys and values of every position so far: `(positions, n_kv_head·head_dim)`.
+    k_cache: Vec<Vec<f32>>,
+    v_cache: Vec<Vec<f32>>,
+    buf: Buffers,
+}
+
+impl State {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            k_cache: vec![Vec::new(); config.n_layer],
+            v_cache: vec![Vec::new(); config.n_layer],
+            buf: Buffers::default(),
+        }
+    }
+
+    /// Forgets every position from `len` on.
+    pub fn truncate(&mut self, len: usize, config: &Config) {
+        for c in self.k_cache.iter_mut().chain(&mut self.v_cache) {
+            c.truncate(len * config.kv_dim());
+        }
+    }
+}
+
+/// Scratch space, grown to the largest batch seen and reused.
+#[derive(Default)]
+struct Buffers {
+    x: Vec<f32>,      // (seq, dim) the residual stream
+    h: Vec<f32>,      // (seq, dim) normalised input of a sub-layer
+    q: Vec<f32>,      // (seq, n_head·head_dim)
+    k: Vec<f32>,      // (seq, kv_dim)
+    v: Vec<f32>,      // (seq, kv_dim)
+    attn: Vec<f32>,   // (seq, n_head·head_dim) attention output before W_o
+    gate: Vec<f32>,   // (seq, ffn_dim)
+    up: Vec<f32>,     // (seq, ffn_dim)
+    out: Vec<f32>,    // (seq, dim) a sub-layer's output
+    scores: Vec<f32>, // (positions,) one head's attention weights
+    xq: Vec<Q8Row>,   // quantized rows of the current matrix input
+}
+
+fn resize(v: &mut Vec<f32>, n: usize) {
+    v.clear();
+    v.resize(n, 0.0);
 }
 
 impl Model {
@@ -137,60 +199,73 @@ impl Model {
     pub fn from_gguf<R: Read + Seek>(gguf: &Gguf, reader: &mut R) -> Result<Self> {
         let config = Config::from_gguf(gguf)?;
         let (mut n_params, mut weight_bytes) = (0usize, 0usize);
-        let mut read = |name: &str, shape: &[usize]| -> Result<QTensor> {
+        let mut read = |name: &str, rows: usize, cols: usize| {
             let t = gguf.tensor(reader, name)?;
-            if t.shape().dims() != shape {
+            let dims = t.shape().dims().to_vec();
+            if dims != [rows, cols] && !(rows == 1 && dims == [cols]) {
                 return Err(Error::InvalidGguf(format!(
-                    "tensor '{name}' has shape {:?}, expected {shape:?}",
-                    t.shape().dims()
+                    "tensor '{name}' has shape {dims:?}, expected [{rows}, {cols}]"
                 )));
             }
-            n_params += t.shape().elem_count();
+            n_params += rows * cols;
             weight_bytes += t.storage_size_in_bytes();
             Ok(t)
         };
-        let vector = |t: QTensor| t.dequantize(&Device::Cpu);
-        let matrix = |t: QTensor| QMatMul::from_qtensor(t);
-
-        let Config {
-            dim,
-            n_head,
-            n_kv_head,
-            head_dim,
-            ffn_dim,
-            vocab_size,
-            ..
-        } = config.clone();
-        let embedding = Arc::new(read("token_embd.weight", &[vocab_size, dim])?);
-        let mut blocks = Vec::with_capacity(config.n_layer);
-        for i in 0..config.n_layer {
-            let mut r =
-                |part: &str, shape: &[usize]| read(&format!("blk.{i}.{part}.weight"), shape);
+        let mut matrix = |name: &str, rows: usize, cols: usize| -> Result<QMatrix> {
+            let t = read(name, rows, cols)?;
+            let format = match t.dtype() {
+                GgmlDType::Q4_1 => Format::Q4_1,
+                GgmlDType::Q8_0 => Format::Q8_0,
+                other => {
+                    return Err(Error::Unsupported(format!(
+                        "tensor '{name}' is {other:?}; this build runs Q4_1 and Q8_0 weights"
+                    )))
+                }
+            };
+            let bytes = t.data().map_err(Error::from)?;
+            QMatrix::from_bytes(format, rows, cols, &bytes)
+        };
+        let c = &config;
+        let embedding = matrix("token_embd.weight", c.vocab_size, c.dim)?;
+        let mut blocks = Vec::with_capacity(c.n_layer);
+        for i in 0..c.n_layer {
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
             blocks.push(Block {
-                attn_norm: vector(r("attn_norm", &[dim])?)?,
-                wq: matrix(r("attn_q", &[n_head * head_dim, dim])?)?,
-                wk: matrix(r("attn_k", &[n_kv_head * head_dim, dim])?)?,
-                wv: matrix(r("attn_v", &[n_kv_head * head_dim, dim])?)?,
-                wo: matrix(r("attn_output", &[dim, n_head * head_dim])?)?,
-                ffn_norm: vector(r("ffn_norm", &[dim])?)?,
-                w_gate: matrix(r("ffn_gate", &[ffn_dim, dim])?)?,
-                w_up: matrix(r("ffn_up", &[ffn_dim, dim])?)?,
-                w_down: matrix(r("ffn_down", &[dim, ffn_dim])?)?,
+                attn_norm: Vec::new(),
+                wq: matrix(&name("attn_q"), c.n_head * c.head_dim, c.dim)?,
+                wk: matrix(&name("attn_k"), c.kv_dim(), c.dim)?,
+                wv: matrix(&name("attn_v"), c.kv_dim(), c.dim)?,
+                wo: matrix(&name("attn_output"), c.dim, c.n_head * c.head_dim)?,
+                ffn_norm: Vec::new(),
+                w_gate: matrix(&name("ffn_gate"), c.ffn_dim, c.dim)?,
+                w_up: matrix(&name("ffn_up"), c.ffn_dim, c.dim)?,
+                w_down: matrix(&name("ffn_down"), c.dim, c.ffn_dim)?,
             });
         }
-        let output_norm = vector(read("output_norm.weight", &[dim])?)?;
-        let lm_head = if gguf.has_tensor("output.weight") {
-            matrix(read("output.weight", &[vocab_size, dim])?)?
+        let output = if gguf.has_tensor("output.weight") {
+            Some(matrix("output.weight", c.vocab_size, c.dim)?)
         } else {
-            QMatMul::from_arc(embedding.clone())?
+            None
         };
-        let (rope_cos, rope_sin) = rope_table(&config)?;
+        // The norm weights are small f32 vectors.
+        let mut vector = |name: &str| -> Result<Vec<f32>> {
+            let t = read(name, 1, c.dim)?;
+            Ok(t.dequantize(&candle_core::Device::Cpu)?
+                .flatten_all()?
+                .to_vec1::<f32>()?)
+        };
+        for (i, b) in blocks.iter_mut().enumerate() {
+            b.attn_norm = vector(&format!("blk.{i}.attn_norm.weight"))?;
+            b.ffn_norm = vector(&format!("blk.{i}.ffn_norm.weight"))?;
+        }
+        let output_norm = vector("output_norm.weight")?;
+        let (rope_cos, rope_sin) = rope_table(c);
         Ok(Self {
             config,
             embedding,
+            output,
             blocks,
             output_norm,
-            lm_head,
             rope_cos,
             rope_sin,
             n_params,
@@ -213,16 +288,16 @@ impl Model {
     }
 
     /// Runs `tokens` (at positions `pos..pos + seq`) through the model, appending their keys and
-    /// values to `cache`. With `want_logits`, returns the logits after the last token.
-    pub(crate) fn forward(
+    /// values to `state`'s cache, which must hold exactly `pos` positions.
+    pub fn forward(
         &self,
         tokens: &[u32],
         pos: usize,
-        cache: &mut [LayerCache],
-        want_logits: bool,
-    ) -> Result<Option<Vec<f32>>> {
-        let seq = tokens.len();
+        state: &mut State,
+        logits: Logits,
+    ) -> Result<Vec<f32>> {
         let c = &self.config;
+        let seq = tokens.len();
         if seq == 0 {
             return Err(Error::EmptyPrompt);
         }
@@ -232,113 +307,196 @@ impl Model {
                 limit: c.context_length,
             });
         }
-        let ids = Tensor::new(tokens, &Device::Cpu)?;
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
+            return Err(Error::TokenIdOutOfRange {
+                id,
+                vocab_size: c.vocab_size,
+            });
+        }
+        let (dim, kv_dim, q_dim) = (c.dim, c.kv_dim(), c.n_head * c.head_dim);
+        let State {
+            k_cache,
+            v_cache,
+            buf,
+        } = state;
+        let b = buf;
+        resize(&mut b.x, seq * dim);
+        resize(&mut b.h, seq * dim);
+        resize(&mut b.q, seq * q_dim);
+        resize(&mut b.k, seq * kv_dim);
+        resize(&mut b.v, seq * kv_dim);
+        resize(&mut b.attn, seq * q_dim);
+        resize(&mut b.gate, seq * c.ffn_dim);
+        resize(&mut b.up, seq * c.ffn_dim);
+        resize(&mut b.out, seq * dim);
+
         // Look up each token's row of E.
-        let mut x = self.embedding.embedding(&ids)?; // (seq, dim)
+        for (t, &id) in tokens.iter().enumerate() {
+            self.embedding
+                .row_f32(id as usize, &mut b.x[t * dim..(t + 1) * dim]);
+        }
 
-        // Causal mask: position i may attend to keys 0..=pos+i only.
-        let mask = (seq > 1).then(|| causal_mask(seq, pos)).transpose()?;
-        let cos = self.rope_cos.narrow(0, pos, seq)?; // (seq, head_dim/2)
-        let sin = self.rope_sin.narrow(0, pos, seq)?;
-
-        for (block, layer_cache) in self.blocks.iter().zip(cache.iter_mut()) {
+        for (l, block) in self.blocks.iter().enumerate() {
+            if k_cache[l].len() != pos * kv_dim {
+                return Err(Error::Compute(format!(
+                    "the cache holds {} positions, not {pos}",
+                    k_cache[l].len() / kv_dim
+                )));
+            }
             // ---- attention sub-layer ------------------------------------------------------
-            let h = rms_norm(&x, &block.attn_norm, c.rms_eps)?; // (seq, dim)
-            let q = block.wq.forward(&h)?; // (seq, n_head·head_dim)
-            let k = block.wk.forward(&h)?; // (seq, n_kv_head·head_dim)
-            let v = block.wv.forward(&h)?; // (seq, n_kv_head·head_dim)
+            rms_norm(&b.x, &block.attn_norm, c.rms_eps, &mut b.h);
+            Q8Row::quantize_rows(&b.h, dim, &mut b.xq);
+            block.wq.matmul(&b.xq, &mut b.q); // (seq, n_head·head_dim)
+            block.wk.matmul(&b.xq, &mut b.k); // (seq, kv_dim)
+            block.wv.matmul(&b.xq, &mut b.v); // (seq, kv_dim)
 
-            // Split into heads and put the head axis first: (heads, seq, head_dim).
-            let heads = |t: Tensor, n: usize| -> candle_core::Result<Tensor> {
-                t.reshape((seq, n, c.head_dim))?
-                    .transpose(0, 1)?
-                    .contiguous()
-            };
-            // RoPE rotates each (even, odd) pair of a head's dims by an angle proportional to
-            // the position, so that q·k depends on the positions' difference.
-            let q = rope(&heads(q, c.n_head)?, &cos, &sin)?; // (n_head, seq, head_dim)
-            let k = rope(&heads(k, c.n_kv_head)?, &cos, &sin)?; // (n_kv_head, seq, head_dim)
-            let v = heads(v, c.n_kv_head)?; // (n_kv_head, seq, head_dim)
+            // RoPE turns each (even, odd) pair of a head's dims by an angle proportional to the
+            // position, so that q·k depends on how far apart two tokens are.
+            for t in 0..seq {
+                let (cos, sin) = self.rope_at(pos + t);
+                for head in b.q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim) {
+                    rope(head, cos, sin);
+                }
+                for head in b.k[t * kv_dim..(t + 1) * kv_dim].chunks_exact_mut(c.head_dim) {
+                    rope(head, cos, sin);
+                }
+            }
+            // The cache now holds keys and values of positions 0..pos+seq.
+            k_cache[l].extend_from_slice(&b.k);
+            v_cache[l].extend_from_slice(&b.v);
 
-            // Append to the cache: keys/values of every position so far, T = pos + seq.
-            let (k, v) = match (&layer_cache.k, &layer_cache.v) {
-                (Some(pk), Some(pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
-                _ => (k, v),
-            }; // (n_kv_head, T, head_dim)
-            layer_cache.k = Some(k.clone());
-            layer_cache.v = Some(v.clone());
-            let t = pos + seq;
-
-            // Grouped-query attention: query heads g·group .. (g+1)·group share kv head g, so
-            // stack each group's queries: (n_kv_head, group·seq, head_dim).
+            // Grouped-query attention: query head h reads key/value head h / group.
             let group = c.n_head / c.n_kv_head;
-            let q = q.reshape((c.n_kv_head, group * seq, c.head_dim))?;
-            // Scaled dot-product scores, softmax over the keys, weighted sum of the values.
-            let scale = 1.0 / (c.head_dim as f64).sqrt();
-            let scores = (q.matmul(&k.t()?)? * scale)?; // (n_kv_head, group·seq, T)
-            let scores = match &mask {
-                Some(m) => scores
-                    .reshape((c.n_kv_head, group, seq, t))?
-                    .broadcast_add(m)?
-                    .reshape((c.n_kv_head, group * seq, t))?,
-                None => scores,
-            };
-            let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-            let attn = weights.matmul(&v)?; // (n_kv_head, group·seq, head_dim)
-            let attn = attn
-                .reshape((c.n_head, seq, c.head_dim))?
-                .transpose(0, 1)? // (seq, n_head, head_dim)
-                .reshape((seq, c.n_head * c.head_dim))?;
-            x = (x + block.wo.forward(&attn)?)?; // residual, (seq, dim)
+            let scale = 1.0 / (c.head_dim as f32).sqrt();
+            for t in 0..seq {
+                let visible = pos + t + 1; // causal: position pos+t sees 0..=pos+t
+                resize(&mut b.scores, visible);
+                for h in 0..c.n_head {
+                    let kv_off = (h / group) * c.head_dim;
+                    let q = &b.q[t * q_dim + h * c.head_dim..][..c.head_dim];
+                    // Scaled dot-product scores against every visible key, then softmax.
+                    for (s, score) in b.scores.iter_mut().enumerate() {
+                        let k = &k_cache[l][s * kv_dim + kv_off..][..c.head_dim];
+                        *score = dot(q, k) * scale;
+                    }
+                    softmax(&mut b.scores);
+                    // The output is the scores' weighted sum of the values.
+                    let out = &mut b.attn[t * q_dim + h * c.head_dim..][..c.head_dim];
+                    out.fill(0.0);
+                    for (s, &w) in b.scores.iter().enumerate() {
+                        let v = &v_cache[l][s * kv_dim + kv_off..][..c.head_dim];
+                        for (o, &vi) in out.iter_mut().zip(v) {
+                            *o += w * vi;
+                        }
+                    }
+                }
+            }
+            Q8Row::quantize_rows(&b.attn, q_dim, &mut b.xq);
+            block.wo.matmul(&b.xq, &mut b.out);
+            add(&mut b.x, &b.out); // residual
 
             // ---- feed-forward sub-layer (SwiGLU) ------------------------------------------
-            let h = rms_norm(&x, &block.ffn_norm, c.rms_eps)?;
-            let gate = candle_nn::ops::silu(&block.w_gate.forward(&h)?)?; // (seq, ffn_dim)
-            let up = block.w_up.forward(&h)?; // (seq, ffn_dim)
-            x = (x + block.w_down.forward(&(gate * up)?)?)?; // (seq, dim)
+            rms_norm(&b.x, &block.ffn_norm, c.rms_eps, &mut b.h);
+            Q8Row::quantize_rows(&b.h, dim, &mut b.xq);
+            block.w_gate.matmul(&b.xq, &mut b.gate); // (seq, ffn_dim)
+            block.w_up.matmul(&b.xq, &mut b.up); // (seq, ffn_dim)
+            for (g, &u) in b.gate.iter_mut().zip(&b.up) {
+                *g = silu(*g) * u;
+            }
+            Q8Row::quantize_rows(&b.gate, c.ffn_dim, &mut b.xq);
+            block.w_down.matmul(&b.xq, &mut b.out); // (seq, dim)
+            add(&mut b.x, &b.out); // residual
         }
-        if !want_logits {
-            return Ok(None);
-        }
-        // Only the last position predicts the next token.
-        let last = x.narrow(0, seq - 1, 1)?; // (1, dim)
-        let last = rms_norm(&last, &self.output_norm, c.rms_eps)?;
-        let logits = self.lm_head.forward(&last)?; // (1, vocab): one dot product per entry
-        Ok(Some(logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?))
+
+        // Final norm, then one dot product per vocabulary entry for each wanted position.
+        let rows = match logits {
+            Logits::None => return Ok(Vec::new()),
+            Logits::Last => seq - 1..seq,
+            Logits::All => 0..seq,
+        };
+        let x = &b.x[rows.start * dim..rows.end * dim];
+        let h = &mut b.h[..x.len()];
+        rms_norm(x, &self.output_norm, c.rms_eps, h);
+        Q8Row::quantize_rows(h, dim, &mut b.xq);
+        let mut out = vec![0.0; rows.len() * c.vocab_size];
+        self.output
+            .as_ref()
+            .unwrap_or(&self.embedding)
+            .matmul(&b.xq, &mut out); // (rows, vocab)
+        Ok(out)
+    }
+
+    fn rope_at(&self, pos: usize) -> (&[f32], &[f32]) {
+        let half = self.config.head_dim / 2;
+        (
+            &self.rope_cos[pos * half..(pos + 1) * half],
+            &self.rope_sin[pos * half..(pos + 1) * half],
+        )
     }
 }
 
-/// RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + ε) ⊙ w, over the last axis.
-fn rms_norm(x: &Tensor, w: &Tensor, eps: f32) -> candle_core::Result<Tensor> {
-    candle_nn::ops::rms_norm(&x.contiguous()?, w, eps)
+/// RMSNorm (Zhang & Sennrich 2019), row by row: `y = x / sqrt(mean(x²) + ε) ⊙ w`.
+fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
+    for (x, y) in x.chunks_exact(w.len()).zip(y.chunks_exact_mut(w.len())) {
+        let mean_sq = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+        let scale = 1.0 / (mean_sq as f32 + eps).sqrt();
+        for ((y, &x), &w) in y.iter_mut().zip(x).zip(w) {
+            *y = x * scale * w;
+        }
+    }
 }
 
-/// Rotary position embedding (Su et al. 2021) on `(heads, seq, head_dim)`, pairs (2i, 2i+1):
+/// Rotary position embedding (Su et al. 2021) of one head, pairs (2i, 2i+1):
 /// `(a, b) → (a·cos − b·sin, a·sin + b·cos)`. GGUF stores Llama's Q/K weights permuted so that
 /// this interleaved pairing is the right one (llama.cpp's "normal" RoPE).
-fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
-    candle_nn::rotary_emb::rope_i(&x.unsqueeze(0)?, cos, sin)?.squeeze(0)
+fn rope(head: &mut [f32], cos: &[f32], sin: &[f32]) {
+    for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+        let (a, b) = (pair[0], pair[1]);
+        pair[0] = a * c - b * s;
+        pair[1] = a * s + b * c;
+    }
 }
 
-/// cos/sin of `pos · θ^(−2i/head_dim)` for every position and pair i, `(context, head_dim/2)`.
-fn rope_table(c: &Config) -> Result<(Tensor, Tensor)> {
+/// cos/sin of `p · θ^(−2i/head_dim)` for every position p and pair i, computed in f64.
+fn rope_table(c: &Config) -> (Vec<f32>, Vec<f32>) {
     let half = c.head_dim / 2;
-    let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / c.rope_theta.powf(2.0 * i as f32 / c.head_dim as f32))
-        .collect();
-    let inv_freq = Tensor::from_vec(inv_freq, (1, half), &Device::Cpu)?;
-    let positions = Tensor::arange(0u32, c.context_length as u32, &Device::Cpu)?
-        .to_dtype(DType::F32)?
-        .reshape((c.context_length, 1))?;
-    let angles = positions.broadcast_mul(&inv_freq)?; // (context, half)
-    Ok((angles.cos()?, angles.sin()?))
+    let mut cos = Vec::with_capacity(c.context_length * half);
+    let mut sin = Vec::with_capacity(c.context_length * half);
+    for p in 0..c.context_length {
+        for i in 0..half {
+            let freq = libm::pow(f64::from(c.rope_theta), -2.0 * i as f64 / c.head_dim as f64);
+            let angle = p as f64 * freq;
+            cos.push(libm::cos(angle) as f32);
+            sin.push(libm::sin(angle) as f32);
+        }
+    }
+    (cos, sin)
 }
 
-/// `(seq, pos + seq)` with 0 where query i may see key j (j ≤ pos + i) and −∞ elsewhere.
-fn causal_mask(seq: usize, pos: usize) -> candle_core::Result<Tensor> {
-    let t = pos + seq;
-    let mask: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..t).map(move |j| if j <= pos + i { 0.0 } else { f32::NEG_INFINITY }))
-        .collect();
-    Tensor::from_vec(mask, (seq, t), &Device::Cpu)
+/// Softmax in place: `wᵢ = exp(sᵢ − max) / Σⱼ exp(sⱼ − max)`.
+fn softmax(s: &mut [f32]) {
+    let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for v in s.iter_mut() {
+        *v = libm::expf(*v - max);
+        sum += *v;
+    }
+    for v in s.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// SiLU (Elfwing et al. 2017), the gate of SwiGLU: `x · σ(x)`.
+fn silu(x: f32) -> f32 {
+    x / (1.0 + libm::expf(-x))
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn add(x: &mut [f32], y: &[f32]) {
+    for (x, &y) in x.iter_mut().zip(y) {
+        *x += y;
+    }
 }

@@ -1,25 +1,42 @@
 //! The language model: SmolLM2-135M, a Llama-architecture transformer read from a GGUF file.
 //!
-//! - [`llama`] holds the forward pass, token IDs in, one row of logits out, written to be read.
+//! - [`llama`] holds the forward pass, token IDs in, logits out, written to be read.
+//! - [`quant`] holds the quantized matrices and their integer dot products (SIMD where available).
 //! - [`Session`] keeps the KV cache between calls, so that typing one more word only computes the
 //!   new tokens, and can stop after a budget of tokens so a caller can stay responsive.
+//! - [`bench`] times prefill and decode the same way natively and in wasm.
 
 pub mod bench;
 pub mod llama;
+pub mod quant;
 
 use std::sync::Arc;
 
-pub use llama::{Config, Model};
+use serde::{Deserialize, Serialize};
 
+pub use llama::{Config, Logits, Model, State};
+
+use crate::scoring::{self, Distribution};
 use crate::{Error, Result};
 
-/// What a [`Session`] holds for one transformer layer: the keys and values of every position it
-/// has seen, `(n_kv_head, positions, head_dim)` each.
-#[derive(Clone, Default)]
-pub(crate) struct LayerCache {
-    pub k: Option<candle_core::Tensor>,
-    pub v: Option<candle_core::Tensor>,
+/// How the model scored one token of a text, given the tokens before it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct TokenScore {
+    /// The probability the model gave this token (softmax over the whole vocabulary).
+    pub prob: f64,
+    /// Its rank among all vocabulary entries (0 = the model's first choice).
+    pub rank: usize,
 }
+
+impl TokenScore {
+    /// Surprisal in bits: −log₂ p.
+    pub fn surprisal_bits(&self) -> f64 {
+        -self.prob.log2()
+    }
+}
+
+/// Positions run at once while token scores are tracked (each needs a whole row of logits).
+const SCORED_CHUNK: usize = 64;
 
 /// What one [`Session::advance`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,22 +50,53 @@ pub struct Step {
 /// A model plus the state of one running text: the tokens fed so far and their KV cache.
 pub struct Session {
     model: Arc<Model>,
-    cache: Vec<LayerCache>,
-    /// Tokens whose keys/values are in `cache`, in order.
+    state: State,
+    /// Tokens whose keys/values are in the cache, in order.
     tokens: Vec<u32>,
     /// Logits predicting the token after `tokens`, once the whole prompt has been fed.
     logits: Option<Vec<f32>>,
+    /// With tracking on, `scores[i]` is how the model scored `tokens[i + 1]`.
+    track_scores: bool,
+    scores: Vec<TokenScore>,
 }
 
 impl Session {
     pub fn new(model: Arc<Model>) -> Self {
-        let cache = vec![LayerCache::default(); model.config().n_layer];
+        let state = State::new(model.config());
         Self {
             model,
-            cache,
+            state,
             tokens: Vec::new(),
             logits: None,
+            track_scores: false,
+            scores: Vec::new(),
         }
+    }
+
+    /// Also score every token of the prompt as it is fed (see [`Session::token_scores`]). This
+    /// costs one more vocabulary-wide product per token.
+    pub fn set_track_scores(&mut self, on: bool) {
+        if on && !self.track_scores {
+            // Scores of what is cached were not kept: start again.
+            self.truncate(0);
+        }
+        self.track_scores = on;
+        if !on {
+            self.scores.clear();
+        }
+    }
+
+    /// With tracking on: how the model scored each token after the first, in order.
+    pub fn token_scores(&self) -> &[TokenScore] {
+        &self.scores
+    }
+
+    /// How the model scored each token of `prompt` after the first (one prefill, reusing the
+    /// cache); afterwards [`Session::logits`] holds the prediction after the whole prompt.
+    pub fn score_prompt(&mut self, prompt: &[u32]) -> Result<&[TokenScore]> {
+        self.set_track_scores(true);
+        while !self.advance(prompt, usize::MAX)?.done {}
+        Ok(&self.scores)
     }
 
     pub fn model(&self) -> &Model {
@@ -81,13 +129,6 @@ impl Session {
                 limit,
             });
         }
-        let vocab = self.model.config().vocab_size;
-        if let Some(&id) = prompt.iter().find(|&&id| id as usize >= vocab) {
-            return Err(Error::TokenIdOutOfRange {
-                id,
-                vocab_size: vocab,
-            });
-        }
         let common = self
             .tokens
             .iter()
@@ -101,16 +142,54 @@ impl Session {
             });
         }
         // Keep the shared prefix, but always recompute at least the prompt's last token: its
-        // logits are the answer.
-        let keep = common.min(prompt.len() - 1);
-        self.truncate(keep)?;
+        // logits are the answer. Scoring the first new token needs the logits of the position
+        // before it, so with tracking on that position is recomputed too.
+        let mut keep = common.min(prompt.len() - 1);
+        if self.track_scores {
+            keep = keep.saturating_sub(1);
+            // Token `keep` stays scored (its score came from position keep − 1, kept): the
+            // recomputed position `keep` then scores token keep + 1, and so on.
+            self.truncate_cache(keep);
+            self.scores.truncate(keep);
+        } else {
+            self.truncate(keep);
+        }
 
-        let end = prompt.len().min(keep.saturating_add(budget.max(1)));
+        let budget = if self.track_scores {
+            budget.clamp(1, SCORED_CHUNK)
+        } else {
+            budget.max(1)
+        };
+        let end = prompt.len().min(keep.saturating_add(budget));
         let chunk = &prompt[keep..end];
         let done = end == prompt.len();
-        let logits = self.model.forward(chunk, keep, &mut self.cache, done)?;
+        let want = match (self.track_scores, done) {
+            (true, _) => Logits::All,
+            (false, true) => Logits::Last,
+            (false, false) => Logits::None,
+        };
+        let logits = match self.model.forward(chunk, keep, &mut self.state, want) {
+            Ok(logits) => logits,
+            Err(e) => {
+                // A failed step may have filled part of the cache: drop back to what is known.
+                self.truncate(0);
+                return Err(e);
+            }
+        };
         self.tokens.extend_from_slice(chunk);
-        self.logits = logits;
+        let vocab = self.model.config().vocab_size;
+        self.logits = None;
+        if self.track_scores {
+            // Row r is the prediction after position keep + r.
+            for (r, row) in logits.chunks_exact(vocab).enumerate() {
+                match prompt.get(keep + r + 1) {
+                    Some(&next) => self.scores.push(score_of(row, next)),
+                    None => self.logits = Some(row.to_vec()),
+                }
+            }
+        } else if done {
+            self.logits = Some(logits);
+        }
         Ok(Step {
             computed: chunk.len(),
             done,
@@ -123,20 +202,26 @@ impl Session {
     }
 
     /// Forgets everything after the first `len` tokens.
-    pub fn truncate(&mut self, len: usize) -> Result<()> {
-        if len >= self.tokens.len() {
-            return Ok(());
+    pub fn truncate(&mut self, len: usize) {
+        self.truncate_cache(len);
+        self.scores.truncate(len.saturating_sub(1));
+    }
+
+    fn truncate_cache(&mut self, len: usize) {
+        if len >= self.tokens.len() && len > 0 {
+            return;
         }
-        for layer in &mut self.cache {
-            for t in [&mut layer.k, &mut layer.v] {
-                *t = match t.take() {
-                    Some(x) if len > 0 => Some(x.narrow(1, 0, len)?),
-                    _ => None,
-                };
-            }
-        }
+        self.state.truncate(len, self.model.config());
         self.tokens.truncate(len);
         self.logits = None;
-        Ok(())
+    }
+}
+
+/// How one row of logits scores token `id`.
+fn score_of(logits: &[f32], id: u32) -> TokenScore {
+    let dist = Distribution::of(logits);
+    TokenScore {
+        prob: dist.prob(logits[id as usize]),
+        rank: scoring::rank_of(logits, id),
     }
 }

@@ -1,0 +1,261 @@
+//! Choosing the next token from the model's scores: temperature, top-k, top-p and a seeded draw.
+//!
+//! The order is the one Hugging Face `generate` uses:
+//!
+//! ```text
+//! 1. temperature T:  zᵢ → zᵢ / T            (T < 1 sharpens, T > 1 flattens; T = 0 is greedy)
+//! 2. softmax over the whole vocabulary:      pᵢ = exp(zᵢ/T) / Σⱼ exp(zⱼ/T)
+//! 3. top-k:  keep the k most likely tokens (k = 0: keep all)
+//! 4. top-p:  keep the smallest most-likely set whose probabilities add up to at least p
+//! 5. renormalise what is left and draw one token with a uniform number u ∈ [0, 1)
+//! ```
+//!
+//! The draw for step n uses `u = uniform(seed, n)`: a pure function, so a run is replayed exactly
+//! from the seed and the step numbers (natively and in wasm alike), whatever happened before.
+
+use serde::{Deserialize, Serialize};
+
+/// The sampling settings.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Sampler {
+    /// 0 means greedy (always the most likely token).
+    pub temperature: f32,
+    /// Keep only the k most likely tokens; 0 keeps all.
+    pub top_k: usize,
+    /// Keep the smallest set of most likely tokens with total probability ≥ top_p; 1 keeps all.
+    pub top_p: f32,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Sampler {
+    pub fn greedy() -> Self {
+        Self {
+            temperature: 0.0,
+            ..Self::default()
+        }
+    }
+}
+
+/// The tokens that survive the filters, most likely first, with renormalised probabilities.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Filtered {
+    /// `(token id, probability after filtering)`; the probabilities add up to 1.
+    pub tokens: Vec<(u32, f64)>,
+}
+
+impl Filtered {
+    /// The token that the uniform number `u ∈ [0, 1)` picks: walk the cumulative probabilities.
+    pub fn pick(&self, u: f64) -> u32 {
+        let mut acc = 0.0;
+        for &(id, p) in &self.tokens {
+            acc += p;
+            if u < acc {
+                return id;
+            }
+        }
+        // Rounding can leave the sum a hair below 1: the last survivor takes the rest.
+        self.tokens.last().map_or(0, |t| t.0)
+    }
+
+    /// This token's probability after filtering (0 if it was filtered out).
+    pub fn prob(&self, id: u32) -> f64 {
+        self.tokens.iter().find(|t| t.0 == id).map_or(0.0, |t| t.1)
+    }
+}
+
+/// Applies temperature, top-k and top-p to one row of logits.
+pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
+    if logits.is_empty() {
+        return Filtered { tokens: Vec::new() };
+    }
+    // Greedy: the single most likely token (the lowest ID among equals).
+    if s.temperature <= 0.0 || !s.temperature.is_finite() {
+        let best = crate::scoring::top_k(logits, 1)[0].0;
+        return Filtered {
+            tokens: vec![(best, 1.0)],
+        };
+    }
+    let t = f64::from(s.temperature);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    // Softmax of z/T over the whole vocabulary, in f64.
+    let weights: Vec<f64> = logits
+        .iter()
+        .map(|&z| ((z as f64 - max) / t).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+
+    // Candidates in order of probability; only as many as the filters can keep are sorted.
+    let k = if s.top_k == 0 {
+        logits.len()
+    } else {
+        s.top_k.min(logits.len())
+    };
+    let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
+    let order = |a: &u32, b: &u32| {
+        logits[*b as usize]
+            .total_cmp(&logits[*a as usize])
+            .then(a.cmp(b))
+    };
+    if k < ids.len() {
+        ids.select_nth_unstable_by(k - 1, order);
+        ids.truncate(k);
+    }
+    ids.sort_unstable_by(order);
+
+    let top_p = f64::from(s.top_p.clamp(0.0, 1.0));
+    let mut kept = Vec::new();
+    let mut mass = 0.0;
+    for id in ids {
+        if !kept.is_empty() && mass >= top_p * total {
+            break;
+        }
+        let w = weights[id as usize];
+        mass += w;
+        kept.push((id, w));
+    }
+    let kept_total: f64 = kept.iter().map(|t| t.1).sum();
+    Filtered {
+        tokens: kept
+            .into_iter()
+            .map(|(id, w)| (id, w / kept_total))
+            .collect(),
+    }
+}
+
+/// The uniform number in [0, 1) for draw `step` of a run seeded with `seed` (SplitMix64).
+pub fn uniform(seed: u64, step: u64) -> f64 {
+    let mut z = seed ^ step.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Picks the next token at step `step`.
+pub fn sample(logits: &[f32], s: &Sampler, step: u64) -> u32 {
+    filter(logits, s).pick(uniform(s.seed, step))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ln of the probabilities [0.5, 0.25, 0.125, 0.125]: easy to check by hand.
+    fn logits() -> Vec<f32> {
+        [0.5f32, 0.25, 0.125, 0.125]
+            .iter()
+            .map(|p| p.ln())
+            .collect()
+    }
+
+    fn close(a: &Filtered, want: &[(u32, f64)]) {
+        assert_eq!(a.tokens.len(), want.len(), "{a:?}");
+        for (&(id, p), &(wid, wp)) in a.tokens.iter().zip(want) {
+            assert_eq!(id, wid);
+            assert!((p - wp).abs() < 1e-9, "{a:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn temperature_one_keeps_the_model_distribution() {
+        let s = Sampler::default();
+        close(
+            &filter(&logits(), &s),
+            &[(0, 0.5), (1, 0.25), (2, 0.125), (3, 0.125)],
+        );
+    }
+
+    #[test]
+    fn temperature_two_takes_square_roots() {
+        // p^(1/2) ∝ [√.5, √.25, √.125, √.125] = [.7071, .5, .3536, .3536], sum 1.9142
+        let s = Sampler {
+            temperature: 2.0,
+            ..Sampler::default()
+        };
+        let sum = 0.5f64.sqrt() + 0.5 + 2.0 * 0.125f64.sqrt();
+        close(
+            &filter(&logits(), &s),
+            &[
+                (0, 0.5f64.sqrt() / sum),
+                (1, 0.5 / sum),
+                (2, 0.125f64.sqrt() / sum),
+                (3, 0.125f64.sqrt() / sum),
+            ],
+        );
+    }
+
+    #[test]
+    fn top_k_and_top_p_keep_the_head_and_renormalise() {
+        let k2 = Sampler {
+            top_k: 2,
+            ..Sampler::default()
+        };
+        close(&filter(&logits(), &k2), &[(0, 2.0 / 3.0), (1, 1.0 / 3.0)]);
+        // 0.5 < 0.6, 0.75 ≥ 0.6: the first two.
+        let p = Sampler {
+            top_p: 0.6,
+            ..Sampler::default()
+        };
+        close(&filter(&logits(), &p), &[(0, 2.0 / 3.0), (1, 1.0 / 3.0)]);
+        // top-p = 0.5 is reached by the first token alone.
+        let p = Sampler {
+            top_p: 0.5,
+            ..Sampler::default()
+        };
+        close(&filter(&logits(), &p), &[(0, 1.0)]);
+        // p = 0 still keeps the most likely token.
+        let p = Sampler {
+            top_p: 0.0,
+            ..Sampler::default()
+        };
+        close(&filter(&logits(), &p), &[(0, 1.0)]);
+    }
+
+    #[test]
+    fn greedy_and_draws() {
+        close(&filter(&logits(), &Sampler::greedy()), &[(0, 1.0)]);
+        let f = filter(&logits(), &Sampler::default());
+        assert_eq!(f.pick(0.0), 0);
+        assert_eq!(f.pick(0.49), 0);
+        assert_eq!(f.pick(0.51), 1);
+        assert_eq!(f.pick(0.8), 2);
+        assert_eq!(f.pick(0.999_999), 3);
+        assert!((f.prob(2) - 0.125).abs() < 1e-9);
+    }
+
+    #[test]
+    fn draws_are_reproducible_and_uniform_enough() {
+        assert_eq!(uniform(42, 7), uniform(42, 7));
+        assert_ne!(uniform(42, 7), uniform(42, 8));
+        assert_ne!(uniform(42, 7), uniform(43, 7));
+        let n = 100_000;
+        let mean = (0..n).map(|i| uniform(1, i)).sum::<f64>() / n as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        assert!((0..n).all(|i| (0.0..1.0).contains(&uniform(9, i))));
+        // Sampling with the default settings follows the distribution.
+        let counts = (0..n).fold([0usize; 4], |mut c, i| {
+            c[sample(&logits(), &Sampler::default(), i) as usize] += 1;
+            c
+        });
+        assert!(
+            (counts[0] as f64 / n as f64 - 0.5).abs() < 0.01,
+            "{counts:?}"
+        );
+        assert!(
+            (counts[3] as f64 / n as f64 - 0.125).abs() < 0.01,
+            "{counts:?}"
+        );
+    }
+}
