@@ -35,4 +35,7 @@ print(f"\ngreedy decode identical for the first … of {n} steps: native vs llam
 w = wasm["wasm"]
 kb = lambda s: f"{s['raw'] / 1024:.0f} KiB raw, {s['gzip'] / 1024:.0f} KiB gzip"
 print(f".wasm size: worker {kb(w['worker'])}; page {kb(w['page'])}")
-print(f"wasm: model download + load in the worker {wasm['result']['download_and_load_ms']:.0f} ms (localhost)")
+print(f"wasm: model download + load in the worker {wasm['result']['download_and_load_ms']:.0f} ms (localhost); "
+      f"warm start (model in Cache Storage) to first scores {wasm['result']['warm_start_to_first_scores_ms']:.0f} ms")
+print(f"whole-vocabulary scoring per step (softmax, entropy, top-10, filters + draw, curve): "
+      f"native {native['result']['scoring_ms']:.2f} ms, wasm {wasm['result']['scoring_ms']:.2f} ms")

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 use tokenmeter_core::model::bench::BenchResult;
+use tokenmeter_core::model::TokenScore;
+use tokenmeter_core::sampling::{Decision, Sampler};
 use tokenmeter_core::scoring::NextToken;
 use tokenmeter_core::tokenizer::{Piece, Token};
 
@@ -17,8 +19,10 @@ pub enum ToWorker {
     Tokenize { seq: u64, text: String },
     /// Download the GGUF model at `url` (relative to the page) and load it.
     LoadModel { url: String },
-    /// Score the whole vocabulary as the next token after `text`; report the `top` best.
-    Next { seq: u64, text: String, top: usize },
+    /// Score the whole vocabulary as the next token after a text (and what was generated).
+    Next(NextRequest),
+    /// Forget the model kept in the browser's Cache Storage.
+    ClearModelCache,
     /// Time prefill and greedy decode with the loaded model (used by `./dev bench`).
     Bench {
         prompt_tokens: usize,
@@ -68,6 +72,10 @@ pub enum FromWorker {
     BenchFailed {
         message: String,
     },
+    /// The downloaded model is now kept in Cache Storage for the next visit.
+    ModelCached,
+    /// The cached model was removed (or there was none).
+    ModelCacheCleared,
     /// The worker could not start (sent by `public/worker-loader.js`); it must be restarted.
     Crashed {
         message: String,
@@ -114,20 +122,81 @@ pub struct ModelSummary {
     pub backend: String,
     /// Milliseconds from the last downloaded byte to ready.
     pub load_ms: f64,
+    /// Whether the file came from the browser's Cache Storage rather than the network.
+    pub from_cache: bool,
+    /// Whether a copy is now in Cache Storage (set by the page on `ModelCached`).
+    #[serde(default)]
+    pub saved: bool,
 }
+
+/// What the next-token panel asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NextRequest {
+    pub seq: u64,
+    /// The user's text.
+    pub text: String,
+    /// Wrap the text as a user message in SmolLM2's chat template.
+    pub chat: bool,
+    /// Tokens generated (or chosen by the user) after the text, in order.
+    pub continuation: Vec<u32>,
+    /// How many candidates to list (at most [`MAX_TOP`]).
+    pub top: usize,
+    /// Settings for the next draw; its step number is `continuation.len()`.
+    pub sampler: Sampler,
+    /// A token to locate in the distribution (empty: none).
+    pub search: String,
+    /// Also report how the model scored each token of the text (not in chat mode).
+    pub surprisal: bool,
+}
+
+/// The most candidates a request may list.
+pub const MAX_TOP: usize = 100;
 
 /// The next-token distribution after a text.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Scores {
     pub seq: u64,
-    /// Tokens in the prompt.
+    /// Tokens the model read (text, template and continuation).
     pub prompt_tokens: usize,
     /// Tokens the model had to compute for this answer (the rest came from its cache).
     pub computed_tokens: usize,
     /// Milliseconds spent computing them.
     pub ms: f64,
-    /// Candidates and entropy over the whole vocabulary.
+    /// Candidates, entropy and mass over the whole vocabulary.
     pub next: NextToken,
+    /// The sampler's view: survivors of the filters, and the token drawn for this step.
+    pub sampling: Decision,
+    /// The drawn token's text, and whether it ends the reply.
+    pub sampled_text: String,
+    pub sampled_ends: bool,
+    /// The sorted distribution as `(rank, probability)` points, for the long-tail chart.
+    pub curve: Vec<(usize, f64)>,
+    pub search: Option<SearchHit>,
+    /// Per-token scores of the text, when asked for.
+    pub surprisal: Option<Surprisal>,
+    /// Bytes of memory the worker's wasm instance holds.
+    pub memory_bytes: usize,
+}
+
+/// Where a searched token stands among all vocabulary entries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchHit {
+    pub id: u32,
+    pub token: String,
+    /// False when the query is not one vocabulary entry and this is its first token.
+    pub exact: bool,
+    /// 0 = the most likely.
+    pub rank: usize,
+    pub prob: f64,
+}
+
+/// How the model scored each token of the text, given the tokens before it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Surprisal {
+    /// The token IDs the model read.
+    pub ids: Vec<u32>,
+    /// `scores[i]` is for `ids[i + 1]` (nothing predicts the first token).
+    pub scores: Vec<TokenScore>,
 }
 
 impl From<&Token> for TokenView {
@@ -158,11 +227,16 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_json() {
-        let m = ToWorker::Next {
+        let m = ToWorker::Next(NextRequest {
             seq: 7,
             text: "<b>hi</b>".into(),
+            chat: true,
+            continuation: vec![1, 2],
             top: 10,
-        };
+            sampler: Sampler::default(),
+            search: " Paris".into(),
+            surprisal: false,
+        });
         let back: ToWorker = serde_json::from_str(&m.to_json()).expect("json");
         assert_eq!(back, m);
         let r = FromWorker::NextFailed {

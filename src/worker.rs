@@ -17,14 +17,16 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader, Response};
 
+use tokenmeter_core::chat;
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::bench::{self, BenchResult};
 use tokenmeter_core::model::{Model, Session};
-use tokenmeter_core::scoring;
+use tokenmeter_core::scoring::{self, Analysis};
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
 
 use crate::protocol::{
-    FromWorker, ModelSummary, Scores, ToWorker, TokenView, Tokenized, MAX_TOKENS_SHOWN,
+    FromWorker, ModelSummary, NextRequest, Scores, SearchHit, Surprisal, ToWorker, TokenView,
+    Tokenized, MAX_TOKENS_SHOWN, MAX_TOP,
 };
 
 /// Where the tokenizer worker finds the converted SmolLM2 vocabulary (written by `cargo xtask`).
@@ -37,7 +39,12 @@ const PREFILL_CHUNK: usize = 8;
 struct Loaded {
     session: Session,
     tokenizer: TextTokenizer,
+    /// Tokens that end a reply.
+    stop: Vec<u32>,
 }
+
+/// Cache Storage bucket holding the model file between visits.
+const MODEL_CACHE: &str = "tokenmeter-models-v1";
 
 #[derive(Default)]
 struct State {
@@ -48,7 +55,7 @@ struct State {
     /// The model, once loaded (model worker).
     model: Option<Loaded>,
     model_loading: bool,
-    pending_next: Option<(u64, String, usize)>,
+    pending_next: Option<NextRequest>,
     scoring: bool,
 }
 
@@ -118,15 +125,21 @@ fn handle(msg: ToWorker) {
             Ok(result) => FromWorker::BenchDone(result),
             Err(message) => FromWorker::BenchFailed { message },
         }),
-        ToWorker::Next { seq, text, top } => {
+        ToWorker::Next(req) => {
             let start = STATE.with_borrow_mut(|s| {
-                s.pending_next = Some((seq, text, top));
+                s.pending_next = Some(req);
                 !std::mem::replace(&mut s.scoring, true)
             });
             if start {
                 spawn_local(score_loop());
             }
         }
+        ToWorker::ClearModelCache => spawn_local(async {
+            if let Err(e) = clear_model_cache().await {
+                web_sys::console::warn_1(&format!("tokenmeter: {e}").into());
+            }
+            post(&FromWorker::ModelCacheCleared);
+        }),
     }
 }
 
@@ -190,25 +203,46 @@ async fn load_vocab() -> Result<TextTokenizer, String> {
 
 async fn load_model(url: String) {
     let mut last_report = 0.0;
-    let bytes = fetch_bytes(&url, |loaded, total| {
+    let progress = move |loaded, total| {
         // Report at most every 100 ms, and at the end.
         let t = now_ms();
         if t - last_report > 100.0 || Some(loaded) == total {
             last_report = t;
             post(&FromWorker::ModelProgress { loaded, total });
         }
-    })
-    .await;
-    let result = match bytes {
-        Err(e) => Err(format!("the model download failed: {e}")),
+    };
+    let cached = match cached_bytes(&url).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // Cache Storage may be unavailable (private mode, quota): just download.
+            web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());
+            None
+        }
+    };
+    let from_cache = cached.is_some();
+    let bytes = match cached {
+        Some(bytes) => Ok(bytes),
+        None => fetch_bytes(&url, progress).await,
+    };
+    let (result, bytes) = match bytes {
+        Err(e) => (Err(format!("the model download failed: {e}")), None),
         Ok(bytes) => {
             let t0 = now_ms();
-            load_from_bytes(&bytes).map(|loaded| (loaded, now_ms() - t0))
+            let loaded = load_from_bytes(&bytes).map(|loaded| (loaded, now_ms() - t0));
+            (loaded, Some(bytes))
         }
     };
     STATE.with_borrow_mut(|s| s.model_loading = false);
     match result {
-        Err(message) => post(&FromWorker::ModelFailed { message }),
+        Err(message) => {
+            if from_cache {
+                // A cached copy that does not load is dropped; a retry downloads it again.
+                if let Err(e) = clear_model_cache().await {
+                    web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());
+                }
+            }
+            post(&FromWorker::ModelFailed { message })
+        }
         Ok((loaded, load_ms)) => {
             let model = loaded.session.model();
             let summary = ModelSummary {
@@ -219,6 +253,8 @@ async fn load_model(url: String) {
                 context_length: model.config().context_length,
                 backend: "wasm SIMD128, 1 thread".into(),
                 load_ms,
+                from_cache,
+                saved: from_cache,
             };
             STATE.with_borrow_mut(|s| s.model = Some(loaded));
             post(&FromWorker::ModelReady(summary));
@@ -228,6 +264,15 @@ async fn load_model(url: String) {
             });
             if start {
                 spawn_local(score_loop());
+            }
+            // Keep a file that loaded for the next visit (after answering: it takes a moment).
+            if let (false, Some(bytes)) = (from_cache, bytes) {
+                match store_in_cache(&url, bytes).await {
+                    Ok(()) => post(&FromWorker::ModelCached),
+                    Err(e) => {
+                        web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into())
+                    }
+                }
             }
         }
     }
@@ -240,6 +285,7 @@ fn load_from_bytes(bytes: &[u8]) -> Result<Loaded, String> {
     let model = Model::from_gguf(&gguf, &mut reader).map_err(|e| e.to_string())?;
     Ok(Loaded {
         session: Session::new(Arc::new(model)),
+        stop: chat::stop_tokens(&gguf, &tokenizer),
         tokenizer,
     })
 }
@@ -247,7 +293,7 @@ fn load_from_bytes(bytes: &[u8]) -> Result<Loaded, String> {
 /// Answers the newest `Next` request; feeds long prompts in chunks, checking for newer requests.
 async fn score_loop() {
     'requests: loop {
-        let Some((seq, text, top)) = STATE.with_borrow_mut(|s| {
+        let Some(req) = STATE.with_borrow_mut(|s| {
             if s.model.is_none() {
                 // Not loaded yet: keep the request, `load_model` restarts this loop.
                 s.scoring = false;
@@ -261,39 +307,50 @@ async fn score_loop() {
         }) else {
             return;
         };
-        let ids = STATE.with_borrow(|s| s.model.as_ref().map(|m| m.tokenizer.encode(&text)));
+        let seq = req.seq;
+        let ids = STATE.with_borrow_mut(|s| {
+            let m = s.model.as_mut().ok_or("the model is not loaded")?;
+            let text = if req.chat {
+                chat::smollm2_prompt(&req.text)
+            } else {
+                req.text.clone()
+            };
+            let mut ids = m.tokenizer.encode(&text).map_err(|e| e.to_string())?;
+            let vocab = m.tokenizer.vocab_size();
+            if let Some(&bad) = req.continuation.iter().find(|&&id| id as usize >= vocab) {
+                return Err(format!("token {bad} is not in the vocabulary"));
+            }
+            ids.extend_from_slice(&req.continuation);
+            m.session.set_track_scores(req.surprisal && !req.chat);
+            Ok::<_, String>(ids)
+        });
         let ids = match ids {
-            Some(Ok(ids)) => ids,
-            Some(Err(e)) => {
-                post(&FromWorker::NextFailed {
-                    seq,
-                    message: e.to_string(),
-                });
+            Ok(ids) => ids,
+            Err(message) => {
+                post(&FromWorker::NextFailed { seq, message });
                 continue;
             }
-            None => continue,
         };
         let t0 = now_ms();
         let mut computed = 0;
         loop {
-            let step = STATE.with_borrow_mut(|s| {
-                let m = s.model.as_mut().expect("model checked above");
-                m.session.advance(&ids, PREFILL_CHUNK)
+            let step = STATE.with_borrow_mut(|s| match s.model.as_mut() {
+                Some(m) => m
+                    .session
+                    .advance(&ids, PREFILL_CHUNK)
+                    .map_err(|e| e.to_string()),
+                None => Err("the model is not loaded".to_string()),
             });
             match step {
-                Err(e) => {
-                    post(&FromWorker::NextFailed {
-                        seq,
-                        message: e.to_string(),
-                    });
+                Err(message) => {
+                    post(&FromWorker::NextFailed { seq, message });
                     continue 'requests;
-                }
-                Ok(step) if step.done => {
-                    computed += step.computed;
-                    break;
                 }
                 Ok(step) => {
                     computed += step.computed;
+                    if step.done {
+                        break;
+                    }
                     post(&FromWorker::NextProgress {
                         seq,
                         done: STATE.with_borrow(|s| {
@@ -313,19 +370,84 @@ async fn score_loop() {
         let scores = STATE.with_borrow(|s| {
             let m = s.model.as_ref()?;
             let logits = m.session.logits()?;
-            Some(scoring::next_token(logits, &m.tokenizer, top))
+            Some(summarise(m, &req, &ids, logits, computed, ms))
         });
-        if let Some(next) = scores {
-            post(&FromWorker::Scores(Scores {
-                seq,
-                prompt_tokens: ids.len(),
-                computed_tokens: computed,
-                ms,
-                next,
-            }));
+        if let Some(scores) = scores {
+            post(&FromWorker::Scores(scores));
         }
         yield_now().await;
     }
+}
+
+/// Everything the next-token panel shows, from one row of logits.
+fn summarise(
+    m: &Loaded,
+    req: &NextRequest,
+    ids: &[u32],
+    logits: &[f32],
+    computed: usize,
+    ms: f64,
+) -> Scores {
+    let top = req.top.clamp(1, MAX_TOP);
+    let step = req.continuation.len() as u64;
+    let Analysis {
+        dist,
+        next,
+        decision: sampling,
+        curve,
+    } = scoring::analyse(logits, &m.tokenizer, top, &req.sampler, step);
+    let query = req.search.trim_end_matches(['\n', '\r']);
+    let search = (!query.is_empty()).then(|| {
+        let (id, exact) = match m.tokenizer.find(query) {
+            Some(id) => (Some(id), true),
+            None => (
+                m.tokenizer
+                    .encode(query)
+                    .ok()
+                    .and_then(|v| v.first().copied()),
+                false,
+            ),
+        };
+        id.map(|id| SearchHit {
+            id,
+            token: m.tokenizer.token_display(id).unwrap_or_default(),
+            exact,
+            rank: scoring::rank_of(logits, id),
+            prob: dist.prob(logits[id as usize]),
+        })
+    });
+    let surprisal = (req.surprisal && !req.chat).then(|| Surprisal {
+        ids: ids.to_vec(),
+        scores: m.session.token_scores().to_vec(),
+    });
+    Scores {
+        seq: req.seq,
+        prompt_tokens: ids.len(),
+        computed_tokens: computed,
+        ms,
+        sampled_text: m
+            .tokenizer
+            .token_display(sampling.token)
+            .unwrap_or_default(),
+        sampled_ends: m.stop.contains(&sampling.token),
+        sampling,
+        curve,
+        search: search.flatten(),
+        surprisal,
+        memory_bytes: wasm_memory_bytes(),
+        next,
+    }
+}
+
+fn wasm_memory_bytes() -> usize {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as usize
+        })
+        .unwrap_or(0)
 }
 
 /// Runs the core's benchmark on the loaded model, timed with the worker's clock.
@@ -333,7 +455,14 @@ fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<Benc
     STATE.with_borrow_mut(|s| {
         let m = s.model.as_mut().ok_or("the model is not loaded")?;
         let prompt = bench::bench_prompt(&m.tokenizer, prompt_tokens).map_err(|e| e.to_string())?;
-        let result = bench::run_median(&mut m.session, &prompt, decode_tokens, runs, now_ms);
+        let result = bench::run_median(
+            &mut m.session,
+            &m.tokenizer,
+            &prompt,
+            decode_tokens,
+            runs,
+            now_ms,
+        );
         // Leave no benchmark state behind for the next real request.
         m.session.truncate(0);
         result.map_err(|e| e.to_string())
@@ -341,6 +470,46 @@ fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<Benc
 }
 
 // ---- browser plumbing ----------------------------------------------------------------------
+
+async fn open_model_cache() -> Result<web_sys::Cache, String> {
+    let caches = scope().caches().map_err(js_error)?;
+    JsFuture::from(caches.open(MODEL_CACHE))
+        .await
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(js_error)
+}
+
+/// The model file from Cache Storage, if a complete copy is there.
+async fn cached_bytes(url: &str) -> Result<Option<Vec<u8>>, String> {
+    let cache = open_model_cache().await?;
+    let hit = JsFuture::from(cache.match_with_str(url))
+        .await
+        .map_err(js_error)?;
+    if hit.is_undefined() || hit.is_null() {
+        return Ok(None);
+    }
+    let response: Response = hit.dyn_into().map_err(js_error)?;
+    read_body(url, response, |_, _| {}).await.map(Some)
+}
+
+async fn store_in_cache(url: &str, mut bytes: Vec<u8>) -> Result<(), String> {
+    let cache = open_model_cache().await?;
+    let response = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js_error)?;
+    drop(bytes);
+    JsFuture::from(cache.put_with_str(url, &response))
+        .await
+        .map_err(js_error)?;
+    Ok(())
+}
+
+async fn clear_model_cache() -> Result<(), String> {
+    let caches = scope().caches().map_err(js_error)?;
+    JsFuture::from(caches.delete(MODEL_CACHE))
+        .await
+        .map_err(js_error)?;
+    Ok(())
+}
 
 /// Lets the event loop run (and queued messages arrive) before continuing.
 async fn yield_now() {
@@ -363,10 +532,7 @@ fn js_error(e: JsValue) -> String {
 }
 
 /// Downloads `url` (relative to the worker, i.e. the page's folder), reporting progress.
-async fn fetch_bytes(
-    url: &str,
-    mut progress: impl FnMut(u64, Option<u64>),
-) -> Result<Vec<u8>, String> {
+async fn fetch_bytes(url: &str, progress: impl FnMut(u64, Option<u64>)) -> Result<Vec<u8>, String> {
     let response: Response = JsFuture::from(scope().fetch_with_str(url))
         .await
         .map_err(js_error)?
@@ -379,6 +545,15 @@ async fn fetch_bytes(
             response.status_text()
         ));
     }
+    read_body(url, response, progress).await
+}
+
+/// Reads a response's body, reporting progress, and checks it is as long as announced.
+async fn read_body(
+    url: &str,
+    response: Response,
+    mut progress: impl FnMut(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     // With a Content-Encoding the length counts compressed bytes: not comparable to what we read.

@@ -93,12 +93,16 @@ export function recordRequests(context) {
   return urls;
 }
 
-/** Runs the native CLI built by `cargo test` (or `cargo build --release`) and parses its JSON. */
+/**
+ * Runs the native CLI built by `cargo test` (or `cargo build --release`) and parses its JSON
+ * (for JSON-lines output such as `generate`, the last line: the summary).
+ */
 export function tokenmeterCli(args) {
   const bin = ['target/debug/tokenmeter', 'target/release/tokenmeter']
     .map((p) => join(ROOT, p)).find((p) => existsSync(p));
   if (!bin) throw new Error('the tokenmeter CLI is not built: run ./dev test');
-  return JSON.parse(execFileSync(bin, args, { encoding: 'utf8' }));
+  const lines = execFileSync(bin, args, { encoding: 'utf8' }).trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]);
 }
 
 export function fixture(name) {

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use tokenmeter_core::chat;
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{bench, Model, Session};
 use tokenmeter_core::sampling::{self, Sampler};
@@ -57,6 +58,9 @@ enum Command {
         /// Put the BOS token before the prompt.
         #[arg(long)]
         bos: bool,
+        /// Wrap the prompt as a user message in SmolLM2's chat template.
+        #[arg(long)]
+        chat: bool,
         #[command(flatten)]
         sampling: SamplingArgs,
     },
@@ -71,6 +75,9 @@ enum Command {
         /// Put the BOS token before the prompt.
         #[arg(long)]
         bos: bool,
+        /// Wrap the prompt as a user message in SmolLM2's chat template.
+        #[arg(long)]
+        chat: bool,
         #[command(flatten)]
         sampling: SamplingArgs,
     },
@@ -160,8 +167,8 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             let prompt = bench::bench_prompt(&tok, prompt_tokens).map_err(err)?;
             let start = std::time::Instant::now();
             let now = || start.elapsed().as_secs_f64() * 1e3;
-            let r =
-                bench::run_median(&mut session, &prompt, decode_tokens, runs, now).map_err(err)?;
+            let r = bench::run_median(&mut session, &tok, &prompt, decode_tokens, runs, now)
+                .map_err(err)?;
             Ok(json!({
                 "backend": "tokenmeter native (own Q4_1/Q8_0 kernels)",
                 // The forward pass runs on the calling thread only.
@@ -195,20 +202,19 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             prompt,
             top,
             bos,
+            chat,
             sampling,
         } => {
             let sampler = sampling.sampler()?;
-            let prompt = text_or_stdin(prompt)?;
+            let prompt = wrap(text_or_stdin(prompt)?, chat);
             let mut loaded = Loaded::open(&model_path)?;
             let ids = loaded.encode(&prompt, bos)?;
             let logits = loaded.session.next_logits(&ids).map_err(err)?;
             let next = scoring::next_token(logits, &loaded.tokenizer, top);
-            let filtered = sampling::filter(logits, &sampler);
-            let chosen = filtered.pick(sampling::uniform(sampler.seed, 0));
-            let survivors: Vec<_> = filtered
-                .tokens
+            let d = sampling::decide(logits, &sampler, 0, top);
+            let survivors: Vec<_> = d
+                .head
                 .iter()
-                .take(top)
                 .map(
                     |&(id, p)| json!({ "id": id, "token": show(&loaded.tokenizer, id), "prob": p }),
                 )
@@ -221,9 +227,9 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "vocab_size": next.vocab_size,
                 "sampling": {
                     "settings": sampler,
-                    "survivors": filtered.tokens.len(),
+                    "survivors": d.survivors,
                     "top": survivors,
-                    "chosen": { "id": chosen, "token": show(&loaded.tokenizer, chosen), "prob": filtered.prob(chosen) },
+                    "chosen": { "id": d.token, "token": show(&loaded.tokenizer, d.token), "prob": d.token_prob },
                 },
             }))
         }
@@ -231,26 +237,27 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             prompt,
             max_tokens,
             bos,
+            chat,
             sampling,
         } => {
             let sampler = sampling.sampler()?;
-            let prompt = text_or_stdin(prompt)?;
+            let prompt = wrap(text_or_stdin(prompt)?, chat);
             let mut loaded = Loaded::open(&model_path)?;
             let mut ids = loaded.encode(&prompt, bos)?;
             let prompt_len = ids.len();
-            let stop = loaded.stop_ids();
+            let stop = loaded.stop.clone();
             let mut out = std::io::stdout().lock();
             let mut text = Vec::new();
             for step in 0..max_tokens {
                 let logits = loaded.session.next_logits(&ids).map_err(err)?;
                 let dist = Distribution::of(logits);
-                let filtered = sampling::filter(logits, &sampler);
-                let id = filtered.pick(sampling::uniform(sampler.seed, step as u64));
+                let d = sampling::decide(logits, &sampler, step as u64, 0);
+                let id = d.token;
                 let line = json!({
                     "step": step,
                     "id": id,
                     "token": show(&loaded.tokenizer, id),
-                    "prob": filtered.prob(id),
+                    "prob": d.token_prob,
                     "model_prob": dist.prob(logits[id as usize]),
                 });
                 writeln!(out, "{line}").map_err(|e| e.to_string())?;
@@ -304,7 +311,7 @@ struct Loaded {
     tokenizer: TextTokenizer,
     session: Session,
     bos: Option<u32>,
-    eos: Option<u32>,
+    stop: Vec<u32>,
 }
 
 impl Loaded {
@@ -314,10 +321,10 @@ impl Loaded {
         let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
         let md = gguf.metadata();
         Ok(Self {
+            stop: chat::stop_tokens(&gguf, &tokenizer),
             tokenizer,
             session: Session::new(std::sync::Arc::new(model)),
             bos: md.u32("tokenizer.ggml.bos_token_id").ok(),
-            eos: md.u32("tokenizer.ggml.eos_token_id").ok(),
         })
     }
 
@@ -328,14 +335,14 @@ impl Loaded {
         }
         Ok(ids)
     }
+}
 
-    /// Tokens that end a generation: the model's EOS and <|endoftext|>.
-    fn stop_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.eos.into_iter().collect();
-        if let Ok(v) = self.tokenizer.encode("<|endoftext|>") {
-            ids.extend(v.iter().filter(|_| v.len() == 1));
-        }
-        ids
+/// The prompt as given, or wrapped in the chat template.
+fn wrap(prompt: String, chat: bool) -> String {
+    if chat {
+        chat::smollm2_prompt(&prompt)
+    } else {
+        prompt
     }
 }
 

@@ -11,6 +11,26 @@
 //! The default system turn is the template's own (added when the first message is not a system
 //! message); the trailing `<|im_start|>assistant\n` is the generation prompt.
 
+use crate::gguf::Gguf;
+use crate::tokenizer::TextTokenizer;
+
+/// Tokens that end a reply: the file's end-of-sequence token (`<|im_end|>` for SmolLM2) and
+/// `<|endoftext|>`.
+pub fn stop_tokens(gguf: &Gguf, tokenizer: &TextTokenizer) -> Vec<u32> {
+    let mut ids: Vec<u32> = gguf
+        .metadata()
+        .u32("tokenizer.ggml.eos_token_id")
+        .ok()
+        .into_iter()
+        .collect();
+    if let Some(id) = tokenizer.find("<|endoftext|>") {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
 /// The system message SmolLM2's template inserts when none is given.
 pub const DEFAULT_SYSTEM: &str =
     "You are a helpful AI assistant named SmolLM, trained by Hugging Face";

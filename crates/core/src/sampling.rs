@@ -94,7 +94,6 @@ pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
         .iter()
         .map(|&z| ((z as f64 - max) / t).exp())
         .collect();
-    let total: f64 = weights.iter().sum();
 
     // Candidates in order of probability; only as many as the filters can keep are sorted.
     let k = if s.top_k == 0 {
@@ -114,11 +113,13 @@ pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
     }
     ids.sort_unstable_by(order);
 
+    // Top-p applies to the distribution left after top-k, renormalised.
+    let total_k: f64 = ids.iter().map(|&id| weights[id as usize]).sum();
     let top_p = f64::from(s.top_p.clamp(0.0, 1.0));
     let mut kept = Vec::new();
     let mut mass = 0.0;
     for id in ids {
-        if !kept.is_empty() && mass >= top_p * total {
+        if !kept.is_empty() && mass >= top_p * total_k {
             break;
         }
         let w = weights[id as usize];
@@ -131,6 +132,138 @@ pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
             .into_iter()
             .map(|(id, w)| (id, w / kept_total))
             .collect(),
+    }
+}
+
+/// What the sampler makes of one row of logits at one step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Decision {
+    /// The drawn token.
+    pub token: u32,
+    /// Its probability after filtering.
+    pub token_prob: f64,
+    /// How many tokens survive the filters.
+    pub survivors: usize,
+    /// The most likely survivors (up to the number asked for), with renormalised probabilities.
+    pub head: Vec<(u32, f64)>,
+}
+
+impl Decision {
+    /// A token's probability after filtering, if it is in `head`.
+    pub fn prob(&self, id: u32) -> Option<f64> {
+        self.head.iter().find(|t| t.0 == id).map(|t| t.1)
+    }
+}
+
+/// Applies the filters and draws the token for `step`, sorting only as much of the vocabulary
+/// as needed (usually a few dozen entries): same result as [`filter`] + [`Filtered::pick`], but
+/// fast enough to run on every keystroke.
+pub fn decide(logits: &[f32], s: &Sampler, step: u64, show: usize) -> Decision {
+    if logits.is_empty() {
+        return Decision {
+            token: 0,
+            token_prob: 0.0,
+            survivors: 0,
+            head: Vec::new(),
+        };
+    }
+    if s.temperature <= 0.0 || !s.temperature.is_finite() {
+        let best = crate::scoring::top_k(logits, 1)[0].0;
+        return Decision {
+            token: best,
+            token_prob: 1.0,
+            survivors: 1,
+            head: vec![(best, 1.0)],
+        };
+    }
+    let t = f64::from(s.temperature);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let weights: Vec<f64> = logits
+        .iter()
+        .map(|&z| ((z as f64 - max) / t).exp())
+        .collect();
+    let k = if s.top_k == 0 {
+        logits.len()
+    } else {
+        s.top_k.min(logits.len())
+    };
+    // Total weight of the top-k set (the whole vocabulary when k is off).
+    let total_k: f64 = if k == logits.len() {
+        weights.iter().sum()
+    } else {
+        crate::scoring::top_k(logits, k)
+            .iter()
+            .map(|&(id, _)| weights[id as usize])
+            .sum()
+    };
+    let top_p = f64::from(s.top_p.clamp(0.0, 1.0));
+    let u = uniform(s.seed, step);
+
+    // Sort a prefix of the most likely tokens, doubling it until it answers every question.
+    let mut len = 64.max(show).min(k);
+    loop {
+        let prefix = crate::scoring::top_k(logits, len);
+        // Survivors: the top-k set cut where the cumulative weight reaches top_p.
+        let mut mass = 0.0;
+        let mut survivors = None;
+        if top_p >= 1.0 {
+            survivors = Some(k);
+        } else {
+            for (i, &(id, _)) in prefix.iter().enumerate() {
+                if i > 0 && mass >= top_p * total_k {
+                    survivors = Some(i);
+                    break;
+                }
+                mass += weights[id as usize];
+            }
+            if survivors.is_none() && len == k {
+                survivors = Some(k);
+            }
+        }
+        let Some(survivors) = survivors else {
+            len = (len * 2).min(k);
+            continue;
+        };
+        let kept_total = if survivors == k {
+            total_k
+        } else {
+            prefix[..survivors]
+                .iter()
+                .map(|&(id, _)| weights[id as usize])
+                .sum()
+        };
+        // The draw: walk the cumulative probabilities until they pass u.
+        let threshold = u * kept_total;
+        let mut acc = 0.0;
+        let mut token = None;
+        for &(id, _) in prefix.iter().take(survivors) {
+            acc += weights[id as usize];
+            if threshold < acc {
+                token = Some(id);
+                break;
+            }
+        }
+        let token = match token {
+            Some(t) => t,
+            // Not reached inside the sorted prefix: extend it, unless it already holds all
+            // survivors (rounding left the sum a hair short: the last survivor takes the rest).
+            None if prefix.len() < survivors => {
+                len = (len * 2).min(k);
+                continue;
+            }
+            None => prefix[survivors - 1].0,
+        };
+        let head = prefix
+            .iter()
+            .take(show.min(survivors))
+            .map(|&(id, _)| (id, weights[id as usize] / kept_total))
+            .collect();
+        return Decision {
+            token,
+            token_prob: weights[token as usize] / kept_total,
+            survivors,
+            head,
+        };
     }
 }
 
@@ -209,6 +342,13 @@ mod tests {
             ..Sampler::default()
         };
         close(&filter(&logits(), &p), &[(0, 2.0 / 3.0), (1, 1.0 / 3.0)]);
+        // top-p after top-k: of [2/3, 1/3], 0.6 is reached by the first alone.
+        let kp = Sampler {
+            top_k: 2,
+            top_p: 0.6,
+            ..Sampler::default()
+        };
+        close(&filter(&logits(), &kp), &[(0, 1.0)]);
         // top-p = 0.5 is reached by the first token alone.
         let p = Sampler {
             top_p: 0.5,
@@ -233,6 +373,42 @@ mod tests {
         assert_eq!(f.pick(0.8), 2);
         assert_eq!(f.pick(0.999_999), 3);
         assert!((f.prob(2) - 0.125).abs() < 1e-9);
+    }
+
+    /// `decide` sorts lazily; it must agree with the plain definition everywhere.
+    #[test]
+    fn decide_agrees_with_filter_and_pick() {
+        // 300 logits with ties and a long tail, so prefixes of 64, 128, 256 all get used.
+        let logits: Vec<f32> = (0..300)
+            .map(|i| ((i * 37) % 101) as f32 / 10.0 - (i / 30) as f32)
+            .collect();
+        for (temperature, top_k, top_p) in [
+            (1.0, 0, 1.0),
+            (0.7, 0, 0.9),
+            (1.5, 40, 0.95),
+            (2.0, 0, 0.999),
+            (1.0, 200, 1.0),
+            (0.0, 0, 1.0),
+            (1.0, 0, 0.0),
+        ] {
+            for seed in 0..20 {
+                let s = Sampler {
+                    temperature,
+                    top_k,
+                    top_p,
+                    seed,
+                };
+                let f = filter(&logits, &s);
+                let d = decide(&logits, &s, 3, 10);
+                assert_eq!(d.token, f.pick(uniform(seed, 3)), "{s:?}");
+                assert!((d.token_prob - f.prob(d.token)).abs() < 1e-12);
+                assert_eq!(d.survivors, f.tokens.len(), "{s:?}");
+                for (a, b) in d.head.iter().zip(&f.tokens) {
+                    assert_eq!(a.0, b.0);
+                    assert!((a.1 - b.1).abs() < 1e-12, "{s:?}");
+                }
+            }
+        }
     }
 
     #[test]

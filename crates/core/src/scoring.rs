@@ -79,12 +79,34 @@ pub struct NextToken {
     pub entropy_nats: f64,
     /// Number of entries scored (the whole vocabulary).
     pub vocab_size: usize,
+    /// Probability held by the listed candidates (the rest is spread over the other entries).
+    pub top_mass: f64,
+}
+
+impl NextToken {
+    /// Entropy in bits.
+    pub fn entropy_bits(&self) -> f64 {
+        self.entropy_nats / std::f64::consts::LN_2
+    }
+
+    /// 2^H (H in bits): as unsure as a fair choice among this many tokens.
+    pub fn effective_choices(&self) -> f64 {
+        self.entropy_nats.exp()
+    }
 }
 
 /// Summarises one row of logits: softmax over all of it, the `top` best with their text.
 pub fn next_token(logits: &[f32], tokenizer: &TextTokenizer, top: usize) -> NextToken {
-    let dist = Distribution::of(logits);
-    let candidates = top_k(logits, top)
+    next_token_with(logits, &Distribution::of(logits), tokenizer, top)
+}
+
+fn next_token_with(
+    logits: &[f32],
+    dist: &Distribution,
+    tokenizer: &TextTokenizer,
+    top: usize,
+) -> NextToken {
+    let candidates: Vec<Candidate> = top_k(logits, top)
         .into_iter()
         .map(|(id, logit)| Candidate {
             id,
@@ -93,11 +115,76 @@ pub fn next_token(logits: &[f32], tokenizer: &TextTokenizer, top: usize) -> Next
             prob: dist.prob(logit),
         })
         .collect();
+    let top_mass = candidates.iter().map(|c| c.prob).sum();
     NextToken {
         candidates,
         entropy_nats: dist.entropy_nats,
         vocab_size: dist.vocab_size,
+        top_mass,
     }
+}
+
+/// Everything the explorer shows about one row of logits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Analysis {
+    pub dist: Distribution,
+    pub next: NextToken,
+    /// The sampler's survivors and its draw for this step.
+    pub decision: crate::sampling::Decision,
+    /// The sorted distribution in points, see [`sorted_curve`].
+    pub curve: Vec<(usize, f64)>,
+}
+
+/// Scores the whole vocabulary once for display: softmax, entropy, top candidates, the sampler's
+/// filters and draw, and the long-tail curve (timed by the benchmark: it runs on every step).
+pub fn analyse(
+    logits: &[f32],
+    tokenizer: &TextTokenizer,
+    top: usize,
+    sampler: &crate::sampling::Sampler,
+    step: u64,
+) -> Analysis {
+    let dist = Distribution::of(logits);
+    Analysis {
+        next: next_token_with(logits, &dist, tokenizer, top),
+        decision: crate::sampling::decide(logits, sampler, step, top),
+        curve: sorted_curve(logits, &dist, 160),
+        dist,
+    }
+}
+
+/// The whole distribution sorted from most to least likely, summarised in at most `points`
+/// points `(rank, probability)`: for thresholds spaced evenly in log-probability from the top
+/// down to 10⁻¹², how many tokens are at least that likely. One pass, no sorting; enough to draw
+/// the long tail on log axes.
+pub fn sorted_curve(logits: &[f32], dist: &Distribution, points: usize) -> Vec<(usize, f64)> {
+    const FLOOR: f64 = -12.0 * std::f64::consts::LN_10; // ln 10⁻¹²
+    let points = points.max(2);
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64 - dist.log_sum_exp;
+    if !top.is_finite() {
+        return Vec::new();
+    }
+    let span = (top - FLOOR).max(1e-9);
+    // counts[b]: tokens whose log-probability falls in bin b (bin 0 holds the top).
+    let mut counts = vec![0usize; points];
+    for &z in logits {
+        let lp = z as f64 - dist.log_sum_exp;
+        let b = (((top - lp) / span) * (points - 1) as f64).floor();
+        if b >= 0.0 && (b as usize) < points {
+            counts[b as usize] += 1;
+        }
+    }
+    let mut rank = 0;
+    let mut out = Vec::with_capacity(points);
+    for (b, &n) in counts.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        rank += n;
+        let lp = top - span * b as f64 / (points - 1) as f64;
+        out.push((rank, lp.exp()));
+    }
+    out
 }
 
 /// The `k` highest logits as `(token id, logit)`, highest first; ties go to the lower ID.
@@ -157,6 +244,25 @@ mod tests {
         let d = Distribution::of(&[1000.0, 1000.0, -1000.0]);
         assert!((d.prob(1000.0) - 0.5).abs() < 1e-12);
         assert!(d.entropy_nats.is_finite());
+    }
+
+    #[test]
+    fn sorted_curve_counts_ranks_down_the_tail() {
+        // p = [1/2, 1/4, 1/8, 1/8]
+        let logits: Vec<f32> = [0.5f32, 0.25, 0.125, 0.125]
+            .iter()
+            .map(|p| p.ln())
+            .collect();
+        let d = Distribution::of(&logits);
+        let c = sorted_curve(&logits, &d, 200);
+        assert_eq!(c.first().map(|p| p.0), Some(1));
+        assert!((c[0].1 - 0.5).abs() < 1e-6);
+        assert_eq!(
+            c.last().map(|p| p.0),
+            Some(4),
+            "every token is counted once"
+        );
+        assert!(c.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 > w[1].1));
     }
 
     #[test]

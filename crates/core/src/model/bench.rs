@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::Session;
+use crate::sampling::Sampler;
 use crate::scoring;
+use crate::tokenizer::TextTokenizer;
 use crate::Result;
 
 /// What one run measured.
@@ -20,6 +22,9 @@ pub struct BenchResult {
     pub decode_ms: f64,
     /// The greedily decoded IDs (a cross-check between runs).
     pub generated: Vec<u32>,
+    /// Time to analyse one row of logits for display (softmax, entropy, top-10, the sampler's
+    /// filters and draw, the long-tail curve over the whole vocabulary), averaged over 20 rows.
+    pub scoring_ms: f64,
 }
 
 impl BenchResult {
@@ -34,6 +39,7 @@ impl BenchResult {
 /// Prefills `prompt` from an empty cache, then decodes `decode_tokens` greedily.
 pub fn run(
     session: &mut Session,
+    tokenizer: &TextTokenizer,
     prompt: &[u32],
     decode_tokens: usize,
     now_ms: impl Fn() -> f64,
@@ -52,18 +58,35 @@ pub fn run(
         next = argmax(session.next_logits(&ids)?);
     }
     let decode_ms = now_ms() - t1;
+
+    let logits = session.next_logits(&ids)?.to_vec();
+    let sampler = Sampler {
+        temperature: 0.8,
+        top_k: 0,
+        top_p: 0.95,
+        seed: 1,
+    };
+    const ROWS: usize = 20;
+    let t2 = now_ms();
+    for step in 0..ROWS {
+        let a = scoring::analyse(&logits, tokenizer, 10, &sampler, step as u64);
+        std::hint::black_box(a);
+    }
+    let scoring_ms = (now_ms() - t2) / ROWS as f64;
     Ok(BenchResult {
         prompt_tokens: prompt.len(),
         decode_tokens,
         prefill_ms,
         decode_ms,
         generated,
+        scoring_ms,
     })
 }
 
 /// `runs` runs (at least one); each time is the median over the runs.
 pub fn run_median(
     session: &mut Session,
+    tokenizer: &TextTokenizer,
     prompt: &[u32],
     decode_tokens: usize,
     runs: usize,
@@ -71,7 +94,7 @@ pub fn run_median(
 ) -> Result<BenchResult> {
     let mut results = Vec::new();
     for _ in 0..runs.max(1) {
-        results.push(run(session, prompt, decode_tokens, &now_ms)?);
+        results.push(run(session, tokenizer, prompt, decode_tokens, &now_ms)?);
     }
     let median = |f: fn(&BenchResult) -> f64| {
         let mut v: Vec<f64> = results.iter().map(f).collect();
@@ -81,11 +104,12 @@ pub fn run_median(
     let mut out = results[0].clone();
     out.prefill_ms = median(|r| r.prefill_ms);
     out.decode_ms = median(|r| r.decode_ms);
+    out.scoring_ms = median(|r| r.scoring_ms);
     Ok(out)
 }
 
 /// The first `n` tokens of [`BENCH_TEXT`] (repeated if it is too short).
-pub fn bench_prompt(tokenizer: &crate::tokenizer::TextTokenizer, n: usize) -> Result<Vec<u32>> {
+pub fn bench_prompt(tokenizer: &TextTokenizer, n: usize) -> Result<Vec<u32>> {
     let one = tokenizer.encode(BENCH_TEXT)?;
     Ok(one.iter().copied().cycle().take(n).collect())
 }

@@ -211,6 +211,14 @@ impl TextTokenizer {
         Ok(display_bytes(self.token_bytes(id)?))
     }
 
+    /// The token whose bytes are exactly `text`, if the vocabulary has one (the lowest ID).
+    pub fn find(&self, text: &str) -> Option<u32> {
+        self.token_bytes
+            .iter()
+            .position(|b| b == text.as_bytes())
+            .map(|i| i as u32)
+    }
+
     pub fn is_special(&self, id: u32) -> bool {
         self.special.get(id as usize).copied().unwrap_or(false)
     }

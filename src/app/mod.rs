@@ -1,0 +1,434 @@
+//! The page: Leptos components that draw the state and send requests to the workers.
+//!
+//! State lives in [`AppState`] (signals, owned by [`App`]) and flows down to small components:
+//! [`tokens::TokenPanel`] (the text as tokens, optionally coloured by surprisal) and
+//! [`next::NextPanel`] (the whole-vocabulary scores, sampling controls, stepping). The page never
+//! computes: every token and score comes from a worker through [`Bridge`].
+
+mod next;
+mod tokens;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use tokenmeter_core::sampling::Sampler;
+
+use crate::protocol::{FromWorker, ModelSummary, NextRequest, Scores, ToWorker, Tokenized};
+use crate::worker_client::WorkerHandle;
+
+/// The model file, served next to the page by Trunk (see `index.html`).
+pub const MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+const DEFAULT_TEXT: &str = "The capital of France is";
+/// Pauses after the last keystroke before asking the workers.
+const TOKENIZE_DEBOUNCE: Duration = Duration::from_millis(40);
+const SCORE_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Where the model stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelState {
+    Downloading { loaded: u64, total: Option<u64> },
+    Ready(ModelSummary),
+    Failed(String),
+}
+
+/// Where the next-token answer for the current text stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextState {
+    /// Waiting for the model, or for the worker to answer.
+    Waiting,
+    /// Reading a long prompt: `done` of `total` tokens.
+    Reading {
+        done: usize,
+        total: usize,
+    },
+    Done(Box<Scores>),
+    Failed(String),
+}
+
+/// What the user set in the next-token panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Candidates listed (1–100).
+    pub top: usize,
+    pub sampler: Sampler,
+    /// Wrap the text in SmolLM2's chat template.
+    pub chat: bool,
+    /// A token to locate in the distribution.
+    pub search: String,
+    /// Colour the text's tokens by how surprising the model found them.
+    pub surprisal: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            top: 10,
+            sampler: Sampler::default(),
+            chat: false,
+            search: String::new(),
+            surprisal: false,
+        }
+    }
+}
+
+/// A token added after the text: drawn by the sampler, or chosen by the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub id: u32,
+    pub text: String,
+    pub forced: bool,
+}
+
+/// Measured speed, from the worker's answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Speed {
+    /// Tokens/s of the last answer that read several tokens at once.
+    pub prefill: Option<f64>,
+    /// Milliseconds of the last answer that read exactly one new token.
+    pub decode_ms: Option<f64>,
+    pub memory_bytes: usize,
+}
+
+/// Every signal the page renders from.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub text: RwSignal<String>,
+    pub tokens: RwSignal<Option<Tokenized>>,
+    pub token_error: RwSignal<Option<String>>,
+    pub model: RwSignal<ModelState>,
+    pub next: RwSignal<NextState>,
+    pub settings: RwSignal<Settings>,
+    pub continuation: RwSignal<Vec<Generated>>,
+    /// Tokens still to generate in a run; `None` when not running.
+    pub running: RwSignal<Option<usize>>,
+    pub speed: RwSignal<Speed>,
+    pub show_ids: RwSignal<bool>,
+    /// True from a request until its answer: the scores on screen are for an older context and
+    /// must not be clicked or stepped from.
+    pub stale: RwSignal<bool>,
+}
+
+/// The two workers and the sequence numbers of the latest requests.
+struct Bridge {
+    tokenizer: Rc<WorkerHandle>,
+    model: RefCell<Rc<WorkerHandle>>,
+    state: AppState,
+}
+
+thread_local! {
+    /// Latest request numbers (tokenize, next), read by the handlers to drop stale answers.
+    static LATEST: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+impl Bridge {
+    fn start(state: AppState) -> Result<Rc<Self>, String> {
+        let tokenizer = WorkerHandle::spawn(
+            move |msg| on_tokenizer_message(state, msg),
+            move |err| {
+                state
+                    .token_error
+                    .set(Some(format!("the tokenizer stopped: {err}")))
+            },
+        )?;
+        Ok(Rc::new(Bridge {
+            tokenizer,
+            model: RefCell::new(Self::spawn_model(state)?),
+            state,
+        }))
+    }
+
+    fn spawn_model(state: AppState) -> Result<Rc<WorkerHandle>, String> {
+        let handle = WorkerHandle::spawn(
+            move |msg| on_model_message(state, msg),
+            move |err| {
+                state.running.set(None);
+                state.model.set(ModelState::Failed(format!(
+                    "the model worker stopped ({err}). Your text is kept; restart the model to go on."
+                )));
+            },
+        )?;
+        handle.send(&ToWorker::LoadModel {
+            url: MODEL_URL.into(),
+        });
+        state.model.set(ModelState::Downloading {
+            loaded: 0,
+            total: None,
+        });
+        Ok(handle)
+    }
+
+    /// Replaces the model worker (after a crash or a failed download) and reloads the model.
+    fn restart_model(&self) {
+        self.model.borrow().terminate();
+        match Self::spawn_model(self.state) {
+            Ok(handle) => {
+                *self.model.borrow_mut() = handle;
+                self.request_next();
+            }
+            Err(e) => self.state.model.set(ModelState::Failed(e)),
+        }
+    }
+
+    fn clear_model_cache(&self) {
+        self.model.borrow().send(&ToWorker::ClearModelCache);
+    }
+
+    fn request_tokens(&self) {
+        let (seq, next) = LATEST.get();
+        LATEST.set((seq + 1, next));
+        let text = self.state.text.get_untracked();
+        self.tokenizer
+            .send(&ToWorker::Tokenize { seq: seq + 1, text });
+    }
+
+    fn request_next(&self) {
+        let (tok, seq) = LATEST.get();
+        let seq = seq + 1;
+        LATEST.set((tok, seq));
+        let text = self.state.text.get_untracked();
+        let settings = self.state.settings.get_untracked();
+        let continuation: Vec<u32> = self
+            .state
+            .continuation
+            .with_untracked(|c| c.iter().map(|g| g.id).collect());
+        if text.is_empty() && continuation.is_empty() && !settings.chat {
+            self.state.stale.set(false);
+            self.state.next.set(NextState::Failed(
+                "Type some text to see what comes next.".into(),
+            ));
+            return;
+        }
+        self.state.stale.set(true);
+        if !matches!(self.state.next.get_untracked(), NextState::Done(_)) {
+            self.state.next.set(NextState::Waiting);
+        }
+        self.model.borrow().send(&ToWorker::Next(NextRequest {
+            seq,
+            text,
+            chat: settings.chat,
+            continuation,
+            top: settings.top,
+            sampler: settings.sampler,
+            search: settings.search,
+            surprisal: settings.surprisal,
+        }));
+    }
+}
+
+fn on_tokenizer_message(state: AppState, msg: FromWorker) {
+    let latest = LATEST.get().0;
+    match msg {
+        FromWorker::Tokenized(t) if t.seq == latest => {
+            state.token_error.set(None);
+            state.tokens.set(Some(t));
+        }
+        FromWorker::TokenizeFailed { seq, message } if seq == latest => {
+            state.token_error.set(Some(message));
+        }
+        _ => {}
+    }
+}
+
+fn on_model_message(state: AppState, msg: FromWorker) {
+    let latest = LATEST.get().1;
+    match msg {
+        FromWorker::ModelProgress { loaded, total } => {
+            state.model.set(ModelState::Downloading { loaded, total })
+        }
+        FromWorker::ModelReady(summary) => state.model.set(ModelState::Ready(summary)),
+        FromWorker::ModelFailed { message } => {
+            state.running.set(None);
+            state.model.set(ModelState::Failed(message))
+        }
+        FromWorker::ModelCached => state.model.update(|m| {
+            if let ModelState::Ready(s) = m {
+                s.saved = true;
+            }
+        }),
+        FromWorker::ModelCacheCleared => state.model.update(|m| {
+            if let ModelState::Ready(s) = m {
+                s.from_cache = false;
+                s.saved = false;
+            }
+        }),
+        FromWorker::NextProgress { seq, done, total } if seq == latest => {
+            state.next.set(NextState::Reading { done, total })
+        }
+        FromWorker::Scores(s) if s.seq == latest => {
+            state.speed.update(|speed| {
+                speed.memory_bytes = s.memory_bytes;
+                match s.computed_tokens {
+                    0 => {}
+                    1 => speed.decode_ms = Some(s.ms),
+                    n => speed.prefill = Some(n as f64 / (s.ms / 1e3)),
+                }
+            });
+            // A run appends the drawn token and asks again, until done or an end token.
+            if let Some(left) = state.running.get_untracked() {
+                let end = s.sampled_ends || left <= 1;
+                state.running.set((!end).then(|| left - 1));
+                state.continuation.update(|c| {
+                    c.push(Generated {
+                        id: s.sampling.token,
+                        text: s.sampled_text.clone(),
+                        forced: false,
+                    })
+                });
+            }
+            state.stale.set(false);
+            state.next.set(NextState::Done(s.into()));
+        }
+        FromWorker::NextFailed { seq, message } if seq == latest => {
+            state.running.set(None);
+            state.stale.set(false);
+            state.next.set(NextState::Failed(message))
+        }
+        _ => {}
+    }
+}
+
+/// Calls `f` once `delay` has passed without another call.
+fn debounced(delay: Duration, f: impl Fn() + 'static) -> impl Fn() + 'static {
+    let f = Rc::new(f);
+    let pending: Rc<Cell<Option<TimeoutHandle>>> = Rc::new(Cell::new(None));
+    move || {
+        if let Some(h) = pending.take() {
+            h.clear();
+        }
+        let f = f.clone();
+        pending.set(set_timeout_with_handle(move || f(), delay).ok());
+    }
+}
+
+/// What the components may ask of the workers.
+#[derive(Clone, Copy)]
+pub struct Actions {
+    bridge: StoredValue<Rc<Bridge>, LocalStorage>,
+}
+
+impl Actions {
+    pub fn restart_model(&self) {
+        self.bridge.with_value(|b| b.restart_model());
+    }
+    pub fn clear_model_cache(&self) {
+        self.bridge.with_value(|b| b.clear_model_cache());
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState {
+        text: RwSignal::new(DEFAULT_TEXT.to_string()),
+        tokens: RwSignal::new(None),
+        token_error: RwSignal::new(None),
+        model: RwSignal::new(ModelState::Downloading {
+            loaded: 0,
+            total: None,
+        }),
+        next: RwSignal::new(NextState::Waiting),
+        settings: RwSignal::new(Settings::default()),
+        continuation: RwSignal::new(Vec::new()),
+        running: RwSignal::new(None),
+        speed: RwSignal::new(Speed::default()),
+        show_ids: RwSignal::new(true),
+        stale: RwSignal::new(true),
+    };
+    let bridge = match Bridge::start(state) {
+        Ok(b) => b,
+        Err(e) => {
+            return view! { <p class="fatal" role="alert">"tokenmeter cannot start: " {e}</p> }
+                .into_any()
+        }
+    };
+    let bridge = StoredValue::new_local(bridge);
+    let actions = Actions { bridge };
+
+    let tokenize = debounced(TOKENIZE_DEBOUNCE, move || {
+        bridge.with_value(|b| b.request_tokens())
+    });
+    let score_later = debounced(SCORE_DEBOUNCE, move || {
+        bridge.with_value(|b| b.request_next())
+    });
+    // A new text: tokenize it, forget what was generated after the old one, score it.
+    Effect::new(move |_| {
+        state.text.track();
+        tokenize();
+        state.running.set(None);
+        if !state.continuation.with_untracked(Vec::is_empty) {
+            state.continuation.set(Vec::new());
+        }
+        score_later();
+    });
+    // New settings: score again (debounced: sliders move in small steps).
+    let score_settings = debounced(SCORE_DEBOUNCE / 2, move || {
+        bridge.with_value(|b| b.request_next())
+    });
+    Effect::new(move |first: Option<()>| {
+        state.settings.track();
+        if first.is_some() {
+            score_settings();
+        }
+    });
+    // A token added or removed after the text: score right away (one decode step).
+    Effect::new(move |first: Option<()>| {
+        state.continuation.track();
+        if first.is_some() {
+            bridge.with_value(|b| b.request_next());
+        }
+    });
+    // When the model becomes ready, score the text that is there.
+    Effect::new(move |was_ready: Option<bool>| {
+        let ready = matches!(state.model.get(), ModelState::Ready(_));
+        if ready && was_ready == Some(false) {
+            bridge.with_value(|b| b.request_next());
+        }
+        ready
+    });
+
+    view! {
+        <header>
+            <h1>"tokenmeter"</h1>
+            <p class="tagline">
+                "A token is a number. To write the next one, a model scores every entry of its vocabulary."
+            </p>
+        </header>
+        <main>
+            <TextInput text=state.text />
+            <tokens::TokenPanel state />
+            <next::NextPanel state actions />
+        </main>
+    }
+    .into_any()
+}
+
+#[component]
+fn TextInput(text: RwSignal<String>) -> impl IntoView {
+    view! {
+        <section class="input">
+            <label for="text">"Your text"</label>
+            <textarea
+                id="text"
+                rows="5"
+                spellcheck="false"
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+            ></textarea>
+            <p class="privacy">"Your text stays in this browser tab: nothing is sent anywhere."</p>
+        </section>
+    }
+}
+
+/// Shows whitespace inside a token: `·` for a space, `→` for a tab, `↵` for a newline.
+pub fn visible_whitespace(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' ' => '·',
+            '\t' => '→',
+            '\n' => '↵',
+            '\r' => '␍',
+            c => c,
+        })
+        .collect()
+}

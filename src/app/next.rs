@@ -1,0 +1,494 @@
+//! The next-token panel: every vocabulary entry scored, the sampler's filters acting live on that
+//! distribution, and token-by-token generation (step, force, run, stop, undo).
+
+use leptos::prelude::*;
+
+use super::{visible_whitespace, Actions, AppState, Generated, ModelState, NextState};
+use crate::protocol::{Scores, MAX_TOP};
+
+/// How many tokens "Run" generates by default.
+const RUN_TOKENS: usize = 20;
+
+#[component]
+pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
+    let body = move || match state.next.get() {
+        NextState::Waiting => view! { <p class="muted">"Waiting for the model…"</p> }.into_any(),
+        NextState::Reading { done, total } => view! {
+            <p class="muted">{format!("Reading your text: {done} of {total} tokens…")}</p>
+        }
+        .into_any(),
+        NextState::Failed(e) => {
+            view! { <p class="notice" role="status" data-testid="next-notice">{e}</p> }.into_any()
+        }
+        NextState::Done(s) => view! { <ScoresView state scores=*s /> }.into_any(),
+    };
+    view! {
+        <section class="next" aria-labelledby="next-title">
+            <h2 id="next-title">"Next token " <small>"scored over the whole vocabulary"</small></h2>
+            <ModelLine state actions />
+            <Controls state />
+            <Continuation state />
+            <div
+                aria-live="polite"
+                class="scores"
+                class:stale=move || state.stale.get()
+                data-stale=move || state.stale.get().to_string()
+            >
+                {body}
+            </div>
+            <StatusLine state actions />
+        </section>
+    }
+}
+
+#[component]
+fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
+    move || match state.model.get() {
+        ModelState::Downloading { loaded, total } => {
+            let mb = |b: u64| format!("{:.1}", b as f64 / 1e6);
+            let text = match total {
+                Some(t) if loaded >= t => "Downloaded; loading the model…".to_string(),
+                Some(t) => format!("Downloading the model: {} of {} MB", mb(loaded), mb(t)),
+                None => format!("Downloading the model: {} MB", mb(loaded)),
+            };
+            view! {
+                <div class="download">
+                    <progress
+                        max=total.unwrap_or(0).max(1) as f64
+                        value=loaded as f64
+                        aria-label="model download"
+                    ></progress>
+                    <span>{text}</span>
+                </div>
+            }
+            .into_any()
+        }
+        ModelState::Ready(m) => view! {
+            <p class="model-ready" data-testid="model-status">
+                {format!(
+                    "{} · {:.0} M parameters · {:.0} MB of weights · {} vocabulary entries",
+                    m.name,
+                    m.n_params as f64 / 1e6,
+                    m.weight_bytes as f64 / 1e6,
+                    m.vocab_size,
+                )}
+            </p>
+        }
+        .into_any(),
+        ModelState::Failed(e) => view! {
+            <div class="error" role="alert" data-testid="model-error">
+                <p>{e}</p>
+                <button on:click=move |_| actions.restart_model()>"Retry loading the model"</button>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// A labelled number input bound to one field of the settings.
+fn number_input(
+    label: &'static str,
+    id: &'static str,
+    min: f64,
+    max: f64,
+    step: f64,
+    get: impl Fn() -> f64 + Send + Sync + Copy + 'static,
+    set: impl Fn(f64) + Send + Sync + Copy + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="control" for=id>
+            <span>{label}</span>
+            <input
+                id=id
+                type="number"
+                min=min
+                max=max
+                step=step
+                prop:value=move || get().to_string()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).trim().parse::<f64>() {
+                        if v.is_finite() {
+                            set(v.clamp(min, max));
+                        }
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+#[component]
+fn Controls(state: AppState) -> impl IntoView {
+    let s = state.settings;
+    view! {
+        <fieldset class="controls">
+            <legend>"Sampling"</legend>
+            <label class="control slider" for="temperature">
+                <span>
+                    "Temperature "
+                    <output>{move || {
+                        let t = s.with(|s| s.sampler.temperature);
+                        if t == 0.0 { "0 (greedy)".to_string() } else { format!("{t:.2}") }
+                    }}</output>
+                </span>
+                <input
+                    id="temperature"
+                    type="range"
+                    min="0"
+                    max="2"
+                    step="0.05"
+                    prop:value=move || s.with(|s| s.sampler.temperature).to_string()
+                    on:input=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+                            s.update(|s| s.sampler.temperature = v);
+                        }
+                    }
+                />
+            </label>
+            <label class="control slider" for="top-p">
+                <span>"Top-p " <output>{move || format!("{:.2}", s.with(|s| s.sampler.top_p))}</output></span>
+                <input
+                    id="top-p"
+                    type="range"
+                    min="0"
+                    max="1"
+                    step="0.01"
+                    prop:value=move || s.with(|s| s.sampler.top_p).to_string()
+                    on:input=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+                            s.update(|s| s.sampler.top_p = v);
+                        }
+                    }
+                />
+            </label>
+            {number_input("Top-k (0 = off)", "top-k", 0.0, 49_152.0, 1.0,
+                move || s.with(|s| s.sampler.top_k) as f64,
+                move |v| s.update(|s| s.sampler.top_k = v as usize))}
+            {number_input("Seed", "seed", 0.0, 4_294_967_295.0, 1.0,
+                move || s.with(|s| s.sampler.seed) as f64,
+                move |v| s.update(|s| s.sampler.seed = v as u64))}
+            {number_input("Candidates shown", "top-shown", 1.0, MAX_TOP as f64, 1.0,
+                move || s.with(|s| s.top) as f64,
+                move |v| s.update(|s| s.top = v as usize))}
+            <label class="control toggle" for="chat">
+                <input
+                    id="chat"
+                    type="checkbox"
+                    prop:checked=move || s.with(|s| s.chat)
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        s.update(|s| s.chat = on)
+                    }
+                />
+                " Chat mode (wrap the text as a user message)"
+            </label>
+        </fieldset>
+    }
+}
+
+#[component]
+fn Continuation(state: AppState) -> impl IntoView {
+    let ready = move || matches!(state.next.get(), NextState::Done(_)) && !state.stale.get();
+    let running = move || state.running.get().is_some();
+    let step = move |_| {
+        if state.stale.get_untracked() {
+            return;
+        }
+        if let NextState::Done(s) = state.next.get_untracked() {
+            state.continuation.update(|c| {
+                c.push(Generated {
+                    id: s.sampling.token,
+                    text: s.sampled_text.clone(),
+                    forced: false,
+                })
+            });
+        }
+    };
+    let run = move |_| {
+        if state.stale.get_untracked() {
+            return;
+        }
+        if let NextState::Done(s) = state.next.get_untracked() {
+            state.running.set(Some(RUN_TOKENS - 1));
+            state.continuation.update(|c| {
+                c.push(Generated {
+                    id: s.sampling.token,
+                    text: s.sampled_text.clone(),
+                    forced: false,
+                })
+            });
+        }
+    };
+    view! {
+        <div class="generation">
+            <div class="buttons" role="group" aria-label="generation">
+                <button data-testid="step" on:click=step disabled=move || !ready() || running()>
+                    "Step"
+                </button>
+                <button data-testid="run" on:click=run disabled=move || !ready() || running()>
+                    {format!("Run {RUN_TOKENS}")}
+                </button>
+                <button data-testid="stop" on:click=move |_| state.running.set(None) disabled=move || !running()>
+                    "Stop"
+                </button>
+                <button
+                    data-testid="undo"
+                    on:click=move |_| {
+                        state.running.set(None);
+                        state.continuation.update(|c| {
+                            c.pop();
+                        });
+                    }
+                    disabled=move || state.continuation.with(Vec::is_empty)
+                >
+                    "Undo"
+                </button>
+                <button
+                    data-testid="clear"
+                    on:click=move |_| {
+                        state.running.set(None);
+                        state.continuation.set(Vec::new());
+                    }
+                    disabled=move || state.continuation.with(Vec::is_empty)
+                >
+                    "Clear"
+                </button>
+            </div>
+            {move || {
+                let c = state.continuation.get();
+                (!c.is_empty()).then(|| {
+                    let text: String = c.iter().map(|g| g.text.as_str()).collect();
+                    view! {
+                        <div class="continuation" data-testid="continuation">
+                            <span class="muted">"After your text: "</span>
+                            {c.iter().map(|g| {
+                                let class = if g.forced { "gen forced" } else { "gen" };
+                                let title = format!(
+                                    "ID {}{}", g.id, if g.forced { " · chosen by you" } else { " · drawn by the sampler" }
+                                );
+                                view! { <span class=class title=title data-id=g.id>{visible_whitespace(&g.text)}</span> }
+                            }).collect_view()}
+                            <p class="gen-text">{text}</p>
+                        </div>
+                    }
+                })
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn ScoresView(state: AppState, scores: Scores) -> impl IntoView {
+    let max_prob = scores
+        .next
+        .candidates
+        .first()
+        .map_or(1.0, |c| c.prob)
+        .max(1e-12);
+    let d = &scores.sampling;
+    let rows = scores
+        .next
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(rank, c)| {
+            let width = format!("width: {:.1}%", 100.0 * c.prob / max_prob);
+            let kept = d.prob(c.id);
+            let drawn = c.id == d.token;
+            let (id, text) = (c.id, c.token.clone());
+            let force = move |_| {
+                // Scores being replaced belong to an older context: choosing from them would
+                // put a token where the model did not score it.
+                if state.stale.get_untracked() {
+                    return;
+                }
+                state.continuation.update(|v| {
+                    v.push(Generated {
+                        id,
+                        text: text.clone(),
+                        forced: true,
+                    })
+                })
+            };
+            view! {
+                <tr
+                    data-id=c.id
+                    data-logit=c.logit.to_string()
+                    data-prob=c.prob.to_string()
+                    class:filtered=kept.is_none()
+                    class:drawn=drawn
+                    on:click=force
+                    title="Click to choose this token"
+                >
+                    <td class="rank">{rank + 1}</td>
+                    <td class="cand">
+                        <button class="token-button" aria-label=format!("choose token {}", c.id)>
+                            <code>{visible_whitespace(&c.token)}</code>
+                        </button>
+                        {drawn.then(|| view! { <span class="drawn-mark">" ← next draw"</span> })}
+                    </td>
+                    <td class="num">{c.id}</td>
+                    <td class="num">{format!("{:.3}", c.logit)}</td>
+                    <td class="bar-cell">
+                        <span class="bar" style=width></span>
+                        <span class="pct">{format!("{:.2}%", 100.0 * c.prob)}</span>
+                    </td>
+                    <td class="num kept">{kept.map_or("filtered".to_string(), |p| format!("{:.2}%", 100.0 * p))}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let per_token = if scores.computed_tokens > 0 {
+        format!(
+            "{} new tokens in {:.0} ms ({:.1} ms/token)",
+            scores.computed_tokens,
+            scores.ms,
+            scores.ms / scores.computed_tokens as f64
+        )
+    } else {
+        "from the cache".to_string()
+    };
+    let n = &scores.next;
+    view! {
+        <p class="stats" data-testid="entropy">
+            {format!(
+                "Entropy {:.2} bits: as unsure as a fair pick among {:.1} tokens · the {} listed hold {:.1}% · {:.1}% is spread over the other {} entries",
+                n.entropy_bits(),
+                n.effective_choices(),
+                n.candidates.len(),
+                100.0 * n.top_mass,
+                100.0 * (1.0 - n.top_mass).max(0.0),
+                n.vocab_size - n.candidates.len(),
+            )}
+        </p>
+        <p class="stats">
+            {format!(
+                "{} of {} tokens survive the filters; the next draw (step {}) is ",
+                d.survivors,
+                n.vocab_size,
+                state.continuation.with_untracked(Vec::len),
+            )}
+            <code data-testid="drawn">{visible_whitespace(&scores.sampled_text)}</code>
+            {format!(" ({:.2}% after filtering).", 100.0 * d.token_prob)}
+        </p>
+        <table class="candidates" data-testid="candidates">
+            <thead>
+                <tr>
+                    <th>"#"</th><th>"token"</th><th>"ID"</th><th>"logit"</th>
+                    <th>"probability"</th><th>"after filters"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <Search state scores=scores.clone() />
+        <Curve points=scores.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
+        <p class="stats">{format!("Prompt of {} tokens, {}.", scores.prompt_tokens, per_token)}</p>
+    }
+}
+
+#[component]
+fn Search(state: AppState, scores: Scores) -> impl IntoView {
+    let result = scores.search.map(|h| {
+        let what = if h.exact {
+            format!("“{}” is token {}", visible_whitespace(&h.token), h.id)
+        } else {
+            format!(
+                "not one token; its first token “{}” (ID {})",
+                visible_whitespace(&h.token),
+                h.id
+            )
+        };
+        format!(
+            "{what}: rank {} of {}, probability {:.4}%.",
+            h.rank + 1,
+            scores.next.vocab_size,
+            100.0 * h.prob
+        )
+    });
+    view! {
+        <div class="search">
+            <label for="search">"Find a token "</label>
+            <input
+                id="search"
+                type="text"
+                spellcheck="false"
+                placeholder=" Paris"
+                prop:value=move || state.settings.with(|s| s.search.clone())
+                on:input=move |ev| {
+                    let q = event_target_value(&ev);
+                    state.settings.update(|s| s.search = q)
+                }
+            />
+            <span data-testid="search-result">{result}</span>
+        </div>
+    }
+}
+
+/// The whole distribution sorted by probability, on log–log axes: the long tail made visible.
+#[component]
+fn Curve(points: Vec<(usize, f64)>, vocab: usize, shown: usize) -> impl IntoView {
+    const W: f64 = 600.0;
+    const H: f64 = 140.0;
+    const MIN_LOG_P: f64 = -12.0;
+    let max_log_r = (vocab.max(2) as f64).log10();
+    let x = |rank: usize| W * (rank.max(1) as f64).log10() / max_log_r;
+    let y = |p: f64| H * (p.max(1e-12).log10() / MIN_LOG_P);
+    let line: String = points
+        .iter()
+        .map(|&(r, p)| format!("{:.1},{:.1}", x(r), y(p)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cut = x(shown);
+    view! {
+        <figure class="curve">
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label="sorted probabilities of all vocabulary entries, log scale">
+                <line class="axis" x1="0" y1=H x2=W y2=H />
+                <line class="cut" x1=cut y1="0" x2=cut y2=H />
+                <polyline class="dist" points=line />
+            </svg>
+            <figcaption>
+                {format!(
+                    "All {vocab} entries, most likely first (both axes logarithmic: rank 1 to {vocab}, probability 1 to 10⁻¹²). The line marks the {shown} listed above."
+                )}
+            </figcaption>
+        </figure>
+    }
+}
+
+#[component]
+fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
+    let line = move || {
+        let ModelState::Ready(m) = state.model.get() else {
+            return None;
+        };
+        let s = state.speed.get();
+        let mut parts = vec![m.backend.clone()];
+        if let Some(p) = s.prefill {
+            parts.push(format!("prefill {p:.0} tokens/s"));
+        }
+        if let Some(ms) = s.decode_ms {
+            parts.push(format!("decode {:.0} tokens/s ({ms:.1} ms/step)", 1e3 / ms));
+        }
+        if s.memory_bytes > 0 {
+            parts.push(format!("{:.0} MB of memory", s.memory_bytes as f64 / 1e6));
+        }
+        parts.push(if m.from_cache {
+            "model from this browser's cache".to_string()
+        } else {
+            format!("model loaded in {:.0} ms", m.load_ms)
+        });
+        if m.saved && !m.from_cache {
+            parts.push("saved in this browser for next time".to_string());
+        }
+        Some(view! {
+            <p class="status" data-testid="status">
+                {parts.join(" · ")}
+                " "
+                {m.saved.then(|| view! {
+                    <button class="link" on:click=move |_| actions.clear_model_cache()>"Clear cached model"</button>
+                })}
+            </p>
+        })
+    };
+    view! { <div>{line}</div> }
+}

@@ -1,0 +1,179 @@
+// The model explorer as a user drives it: stepping, forcing, undo, run/stop, the surprisal
+// heatmap, token search, chat mode and the cached model — each checked against the native CLI,
+// which must produce exactly the same tokens (the forward pass is deterministic across targets).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveDist, launch, tokenmeterCli } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const PROMPT = 'The capital of France is';
+const MODEL_WAIT = { timeout: 120_000 };
+
+async function openPage(context) {
+  const page = await (context ?? (await browser.newContext())).newPage();
+  await page.goto(server.url);
+  return page;
+}
+
+async function setRange(page, selector, value) {
+  await page.$eval(selector, (el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+async function setNumber(page, selector, value) {
+  await page.fill(selector, String(value));
+  await page.$eval(selector, (el) => el.dispatchEvent(new Event('change', { bubbles: true })));
+}
+
+/** IDs of the tokens generated after the text. */
+const continuation = (page) =>
+  page.$$eval('[data-testid=continuation] .gen', (els) => els.map((e) => Number(e.dataset.id)));
+
+/** Waits until the panel shows scores for a context with `n` generated tokens. */
+async function scoresFor(page, n) {
+  await page.waitForFunction((n) => {
+    const gens = document.querySelectorAll('[data-testid=continuation] .gen').length;
+    const drawn = document.querySelector('[data-testid=drawn]');
+    const fresh = document.querySelector('.scores')?.dataset.stale === 'false';
+    return gens === n && drawn && fresh && !document.querySelector('[data-testid=step]').disabled;
+  }, n, MODEL_WAIT);
+}
+
+async function ready(page, text = PROMPT) {
+  await page.fill('#text', text);
+  await page.waitForSelector('[data-testid=model-status]', MODEL_WAIT);
+  await scoresFor(page, 0);
+}
+
+test('greedy steps give the native tokens; a clicked candidate is forced; undo takes it back', async () => {
+  const page = await openPage();
+  await ready(page);
+  await setRange(page, '#temperature', 0);
+  await page.waitForSelector('text=0 (greedy)');
+  const native = tokenmeterCli(['generate', '--prompt', PROMPT, '--max-tokens', '3', '--temperature', '0']);
+  for (let i = 1; i <= 3; i++) {
+    await scoresFor(page, i - 1);
+    await page.click('[data-testid=step]');
+    await scoresFor(page, i);
+  }
+  assert.deepEqual(await continuation(page), native.ids.slice(0, 3));
+
+  // Choose the second candidate by clicking its row: it joins the text as a forced token.
+  const second = await page.$eval('[data-testid=candidates] tbody tr:nth-child(2)', (tr) => Number(tr.dataset.id));
+  await page.click('[data-testid=candidates] tbody tr:nth-child(2)');
+  await scoresFor(page, 4);
+  assert.deepEqual(await continuation(page), [...native.ids.slice(0, 3), second]);
+  assert.equal(await page.locator('[data-testid=continuation] .gen.forced').count(), 1);
+
+  await page.click('[data-testid=undo]');
+  await scoresFor(page, 3);
+  assert.deepEqual(await continuation(page), native.ids.slice(0, 3));
+  // The text is untouched by generation.
+  assert.equal(await page.inputValue('#text'), PROMPT);
+  await page.context().close();
+});
+
+test('a seeded run reproduces the native sampler token for token, and Stop halts it', async () => {
+  const page = await openPage();
+  await ready(page, 'Once upon a time');
+  await setNumber(page, '#seed', 42);
+  await setRange(page, '#temperature', 0.8);
+  await page.waitForFunction(() => document.querySelector('#seed').value === '42');
+  await scoresFor(page, 0);
+  await page.click('[data-testid=run]');
+  // The run ends by itself after 20 tokens (or an end token).
+  await page.waitForFunction(() => !document.querySelector('[data-testid=run]').disabled
+    && document.querySelectorAll('[data-testid=continuation] .gen').length > 0, null, MODEL_WAIT);
+  const ids = await continuation(page);
+  const native = tokenmeterCli(['generate', '--prompt', 'Once upon a time', '--max-tokens', '20',
+    '--temperature', '0.8', '--seed', '42']);
+  assert.deepEqual(ids, native.ids, 'same seed, same tokens in wasm and natively');
+
+  // Run again and stop early.
+  await page.click('[data-testid=clear]');
+  await scoresFor(page, 0);
+  await page.click('[data-testid=run]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=continuation] .gen').length >= 2);
+  await page.click('[data-testid=stop]');
+  const stopped = (await continuation(page)).length;
+  await page.waitForTimeout(1000);
+  const later = (await continuation(page)).length;
+  assert.ok(later <= stopped + 1, `stopped at ${stopped}, then ${later}`);
+  assert.ok(later < 20);
+  await page.context().close();
+});
+
+test('the surprisal heatmap shows the native per-token scores', async () => {
+  const text = 'The capital of France is Paris. The capital of Spain is Madrid.';
+  const page = await openPage();
+  await ready(page, text);
+  await page.check('[data-testid=surprisal-toggle]');
+  await page.waitForSelector('.token-strip.heatmap [data-bits]', MODEL_WAIT);
+  const bits = await page.$$eval('[data-testid=tokens] .tok', (els) => els.map((e) => e.dataset.bits ?? null));
+  const native = tokenmeterCli(['surprisal', '--text', text]);
+  assert.equal(bits.length, native.tokens.length);
+  assert.equal(bits[0], null, 'nothing predicts the first token');
+  native.tokens.slice(1).forEach((t, i) => assert.equal(bits[i + 1], t.surprisal_bits.toFixed(2), `token ${i + 1}`));
+  assert.ok(await page.locator('text=/bits · the first token has no prediction/').isVisible());
+  await page.context().close();
+});
+
+test('searching a token gives its rank and probability among all 49,152', async () => {
+  const page = await openPage();
+  await ready(page);
+  await page.fill('#search', ' Madrid');
+  await page.waitForFunction(() => /rank [0-9]+ of 49152/.test(document.querySelector('[data-testid=search-result]').textContent), null, MODEL_WAIT);
+  const result = await page.textContent('[data-testid=search-result]');
+  assert.match(result, /“·Madrid” is token [0-9]+/);
+  await page.fill('#search', ' Pariszzz');
+  await page.waitForFunction(() => /not one token/.test(document.querySelector('[data-testid=search-result]').textContent));
+  await page.context().close();
+});
+
+test('chat mode wraps the text in the template, as the CLI does', async () => {
+  const page = await openPage();
+  await ready(page, 'What is the capital of France?');
+  await page.check('#chat');
+  const native = tokenmeterCli(['next', '--chat', '--prompt', 'What is the capital of France?', '--top', '10']);
+  await page.waitForFunction((n) => /Prompt of ([0-9]+) tokens/.exec(document.body.textContent)?.[1] === String(n),
+    native.prompt_ids.length, MODEL_WAIT);
+  const top = await page.$eval('[data-testid=candidates] tbody tr', (tr) => Number(tr.dataset.id));
+  assert.equal(top, native.candidates[0].id);
+  await page.context().close();
+});
+
+test('the model is kept in Cache Storage for the next visit, until cleared', async () => {
+  const context = await browser.newContext();
+  const first = await openPage(context);
+  await first.waitForSelector('[data-testid=model-status]', MODEL_WAIT);
+  await first.waitForSelector('text=/saved in this browser for next time/', MODEL_WAIT);
+  assert.doesNotMatch(await first.textContent('[data-testid=status]'), /from this browser's cache/);
+  await first.close();
+
+  server.faults.model = '404'; // the network copy is gone: only the cache can serve it
+  try {
+    const second = await openPage(context);
+    await second.waitForSelector('text=/model from this browser.s cache/', MODEL_WAIT);
+    await second.click('text=Clear cached model');
+    await second.waitForFunction(() => !/from this browser.s cache/.test(document.querySelector('[data-testid=status]').textContent));
+    await second.close();
+    const third = await openPage(context);
+    await third.waitForSelector('[data-testid=model-error]', MODEL_WAIT);
+    assert.match(await third.textContent('[data-testid=model-error]'), /HTTP 404/);
+  } finally {
+    delete server.faults.model;
+    await context.close();
+  }
+});
