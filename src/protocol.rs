@@ -43,10 +43,12 @@ pub enum FromWorker {
         seq: u64,
         message: String,
     },
-    /// Model download progress: bytes so far, and the total if the server said.
+    /// Model download progress: bytes so far, the total if the server said, and milliseconds
+    /// since the download started.
     ModelProgress {
         loaded: u64,
         total: Option<u64>,
+        elapsed_ms: f64,
     },
     /// The model is loaded and ready to score.
     ModelReady(ModelSummary),

@@ -203,12 +203,17 @@ async fn load_vocab() -> Result<TextTokenizer, String> {
 
 async fn load_model(url: String) {
     let mut last_report = 0.0;
+    let started = now_ms();
     let progress = move |loaded, total| {
         // Report at most every 100 ms, and at the end.
         let t = now_ms();
         if t - last_report > 100.0 || Some(loaded) == total {
             last_report = t;
-            post(&FromWorker::ModelProgress { loaded, total });
+            post(&FromWorker::ModelProgress {
+                loaded,
+                total,
+                elapsed_ms: t - started,
+            });
         }
     };
     let cached = match cached_bytes(&url).await {

@@ -28,7 +28,12 @@ const SCORE_DEBOUNCE: Duration = Duration::from_millis(200);
 /// Where the model stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelState {
-    Downloading { loaded: u64, total: Option<u64> },
+    Downloading {
+        loaded: u64,
+        total: Option<u64>,
+        /// Bytes per second so far.
+        rate: Option<f64>,
+    },
     Ready(ModelSummary),
     Failed(String),
 }
@@ -155,6 +160,7 @@ impl Bridge {
         state.model.set(ModelState::Downloading {
             loaded: 0,
             total: None,
+            rate: None,
         });
         Ok(handle)
     }
@@ -169,6 +175,15 @@ impl Bridge {
             }
             Err(e) => self.state.model.set(ModelState::Failed(e)),
         }
+    }
+
+    /// Stops a download (or a load) by stopping the model worker; Retry starts a fresh one.
+    fn cancel_model(&self) {
+        self.model.borrow().terminate();
+        self.state.running.set(None);
+        self.state.model.set(ModelState::Failed(
+            "Model download cancelled. Tokenizing still works; retry whenever you like.".into(),
+        ));
     }
 
     fn clear_model_cache(&self) {
@@ -234,9 +249,15 @@ fn on_tokenizer_message(state: AppState, msg: FromWorker) {
 fn on_model_message(state: AppState, msg: FromWorker) {
     let latest = LATEST.get().1;
     match msg {
-        FromWorker::ModelProgress { loaded, total } => {
-            state.model.set(ModelState::Downloading { loaded, total })
-        }
+        FromWorker::ModelProgress {
+            loaded,
+            total,
+            elapsed_ms,
+        } => state.model.set(ModelState::Downloading {
+            loaded,
+            total,
+            rate: (elapsed_ms > 0.0).then(|| loaded as f64 / (elapsed_ms / 1e3)),
+        }),
         FromWorker::ModelReady(summary) => state.model.set(ModelState::Ready(summary)),
         FromWorker::ModelFailed { message } => {
             state.running.set(None);
@@ -315,6 +336,9 @@ impl Actions {
     pub fn clear_model_cache(&self) {
         self.bridge.with_value(|b| b.clear_model_cache());
     }
+    pub fn cancel_model(&self) {
+        self.bridge.with_value(|b| b.cancel_model());
+    }
 }
 
 #[component]
@@ -326,6 +350,7 @@ pub fn App() -> impl IntoView {
         model: RwSignal::new(ModelState::Downloading {
             loaded: 0,
             total: None,
+            rate: None,
         }),
         next: RwSignal::new(NextState::Waiting),
         settings: RwSignal::new(Settings::default()),

@@ -44,12 +44,24 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
 #[component]
 fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
     move || match state.model.get() {
-        ModelState::Downloading { loaded, total } => {
+        ModelState::Downloading {
+            loaded,
+            total,
+            rate,
+        } => {
             let mb = |b: u64| format!("{:.1}", b as f64 / 1e6);
+            let speed = rate
+                .filter(|_| loaded > 0)
+                .map(|r| format!(" at {:.1} MB/s", r / 1e6))
+                .unwrap_or_default();
             let text = match total {
                 Some(t) if loaded >= t => "Downloaded; loading the model…".to_string(),
-                Some(t) => format!("Downloading the model: {} of {} MB", mb(loaded), mb(t)),
-                None => format!("Downloading the model: {} MB", mb(loaded)),
+                Some(t) => format!(
+                    "Downloading the model: {} of {} MB{speed}",
+                    mb(loaded),
+                    mb(t)
+                ),
+                None => format!("Downloading the model: {} MB{speed}", mb(loaded)),
             };
             view! {
                 <div class="download">
@@ -59,6 +71,7 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
                         aria-label="model download"
                     ></progress>
                     <span>{text}</span>
+                    <button data-testid="cancel-download" on:click=move |_| actions.cancel_model()>"Cancel"</button>
                 </div>
             }
             .into_any()

@@ -17,8 +17,8 @@ const TYPES = {
 
 /**
  * Serves dist/ on 127.0.0.1 (a free port) under `prefix` (e.g. '/' or '/some/path/').
- * `faults` can be changed while running: { model: '404' | 'abort' | 'truncate' | 'garbage',
- * wasm: 'corrupt' }.
+ * `faults` can be changed while running: { model: '404' | 'abort' | 'truncate' | 'garbage' |
+ * 'slow', wasm: 'corrupt' }.
  */
 export async function serveDist({ prefix = '/' } = {}) {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ is not built: run ./dev test');
@@ -42,6 +42,19 @@ export async function serveDist({ prefix = '/' } = {}) {
     const size = statSync(file).size;
     if (file.endsWith('.gguf') && faults.model) {
       if (faults.model === '404') { res.writeHead(404).end('not found'); return; }
+      if (faults.model === 'slow') {
+        // About 2 MB/s: a download that is still going when the test acts.
+        res.writeHead(200, { 'content-type': type, 'content-length': size });
+        const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+        stream.on('data', (chunk) => {
+          stream.pause();
+          res.write(chunk);
+          setTimeout(() => stream.resume(), 30);
+        });
+        stream.on('end', () => res.end());
+        res.on('close', () => stream.destroy());
+        return;
+      }
       if (faults.model === 'garbage') {
         const junk = Buffer.from('this is not a model file, just some bytes '.repeat(100));
         res.writeHead(200, { 'content-type': type, 'content-length': junk.length }).end(junk); return;

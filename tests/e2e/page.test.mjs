@@ -127,6 +127,25 @@ for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
   });
 }
 
+test('a download in progress shows its speed and can be cancelled, then retried', async () => {
+  server.faults.model = 'slow';
+  const { context, page } = await openPage();
+  try {
+    await typeText(page, 'Hola, mundo');
+    await page.waitForSelector('text=/Downloading the model: [0-9.]+ of 98.4 MB at [0-9.]+ MB\\/s/', { timeout: 30_000 });
+    await page.click('[data-testid=cancel-download]');
+    await page.waitForSelector('text=/Model download cancelled/');
+    await page.waitForFunction(() => document.querySelector('[data-testid=token-count]').textContent.startsWith('5 tokens'));
+    delete server.faults.model;
+    await page.click('text=Retry loading the model');
+    await candidates(page);
+    assert.equal(await page.inputValue('#text'), 'Hola, mundo');
+  } finally {
+    delete server.faults.model;
+    await context.close();
+  }
+});
+
 test('a worker that cannot start is reported, and the text stays', async () => {
   server.faults.wasm = 'corrupt';
   try {
