@@ -12,7 +12,7 @@
 
 Run by `./dev reference` after `cargo xtask vocab` (which writes data/parity/corpus.json and
 data/tokenizers/<id>.json). Writes tests/fixtures/parity/<id>.txt: a header line, then for each
-corpus string the FNV-1a hash of its token IDs (see xtask/src/corpus.rs), 8 hex digits.
+corpus string the FNV-1a hash of its token IDs (see crates/core/tests/parity.rs), 8 hex digits.
 Special tokens written in the text are recognised (as tokenmeter does); nothing is added.
 """
 import hashlib

@@ -15,8 +15,18 @@ use tokenmeter_core::tokenizer::{Piece, Token};
 /// The page → a worker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum ToWorker {
-    /// Split `text` into SmolLM2 tokens. The worker loads the vocabulary on first use.
-    Tokenize { seq: u64, text: String },
+    /// Split `text` with each of `tokenizers` (shipped ids). The worker loads each vocabulary on
+    /// first use and answers again as more of them become ready.
+    Tokenize {
+        seq: u64,
+        text: String,
+        tokenizers: Vec<String>,
+    },
+    /// Token IDs of many texts with one tokenizer (the browser parity test, benchmarks).
+    TokenizeBatch {
+        tokenizer: String,
+        texts: Vec<String>,
+    },
     /// Download the GGUF model at `url` (relative to the page) and load it.
     LoadModel { url: String },
     /// Score the whole vocabulary as the next token after a text (and what was generated).
@@ -36,8 +46,18 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// The worker is running and listening (messages sent before this are queued by the page).
     Ready,
-    /// Tokens of the text sent with the same `seq`.
+    /// Tokens of the text sent with the same `seq`, one column per tokenizer asked for.
     Tokenized(Tokenized),
+    /// The IDs for a `TokenizeBatch`, in order, and the milliseconds spent encoding them.
+    BatchIds {
+        tokenizer: String,
+        ids: Vec<Vec<u32>>,
+        load_ms: f64,
+        encode_ms: f64,
+    },
+    BatchFailed {
+        message: String,
+    },
     /// Tokenizing failed (for example the vocabulary could not be downloaded).
     TokenizeFailed {
         seq: u64,
@@ -84,18 +104,40 @@ pub enum FromWorker {
     },
 }
 
-/// A text's tokens, as the page shows them.
+/// A text's tokens under several tokenizers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tokenized {
     pub seq: u64,
-    /// Number of tokens in the whole text.
-    pub count: usize,
     /// Characters and bytes in the text (for chars/token and bytes/token).
     pub chars: usize,
     pub bytes: usize,
+    /// One per tokenizer asked for, in the same order.
+    pub columns: Vec<Column>,
+}
+
+/// One tokenizer's view of the text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Column {
+    pub tokenizer: String,
+    pub state: ColumnState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum ColumnState {
+    /// The vocabulary is being downloaded and loaded.
+    Loading,
+    Ready(TokenList),
+    Failed(String),
+}
+
+/// The tokens of one text under one tokenizer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenList {
+    /// Number of tokens in the whole text.
+    pub count: usize,
     /// The first tokens (at most [`MAX_TOKENS_SHOWN`]); `count` says how many there are in all.
     pub tokens: Vec<TokenView>,
-    /// Milliseconds the worker spent tokenizing.
+    /// Milliseconds spent tokenizing.
     pub ms: f64,
 }
 
@@ -110,6 +152,9 @@ pub struct TokenView {
     pub pieces: Vec<Piece>,
     /// A control token such as `<|im_start|>`.
     pub special: bool,
+    /// Byte range of the text it covers (to highlight the same characters in other columns).
+    pub start: usize,
+    pub end: usize,
 }
 
 /// What the model worker tells about the model once loaded.
@@ -207,6 +252,8 @@ impl From<&Token> for TokenView {
             id: t.id,
             pieces: t.pieces(),
             special: t.special,
+            start: t.start,
+            end: t.end,
         }
     }
 }

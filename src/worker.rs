@@ -7,6 +7,7 @@
 //! prompt is fed to the model a few tokens at a time so that a newer request can take over.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Cursor;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,15 +23,17 @@ use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::bench::{self, BenchResult};
 use tokenmeter_core::model::{Model, Session};
 use tokenmeter_core::scoring::{self, Analysis};
-use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
+use tokenmeter_core::tokenizer::{registry, smollm2_info, TextTokenizer, TokenizerInfo};
 
 use crate::protocol::{
-    FromWorker, ModelSummary, NextRequest, Scores, SearchHit, Surprisal, ToWorker, TokenView,
-    Tokenized, MAX_TOKENS_SHOWN, MAX_TOP,
+    Column, ColumnState, FromWorker, ModelSummary, NextRequest, Scores, SearchHit, Surprisal,
+    ToWorker, TokenList, TokenView, Tokenized, MAX_TOKENS_SHOWN, MAX_TOP,
 };
 
-/// Where the tokenizer worker finds the converted SmolLM2 vocabulary (written by `cargo xtask`).
-pub const VOCAB_URL: &str = "vocab/smollm2.json";
+/// Where the tokenizer worker finds a shipped vocabulary (written by `cargo xtask vocab`).
+fn vocab_url(id: &str) -> String {
+    format!("vocab/{id}.json.gz")
+}
 
 /// Tokens fed to the model between two looks at the mailbox.
 const PREFILL_CHUNK: usize = 8;
@@ -46,12 +49,23 @@ struct Loaded {
 /// Cache Storage bucket holding the model file between visits.
 const MODEL_CACHE: &str = "tokenmeter-models-v1";
 
+/// A vocabulary's state in the tokenizer worker.
+#[derive(Clone)]
+enum Vocab {
+    Loading,
+    Ready(Rc<TextTokenizer>),
+    Failed(String),
+}
+
 #[derive(Default)]
 struct State {
-    /// The converted vocabulary, once fetched (tokenizer worker).
-    vocab: Option<Rc<TextTokenizer>>,
-    vocab_loading: bool,
-    pending_tokenize: Option<(u64, String)>,
+    /// Vocabularies by id (tokenizer worker), loaded on first use.
+    vocabs: HashMap<String, Vocab>,
+    /// The newest `Tokenize` request, answered again whenever a vocabulary arrives.
+    last_tokenize: Option<(u64, String, Vec<String>)>,
+    /// Whether `last_tokenize` needs a (new) answer, and whether a loop is producing it.
+    tokenize_dirty: bool,
+    tokenizing: bool,
     /// The model, once loaded (model worker).
     model: Option<Loaded>,
     model_loading: bool,
@@ -101,15 +115,44 @@ pub fn start() {
 
 fn handle(msg: ToWorker) {
     match msg {
-        ToWorker::Tokenize { seq, text } => {
-            let start = STATE.with_borrow_mut(|s| {
-                s.pending_tokenize = Some((seq, text));
-                !std::mem::replace(&mut s.vocab_loading, true)
-            });
-            if start {
-                spawn_local(tokenize_loop());
+        ToWorker::Tokenize {
+            seq,
+            text,
+            tokenizers,
+        } => {
+            for id in &tokenizers {
+                start_loading(id);
             }
+            STATE.with_borrow_mut(|s| {
+                s.last_tokenize = Some((seq, text, tokenizers));
+                s.tokenize_dirty = true;
+            });
+            kick_tokenize_loop();
         }
+        ToWorker::TokenizeBatch { tokenizer, texts } => spawn_local(async move {
+            let t0 = now_ms();
+            let msg = match vocab(&tokenizer).await {
+                Err(message) => FromWorker::BatchFailed { message },
+                Ok(tok) => {
+                    let load_ms = now_ms() - t0;
+                    let t1 = now_ms();
+                    let ids: Result<Vec<Vec<u32>>, _> =
+                        texts.iter().map(|t| tok.encode(t)).collect();
+                    match ids {
+                        Ok(ids) => FromWorker::BatchIds {
+                            tokenizer,
+                            ids,
+                            load_ms,
+                            encode_ms: now_ms() - t1,
+                        },
+                        Err(e) => FromWorker::BatchFailed {
+                            message: e.to_string(),
+                        },
+                    }
+                }
+            };
+            post(&msg);
+        }),
         ToWorker::LoadModel { url } => {
             let start = STATE.with_borrow_mut(|s| s.model.is_none() && !s.model_loading);
             if start {
@@ -145,58 +188,119 @@ fn handle(msg: ToWorker) {
 
 // ---- tokenizing ----------------------------------------------------------------------------
 
-async fn tokenize_loop() {
-    // Let queued messages arrive, so only the newest text is tokenized.
-    yield_now().await;
-    let vocab = match STATE.with_borrow(|s| s.vocab.clone()) {
-        Some(v) => Ok(v),
-        None => load_vocab().await.map(Rc::new),
-    };
-    let vocab = match vocab {
-        Ok(v) => v,
-        Err(message) => {
-            let pending = STATE.with_borrow_mut(|s| {
-                s.vocab_loading = false;
-                s.pending_tokenize.take()
+/// Starts downloading vocabulary `id` unless it is loaded or loading.
+fn start_loading(id: &str) {
+    let start = STATE.with_borrow_mut(|s| {
+        if s.vocabs.contains_key(id) {
+            return false;
+        }
+        s.vocabs.insert(id.to_string(), Vocab::Loading);
+        true
+    });
+    if start {
+        let id = id.to_string();
+        spawn_local(async move {
+            let loaded = match registry::find(&id) {
+                None => Vocab::Failed(format!("unknown tokenizer \"{id}\"")),
+                Some(spec) => match load_vocab(&id, spec.info()).await {
+                    Ok(t) => Vocab::Ready(Rc::new(t)),
+                    Err(e) => Vocab::Failed(e),
+                },
+            };
+            STATE.with_borrow_mut(|s| {
+                s.vocabs.insert(id, loaded);
+                s.tokenize_dirty = true;
             });
-            if let Some((seq, _)) = pending {
-                post(&FromWorker::TokenizeFailed { seq, message });
-            }
-            return;
-        }
-    };
-    STATE.with_borrow_mut(|s| s.vocab = Some(vocab.clone()));
-    while let Some((seq, text)) = STATE.with_borrow_mut(|s| s.pending_tokenize.take()) {
-        let t0 = now_ms();
-        match vocab.tokenize(&text) {
-            Ok(tokens) => post(&FromWorker::Tokenized(Tokenized {
-                seq,
-                count: tokens.len(),
-                chars: text.chars().count(),
-                bytes: text.len(),
-                tokens: tokens
-                    .iter()
-                    .take(MAX_TOKENS_SHOWN)
-                    .map(TokenView::from)
-                    .collect(),
-                ms: now_ms() - t0,
-            })),
-            Err(e) => post(&FromWorker::TokenizeFailed {
-                seq,
-                message: e.to_string(),
-            }),
-        }
-        yield_now().await;
+            kick_tokenize_loop();
+        });
     }
-    // `vocab_loading` doubles as "a loop is running": clear it so the next request starts one.
-    STATE.with_borrow_mut(|s| s.vocab_loading = false);
 }
 
-async fn load_vocab() -> Result<TextTokenizer, String> {
-    let bytes = fetch_bytes(VOCAB_URL, |_, _| {})
+/// Vocabulary `id`, loading it if needed.
+async fn vocab(id: &str) -> Result<Rc<TextTokenizer>, String> {
+    start_loading(id);
+    loop {
+        match STATE.with_borrow(|s| s.vocabs.get(id).cloned()) {
+            Some(Vocab::Ready(t)) => return Ok(t),
+            Some(Vocab::Failed(e)) => return Err(e),
+            _ => yield_now().await,
+        }
+    }
+}
+
+fn kick_tokenize_loop() {
+    let start = STATE.with_borrow_mut(|s| !std::mem::replace(&mut s.tokenizing, true));
+    if start {
+        spawn_local(tokenize_loop());
+    }
+}
+
+/// Answers the newest `Tokenize` request, again each time a vocabulary it asked for arrives.
+async fn tokenize_loop() {
+    loop {
+        // Let queued messages arrive, so only the newest text is tokenized.
+        yield_now().await;
+        let job = STATE.with_borrow_mut(|s| {
+            if !std::mem::take(&mut s.tokenize_dirty) {
+                s.tokenizing = false;
+                return None;
+            }
+            let (seq, text, ids) = s.last_tokenize.clone()?;
+            let vocabs: Vec<(String, Option<Vocab>)> = ids
+                .into_iter()
+                .map(|id| {
+                    let v = s.vocabs.get(&id).cloned();
+                    (id, v)
+                })
+                .collect();
+            Some((seq, text, vocabs))
+        });
+        let Some((seq, text, vocabs)) = job else {
+            if STATE.with_borrow(|s| s.tokenizing) {
+                continue; // dirty was set but no request yet
+            }
+            return;
+        };
+        let columns = vocabs
+            .into_iter()
+            .map(|(tokenizer, v)| {
+                let state = match v {
+                    None | Some(Vocab::Loading) => ColumnState::Loading,
+                    Some(Vocab::Failed(e)) => ColumnState::Failed(e),
+                    Some(Vocab::Ready(tok)) => {
+                        let t0 = now_ms();
+                        match tok.tokenize(&text) {
+                            Ok(tokens) => ColumnState::Ready(TokenList {
+                                count: tokens.len(),
+                                tokens: tokens
+                                    .iter()
+                                    .take(MAX_TOKENS_SHOWN)
+                                    .map(TokenView::from)
+                                    .collect(),
+                                ms: now_ms() - t0,
+                            }),
+                            Err(e) => ColumnState::Failed(e.to_string()),
+                        }
+                    }
+                };
+                Column { tokenizer, state }
+            })
+            .collect();
+        post(&FromWorker::Tokenized(Tokenized {
+            seq,
+            chars: text.chars().count(),
+            bytes: text.len(),
+            columns,
+        }));
+    }
+}
+
+async fn load_vocab(id: &str, info: TokenizerInfo) -> Result<TextTokenizer, String> {
+    let bytes = fetch_bytes(&vocab_url(id), |_, _| {})
         .await
-        .map_err(|e| format!("could not download the SmolLM2 vocabulary: {e}"))?;
-    TextTokenizer::from_json(&bytes, smollm2_info()).map_err(|e| e.to_string())
+        .map_err(|e| format!("could not download the {id} vocabulary: {e}"))?;
+    let json = gunzip_if_needed(bytes).await?;
+    TextTokenizer::from_json(&json, info).map_err(|e| e.to_string())
 }
 
 // ---- the model -----------------------------------------------------------------------------
@@ -475,6 +579,31 @@ fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<Benc
 }
 
 // ---- browser plumbing ----------------------------------------------------------------------
+
+#[wasm_bindgen]
+extern "C" {
+    /// The browser's `DecompressionStream` (web-sys has it only behind its unstable-APIs flag).
+    type DecompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, JsValue>;
+}
+
+/// Decompresses gzip data with the browser's own `DecompressionStream`; other data is returned
+/// as is (a host may already have decoded a `.gz` it served with `Content-Encoding: gzip`).
+async fn gunzip_if_needed(mut bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let input = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js_error)?;
+    let body = input.body().ok_or("empty body")?;
+    let gunzip = DecompressionStream::new("gzip").map_err(js_error)?;
+    let stream = body.pipe_through(gunzip.unchecked_ref::<web_sys::ReadableWritablePair>());
+    let output = Response::new_with_opt_readable_stream(Some(&stream)).map_err(js_error)?;
+    let buffer = JsFuture::from(output.array_buffer().map_err(js_error)?)
+        .await
+        .map_err(|e| format!("the vocabulary file is not valid gzip: {}", js_error(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
 
 async fn open_model_cache() -> Result<web_sys::Cache, String> {
     let caches = scope().caches().map_err(js_error)?;

@@ -15,7 +15,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 /// Written by `cargo xtask vocab` (run by `./dev setup`).
-const VOCAB_JSON: &[u8] = include_bytes!("../data/vocab/smollm2.json");
+const VOCAB_JSON: &[u8] = include_bytes!("../data/tokenizers/smollm2.json");
 const VOCAB_GGUF: &[u8] = include_bytes!("../data/test/smollm2.vocab.gguf");
 const TOKEN_FIXTURES: &str = include_str!("fixtures/smollm2_tokens.json");
 
@@ -121,6 +121,7 @@ fn protocol_messages_survive_json() {
     let m = ToWorker::Tokenize {
         seq: 1,
         text: "<script>alert(1)</script> 你好".into(),
+        tokenizers: vec!["smollm2".into(), "gemma3".into()],
     };
     let back: ToWorker = serde_json::from_str(&m.to_json()).expect("json");
     assert_eq!(back, m);

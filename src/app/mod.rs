@@ -113,7 +113,14 @@ pub struct AppState {
     /// True from a request until its answer: the scores on screen are for an older context and
     /// must not be clicked or stepped from.
     pub stale: RwSignal<bool>,
+    /// The tokenizers shown side by side (shipped ids), in order.
+    pub columns: RwSignal<Vec<String>>,
+    /// The byte range of the text under the pointer, highlighted in every column.
+    pub hovered: RwSignal<Option<(usize, usize)>>,
 }
+
+/// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
+pub const DEFAULT_COLUMNS: [&str; 3] = ["smollm2", "o200k_base", "llama3"];
 
 /// The two workers and the sequence numbers of the latest requests.
 struct Bridge {
@@ -194,8 +201,12 @@ impl Bridge {
         let (seq, next) = LATEST.get();
         LATEST.set((seq + 1, next));
         let text = self.state.text.get_untracked();
-        self.tokenizer
-            .send(&ToWorker::Tokenize { seq: seq + 1, text });
+        let tokenizers = self.state.columns.get_untracked();
+        self.tokenizer.send(&ToWorker::Tokenize {
+            seq: seq + 1,
+            text,
+            tokenizers,
+        });
     }
 
     fn request_next(&self) {
@@ -359,6 +370,8 @@ pub fn App() -> impl IntoView {
         speed: RwSignal::new(Speed::default()),
         show_ids: RwSignal::new(true),
         stale: RwSignal::new(true),
+        columns: RwSignal::new(DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect()),
+        hovered: RwSignal::new(None),
     };
     let bridge = match Bridge::start(state) {
         Ok(b) => b,
@@ -385,6 +398,13 @@ pub fn App() -> impl IntoView {
             state.continuation.set(Vec::new());
         }
         score_later();
+    });
+    // Other tokenizers picked: tokenize again.
+    Effect::new(move |first: Option<()>| {
+        state.columns.track();
+        if first.is_some() {
+            bridge.with_value(|b| b.request_tokens());
+        }
     });
     // New settings: score again (debounced: sliders move in small steps).
     let score_settings = debounced(SCORE_DEBOUNCE / 2, move || {

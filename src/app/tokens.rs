@@ -1,11 +1,13 @@
-//! The text as tokens: coloured spans with IDs, raw bytes of split characters, and optionally
-//! the model's surprisal for each token as a heatmap.
+//! The text as tokens, one column per chosen tokenizer: coloured spans with IDs, raw bytes of
+//! split characters, the same characters highlighted in every column on hover, and (for
+//! SmolLM2, the page's model) the model's surprisal for each token as a heatmap.
 
 use leptos::prelude::*;
+use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::tokenizer::Piece;
 
 use super::{visible_whitespace, AppState, NextState};
-use crate::protocol::MAX_TOKENS_SHOWN;
+use crate::protocol::{Column, ColumnState, TokenList, MAX_TOKENS_SHOWN};
 
 /// Surprisal bands in bits (−log₂ p) for the heatmap: 0–1, 1–2, 2–4, 4–7, 7–11, 11+.
 const BANDS: [f64; 5] = [1.0, 2.0, 4.0, 7.0, 11.0];
@@ -16,75 +18,22 @@ fn band(bits: f64) -> usize {
 
 #[component]
 pub fn TokenPanel(state: AppState) -> impl IntoView {
-    let summary = move || {
-        state.tokens.with(|t| match t {
-            None => "Tokenizing…".to_string(),
-            Some(t) => {
-                let per = |n: usize| {
-                    if t.count == 0 {
-                        "–".to_string()
-                    } else {
-                        format!("{:.2}", n as f64 / t.count as f64)
-                    }
-                };
-                format!(
-                    "{} tokens · {} characters/token · {} bytes/token",
-                    t.count,
-                    per(t.chars),
-                    per(t.bytes)
-                )
-            }
-        })
-    };
-    let truncated = move || {
+    let columns = move || {
         state.tokens.with(|t| {
-            t.as_ref().filter(|t| t.count > MAX_TOKENS_SHOWN).map(|t| {
-                format!(
-                    "Showing the first {MAX_TOKENS_SHOWN} of {} tokens.",
-                    t.count
-                )
-            })
-        })
-    };
-    // Per shown token: its surprisal score when the model's answer is for this very text.
-    let heat = Memo::new(move |_| {
-        if !state.settings.with(|s| s.surprisal && !s.chat) {
-            return None;
-        }
-        let ids: Vec<u32> = state
-            .tokens
-            .with(|t| t.as_ref().map(|t| t.tokens.iter().map(|t| t.id).collect()))?;
-        state.next.with(|n| match n {
-            NextState::Done(s) => {
-                let sur = s.surprisal.as_ref()?;
-                // The model also read any generated tokens: compare the text's part only.
-                (sur.ids.get(..ids.len()) == Some(&ids[..])).then(|| {
-                    std::iter::once(None)
-                        .chain(
-                            sur.scores
-                                .iter()
-                                .take(ids.len().saturating_sub(1))
-                                .map(Some),
-                        )
-                        .map(|s| s.map(|s| (s.surprisal_bits(), s.prob, s.rank)))
+            t.as_ref()
+                .map(|t| {
+                    t.columns
+                        .iter()
+                        .map(|c| (c.clone(), t.chars, t.bytes))
                         .collect::<Vec<_>>()
                 })
-            }
-            _ => None,
+                .unwrap_or_default()
         })
-    });
-    let tokens = move || {
-        state
-            .tokens
-            .with(|t| t.as_ref().map(|t| t.tokens.clone()).unwrap_or_default())
-            .into_iter()
-            .enumerate()
-            .collect::<Vec<_>>()
     };
     view! {
         <section class="tokens" aria-labelledby="tokens-title">
             <div class="panel-head">
-                <h2 id="tokens-title">"Tokens " <small>"SmolLM2 tokenizer"</small></h2>
+                <h2 id="tokens-title">"Tokens"</h2>
                 <div class="toggles">
                     <label class="toggle">
                         <input
@@ -104,71 +53,210 @@ pub fn TokenPanel(state: AppState) -> impl IntoView {
                                 state.settings.update(|s| s.surprisal = on)
                             }
                         />
-                        " Colour by surprisal"
+                        " Colour SmolLM2's tokens by surprisal"
                     </label>
                 </div>
             </div>
-            <p class="summary" data-testid="token-count" aria-live="polite">{summary}</p>
+            <Picker state />
             {move || state.token_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || {
                 state.settings.with(|s| s.surprisal && s.chat).then(|| view! {
                     <p class="notice">"Surprisal is shown for plain text, not in chat mode."</p>
                 })
             }}
-            {move || heat.with(|h| h.is_some()).then(|| view! {
-                <p class="legend" aria-label="surprisal legend">
-                    "How surprised the model was by each token (−log₂ p): "
-                    {["< 1", "1–2", "2–4", "4–7", "7–11", "11+"].iter().enumerate().map(|(i, l)| view! {
-                        <span class=format!("swatch h{i}")>{format!("{l} bits")}</span>
-                    }).collect_view()}
-                    " · the first token has no prediction."
-                </p>
-            })}
-            <div
-                class="token-strip"
-                class:show-ids=move || state.show_ids.get()
-                class:heatmap=move || heat.with(|h| h.is_some())
-                data-testid="tokens"
-            >
+            {move || state.tokens.with(|t| t.is_none()).then(|| view! { <p class="summary">"Tokenizing…"</p> })}
+            <div class="columns">
                 <For
-                    each=tokens
-                    key=|(i, t)| (*i, t.id)
-                    children=move |(i, t)| {
-                        let class = move || {
-                            let score = heat.with(|h| h.as_ref().and_then(|h| h.get(i).copied().flatten()));
-                            let heat_class = score.map(|(bits, _, _)| format!(" h{}", band(bits))).unwrap_or_default();
-                            format!(
-                                "tok c{}{}{}",
-                                i % 6,
-                                if t.special { " special" } else { "" },
-                                heat_class
-                            )
-                        };
-                        let title = move || {
-                            let score = heat.with(|h| h.as_ref().and_then(|h| h.get(i).copied().flatten()));
-                            match score {
-                                Some((bits, p, rank)) => format!(
-                                    "ID {} · p = {:.4} · rank {} · {:.2} bits",
-                                    t.id, p, rank + 1, bits
-                                ),
-                                None => format!("ID {}", t.id),
-                            }
-                        };
-                        let bits = move || {
-                            heat.with(|h| h.as_ref().and_then(|h| h.get(i).copied().flatten()))
-                                .map(|(bits, _, _)| format!("{bits:.2}"))
-                        };
-                        view! {
-                            <span class=class title=title data-id=t.id data-bits=bits>
-                                <span class="text">{pieces_view(&t.pieces)}</span>
-                                <span class="id">{t.id}</span>
-                            </span>
-                        }
-                    }
+                    each=columns
+                    key=|(c, chars, bytes)| (c.tokenizer.clone(), format!("{:?}", c.state).len(), *chars, *bytes)
+                    children=move |(c, chars, bytes)| view! { <TokenColumn state column=c chars bytes /> }
                 />
             </div>
-            {truncated}
         </section>
+    }
+}
+
+/// The tokenizer picker: every shipped vocabulary with its models, source and licence.
+#[component]
+fn Picker(state: AppState) -> impl IntoView {
+    view! {
+        <details class="picker">
+            <summary>"Tokenizers: "
+                {move || state.columns.with(|c| c.iter()
+                    .filter_map(|id| registry::find(id).map(|s| s.name))
+                    .collect::<Vec<_>>()
+                    .join(", "))}
+            </summary>
+            <ul>
+                {SHIPPED.iter().map(|s| {
+                    let id = s.id;
+                    view! {
+                        <li>
+                            <label>
+                                <input
+                                    type="checkbox"
+                                    data-testid=format!("pick-{id}")
+                                    prop:checked=move || state.columns.with(|c| c.iter().any(|x| x == id))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        state.columns.update(|c| {
+                                            c.retain(|x| x != id);
+                                            if on {
+                                                // Keep the registry's order.
+                                                c.push(id.to_string());
+                                                c.sort_by_key(|x| SHIPPED.iter().position(|s| s.id == x));
+                                            }
+                                        })
+                                    }
+                                />
+                                <strong>{format!(" {}", s.name)}</strong>
+                                <span class="muted">{format!(" — {} · {} · {}", s.models, s.license, s.source)}</span>
+                            </label>
+                            {(!s.note.is_empty()).then(|| view! { <p class="note">{s.note}</p> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </details>
+    }
+}
+
+#[component]
+fn TokenColumn(state: AppState, column: Column, chars: usize, bytes: usize) -> impl IntoView {
+    let id = column.tokenizer.clone();
+    let spec = registry::find(&id);
+    let name = spec.map_or(id.clone(), |s| s.name.to_string());
+    let body = match column.state {
+        ColumnState::Loading => view! {
+            <p class="muted">{format!("Loading the {name} vocabulary…")}</p>
+        }
+        .into_any(),
+        ColumnState::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        ColumnState::Ready(list) => {
+            view! { <Strip state list tokenizer=id.clone() chars bytes /> }.into_any()
+        }
+    };
+    view! {
+        <div class="column" data-tokenizer=id.clone()>
+            <h3>{name.clone()}</h3>
+            {spec.filter(|s| !s.note.is_empty()).map(|s| view! { <p class="note">{s.note}</p> })}
+            {body}
+        </div>
+    }
+}
+
+#[component]
+fn Strip(
+    state: AppState,
+    list: TokenList,
+    tokenizer: String,
+    chars: usize,
+    bytes: usize,
+) -> impl IntoView {
+    let per = |n: usize| {
+        if list.count == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.2}", n as f64 / list.count as f64)
+        }
+    };
+    let summary = format!(
+        "{} tokens · {} characters/token · {} bytes/token",
+        list.count,
+        per(chars),
+        per(bytes)
+    );
+    let truncated = (list.count > MAX_TOKENS_SHOWN).then(|| {
+        format!(
+            "Showing the first {MAX_TOKENS_SHOWN} of {} tokens.",
+            list.count
+        )
+    });
+    let is_model = tokenizer == "smollm2";
+    // Per token: its surprisal score, when the model's answer is for this very text.
+    let ids: Vec<u32> = list.tokens.iter().map(|t| t.id).collect();
+    let heat = Memo::new(move |_| {
+        if !is_model || !state.settings.with(|s| s.surprisal && !s.chat) {
+            return None;
+        }
+        state.next.with(|n| match n {
+            NextState::Done(s) => {
+                let sur = s.surprisal.as_ref()?;
+                // The model also read any generated tokens: compare the text's part only.
+                (sur.ids.get(..ids.len()) == Some(&ids[..])).then(|| {
+                    std::iter::once(None)
+                        .chain(
+                            sur.scores
+                                .iter()
+                                .take(ids.len().saturating_sub(1))
+                                .map(Some),
+                        )
+                        .map(|s| s.map(|s| (s.surprisal_bits(), s.prob, s.rank)))
+                        .collect::<Vec<_>>()
+                })
+            }
+            _ => None,
+        })
+    });
+    let tokens: Vec<_> = list.tokens.into_iter().enumerate().collect();
+    view! {
+        <p class="summary" data-testid="token-count" aria-live="polite">{summary}</p>
+        {move || heat.with(|h| h.is_some()).then(|| view! {
+            <p class="legend" aria-label="surprisal legend">
+                "How surprised the model was by each token (−log₂ p): "
+                {["< 1", "1–2", "2–4", "4–7", "7–11", "11+"].iter().enumerate().map(|(i, l)| view! {
+                    <span class=format!("swatch h{i}")>{format!("{l} bits")}</span>
+                }).collect_view()}
+                " · the first token has no prediction."
+            </p>
+        })}
+        <div
+            class="token-strip"
+            class:show-ids=move || state.show_ids.get()
+            class:heatmap=move || heat.with(|h| h.is_some())
+            data-testid="tokens"
+        >
+            {tokens.into_iter().map(|(i, t)| {
+                let (start, end) = (t.start, t.end);
+                let score = move || heat.with(|h| h.as_ref().and_then(|h| h.get(i).copied().flatten()));
+                let class = move || {
+                    let heat_class = score().map(|(bits, _, _)| format!(" h{}", band(bits))).unwrap_or_default();
+                    let lit = state.hovered.with(|h| h.is_some_and(|(a, b)| start < b && a < end));
+                    format!(
+                        "tok c{}{}{}{}",
+                        i % 6,
+                        if t.special { " special" } else { "" },
+                        heat_class,
+                        if lit { " lit" } else { "" },
+                    )
+                };
+                let title = move || match score() {
+                    Some((bits, p, rank)) => format!(
+                        "ID {} · p = {:.4} · rank {} · {:.2} bits",
+                        t.id, p, rank + 1, bits
+                    ),
+                    None => format!("ID {}", t.id),
+                };
+                let bits = move || score().map(|(bits, _, _)| format!("{bits:.2}"));
+                view! {
+                    <span
+                        class=class
+                        title=title
+                        tabindex="0"
+                        data-id=t.id
+                        data-bits=bits
+                        on:mouseenter=move |_| state.hovered.set(Some((start, end)))
+                        on:mouseleave=move |_| state.hovered.set(None)
+                        on:focus=move |_| state.hovered.set(Some((start, end)))
+                        on:blur=move |_| state.hovered.set(None)
+                    >
+                        <span class="text">{pieces_view(&t.pieces)}</span>
+                        <span class="id">{t.id}</span>
+                    </span>
+                }
+            }).collect_view()}
+        </div>
+        {truncated.map(|t| view! { <p class="muted truncated">{t}</p> })}
     }
 }
 

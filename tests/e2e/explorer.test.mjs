@@ -120,8 +120,8 @@ test('the surprisal heatmap shows the native per-token scores', async () => {
   const page = await openPage();
   await ready(page, text);
   await page.check('[data-testid=surprisal-toggle]');
-  await page.waitForSelector('.token-strip.heatmap [data-bits]', MODEL_WAIT);
-  const bits = await page.$$eval('[data-testid=tokens] .tok', (els) => els.map((e) => e.dataset.bits ?? null));
+  await page.waitForSelector('[data-tokenizer=smollm2] .token-strip.heatmap [data-bits]', MODEL_WAIT);
+  const bits = await page.$$eval('[data-tokenizer=smollm2] [data-testid=tokens] .tok', (els) => els.map((e) => e.dataset.bits ?? null));
   const native = tokenmeterCli(['surprisal', '--text', text]);
   assert.equal(bits.length, native.tokens.length);
   assert.equal(bits[0], null, 'nothing predicts the first token');

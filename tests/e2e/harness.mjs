@@ -29,6 +29,12 @@ export async function serveDist({ prefix = '/' } = {}) {
     const url = new URL(req.url, 'http://x');
     if (!url.pathname.startsWith(prefix)) { res.writeHead(404).end(); return; }
     let rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
+    if (rel === '__data/parity/corpus.json') {
+      // The parity corpus (written by `cargo xtask vocab`), for the browser parity test.
+      const corpus = join(ROOT, 'data/parity/corpus.json');
+      res.writeHead(200, { 'content-type': TYPES['.json'] }).end(readFileSync(corpus));
+      return;
+    }
     if (rel === '__blank.html') {
       // An empty page of this origin, for driving a worker without the app (benchmarks).
       res.writeHead(200, { 'content-type': TYPES['.html'] }).end('<!doctype html><title>blank</title>');
@@ -116,6 +122,17 @@ export function tokenmeterCli(args) {
   if (!bin) throw new Error('the tokenmeter CLI is not built: run ./dev test');
   const lines = execFileSync(bin, args, { encoding: 'utf8' }).trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
+}
+
+/** FNV-1a (32-bit) of token IDs, as crates/core/tests/parity.rs and scripts/parity_reference.py. */
+export function fnv1a(ids) {
+  let h = 0x811c9dc5;
+  const word = (v) => {
+    for (let i = 0; i < 4; i++) h = Math.imul(h ^ ((v >>> (8 * i)) & 0xff), 0x01000193) >>> 0;
+  };
+  word(ids.length);
+  ids.forEach(word);
+  return h >>> 0;
 }
 
 export function fixture(name) {

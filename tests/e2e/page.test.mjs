@@ -46,9 +46,9 @@ test('types a sentence and sees " Paris" as the most likely next token, from its
   await typeText(page, 'The capital of France is');
   // Tokens with their IDs, as llama.cpp splits the prompt.
   const english = fixture('smollm2_logits.json').cases.find((c) => c.name === 'english');
-  const tokenIds = page.locator('[data-testid=tokens] .tok');
+  const tokenIds = page.locator('[data-tokenizer=smollm2] [data-testid=tokens] .tok');
   await assert.doesNotReject(() => page.waitForFunction(
-    (n) => document.querySelectorAll('[data-testid=tokens] .tok').length === n, english.ids.length));
+    (n) => document.querySelectorAll('[data-tokenizer=smollm2] [data-testid=tokens] .tok').length === n, english.ids.length));
   const ids = await tokenIds.evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
   assert.deepEqual(ids, english.ids);
   await page.waitForSelector('[data-testid=model-status]', { timeout: 120_000 });
@@ -84,14 +84,15 @@ test('empty text and a 1 MB paste give clear messages and keep the text', async 
   await page.waitForSelector('[data-testid=model-status]', { timeout: 120_000 });
   await typeText(page, '');
   await page.waitForSelector('text=Type some text to see what comes next.');
-  await page.waitForFunction(() => document.querySelector('[data-testid=token-count]').textContent.startsWith('0 tokens'));
+  await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('0 tokens'));
 
   const big = 'Un token es la unidad mínima de texto. '.repeat(26_000); // ≈ 1 MB
   await typeText(page, big);
-  await page.waitForFunction(() => /^[0-9]{5,} tokens/.test(document.querySelector('[data-testid=token-count]').textContent), null, { timeout: 60_000 });
+  await page.waitForFunction(() => /^[0-9]{5,} tokens/.test(document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent ?? ''), null, { timeout: 60_000 });
   await page.waitForSelector('text=/reads at most 8192/', { timeout: 60_000 });
   assert.equal((await page.inputValue('#text')).length, big.length, 'the text is kept');
-  assert.ok(await page.locator('text=/Showing the first 5000 of/').isVisible());
+  assert.ok(await page.locator('[data-tokenizer=smollm2] .truncated').isVisible());
+  assert.equal(await page.locator('.truncated').count(), 3, 'every column says it shows only the first tokens');
 
   // Still usable: a short text gets scores again.
   await typeText(page, 'The capital of France is');
@@ -114,7 +115,7 @@ for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
     }[fault];
     assert.match(message, expected);
     // Tokenizing does not need the model.
-    await page.waitForFunction(() => document.querySelector('[data-testid=token-count]').textContent.startsWith('5 tokens'));
+    await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('5 tokens'));
     assert.equal(await page.inputValue('#text'), 'Hola, mundo');
 
     delete server.faults.model;
@@ -135,7 +136,7 @@ test('a download in progress shows its speed and can be cancelled, then retried'
     await page.waitForSelector('text=/Downloading the model: [0-9.]+ of 98.4 MB at [0-9.]+ MB\\/s/', { timeout: 30_000 });
     await page.click('[data-testid=cancel-download]');
     await page.waitForSelector('text=/Model download cancelled/');
-    await page.waitForFunction(() => document.querySelector('[data-testid=token-count]').textContent.startsWith('5 tokens'));
+    await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('5 tokens'));
     delete server.faults.model;
     await page.click('text=Retry loading the model');
     await candidates(page);

@@ -416,22 +416,3 @@ pub fn corpus(n: usize) -> Vec<String> {
     }
     out
 }
-
-/// FNV-1a (32-bit) of an ID sequence: its length, then each ID's four little-endian bytes. The
-/// reference scripts compute the same, so fixtures hold 8 hex digits per string.
-pub fn hash_ids(ids: &[u32]) -> u32 {
-    let mut h: u32 = 0x811C_9DC5;
-    let mut eat = |b: u8| {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    };
-    for b in (ids.len() as u32).to_le_bytes() {
-        eat(b);
-    }
-    for id in ids {
-        for b in id.to_le_bytes() {
-            eat(b);
-        }
-    }
-    h
-}

@@ -16,6 +16,7 @@ use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{bench, Model, Session};
 use tokenmeter_core::sampling::{self, Sampler};
 use tokenmeter_core::scoring::{self, Distribution};
+use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::tokenizer::{self, TextTokenizer};
 
 /// Where `./dev setup` puts the model (relative to the repository root).
@@ -87,8 +88,16 @@ enum Command {
         #[arg(long)]
         text: Option<String>,
     },
-    /// List the shipped tokenizers.
+    /// List the shipped tokenizers, with source and licence.
     Tokenizers,
+    /// Turn token IDs back into text: `--ids "9906, 1917"` or a JSON array.
+    Decode {
+        #[arg(long, default_value = "smollm2")]
+        tokenizer: String,
+        /// The IDs; read from standard input when absent.
+        #[arg(long)]
+        ids: Option<String>,
+    },
     /// Time prefill and greedy decode on this machine (see BENCHMARKS.md; `./dev bench`).
     Bench {
         /// Prompt length in tokens (a fixed English paragraph, cut or repeated).
@@ -179,16 +188,50 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "result": r,
             }))
         }
-        Command::Tokenizers => Ok(json!({ "tokenizers": [tokenizer::smollm2_info()] })),
+        Command::Tokenizers => Ok(json!({
+            "tokenizers": SHIPPED.iter().map(|s| json!({
+                "id": s.id,
+                "name": s.name,
+                "models": s.models,
+                "source": s.source,
+                "license": s.license,
+                "note": s.note,
+                "available": s.id == "smollm2" || vocab_path(s.id).exists(),
+            })).collect::<Vec<_>>(),
+        })),
+        Command::Decode { tokenizer, ids } => {
+            let ids = tokenizer::parse_ids(&text_or_stdin(ids)?).map_err(err)?;
+            let tok = open_tokenizer(&tokenizer, &model_path)?;
+            let tokens: Vec<_> = ids
+                .iter()
+                .map(|&id| match tok.token_bytes(id) {
+                    Ok(bytes) => {
+                        json!({ "id": id, "token": tokenizer::display_bytes(bytes), "valid": true })
+                    }
+                    Err(_) => json!({ "id": id, "valid": false }),
+                })
+                .collect();
+            let valid: Vec<u32> = ids
+                .iter()
+                .copied()
+                .filter(|&id| tok.token_bytes(id).is_ok())
+                .collect();
+            let invalid: Vec<u32> = ids
+                .iter()
+                .copied()
+                .filter(|&id| tok.token_bytes(id).is_err())
+                .collect();
+            Ok(json!({
+                "tokenizer": tokenizer,
+                "text": tok.decode(&valid).map_err(err)?,
+                "tokens": tokens,
+                "invalid": invalid,
+                "vocab_size": tok.vocab_size(),
+            }))
+        }
         Command::Tokenize { tokenizer, text } => {
-            if tokenizer != "smollm2" {
-                return Err(format!(
-                    "unknown tokenizer '{tokenizer}' (available: smollm2)"
-                ));
-            }
             let text = text_or_stdin(text)?;
-            let (gguf, _) = open_gguf(&model_path)?;
-            let tok = TextTokenizer::from_gguf(&gguf, tokenizer::smollm2_info()).map_err(err)?;
+            let tok = open_tokenizer(&tokenizer, &model_path)?;
             let tokens = tok.tokenize(&text).map_err(err)?;
             Ok(json!({
                 "tokenizer": tok.info().id,
@@ -353,6 +396,30 @@ fn show(tokenizer: &TextTokenizer, id: u32) -> String {
 
 fn err(e: tokenmeter_core::Error) -> String {
     e.to_string()
+}
+
+/// Where `cargo xtask vocab` writes the shipped vocabularies (override: $TOKENMETER_DATA).
+fn vocab_path(id: &str) -> PathBuf {
+    let data = std::env::var_os("TOKENMETER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"));
+    data.join("tokenizers").join(format!("{id}.json"))
+}
+
+/// A shipped tokenizer: SmolLM2's from the model file, the others from their converted files.
+fn open_tokenizer(id: &str, model_path: &PathBuf) -> Result<TextTokenizer, String> {
+    let spec = registry::find(id).ok_or_else(|| {
+        let ids: Vec<&str> = SHIPPED.iter().map(|s| s.id).collect();
+        format!("unknown tokenizer '{id}' (available: {})", ids.join(", "))
+    })?;
+    if id == "smollm2" {
+        let (gguf, _) = open_gguf(model_path)?;
+        return TextTokenizer::from_gguf(&gguf, spec.info()).map_err(err);
+    }
+    let path = vocab_path(id);
+    let json = std::fs::read(&path)
+        .map_err(|e| format!("cannot read {}: {e} (run ./dev setup)", path.display()))?;
+    TextTokenizer::from_json(&json, spec.info()).map_err(err)
 }
 
 fn default_model_path() -> PathBuf {

@@ -260,3 +260,63 @@ fn surprisal_scores_every_token_after_the_first() {
     assert!(bits > 0.0 && bits < 1.0, "{bits}");
     assert!(v["perplexity"].as_f64().unwrap() > 1.0);
 }
+
+#[test]
+fn every_shipped_tokenizer_is_listed_and_tokenizes() {
+    let list = json(&tokenmeter(&["tokenizers"], None));
+    let list = list["tokenizers"].as_array().unwrap();
+    assert_eq!(list.len(), 11);
+    for t in list {
+        assert_eq!(t["available"], true, "{t}");
+        assert!(!t["license"].as_str().unwrap().is_empty());
+        let id = t["id"].as_str().unwrap();
+        let v = json(&tokenmeter(
+            &["tokenize", "--tokenizer", id, "--text", "Hola, mundo 你好"],
+            None,
+        ));
+        assert!(v["count"].as_u64().unwrap() >= 4, "{id}: {v}");
+        let joined: Vec<u8> = v["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["bytes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.as_u64().unwrap() as u8)
+            })
+            .collect();
+        assert_eq!(
+            String::from_utf8(joined).unwrap(),
+            "Hola, mundo 你好",
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn decode_turns_ids_back_into_text_and_marks_bad_ones() {
+    let v = json(&tokenmeter(
+        &[
+            "decode",
+            "--tokenizer",
+            "o200k_base",
+            "--ids",
+            "[49864, 11, 10225, 200010, 999999]",
+        ],
+        None,
+    ));
+    assert_eq!(v["text"], "Hola, mundo");
+    assert_eq!(
+        v["invalid"],
+        serde_json::json!([200010, 999999]),
+        "a gap in the vocabulary is no token"
+    );
+    assert_eq!(v["tokens"][2]["token"], " mundo");
+    let v = json(&tokenmeter(&["decode"], Some("56 7866 28")));
+    assert_eq!(v["text"], "Hola,");
+    let bad = tokenmeter(&["decode", "--ids", "1, x"], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("“x” is not a token ID"));
+}

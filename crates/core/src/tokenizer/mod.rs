@@ -135,6 +135,24 @@ fn piece_bytes(piece: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
     }
 }
 
+/// Reads token IDs written as a JSON array (`[1, 2, 3]`) or separated by commas, spaces or new
+/// lines (`1, 2 3`). The error names the first entry that is not an ID.
+pub fn parse_ids(input: &str) -> Result<Vec<u32>> {
+    let body = input.trim();
+    let body = body
+        .strip_prefix('[')
+        .and_then(|b| b.strip_suffix(']'))
+        .unwrap_or(body);
+    body.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u32>().map_err(|_| {
+                Error::Tokenizer(format!("“{s}” is not a token ID (a whole number ≥ 0)"))
+            })
+        })
+        .collect()
+}
+
 /// `<E4 BD A0>`: how bytes that are not a whole character are shown.
 pub fn hex_bytes(bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
@@ -149,6 +167,8 @@ pub struct TextTokenizer {
     token_bytes: Vec<Vec<u8>>,
     /// Whether each token ID is a special (control) token.
     special: Vec<bool>,
+    /// Whether each ID below the largest is in the vocabulary (some vocabularies have gaps).
+    known: Vec<bool>,
 }
 
 impl TextTokenizer {
@@ -171,9 +191,11 @@ impl TextTokenizer {
         let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
         let mut token_bytes = vec![Vec::new(); size];
         let mut special = vec![false; size];
+        let mut known = vec![false; size];
         let added = inner.get_added_tokens_decoder();
         for (piece, id) in vocab {
             let i = id as usize;
+            known[i] = true;
             token_bytes[i] = match added.get(&id) {
                 // Added tokens are matched as literal text: their bytes are their content.
                 Some(tok) => {
@@ -192,6 +214,7 @@ impl TextTokenizer {
             inner,
             token_bytes,
             special,
+            known,
         })
     }
 
@@ -199,9 +222,14 @@ impl TextTokenizer {
         &self.info
     }
 
-    /// Number of entries in the vocabulary (special tokens included).
+    /// One more than the largest token ID (special tokens included); see [`Self::entries`].
     pub fn vocab_size(&self) -> usize {
         self.token_bytes.len()
+    }
+
+    /// How many IDs the vocabulary really has (fewer than `vocab_size` if it has gaps).
+    pub fn entries(&self) -> usize {
+        self.known.iter().filter(|&&k| k).count()
     }
 
     /// Encodes text to IDs. Special tokens written in the text (`<|im_start|>`) are recognised,
@@ -235,15 +263,15 @@ impl TextTokenizer {
             .collect()
     }
 
-    /// The raw bytes of one token.
+    /// The raw bytes of one token; an error for an ID the vocabulary does not have.
     pub fn token_bytes(&self, id: u32) -> Result<&[u8]> {
-        self.token_bytes
-            .get(id as usize)
-            .map(Vec::as_slice)
-            .ok_or(Error::TokenIdOutOfRange {
+        match self.known.get(id as usize) {
+            Some(true) => Ok(&self.token_bytes[id as usize]),
+            _ => Err(Error::TokenIdOutOfRange {
                 id,
                 vocab_size: self.vocab_size(),
-            })
+            }),
+        }
     }
 
     /// One token shown as text (see [`Token::display`]).
@@ -284,6 +312,16 @@ impl TextTokenizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_parse_from_lists_and_json() {
+        assert_eq!(parse_ids("1, 2 3\n4").unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(parse_ids(" [7042,30 , 198] ").unwrap(), vec![7042, 30, 198]);
+        assert_eq!(parse_ids("").unwrap(), Vec::<u32>::new());
+        let err = parse_ids("1, x2, 3").unwrap_err().to_string();
+        assert!(err.contains("x2"), "{err}");
+        assert!(parse_ids("-1").is_err());
+    }
 
     #[test]
     fn pieces_separate_text_from_partial_characters() {
