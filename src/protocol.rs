@@ -22,6 +22,13 @@ pub enum ToWorker {
         text: String,
         tokenizers: Vec<String>,
     },
+    /// Turn a list of token IDs (as typed: `1, 2 3` or `[1,2,3]`) back into tokens and text with
+    /// each of `tokenizers`: the same numbers mean different text in each vocabulary.
+    Decode {
+        seq: u64,
+        ids: String,
+        tokenizers: Vec<String>,
+    },
     /// Token IDs of many texts with one tokenizer (the browser parity test, benchmarks).
     TokenizeBatch {
         tokenizer: String,
@@ -139,6 +146,9 @@ pub struct TokenList {
     pub tokens: Vec<TokenView>,
     /// Milliseconds spent tokenizing.
     pub ms: f64,
+    /// In decode mode: the text the IDs spell.
+    #[serde(default)]
+    pub decoded: Option<String>,
 }
 
 /// How many tokens the page draws at most; beyond that it shows the count only.
@@ -155,6 +165,9 @@ pub struct TokenView {
     /// Byte range of the text it covers (to highlight the same characters in other columns).
     pub start: usize,
     pub end: usize,
+    /// In decode mode: an ID the vocabulary does not have.
+    #[serde(default)]
+    pub invalid: bool,
 }
 
 /// What the model worker tells about the model once loaded.
@@ -254,6 +267,7 @@ impl From<&Token> for TokenView {
             special: t.special,
             start: t.start,
             end: t.end,
+            invalid: false,
         }
     }
 }

@@ -23,7 +23,7 @@ use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::bench::{self, BenchResult};
 use tokenmeter_core::model::{Model, Session};
 use tokenmeter_core::scoring::{self, Analysis};
-use tokenmeter_core::tokenizer::{registry, smollm2_info, TextTokenizer, TokenizerInfo};
+use tokenmeter_core::tokenizer::{self, registry, smollm2_info, TextTokenizer, TokenizerInfo};
 
 use crate::protocol::{
     Column, ColumnState, FromWorker, ModelSummary, NextRequest, Scores, SearchHit, Surprisal,
@@ -49,6 +49,13 @@ struct Loaded {
 /// Cache Storage bucket holding the model file between visits.
 const MODEL_CACHE: &str = "tokenmeter-models-v1";
 
+/// What the token columns show: a text encoded, or typed IDs decoded.
+#[derive(Clone)]
+enum Job {
+    Encode(String),
+    Decode(String),
+}
+
 /// A vocabulary's state in the tokenizer worker.
 #[derive(Clone)]
 enum Vocab {
@@ -61,8 +68,8 @@ enum Vocab {
 struct State {
     /// Vocabularies by id (tokenizer worker), loaded on first use.
     vocabs: HashMap<String, Vocab>,
-    /// The newest `Tokenize` request, answered again whenever a vocabulary arrives.
-    last_tokenize: Option<(u64, String, Vec<String>)>,
+    /// The newest `Tokenize` or `Decode` request, answered again whenever a vocabulary arrives.
+    last_tokenize: Option<(u64, Job, Vec<String>)>,
     /// Whether `last_tokenize` needs a (new) answer, and whether a loop is producing it.
     tokenize_dirty: bool,
     tokenizing: bool,
@@ -124,7 +131,21 @@ fn handle(msg: ToWorker) {
                 start_loading(id);
             }
             STATE.with_borrow_mut(|s| {
-                s.last_tokenize = Some((seq, text, tokenizers));
+                s.last_tokenize = Some((seq, Job::Encode(text), tokenizers));
+                s.tokenize_dirty = true;
+            });
+            kick_tokenize_loop();
+        }
+        ToWorker::Decode {
+            seq,
+            ids,
+            tokenizers,
+        } => {
+            for id in &tokenizers {
+                start_loading(id);
+            }
+            STATE.with_borrow_mut(|s| {
+                s.last_tokenize = Some((seq, Job::Decode(ids), tokenizers));
                 s.tokenize_dirty = true;
             });
             kick_tokenize_loop();
@@ -255,11 +276,24 @@ async fn tokenize_loop() {
                 .collect();
             Some((seq, text, vocabs))
         });
-        let Some((seq, text, vocabs)) = job else {
+        let Some((seq, job, vocabs)) = job else {
             if STATE.with_borrow(|s| s.tokenizing) {
                 continue; // dirty was set but no request yet
             }
             return;
+        };
+        let ids = match &job {
+            Job::Encode(_) => None,
+            Job::Decode(typed) => match tokenizer::parse_ids(typed) {
+                Ok(ids) => Some(ids),
+                Err(e) => {
+                    post(&FromWorker::TokenizeFailed {
+                        seq,
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            },
         };
         let columns = vocabs
             .into_iter()
@@ -267,25 +301,19 @@ async fn tokenize_loop() {
                 let state = match v {
                     None | Some(Vocab::Loading) => ColumnState::Loading,
                     Some(Vocab::Failed(e)) => ColumnState::Failed(e),
-                    Some(Vocab::Ready(tok)) => {
-                        let t0 = now_ms();
-                        match tok.tokenize(&text) {
-                            Ok(tokens) => ColumnState::Ready(TokenList {
-                                count: tokens.len(),
-                                tokens: tokens
-                                    .iter()
-                                    .take(MAX_TOKENS_SHOWN)
-                                    .map(TokenView::from)
-                                    .collect(),
-                                ms: now_ms() - t0,
-                            }),
-                            Err(e) => ColumnState::Failed(e.to_string()),
-                        }
-                    }
+                    Some(Vocab::Ready(tok)) => match (&job, &ids) {
+                        (Job::Encode(text), _) => encode_column(&tok, text),
+                        (Job::Decode(_), Some(ids)) => decode_column(&tok, ids),
+                        (Job::Decode(_), None) => ColumnState::Loading,
+                    },
                 };
                 Column { tokenizer, state }
             })
             .collect();
+        let text = match &job {
+            Job::Encode(text) => text.as_str(),
+            Job::Decode(_) => "",
+        };
         post(&FromWorker::Tokenized(Tokenized {
             seq,
             chars: text.chars().count(),
@@ -293,6 +321,49 @@ async fn tokenize_loop() {
             columns,
         }));
     }
+}
+
+fn encode_column(tok: &TextTokenizer, text: &str) -> ColumnState {
+    let t0 = now_ms();
+    match tok.tokenize(text) {
+        Ok(tokens) => ColumnState::Ready(TokenList {
+            count: tokens.len(),
+            tokens: tokens
+                .iter()
+                .take(MAX_TOKENS_SHOWN)
+                .map(TokenView::from)
+                .collect(),
+            ms: now_ms() - t0,
+            decoded: None,
+        }),
+        Err(e) => ColumnState::Failed(e.to_string()),
+    }
+}
+
+fn decode_column(tok: &TextTokenizer, ids: &[u32]) -> ColumnState {
+    let t0 = now_ms();
+    let decoded = tok.decode_ids(ids);
+    ColumnState::Ready(TokenList {
+        count: ids.len(),
+        tokens: decoded
+            .tokens
+            .iter()
+            .take(MAX_TOKENS_SHOWN)
+            .map(|d| match &d.token {
+                Some(t) => TokenView::from(t),
+                None => TokenView {
+                    id: d.id,
+                    pieces: Vec::new(),
+                    special: false,
+                    start: 0,
+                    end: 0,
+                    invalid: true,
+                },
+            })
+            .collect(),
+        ms: now_ms() - t0,
+        decoded: Some(decoded.text),
+    })
 }
 
 async fn load_vocab(id: &str, info: TokenizerInfo) -> Result<TextTokenizer, String> {

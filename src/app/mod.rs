@@ -117,6 +117,9 @@ pub struct AppState {
     pub columns: RwSignal<Vec<String>>,
     /// The byte range of the text under the pointer, highlighted in every column.
     pub hovered: RwSignal<Option<(usize, usize)>>,
+    /// Decode mode: the columns show the typed IDs turned back into text.
+    pub decode: RwSignal<bool>,
+    pub ids_input: RwSignal<String>,
 }
 
 /// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
@@ -200,13 +203,21 @@ impl Bridge {
     fn request_tokens(&self) {
         let (seq, next) = LATEST.get();
         LATEST.set((seq + 1, next));
-        let text = self.state.text.get_untracked();
         let tokenizers = self.state.columns.get_untracked();
-        self.tokenizer.send(&ToWorker::Tokenize {
-            seq: seq + 1,
-            text,
-            tokenizers,
-        });
+        let msg = if self.state.decode.get_untracked() {
+            ToWorker::Decode {
+                seq: seq + 1,
+                ids: self.state.ids_input.get_untracked(),
+                tokenizers,
+            }
+        } else {
+            ToWorker::Tokenize {
+                seq: seq + 1,
+                text: self.state.text.get_untracked(),
+                tokenizers,
+            }
+        };
+        self.tokenizer.send(&msg);
     }
 
     fn request_next(&self) {
@@ -372,6 +383,8 @@ pub fn App() -> impl IntoView {
         stale: RwSignal::new(true),
         columns: RwSignal::new(DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect()),
         hovered: RwSignal::new(None),
+        decode: RwSignal::new(false),
+        ids_input: RwSignal::new(String::new()),
     };
     let bridge = match Bridge::start(state) {
         Ok(b) => b,
@@ -399,11 +412,16 @@ pub fn App() -> impl IntoView {
         }
         score_later();
     });
-    // Other tokenizers picked: tokenize again.
+    // Other tokenizers picked, or decode mode and its IDs: tokenize again.
+    let retokenize = debounced(TOKENIZE_DEBOUNCE, move || {
+        bridge.with_value(|b| b.request_tokens())
+    });
     Effect::new(move |first: Option<()>| {
         state.columns.track();
+        state.decode.track();
+        state.ids_input.track();
         if first.is_some() {
-            bridge.with_value(|b| b.request_tokens());
+            retokenize();
         }
     });
     // New settings: score again (debounced: sliders move in small steps).

@@ -58,6 +58,34 @@ pub fn TokenPanel(state: AppState) -> impl IntoView {
                 </div>
             </div>
             <Picker state />
+            <div class="mode" role="radiogroup" aria-label="what the columns show">
+                <label>
+                    <input type="radio" name="mode" data-testid="mode-encode"
+                        prop:checked=move || !state.decode.get()
+                        on:change=move |_| state.decode.set(false) />
+                    " Your text as tokens"
+                </label>
+                <label>
+                    <input type="radio" name="mode" data-testid="mode-decode"
+                        prop:checked=move || state.decode.get()
+                        on:change=move |_| state.decode.set(true) />
+                    " Token IDs back to text"
+                </label>
+            </div>
+            {move || state.decode.get().then(|| view! {
+                <label class="ids-input">
+                    "Token IDs (commas, spaces or a JSON array): "
+                    <input
+                        type="text"
+                        data-testid="ids-input"
+                        spellcheck="false"
+                        placeholder="9906, 1917, 0"
+                        prop:value=move || state.ids_input.get()
+                        on:input=move |ev| state.ids_input.set(event_target_value(&ev))
+                    />
+                </label>
+                <p class="muted">"The same numbers spell different text in each vocabulary."</p>
+            })}
             {move || state.token_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || {
                 state.settings.with(|s| s.surprisal && s.chat).then(|| view! {
@@ -160,12 +188,23 @@ fn Strip(
             format!("{:.2}", n as f64 / list.count as f64)
         }
     };
-    let summary = format!(
-        "{} tokens · {} characters/token · {} bytes/token",
-        list.count,
-        per(chars),
-        per(bytes)
-    );
+    let summary = match &list.decoded {
+        Some(text) => {
+            let bad = list.tokens.iter().filter(|t| t.invalid).count();
+            let bad = if bad > 0 {
+                format!(" · {bad} not in this vocabulary")
+            } else {
+                String::new()
+            };
+            format!("{} IDs{bad} → “{}”", list.count, visible_whitespace(text))
+        }
+        None => format!(
+            "{} tokens · {} characters/token · {} bytes/token",
+            list.count,
+            per(chars),
+            per(bytes)
+        ),
+    };
     let truncated = (list.count > MAX_TOKENS_SHOWN).then(|| {
         format!(
             "Showing the first {MAX_TOKENS_SHOWN} of {} tokens.",
@@ -223,18 +262,21 @@ fn Strip(
                     let heat_class = score().map(|(bits, _, _)| format!(" h{}", band(bits))).unwrap_or_default();
                     let lit = state.hovered.with(|h| h.is_some_and(|(a, b)| start < b && a < end));
                     format!(
-                        "tok c{}{}{}{}",
+                        "tok c{}{}{}{}{}",
                         i % 6,
                         if t.special { " special" } else { "" },
+                        if t.invalid { " invalid" } else { "" },
                         heat_class,
                         if lit { " lit" } else { "" },
                     )
                 };
+                let invalid = t.invalid;
                 let title = move || match score() {
                     Some((bits, p, rank)) => format!(
                         "ID {} · p = {:.4} · rank {} · {:.2} bits",
                         t.id, p, rank + 1, bits
                     ),
+                    None if invalid => format!("ID {} is not in this vocabulary", t.id),
                     None => format!("ID {}", t.id),
                 };
                 let bits = move || score().map(|(bits, _, _)| format!("{bits:.2}"));
@@ -250,7 +292,10 @@ fn Strip(
                         on:focus=move |_| state.hovered.set(Some((start, end)))
                         on:blur=move |_| state.hovered.set(None)
                     >
-                        <span class="text">{pieces_view(&t.pieces)}</span>
+                        <span class="text">
+                            {pieces_view(&t.pieces)}
+                            {t.invalid.then(|| view! { <span class="bad">"✗"</span> })}
+                        </span>
                         <span class="id">{t.id}</span>
                     </span>
                 }

@@ -202,28 +202,24 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
         Command::Decode { tokenizer, ids } => {
             let ids = tokenizer::parse_ids(&text_or_stdin(ids)?).map_err(err)?;
             let tok = open_tokenizer(&tokenizer, &model_path)?;
-            let tokens: Vec<_> = ids
+            let decoded = tok.decode_ids(&ids);
+            let tokens: Vec<_> = decoded
+                .tokens
                 .iter()
-                .map(|&id| match tok.token_bytes(id) {
-                    Ok(bytes) => {
-                        json!({ "id": id, "token": tokenizer::display_bytes(bytes), "valid": true })
-                    }
-                    Err(_) => json!({ "id": id, "valid": false }),
+                .map(|d| match &d.token {
+                    Some(t) => json!({ "id": d.id, "token": t.display(), "valid": true }),
+                    None => json!({ "id": d.id, "valid": false }),
                 })
                 .collect();
-            let valid: Vec<u32> = ids
+            let invalid: Vec<u32> = decoded
+                .tokens
                 .iter()
-                .copied()
-                .filter(|&id| tok.token_bytes(id).is_ok())
-                .collect();
-            let invalid: Vec<u32> = ids
-                .iter()
-                .copied()
-                .filter(|&id| tok.token_bytes(id).is_err())
+                .filter(|d| d.token.is_none())
+                .map(|d| d.id)
                 .collect();
             Ok(json!({
                 "tokenizer": tokenizer,
-                "text": tok.decode(&valid).map_err(err)?,
+                "text": decoded.text,
                 "tokens": tokens,
                 "invalid": invalid,
                 "vocab_size": tok.vocab_size(),

@@ -67,6 +67,21 @@ impl Token {
     }
 }
 
+/// The result of [`TextTokenizer::decode_ids`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Decoded {
+    pub tokens: Vec<DecodedToken>,
+    /// The valid tokens' bytes joined (invalid UTF-8 shown as U+FFFD).
+    pub text: String,
+}
+
+/// One ID of a decoded list: its token, or `None` when the vocabulary has no such ID.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DecodedToken {
+    pub id: u32,
+    pub token: Option<Token>,
+}
+
 /// Part of a token: readable text, or bytes of a character that the token holds only in part.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Piece {
@@ -289,6 +304,33 @@ impl TextTokenizer {
 
     pub fn is_special(&self, id: u32) -> bool {
         self.special.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// IDs back to tokens and text. IDs the vocabulary does not have are kept, marked, and left
+    /// out of the text; byte spans refer to the decoded text.
+    pub fn decode_ids(&self, ids: &[u32]) -> Decoded {
+        let mut bytes = Vec::new();
+        let tokens = ids
+            .iter()
+            .map(|&id| DecodedToken {
+                id,
+                token: self.token_bytes(id).ok().map(|b| {
+                    let start = bytes.len();
+                    bytes.extend_from_slice(b);
+                    Token {
+                        id,
+                        bytes: b.to_vec(),
+                        start,
+                        end: bytes.len(),
+                        special: self.is_special(id),
+                    }
+                }),
+            })
+            .collect();
+        Decoded {
+            tokens,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     /// IDs back to text (invalid UTF-8 sequences become U+FFFD).

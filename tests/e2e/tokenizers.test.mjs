@@ -1,0 +1,110 @@
+// The tokenizer lab as a user meets it: several real tokenizers side by side, each equal to the
+// native CLI; raw bytes of split characters; the same characters highlighted across columns;
+// token IDs decoded back into text in every vocabulary.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveDist, launch, tokenmeterCli } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const TEXT = 'El niño comió 你好 👋🏽 in 2024!';
+
+async function openPage() {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(server.url);
+  return page;
+}
+
+async function pick(page, id) {
+  await page.click('details.picker summary');
+  await page.check(`[data-testid=pick-${id}]`);
+  await page.click('details.picker summary');
+}
+
+/** The IDs shown in a column, once it has its tokens. */
+async function columnIds(page, id, n) {
+  const sel = `[data-tokenizer="${id}"] [data-testid=tokens] .tok`;
+  await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel).length === n, [sel, n], { timeout: 60_000 });
+  return page.$$eval(sel, (els) => els.map((e) => Number(e.dataset.id)));
+}
+
+test('side by side, every column equals the native tokenizer', async () => {
+  const page = await openPage();
+  await page.fill('#text', TEXT);
+  await pick(page, 'gemma3');
+  await pick(page, 'cl100k_base');
+  for (const id of ['smollm2', 'o200k_base', 'cl100k_base', 'llama3', 'gemma3']) {
+    const native = tokenmeterCli(['tokenize', '--tokenizer', id, '--text', TEXT]);
+    assert.deepEqual(await columnIds(page, id, native.count), native.ids, id);
+    const summary = await page.textContent(`[data-tokenizer="${id}"] [data-testid=token-count]`);
+    assert.match(summary, new RegExp(`^${native.count} tokens · `), id);
+  }
+  // Columns follow the registry's order, whatever order they were picked in.
+  const order = await page.$$eval('.column', (els) => els.map((e) => e.dataset.tokenizer));
+  assert.deepEqual(order, ['smollm2', 'o200k_base', 'cl100k_base', 'llama3', 'gemma3']);
+  await page.context().close();
+});
+
+test('a token holding part of a character shows those raw bytes', async () => {
+  const page = await openPage();
+  await page.fill('#text', TEXT);
+  const native = tokenmeterCli(['tokenize', '--tokenizer', 'llama3', '--text', TEXT]);
+  await columnIds(page, 'llama3', native.count);
+  const shown = await page.$$eval('[data-tokenizer=llama3] [data-testid=tokens] .tok .text',
+    (els) => els.map((e) => e.textContent));
+  // The CLI shows a token as text with stray bytes in hex ("·<F0 9F>"); the page draws the same
+  // pieces: whitespace made visible, bytes as hex without the brackets.
+  const expected = native.tokens.map((t) => t.split(/(<[0-9A-F ]+>)/).map((part) =>
+    /^<[0-9A-F ]+>$/.test(part) ? part.slice(1, -1)
+      : part.replace(/ /g, '·').replace(/\t/g, '→').replace(/\n/g, '↵')).join(''));
+  assert.deepEqual(shown, expected);
+  const partial = native.tokens.filter((t) => /<[0-9A-F ]+>/.test(t)).length;
+  assert.ok(partial >= 2, 'the emoji is split across tokens in llama3');
+  assert.ok(await page.locator('[data-tokenizer=llama3] .bytes').count() >= 2);
+  await page.context().close();
+});
+
+test('hovering a token highlights the same characters in every column', async () => {
+  const page = await openPage();
+  await page.fill('#text', TEXT);
+  await columnIds(page, 'o200k_base', tokenmeterCli(['tokenize', '--tokenizer', 'o200k_base', '--text', TEXT]).count);
+  await columnIds(page, 'smollm2', tokenmeterCli(['tokenize', '--text', TEXT]).count);
+  // " niño" in o200k is one token; SmolLM2 cuts it in several, all of which light up.
+  const nino = page.locator('[data-tokenizer=o200k_base] .tok', { hasText: 'niño' }).first();
+  await nino.hover();
+  const lit = await page.$$eval('[data-tokenizer=smollm2] .tok.lit .text', (els) => els.map((e) => e.textContent).join(''));
+  assert.equal(lit.replace(/·/g, ' '), ' niño');
+  assert.equal(await page.locator('[data-tokenizer=o200k_base] .tok.lit').count(), 1);
+  await page.context().close();
+});
+
+test('decode mode spells the same IDs in every vocabulary and marks IDs that do not exist', async () => {
+  const page = await openPage();
+  await page.check('[data-testid=mode-decode]');
+  await page.fill('[data-testid=ids-input]', '[9906, 1917, 0, 99999999]');
+  for (const id of ['llama3', 'o200k_base', 'smollm2']) {
+    const native = tokenmeterCli(['decode', '--tokenizer', id, '--ids', '[9906, 1917, 0, 99999999]']);
+    const sel = `[data-tokenizer="${id}"] [data-testid=token-count]`;
+    await page.waitForFunction((sel) => /IDs/.test(document.querySelector(sel)?.textContent ?? ''), sel);
+    const summary = await page.textContent(sel);
+    assert.ok(summary.includes(native.text.replace(/ /g, '·')), `${id}: ${summary} vs ${native.text}`);
+    assert.match(summary, /1 not in this vocabulary/);
+    assert.equal(await page.locator(`[data-tokenizer="${id}"] .tok.invalid`).count(), 1);
+  }
+  // A typo gets a clear message; the text is kept.
+  await page.fill('[data-testid=ids-input]', '1, x');
+  await page.waitForSelector('text=/“x” is not a token ID/');
+  await page.check('[data-testid=mode-encode]');
+  await page.waitForFunction(() => /tokens ·/.test(document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent ?? ''));
+  assert.equal(await page.inputValue('#text'), 'The capital of France is');
+  await page.context().close();
+});
