@@ -29,6 +29,9 @@ pub enum ToWorker {
         ids: String,
         tokenizers: Vec<String>,
     },
+    /// Add the user's own tokenizer (a `tokenizer.json` or a GGUF file, posted alongside this
+    /// message) under `id`; it can then be named in `Tokenize` and `Decode`.
+    AddTokenizer { id: String, name: String },
     /// Token IDs of many texts with one tokenizer (the browser parity test, benchmarks).
     TokenizeBatch {
         tokenizer: String,
@@ -55,6 +58,18 @@ pub enum FromWorker {
     Ready,
     /// Tokens of the text sent with the same `seq`, one column per tokenizer asked for.
     Tokenized(Tokenized),
+    /// The user's tokenizer is ready (`entries` IDs in its vocabulary).
+    TokenizerAdded {
+        id: String,
+        name: String,
+        entries: usize,
+    },
+    /// The user's file is not a tokenizer tokenmeter can read; the message says why.
+    TokenizerRejected {
+        id: String,
+        name: String,
+        message: String,
+    },
     /// The IDs for a `TokenizeBatch`, in order, and the milliseconds spent encoding them.
     BatchIds {
         tokenizer: String,

@@ -82,7 +82,13 @@ struct State {
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
+    /// The file posted with the request being handled (see `AddTokenizer`).
+    static ATTACHED: RefCell<Option<web_sys::File>> = const { RefCell::new(None) };
 }
+
+/// Files larger than this are not read whole: a GGUF's tokenizer is in its first megabytes.
+const GGUF_HEAD: f64 = 64.0 * 1024.0 * 1024.0;
+const MAX_JSON: f64 = 256.0 * 1024.0 * 1024.0;
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -105,9 +111,18 @@ fn now_ms() -> f64 {
 pub fn start() {
     console_error_panic_hook::set_once();
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(|ev: MessageEvent| {
-        let Some(text) = ev.data().as_string() else {
+        // A request is a JSON string, or `[JSON string, File]` when a file comes with it.
+        let data = ev.data();
+        let (text, file) = match data.dyn_ref::<js_sys::Array>() {
+            Some(pair) => (pair.get(0).as_string(), pair.get(1).dyn_into::<web_sys::File>().ok()),
+            None => (data.as_string(), None),
+        };
+        let Some(text) = text else {
             return;
         };
+        if let Some(file) = file {
+            ATTACHED.with_borrow_mut(|a| *a = Some(file));
+        }
         match serde_json::from_str::<ToWorker>(&text) {
             Ok(msg) => handle(msg),
             Err(e) => {
@@ -149,6 +164,28 @@ fn handle(msg: ToWorker) {
                 s.tokenize_dirty = true;
             });
             kick_tokenize_loop();
+        }
+        ToWorker::AddTokenizer { id, name } => {
+            let file = ATTACHED.with_borrow_mut(Option::take);
+            spawn_local(async move {
+                let result = match file {
+                    None => Err("no file came with the request".to_string()),
+                    Some(file) => read_user_tokenizer(&file, &name).await,
+                };
+                let msg = match result {
+                    Ok(tok) => {
+                        let entries = tok.entries();
+                        STATE.with_borrow_mut(|s| {
+                            s.vocabs.insert(id.clone(), Vocab::Ready(Rc::new(tok)));
+                            s.tokenize_dirty = true;
+                        });
+                        kick_tokenize_loop();
+                        FromWorker::TokenizerAdded { id, name, entries }
+                    }
+                    Err(message) => FromWorker::TokenizerRejected { id, name, message },
+                };
+                post(&msg);
+            });
         }
         ToWorker::TokenizeBatch { tokenizer, texts } => spawn_local(async move {
             let t0 = now_ms();
@@ -364,6 +401,36 @@ fn decode_column(tok: &TextTokenizer, ids: &[u32]) -> ColumnState {
         ms: now_ms() - t0,
         decoded: Some(decoded.text),
     })
+}
+
+/// The user's file as a tokenizer: a GGUF (by its signature) or a `tokenizer.json`.
+async fn read_user_tokenizer(file: &web_sys::File, name: &str) -> Result<TextTokenizer, String> {
+    let info = TokenizerInfo {
+        id: format!("file:{name}"),
+        name: name.to_string(),
+        source: "your file".into(),
+        license: "as stated by its publisher".into(),
+    };
+    let head = read_blob(&file.slice_with_f64_and_f64(0.0, 4.0).map_err(js_error)?).await?;
+    if head == b"GGUF" {
+        let size = file.size().min(GGUF_HEAD);
+        let bytes = read_blob(&file.slice_with_f64_and_f64(0.0, size).map_err(js_error)?).await?;
+        let gguf = Gguf::read(&mut Cursor::new(&bytes[..]))
+            .map_err(|e| format!("{name}: {e}"))?;
+        return TextTokenizer::from_gguf(&gguf, info).map_err(|e| format!("{name}: {e}"));
+    }
+    if file.size() > MAX_JSON {
+        return Err(format!("{name}: {:.0} MB is too large for a tokenizer.json", file.size() / 1e6));
+    }
+    let bytes = gunzip_if_needed(read_blob(file).await?).await?;
+    TextTokenizer::from_json(&bytes, info).map_err(|e| format!("{name}: {e}"))
+}
+
+async fn read_blob(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| format!("cannot read the file: {}", js_error(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 async fn load_vocab(id: &str, info: TokenizerInfo) -> Result<TextTokenizer, String> {

@@ -16,7 +16,8 @@ const WORKER_URL: &str = "./worker-loader.js";
 pub struct WorkerHandle {
     worker: Worker,
     ready: Cell<bool>,
-    queue: RefCell<Vec<String>>,
+    /// Messages sent before the worker said `Ready` (a JSON string, or `[JSON, File]`).
+    queue: RefCell<Vec<JsValue>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
@@ -77,16 +78,24 @@ impl WorkerHandle {
 
     /// Sends a request now, or once the worker is ready.
     pub fn send(&self, msg: &ToWorker) {
-        let json = msg.to_json();
+        self.send_value(JsValue::from_str(&msg.to_json()));
+    }
+
+    /// Sends a request with a file attached (the worker reads it; the page never does).
+    pub fn send_with_file(&self, msg: &ToWorker, file: &web_sys::File) {
+        self.send_value(js_sys::Array::of2(&JsValue::from_str(&msg.to_json()), file).into());
+    }
+
+    fn send_value(&self, data: JsValue) {
         if self.ready.get() {
-            self.post(&json);
+            self.post(&data);
         } else {
-            self.queue.borrow_mut().push(json);
+            self.queue.borrow_mut().push(data);
         }
     }
 
-    fn post(&self, json: &str) {
-        if let Err(e) = self.worker.post_message(&JsValue::from_str(json)) {
+    fn post(&self, data: &JsValue) {
+        if let Err(e) = self.worker.post_message(data) {
             web_sys::console::error_2(&"tokenmeter: postMessage to worker failed".into(), &e);
         }
     }

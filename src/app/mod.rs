@@ -120,6 +120,10 @@ pub struct AppState {
     /// Decode mode: the columns show the typed IDs turned back into text.
     pub decode: RwSignal<bool>,
     pub ids_input: RwSignal<String>,
+    /// Tokenizers the user brought (`file:<n>` ids and their file names).
+    pub custom: RwSignal<Vec<(String, String)>>,
+    /// Why the last file the user brought could not be used.
+    pub custom_error: RwSignal<Option<String>>,
 }
 
 /// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
@@ -130,6 +134,7 @@ struct Bridge {
     tokenizer: Rc<WorkerHandle>,
     model: RefCell<Rc<WorkerHandle>>,
     state: AppState,
+    files_added: Cell<u32>,
 }
 
 thread_local! {
@@ -151,6 +156,7 @@ impl Bridge {
             tokenizer,
             model: RefCell::new(Self::spawn_model(state)?),
             state,
+            files_added: Cell::new(0),
         }))
     }
 
@@ -198,6 +204,20 @@ impl Bridge {
 
     fn clear_model_cache(&self) {
         self.model.borrow().send(&ToWorker::ClearModelCache);
+    }
+
+    /// Hands the user's file to the tokenizer worker, which reads and checks it.
+    fn add_tokenizer(&self, file: web_sys::File) {
+        let n = self.files_added.get() + 1;
+        self.files_added.set(n);
+        self.state.custom_error.set(None);
+        self.tokenizer.send_with_file(
+            &ToWorker::AddTokenizer {
+                id: format!("file:{n}"),
+                name: file.name(),
+            },
+            &file,
+        );
     }
 
     fn request_tokens(&self) {
@@ -264,6 +284,11 @@ fn on_tokenizer_message(state: AppState, msg: FromWorker) {
         FromWorker::TokenizeFailed { seq, message } if seq == latest => {
             state.token_error.set(Some(message));
         }
+        FromWorker::TokenizerAdded { id, name, .. } => {
+            state.custom.update(|c| c.push((id.clone(), name)));
+            state.columns.update(|c| c.push(id));
+        }
+        FromWorker::TokenizerRejected { message, .. } => state.custom_error.set(Some(message)),
         _ => {}
     }
 }
@@ -361,6 +386,9 @@ impl Actions {
     pub fn cancel_model(&self) {
         self.bridge.with_value(|b| b.cancel_model());
     }
+    pub fn add_tokenizer(&self, file: web_sys::File) {
+        self.bridge.with_value(|b| b.add_tokenizer(file));
+    }
 }
 
 #[component]
@@ -385,6 +413,8 @@ pub fn App() -> impl IntoView {
         hovered: RwSignal::new(None),
         decode: RwSignal::new(false),
         ids_input: RwSignal::new(String::new()),
+        custom: RwSignal::new(Vec::new()),
+        custom_error: RwSignal::new(None),
     };
     let bridge = match Bridge::start(state) {
         Ok(b) => b,
@@ -459,7 +489,7 @@ pub fn App() -> impl IntoView {
         </header>
         <main>
             <TextInput text=state.text />
-            <tokens::TokenPanel state />
+            <tokens::TokenPanel state actions />
             <next::NextPanel state actions />
         </main>
     }

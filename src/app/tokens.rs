@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::tokenizer::Piece;
 
-use super::{visible_whitespace, AppState, NextState};
+use super::{visible_whitespace, Actions, AppState, NextState};
 use crate::protocol::{Column, ColumnState, TokenList, MAX_TOKENS_SHOWN};
 
 /// Surprisal bands in bits (−log₂ p) for the heatmap: 0–1, 1–2, 2–4, 4–7, 7–11, 11+.
@@ -17,7 +17,7 @@ fn band(bits: f64) -> usize {
 }
 
 #[component]
-pub fn TokenPanel(state: AppState) -> impl IntoView {
+pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
     let columns = move || {
         state.tokens.with(|t| {
             t.as_ref()
@@ -30,8 +30,23 @@ pub fn TokenPanel(state: AppState) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
+    let drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        if let Some(file) = ev
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
+            actions.add_tokenizer(file);
+        }
+    };
     view! {
-        <section class="tokens" aria-labelledby="tokens-title">
+        <section
+            class="tokens"
+            aria-labelledby="tokens-title"
+            on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
+            on:drop=drop
+        >
             <div class="panel-head">
                 <h2 id="tokens-title">"Tokens"</h2>
                 <div class="toggles">
@@ -57,7 +72,7 @@ pub fn TokenPanel(state: AppState) -> impl IntoView {
                     </label>
                 </div>
             </div>
-            <Picker state />
+            <Picker state actions />
             <div class="mode" role="radiogroup" aria-label="what the columns show">
                 <label>
                     <input type="radio" name="mode" data-testid="mode-encode"
@@ -106,7 +121,14 @@ pub fn TokenPanel(state: AppState) -> impl IntoView {
 
 /// The tokenizer picker: every shipped vocabulary with its models, source and licence.
 #[component]
-fn Picker(state: AppState) -> impl IntoView {
+fn Picker(state: AppState, actions: Actions) -> impl IntoView {
+    let chosen = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            actions.add_tokenizer(file);
+        }
+        input.set_value("");
+    };
     view! {
         <details class="picker">
             <summary>"Tokenizers: "
@@ -144,8 +166,39 @@ fn Picker(state: AppState) -> impl IntoView {
                         </li>
                     }
                 }).collect_view()}
+                {move || state.custom.get().into_iter().map(|(id, name)| {
+                    let key = id.clone();
+                    view! {
+                        <li>
+                            <label>
+                                <input
+                                    type="checkbox"
+                                    prop:checked=move || state.columns.with(|c| c.contains(&key))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        let id = id.clone();
+                                        state.columns.update(|c| {
+                                            c.retain(|x| *x != id);
+                                            if on { c.push(id); }
+                                        })
+                                    }
+                                />
+                                <strong>{format!(" {name}")}</strong>
+                                <span class="muted">" — your file (stays in this tab)"</span>
+                            </label>
+                        </li>
+                    }
+                }).collect_view()}
             </ul>
+            <label class="byo">
+                "Bring your own: a tokenizer.json or a GGUF file "
+                <input type="file" accept=".json,.gguf,.gz,application/json" data-testid="byo-file" on:change=chosen />
+                <span class="muted">" (or drop it on this panel)"</span>
+            </label>
         </details>
+        {move || state.custom_error.get().map(|e| view! {
+            <p class="error" role="alert" data-testid="byo-error">{e}</p>
+        })}
     }
 }
 
@@ -153,7 +206,13 @@ fn Picker(state: AppState) -> impl IntoView {
 fn TokenColumn(state: AppState, column: Column, chars: usize, bytes: usize) -> impl IntoView {
     let id = column.tokenizer.clone();
     let spec = registry::find(&id);
-    let name = spec.map_or(id.clone(), |s| s.name.to_string());
+    let name = spec.map(|s| s.name.to_string()).unwrap_or_else(|| {
+        state.custom.with_untracked(|c| {
+            c.iter()
+                .find(|(i, _)| *i == id)
+                .map_or(id.clone(), |(_, n)| format!("{n} (your file)"))
+        })
+    });
     let body = match column.state {
         ColumnState::Loading => view! {
             <p class="muted">{format!("Loading the {name} vocabulary…")}</p>

@@ -3,7 +3,8 @@
 // token IDs decoded back into text in every vocabulary.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, tokenmeterCli } from './harness.mjs';
+import { join } from 'node:path';
+import { serveDist, launch, tokenmeterCli, ROOT } from './harness.mjs';
 
 let server;
 let browser;
@@ -106,5 +107,29 @@ test('decode mode spells the same IDs in every vocabulary and marks IDs that do 
   await page.check('[data-testid=mode-encode]');
   await page.waitForFunction(() => /tokens ·/.test(document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent ?? ''));
   assert.equal(await page.inputValue('#text'), 'The capital of France is');
+  await page.context().close();
+});
+
+test('bring your own tokenizer.json or GGUF: it joins the comparison; a broken file gets a clear error', async () => {
+  const page = await openPage();
+  await page.fill('#text', TEXT);
+  await page.click('details.picker summary');
+  // A tokenizer.json (Qwen3's, as if downloaded from its model page).
+  await page.setInputFiles('[data-testid=byo-file]', join(ROOT, 'data/tokenizers/qwen3.json'));
+  const qwen = tokenmeterCli(['tokenize', '--tokenizer', 'qwen3', '--text', TEXT]);
+  assert.deepEqual(await columnIds(page, 'file:1', qwen.count), qwen.ids);
+  assert.match(await page.textContent('[data-tokenizer="file:1"] h3'), /qwen3\.json \(your file\)/);
+  // A GGUF: its tokenizer comes from the metadata (SmolLM2's, metadata only).
+  await page.setInputFiles('[data-testid=byo-file]', join(ROOT, 'data/test/smollm2.vocab.gguf'));
+  const smol = tokenmeterCli(['tokenize', '--text', TEXT]);
+  assert.deepEqual(await columnIds(page, 'file:2', smol.count), smol.ids);
+  // Not a tokenizer: a message naming the file and the problem; everything else keeps working.
+  await page.setInputFiles('[data-testid=byo-file]', { name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": ') });
+  await page.waitForSelector('[data-testid=byo-error]');
+  assert.match(await page.textContent('[data-testid=byo-error]'), /^notes\.json: .*tokenizer\.json/);
+  await page.setInputFiles('[data-testid=byo-file]', { name: 'weird.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\u0003\u0000\u0000\u0000garbage') });
+  await page.waitForFunction(() => /^weird\.gguf: not a valid GGUF/.test(document.querySelector('[data-testid=byo-error]')?.textContent ?? ''));
+  assert.equal(await page.locator('.column').count(), 5);
+  assert.equal(await page.inputValue('#text'), TEXT);
   await page.context().close();
 });
