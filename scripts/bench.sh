@@ -20,4 +20,19 @@ echo "llama.cpp…" >&2
 .tools/pyref/bin/python scripts/bench_llama_cpp.py "$ids" "$D" "$R" 1 >"$out/llama_cpp.json"
 echo "wasm in Chromium…" >&2
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R") >"$out/wasm.json"
+echo "tokenizers…" >&2
+# 1 MB of the parity corpus (mixed languages, code, emoji, whitespace), the same bytes everywhere.
+python3 - "$out/mixed-1mb.txt" <<'PY'
+import json, sys
+corpus = json.load(open("data/parity/corpus.json", encoding="utf-8"))
+out, size, i = [], 0, 0
+while size < 1_000_000:
+    s = corpus[i % len(corpus)]
+    out.append(s)
+    size += len(s.encode()) + 1
+    i += 1
+open(sys.argv[1], "w", encoding="utf-8").write("\n".join(out))
+PY
+target/release/tokenmeter bench-tokenizers --text-file "$out/mixed-1mb.txt" >"$out/tokenizers-native.json"
+(cd tests/e2e && node bench-tokenizers.mjs) >"$out/tokenizers-wasm.json"
 python3 scripts/bench_report.py "$out"

@@ -39,3 +39,15 @@ print(f"wasm: model download + load in the worker {wasm['result']['download_and_
       f"warm start (model in Cache Storage) to first scores {wasm['result']['warm_start_to_first_scores_ms']:.0f} ms")
 print(f"whole-vocabulary scoring per step (softmax, entropy, top-10, filters + draw, curve): "
       f"native {native['result']['scoring_ms']:.2f} ms, wasm {wasm['result']['scoring_ms']:.2f} ms")
+
+tn, tw = load("tokenizers-native"), load("tokenizers-wasm")
+print(f"\ntokenizers: load the vocabulary, then encode {tn['bytes'] / 1e6:.2f} MB of mixed text (parity corpus)")
+print(f"{'tokenizer':<16} {'load native':>11} {'load wasm':>10} {'encode native':>14} {'encode wasm':>12} {'wasm÷native':>12} {'tokens':>8}")
+for n, w in zip(tn["results"], tw["wasm"]):
+    print(f"{n['tokenizer']:<16} {n['load_ms']:>9.0f}ms {w['load_ms']:>8.0f}ms {n['encode_ms']:>12.0f}ms "
+          f"{w['encode_ms']:>10.0f}ms {n['encode_ms'] / w['encode_ms']:>12.2f} {w['tokens']:>8}")
+o = next(w for w in tw["wasm"] if w["tokenizer"] == "o200k_base")
+js = tw["js"]
+print(f"o200k_base, same page: tokenmeter wasm {o['encode_ms']:.0f} ms vs gpt-tokenizer {js['encode_ms']:.0f} ms "
+      f"(speed ratio {js['encode_ms'] / o['encode_ms']:.2f}; gpt-tokenizer counts {js['tokens']} tokens, tiktoken and "
+      f"tokenmeter {o['tokens']})")

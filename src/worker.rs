@@ -114,7 +114,10 @@ pub fn start() {
         // A request is a JSON string, or `[JSON string, File]` when a file comes with it.
         let data = ev.data();
         let (text, file) = match data.dyn_ref::<js_sys::Array>() {
-            Some(pair) => (pair.get(0).as_string(), pair.get(1).dyn_into::<web_sys::File>().ok()),
+            Some(pair) => (
+                pair.get(0).as_string(),
+                pair.get(1).dyn_into::<web_sys::File>().ok(),
+            ),
             None => (data.as_string(), None),
         };
         let Some(text) = text else {
@@ -415,12 +418,14 @@ async fn read_user_tokenizer(file: &web_sys::File, name: &str) -> Result<TextTok
     if head == b"GGUF" {
         let size = file.size().min(GGUF_HEAD);
         let bytes = read_blob(&file.slice_with_f64_and_f64(0.0, size).map_err(js_error)?).await?;
-        let gguf = Gguf::read(&mut Cursor::new(&bytes[..]))
-            .map_err(|e| format!("{name}: {e}"))?;
+        let gguf = Gguf::read(&mut Cursor::new(&bytes[..])).map_err(|e| format!("{name}: {e}"))?;
         return TextTokenizer::from_gguf(&gguf, info).map_err(|e| format!("{name}: {e}"));
     }
     if file.size() > MAX_JSON {
-        return Err(format!("{name}: {:.0} MB is too large for a tokenizer.json", file.size() / 1e6));
+        return Err(format!(
+            "{name}: {:.0} MB is too large for a tokenizer.json",
+            file.size() / 1e6
+        ));
     }
     let bytes = gunzip_if_needed(read_blob(file).await?).await?;
     TextTokenizer::from_json(&bytes, info).map_err(|e| format!("{name}: {e}"))

@@ -35,6 +35,14 @@ export async function serveDist({ prefix = '/' } = {}) {
       res.writeHead(200, { 'content-type': TYPES['.json'] }).end(readFileSync(corpus));
       return;
     }
+    if (rel.startsWith('__bench/') || rel.startsWith('__node_modules/')) {
+      // Benchmark inputs (target/bench) and reference encoders (tests/e2e/node_modules).
+      const base = rel.startsWith('__bench/') ? join(ROOT, 'target/bench') : join(ROOT, 'tests/e2e/node_modules');
+      const path = normalize(join(base, rel.slice(rel.indexOf('/') + 1)));
+      if (!path.startsWith(base) || !existsSync(path)) { res.writeHead(404).end(); return; }
+      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path));
+      return;
+    }
     if (rel === '__blank.html') {
       // An empty page of this origin, for driving a worker without the app (benchmarks).
       res.writeHead(200, { 'content-type': TYPES['.html'] }).end('<!doctype html><title>blank</title>');

@@ -98,6 +98,12 @@ enum Command {
         #[arg(long)]
         ids: Option<String>,
     },
+    /// Time loading every shipped tokenizer and encoding a text file with it (`./dev bench`).
+    BenchTokenizers {
+        /// The text to encode.
+        #[arg(long)]
+        text_file: PathBuf,
+    },
     /// Time prefill and greedy decode on this machine (see BENCHMARKS.md; `./dev bench`).
     Bench {
         /// Prompt length in tokens (a fixed English paragraph, cut or repeated).
@@ -187,6 +193,26 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "decode_tokens_per_s": r.decode_tokens_per_s(),
                 "result": r,
             }))
+        }
+        Command::BenchTokenizers { text_file } => {
+            let text = std::fs::read_to_string(&text_file)
+                .map_err(|e| format!("{}: {e}", text_file.display()))?;
+            let mut results = Vec::new();
+            for s in SHIPPED {
+                let t0 = std::time::Instant::now();
+                let tok = open_tokenizer(s.id, &model_path)?;
+                let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+                let t1 = std::time::Instant::now();
+                let ids = tok.encode(&text).map_err(err)?;
+                let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
+                results.push(json!({
+                    "tokenizer": s.id,
+                    "load_ms": load_ms,
+                    "encode_ms": encode_ms,
+                    "tokens": ids.len(),
+                }));
+            }
+            Ok(json!({ "bytes": text.len(), "results": results }))
         }
         Command::Tokenizers => Ok(json!({
             "tokenizers": SHIPPED.iter().map(|s| json!({
