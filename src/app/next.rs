@@ -130,50 +130,53 @@ fn number_input(
     }
 }
 
+/// A labelled range input from 0 to `max`, with its value shown beside the label.
+fn slider(
+    label: &'static str,
+    id: &'static str,
+    max: f32,
+    step: f32,
+    shown: impl Fn() -> String + Send + Sync + Copy + 'static,
+    get: impl Fn() -> f32 + Send + Sync + Copy + 'static,
+    set: impl Fn(f32) + Send + Sync + Copy + 'static,
+) -> impl IntoView {
+    view! {
+        <label class="control slider" for=id>
+            <span>{label} " " <output>{shown}</output></span>
+            <input
+                id=id
+                type="range"
+                min="0"
+                max=max
+                step=step
+                prop:value=move || get().to_string()
+                on:input=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+                        set(v.clamp(0.0, max));
+                    }
+                }
+            />
+        </label>
+    }
+}
+
 #[component]
 fn Controls(state: AppState) -> impl IntoView {
     let s = state.settings;
     view! {
         <fieldset class="controls">
             <legend>"Sampling"</legend>
-            <label class="control slider" for="temperature">
-                <span>
-                    "Temperature "
-                    <output>{move || {
-                        let t = s.with(|s| s.sampler.temperature);
-                        if t == 0.0 { "0 (greedy)".to_string() } else { format!("{t:.2}") }
-                    }}</output>
-                </span>
-                <input
-                    id="temperature"
-                    type="range"
-                    min="0"
-                    max="2"
-                    step="0.05"
-                    prop:value=move || s.with(|s| s.sampler.temperature).to_string()
-                    on:input=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                            s.update(|s| s.sampler.temperature = v);
-                        }
-                    }
-                />
-            </label>
-            <label class="control slider" for="top-p">
-                <span>"Top-p " <output>{move || format!("{:.2}", s.with(|s| s.sampler.top_p))}</output></span>
-                <input
-                    id="top-p"
-                    type="range"
-                    min="0"
-                    max="1"
-                    step="0.01"
-                    prop:value=move || s.with(|s| s.sampler.top_p).to_string()
-                    on:input=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                            s.update(|s| s.sampler.top_p = v);
-                        }
-                    }
-                />
-            </label>
+            {slider("Temperature", "temperature", 2.0, 0.05,
+                move || {
+                    let t = s.with(|s| s.sampler.temperature);
+                    if t == 0.0 { "0 (greedy)".to_string() } else { format!("{t:.2}") }
+                },
+                move || s.with(|s| s.sampler.temperature),
+                move |v| s.update(|s| s.sampler.temperature = v))}
+            {slider("Top-p", "top-p", 1.0, 0.01,
+                move || format!("{:.2}", s.with(|s| s.sampler.top_p)),
+                move || s.with(|s| s.sampler.top_p),
+                move |v| s.update(|s| s.sampler.top_p = v))}
             {number_input("Top-k (0 = off)", "top-k", 0.0, 49_152.0, 1.0,
                 move || s.with(|s| s.sampler.top_k) as f64,
                 move |v| s.update(|s| s.sampler.top_k = v as usize))}
@@ -203,33 +206,29 @@ fn Controls(state: AppState) -> impl IntoView {
 fn Continuation(state: AppState) -> impl IntoView {
     let ready = move || matches!(state.next.get(), NextState::Done(_)) && !state.stale.get();
     let running = move || state.running.get().is_some();
-    let step = move |_| {
+    // Appends the token the sampler drew for the scores on screen (if they are current).
+    let append_drawn = move || {
         if state.stale.get_untracked() {
-            return;
+            return false;
         }
-        if let NextState::Done(s) = state.next.get_untracked() {
-            state.continuation.update(|c| {
-                c.push(Generated {
-                    id: s.sampling.token,
-                    text: s.sampled_text.clone(),
-                    forced: false,
-                })
-            });
-        }
+        let NextState::Done(s) = state.next.get_untracked() else {
+            return false;
+        };
+        state.continuation.update(|c| {
+            c.push(Generated {
+                id: s.sampling.token,
+                text: s.sampled_text.clone(),
+                forced: false,
+            })
+        });
+        true
+    };
+    let step = move |_| {
+        append_drawn();
     };
     let run = move |_| {
-        if state.stale.get_untracked() {
-            return;
-        }
-        if let NextState::Done(s) = state.next.get_untracked() {
+        if append_drawn() {
             state.running.set(Some(RUN_TOKENS - 1));
-            state.continuation.update(|c| {
-                c.push(Generated {
-                    id: s.sampling.token,
-                    text: s.sampled_text.clone(),
-                    forced: false,
-                })
-            });
         }
     };
     view! {

@@ -1,27 +1,18 @@
 // The model explorer as a user drives it: stepping, forcing, undo, run/stop, the surprisal
 // heatmap, token search, chat mode and the cached model — each checked against the native CLI,
 // which must produce exactly the same tokens (the forward pass is deterministic across targets).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, tokenmeterCli } from './harness.mjs';
+import { useBrowser, tokenmeterCli } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const live = useBrowser();
 
 const PROMPT = 'The capital of France is';
 const MODEL_WAIT = { timeout: 120_000 };
 
 async function openPage(context) {
-  const page = await (context ?? (await browser.newContext())).newPage();
-  await page.goto(server.url);
+  const page = await (context ?? (await live.browser.newContext())).newPage();
+  await page.goto(live.server.url);
   return page;
 }
 
@@ -155,14 +146,14 @@ test('chat mode wraps the text in the template, as the CLI does', async () => {
 });
 
 test('the model is kept in Cache Storage for the next visit, until cleared', async () => {
-  const context = await browser.newContext();
+  const context = await live.browser.newContext();
   const first = await openPage(context);
   await first.waitForSelector('[data-testid=model-status]', MODEL_WAIT);
   await first.waitForSelector('text=/saved in this browser for next time/', MODEL_WAIT);
   assert.doesNotMatch(await first.textContent('[data-testid=status]'), /from this browser's cache/);
   await first.close();
 
-  server.faults.model = '404'; // the network copy is gone: only the cache can serve it
+  live.server.faults.model = '404'; // the network copy is gone: only the cache can serve it
   try {
     const second = await openPage(context);
     await second.waitForSelector('text=/model from this browser.s cache/', MODEL_WAIT);
@@ -173,7 +164,7 @@ test('the model is kept in Cache Storage for the next visit, until cleared', asy
     await third.waitForSelector('[data-testid=model-error]', MODEL_WAIT);
     assert.match(await third.textContent('[data-testid=model-error]'), /HTTP 404/);
   } finally {
-    delete server.faults.model;
+    delete live.server.faults.model;
     await context.close();
   }
 });

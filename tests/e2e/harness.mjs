@@ -4,6 +4,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -111,6 +112,23 @@ export async function launch(extraArgs = []) {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * Registers hooks that start the dist/ server and Chromium before a test file and stop them
+ * after; the returned object holds them (`.server`, `.browser`) while the tests run.
+ */
+export function useBrowser() {
+  const live = {};
+  before(async () => {
+    live.server = await serveDist();
+    live.browser = await launch();
+  });
+  after(async () => {
+    await live.browser?.close();
+    await live.server?.close();
+  });
+  return live;
 }
 
 /** Every URL the page (and its workers) asked for, to check none left the origin. */

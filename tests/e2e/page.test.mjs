@@ -1,27 +1,18 @@
 // The page as a user meets it: tokens as you type, the real model's next-token scores, and
 // failures that leave the page usable and the text intact.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, recordRequests, fixture, tokenmeterCli } from './harness.mjs';
+import { useBrowser, recordRequests, fixture, tokenmeterCli } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const live = useBrowser();
 
 async function openPage() {
-  const context = await browser.newContext();
+  const context = await live.browser.newContext();
   const urls = recordRequests(context);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(server.url);
+  await page.goto(live.server.url);
   return { context, page, urls, errors };
 }
 
@@ -72,7 +63,7 @@ test('types a sentence and sees " Paris" as the most likely next token, from its
     native.candidates.map((c) => [c.id, Math.fround(c.logit)]),
   );
 
-  const origin = new URL(server.url).origin;
+  const origin = new URL(live.server.url).origin;
   const foreign = urls.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   assert.deepEqual(foreign, [], 'the page requested nothing outside its own origin');
   assert.deepEqual(errors, []);
@@ -103,7 +94,7 @@ test('empty text and a 1 MB paste give clear messages and keep the text', async 
 
 for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
   test(`a failed model download (${fault}) says what happened, keeps tokenizing, and can be retried`, async () => {
-    server.faults.model = fault;
+    live.server.faults.model = fault;
     const { context, page } = await openPage();
     await typeText(page, 'Hola, mundo');
     const error = page.locator('[data-testid=model-error]');
@@ -118,7 +109,7 @@ for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
     await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('5 tokens'));
     assert.equal(await page.inputValue('#text'), 'Hola, mundo');
 
-    delete server.faults.model;
+    delete live.server.faults.model;
     await page.click('text=Retry loading the model');
     await page.waitForSelector('[data-testid=model-status]', { timeout: 120_000 });
     const rows = await candidates(page);
@@ -129,7 +120,7 @@ for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
 }
 
 test('a download in progress shows its speed and can be cancelled, then retried', async () => {
-  server.faults.model = 'slow';
+  live.server.faults.model = 'slow';
   const { context, page } = await openPage();
   try {
     await typeText(page, 'Hola, mundo');
@@ -137,18 +128,18 @@ test('a download in progress shows its speed and can be cancelled, then retried'
     await page.click('[data-testid=cancel-download]');
     await page.waitForSelector('text=/Model download cancelled/');
     await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('5 tokens'));
-    delete server.faults.model;
+    delete live.server.faults.model;
     await page.click('text=Retry loading the model');
     await candidates(page);
     assert.equal(await page.inputValue('#text'), 'Hola, mundo');
   } finally {
-    delete server.faults.model;
+    delete live.server.faults.model;
     await context.close();
   }
 });
 
 test('a worker that cannot start is reported, and the text stays', async () => {
-  server.faults.wasm = 'corrupt';
+  live.server.faults.wasm = 'corrupt';
   try {
     const { context, page } = await openPage();
     await typeText(page, 'still here');
@@ -158,6 +149,6 @@ test('a worker that cannot start is reported, and the text stays', async () => {
     assert.equal(await page.inputValue('#text'), 'still here');
     await context.close();
   } finally {
-    delete server.faults.wasm;
+    delete live.server.faults.wasm;
   }
 });

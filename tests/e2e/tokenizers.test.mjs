@@ -1,27 +1,18 @@
 // The tokenizer lab as a user meets it: several real tokenizers side by side, each equal to the
 // native CLI; raw bytes of split characters; the same characters highlighted across columns;
 // token IDs decoded back into text in every vocabulary.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serveDist, launch, tokenmeterCli, ROOT } from './harness.mjs';
+import { useBrowser, tokenmeterCli, ROOT } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const live = useBrowser();
 
 const TEXT = 'El niño comió 你好 👋🏽 in 2024!';
 
 async function openPage() {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(server.url);
+  const page = await (await live.browser.newContext()).newPage();
+  await page.goto(live.server.url);
   return page;
 }
 

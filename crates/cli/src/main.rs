@@ -49,36 +49,21 @@ enum Command {
     },
     /// Score every vocabulary entry as the next token after a prompt.
     Next {
-        /// The prompt; read from standard input when absent. Special tokens such as
-        /// <|im_start|> are recognised; no BOS is added unless --bos is given.
-        #[arg(long)]
-        prompt: Option<String>,
+        #[command(flatten)]
+        prompt: PromptArgs,
         /// How many top candidates to print.
         #[arg(long, default_value_t = 10)]
         top: usize,
-        /// Put the BOS token before the prompt.
-        #[arg(long)]
-        bos: bool,
-        /// Wrap the prompt as a user message in SmolLM2's chat template.
-        #[arg(long)]
-        chat: bool,
         #[command(flatten)]
         sampling: SamplingArgs,
     },
     /// Generate tokens one by one: a JSON line per token, then a summary line.
     Generate {
-        /// The prompt; read from standard input when absent.
-        #[arg(long)]
-        prompt: Option<String>,
+        #[command(flatten)]
+        prompt: PromptArgs,
         /// How many tokens to generate (stops early at <|im_end|> or <|endoftext|>).
         #[arg(long, default_value_t = 32)]
         max_tokens: usize,
-        /// Put the BOS token before the prompt.
-        #[arg(long)]
-        bos: bool,
-        /// Wrap the prompt as a user message in SmolLM2's chat template.
-        #[arg(long)]
-        chat: bool,
         #[command(flatten)]
         sampling: SamplingArgs,
     },
@@ -116,6 +101,34 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+}
+
+/// The prompt of `next` and `generate`.
+#[derive(clap::Args)]
+struct PromptArgs {
+    /// The prompt; read from standard input when absent. Special tokens such as <|im_start|>
+    /// are recognised; no BOS is added unless --bos is given.
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Put the BOS token before the prompt.
+    #[arg(long)]
+    bos: bool,
+    /// Wrap the prompt as a user message in SmolLM2's chat template.
+    #[arg(long)]
+    chat: bool,
+}
+
+impl PromptArgs {
+    /// The prompt's token IDs, as the model reads them.
+    fn ids(self, loaded: &Loaded) -> Result<Vec<u32>, String> {
+        let text = text_or_stdin(self.prompt)?;
+        let text = if self.chat {
+            chat::smollm2_prompt(&text)
+        } else {
+            text
+        };
+        loaded.encode(&text, self.bos)
+    }
 }
 
 /// Sampling settings (see `tokenmeter_core::sampling`).
@@ -266,14 +279,11 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
         Command::Next {
             prompt,
             top,
-            bos,
-            chat,
             sampling,
         } => {
             let sampler = sampling.sampler()?;
-            let prompt = wrap(text_or_stdin(prompt)?, chat);
             let mut loaded = Loaded::open(&model_path)?;
-            let ids = loaded.encode(&prompt, bos)?;
+            let ids = prompt.ids(&loaded)?;
             let logits = loaded.session.next_logits(&ids).map_err(err)?;
             let next = scoring::next_token(logits, &loaded.tokenizer, top);
             let d = sampling::decide(logits, &sampler, 0, top);
@@ -301,14 +311,11 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
         Command::Generate {
             prompt,
             max_tokens,
-            bos,
-            chat,
             sampling,
         } => {
             let sampler = sampling.sampler()?;
-            let prompt = wrap(text_or_stdin(prompt)?, chat);
             let mut loaded = Loaded::open(&model_path)?;
-            let mut ids = loaded.encode(&prompt, bos)?;
+            let mut ids = prompt.ids(&loaded)?;
             let prompt_len = ids.len();
             let stop = loaded.stop.clone();
             let mut out = std::io::stdout().lock();
@@ -399,15 +406,6 @@ impl Loaded {
             ids.insert(0, self.bos.ok_or("this model names no BOS token")?);
         }
         Ok(ids)
-    }
-}
-
-/// The prompt as given, or wrapped in the chat template.
-fn wrap(prompt: String, chat: bool) -> String {
-    if chat {
-        chat::smollm2_prompt(&prompt)
-    } else {
-        prompt
     }
 }
 

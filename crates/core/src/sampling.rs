@@ -75,7 +75,27 @@ impl Filtered {
     }
 }
 
-/// Applies temperature, top-k and top-p to one row of logits.
+/// Unnormalised softmax weights of z / T, in f64: `exp((zᵢ − max z) / T)`.
+fn tempered_weights(logits: &[f32], temperature: f32) -> Vec<f64> {
+    let t = f64::from(temperature);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    logits
+        .iter()
+        .map(|&z| ((z as f64 - max) / t).exp())
+        .collect()
+}
+
+/// How many tokens top-k keeps out of `n` (all when it is off).
+fn top_k_size(s: &Sampler, n: usize) -> usize {
+    if s.top_k == 0 {
+        n
+    } else {
+        s.top_k.min(n)
+    }
+}
+
+/// Applies temperature, top-k and top-p to one row of logits: the plain definition, which
+/// [`decide`] must equal (tests compare them).
 pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
     if logits.is_empty() {
         return Filtered { tokens: Vec::new() };
@@ -87,20 +107,9 @@ pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
             tokens: vec![(best, 1.0)],
         };
     }
-    let t = f64::from(s.temperature);
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    // Softmax of z/T over the whole vocabulary, in f64.
-    let weights: Vec<f64> = logits
-        .iter()
-        .map(|&z| ((z as f64 - max) / t).exp())
-        .collect();
-
+    let weights = tempered_weights(logits, s.temperature);
     // Candidates in order of probability; only as many as the filters can keep are sorted.
-    let k = if s.top_k == 0 {
-        logits.len()
-    } else {
-        s.top_k.min(logits.len())
-    };
+    let k = top_k_size(s, logits.len());
     let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
     let order = |a: &u32, b: &u32| {
         logits[*b as usize]
@@ -176,17 +185,8 @@ pub fn decide(logits: &[f32], s: &Sampler, step: u64, show: usize) -> Decision {
             head: vec![(best, 1.0)],
         };
     }
-    let t = f64::from(s.temperature);
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let weights: Vec<f64> = logits
-        .iter()
-        .map(|&z| ((z as f64 - max) / t).exp())
-        .collect();
-    let k = if s.top_k == 0 {
-        logits.len()
-    } else {
-        s.top_k.min(logits.len())
-    };
+    let weights = tempered_weights(logits, s.temperature);
+    let k = top_k_size(s, logits.len());
     // Total weight of the top-k set (the whole vocabulary when k is off).
     let total_k: f64 = if k == logits.len() {
         weights.iter().sum()
