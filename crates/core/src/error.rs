@@ -31,6 +31,10 @@ pub enum Error {
     #[error("the prompt has {tokens} tokens but the model reads at most {limit}")]
     PromptTooLong { tokens: usize, limit: usize },
 
+    /// A data file (price table, …) that cannot be read.
+    #[error("{0}")]
+    InvalidData(String),
+
     /// A failure inside the tensor library while running the model.
     #[error("model computation failed: {0}")]
     Compute(String),

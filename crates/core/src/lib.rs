@@ -11,13 +11,17 @@
 //!   entropy and the top candidates.
 //! - [`sampling`]: temperature, top-k, top-p and a seeded, replayable draw.
 //! - [`chat`]: SmolLM2-Instruct's chat template.
+//! - [`cost`]: API prices (LiteLLM's table) × each model's own token count.
+//! - [`physics`]: the GPU time, energy and memory behind a request, formulas in the open.
 //!
 //! Architecture invariant: nothing here knows about the web, the DOM or a terminal.
 
 pub mod chat;
+pub mod cost;
 pub mod error;
 pub mod gguf;
 pub mod model;
+pub mod physics;
 pub mod sampling;
 pub mod scoring;
 pub mod tokenizer;
