@@ -6,8 +6,10 @@
 //! whose `seq` is not the latest it asked for.
 
 use serde::{Deserialize, Serialize};
+use tokenmeter_core::cost::{Cost, Counting};
 use tokenmeter_core::model::bench::BenchResult;
 use tokenmeter_core::model::TokenScore;
+use tokenmeter_core::physics::{Assumptions, ModelShape, Physics};
 use tokenmeter_core::sampling::{Decision, Sampler};
 use tokenmeter_core::scoring::NextToken;
 use tokenmeter_core::tokenizer::{Piece, Token};
@@ -32,6 +34,8 @@ pub enum ToWorker {
     /// Add the user's own tokenizer (a `tokenizer.json` or a GGUF file, posted alongside this
     /// message) under `id`; it can then be named in `Tokenize` and `Decode`.
     AddTokenizer { id: String, name: String },
+    /// Price the text across models and estimate the physics behind it (tokenizer worker).
+    Cost(CostRequest),
     /// Token IDs of many texts with one tokenizer (the browser parity test, benchmarks).
     TokenizeBatch {
         tokenizer: String,
@@ -70,6 +74,8 @@ pub enum FromWorker {
         name: String,
         message: String,
     },
+    /// The answer to a `Cost` request (sent again as more vocabularies arrive).
+    Costs(CostReport),
     /// The IDs for a `TokenizeBatch`, in order, and the milliseconds spent encoding them.
     BatchIds {
         tokenizer: String,
@@ -272,6 +278,73 @@ pub struct Surprisal {
     pub ids: Vec<u32>,
     /// `scores[i]` is for `ids[i + 1]` (nothing predicts the first token).
     pub scores: Vec<TokenScore>,
+}
+
+/// What the cost panel asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CostRequest {
+    pub seq: u64,
+    pub text: String,
+    /// Words to find in the price table's model keys (empty: the default models).
+    pub search: String,
+    /// Output tokens per request; `None`: as many as the input.
+    pub output_tokens: Option<u64>,
+    pub cached_share: f64,
+    pub batch: bool,
+    pub requests_per_day: u64,
+    /// The open model whose serving is estimated (a `physics::known_models` name).
+    pub physics_model: String,
+    pub assumptions: Assumptions,
+    /// The page's own model measured on this device: (parameters, decode tokens per second).
+    pub device: Option<(f64, f64)>,
+    /// Tokenizers for the language comparison.
+    pub languages_for: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CostReport {
+    pub seq: u64,
+    /// Price table version and date.
+    pub version: String,
+    pub date: String,
+    pub rows: Vec<CostRow>,
+    /// How many models match the search (the rows show the first ones).
+    pub matches: usize,
+    pub physics: Option<PhysicsView>,
+    /// FLOP/s the user's device reached running the page's model.
+    pub device_flops: Option<f64>,
+    pub languages: Vec<LanguageRow>,
+    /// Why nothing could be priced (e.g. the price table did not load).
+    pub error: Option<String>,
+}
+
+/// One model's price for the text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CostRow {
+    pub model: String,
+    pub provider: String,
+    pub counting: Counting,
+    /// Input tokens, once the model's tokenizer has loaded.
+    pub tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cost: Option<Cost>,
+    pub per_month_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhysicsView {
+    pub model: ModelShape,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub estimate: Physics,
+}
+
+/// Tokens of the same sentences in each language, for one tokenizer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LanguageRow {
+    pub tokenizer: String,
+    /// (language name, tokens); `None` while the vocabulary loads.
+    pub counts: Vec<(String, Option<u64>)>,
 }
 
 impl From<&Token> for TokenView {

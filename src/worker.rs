@@ -19,15 +19,18 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader, Response};
 
 use tokenmeter_core::chat;
+use tokenmeter_core::cost::{self, ModelPrice, PriceTable, Usage, DEFAULT_MODELS};
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::bench::{self, BenchResult};
 use tokenmeter_core::model::{Model, Session};
+use tokenmeter_core::physics;
 use tokenmeter_core::scoring::{self, Analysis};
 use tokenmeter_core::tokenizer::{self, registry, smollm2_info, TextTokenizer, TokenizerInfo};
 
 use crate::protocol::{
-    Column, ColumnState, FromWorker, ModelSummary, NextRequest, Scores, SearchHit, Surprisal,
-    ToWorker, TokenList, TokenView, Tokenized, MAX_TOKENS_SHOWN, MAX_TOP,
+    Column, ColumnState, CostReport, CostRequest, CostRow, FromWorker, LanguageRow, ModelSummary,
+    NextRequest, PhysicsView, Scores, SearchHit, Surprisal, ToWorker, TokenList, TokenView,
+    Tokenized, MAX_TOKENS_SHOWN, MAX_TOP,
 };
 
 /// Where the tokenizer worker finds a shipped vocabulary (written by `cargo xtask vocab`).
@@ -73,6 +76,13 @@ struct State {
     /// Whether `last_tokenize` needs a (new) answer, and whether a loop is producing it.
     tokenize_dirty: bool,
     tokenizing: bool,
+    /// The price table, once fetched; the newest `Cost` request, answered again as vocabularies
+    /// arrive.
+    prices: Option<Result<Rc<PriceTable>, String>>,
+    prices_loading: bool,
+    last_cost: Option<CostRequest>,
+    /// Set with each pass of the tokenize loop: the cost request needs answering too.
+    cost_due: bool,
     /// The model, once loaded (model worker).
     model: Option<Loaded>,
     model_loading: bool,
@@ -166,6 +176,27 @@ fn handle(msg: ToWorker) {
                 s.last_tokenize = Some((seq, Job::Decode(ids), tokenizers));
                 s.tokenize_dirty = true;
             });
+            kick_tokenize_loop();
+        }
+        ToWorker::Cost(req) => {
+            STATE.with_borrow_mut(|s| {
+                s.last_cost = Some(req);
+                s.tokenize_dirty = true;
+            });
+            let fetch = STATE.with_borrow_mut(|s| {
+                s.prices.is_none() && !std::mem::replace(&mut s.prices_loading, true)
+            });
+            if fetch {
+                spawn_local(async {
+                    let table = load_prices().await.map(Rc::new);
+                    STATE.with_borrow_mut(|s| {
+                        s.prices = Some(table);
+                        s.prices_loading = false;
+                        s.tokenize_dirty = true;
+                    });
+                    kick_tokenize_loop();
+                });
+            }
             kick_tokenize_loop();
         }
         ToWorker::AddTokenizer { id, name } => {
@@ -306,6 +337,7 @@ async fn tokenize_loop() {
                 s.tokenizing = false;
                 return None;
             }
+            s.cost_due = s.last_cost.is_some();
             let (seq, text, ids) = s.last_tokenize.clone()?;
             let vocabs: Vec<(String, Option<Vocab>)> = ids
                 .into_iter()
@@ -316,6 +348,9 @@ async fn tokenize_loop() {
                 .collect();
             Some((seq, text, vocabs))
         });
+        if STATE.with_borrow_mut(|s| std::mem::take(&mut s.cost_due)) {
+            answer_cost();
+        }
         let Some((seq, job, vocabs)) = job else {
             if STATE.with_borrow(|s| s.tokenizing) {
                 continue; // dirty was set but no request yet
@@ -361,6 +396,132 @@ async fn tokenize_loop() {
             columns,
         }));
     }
+}
+
+async fn load_prices() -> Result<PriceTable, String> {
+    let bytes = fetch_bytes(PRICES_URL, |_, _| {})
+        .await
+        .map_err(|e| format!("could not download the price table: {e}"))?;
+    PriceTable::from_json(&gunzip_if_needed(bytes).await?).map_err(|e| e.to_string())
+}
+
+/// Where the trimmed LiteLLM price table is served (written by `cargo xtask data`).
+const PRICES_URL: &str = "prices/prices.json.gz";
+/// Rows the cost table shows at most for a search.
+const MAX_COST_ROWS: usize = 40;
+
+/// Prices the newest `Cost` request with whatever vocabularies are loaded (starting the others).
+fn answer_cost() {
+    let Some(req) = STATE.with_borrow(|s| s.last_cost.clone()) else {
+        return;
+    };
+    let prices = STATE.with_borrow(|s| s.prices.clone());
+    let table = match prices {
+        None => return, // still downloading: answered when it arrives
+        Some(Err(e)) => {
+            post(&FromWorker::Costs(CostReport {
+                seq: req.seq,
+                version: String::new(),
+                date: String::new(),
+                rows: Vec::new(),
+                matches: 0,
+                physics: None,
+                device_flops: None,
+                languages: Vec::new(),
+                error: Some(e),
+            }));
+            return;
+        }
+        Some(Ok(t)) => t,
+    };
+    // Token counts per tokenizer, computed once each (None while a vocabulary loads).
+    let mut counts: HashMap<String, Option<u64>> = HashMap::new();
+    let mut count = |id: &str, text: &str| -> Option<u64> {
+        if let Some(&n) = counts.get(id).filter(|_| text == req.text) {
+            return n;
+        }
+        start_loading(id);
+        let n = match STATE.with_borrow(|s| s.vocabs.get(id).cloned()) {
+            Some(Vocab::Ready(tok)) => tok.encode(text).ok().map(|ids| ids.len() as u64),
+            _ => None,
+        };
+        if text == req.text {
+            counts.insert(id.to_string(), n);
+        }
+        n
+    };
+    let (models, matches): (Vec<&ModelPrice>, usize) = if req.search.trim().is_empty() {
+        let m: Vec<&ModelPrice> = DEFAULT_MODELS.iter().filter_map(|k| table.get(k)).collect();
+        let n = m.len();
+        (m, n)
+    } else {
+        let all = table.search(&req.search, usize::MAX);
+        let n = all.len();
+        (all.into_iter().take(MAX_COST_ROWS).collect(), n)
+    };
+    let rows = models
+        .into_iter()
+        .map(|p| {
+            let counting = cost::counting_for(&p.model);
+            let tokens = count(&counting.tokenizer, &req.text);
+            let output_tokens = req.output_tokens.or(tokens);
+            let c = tokens.zip(output_tokens).map(|(i, o)| {
+                cost::cost(
+                    p,
+                    &Usage {
+                        input_tokens: i,
+                        output_tokens: o,
+                        cached_share: req.cached_share,
+                        batch: req.batch,
+                    },
+                )
+            });
+            CostRow {
+                model: p.model.clone(),
+                provider: p.provider.clone(),
+                counting,
+                tokens,
+                output_tokens,
+                per_month_usd: c.map(|c| c.total_usd * req.requests_per_day as f64 * 30.0),
+                cost: c,
+            }
+        })
+        .collect();
+    let physics = physics::known_model(&req.physics_model).and_then(|model| {
+        let input_tokens = count(&model.tokenizer, &req.text)?;
+        let output_tokens = req.output_tokens.unwrap_or(input_tokens);
+        let estimate = physics::estimate(&model, input_tokens, output_tokens, &req.assumptions)?;
+        Some(PhysicsView {
+            model,
+            input_tokens,
+            output_tokens,
+            estimate,
+        })
+    });
+    let languages = req
+        .languages_for
+        .iter()
+        .map(|id| LanguageRow {
+            tokenizer: id.clone(),
+            counts: cost::LANGUAGE_SAMPLES
+                .iter()
+                .map(|(_, name, text)| (name.to_string(), count(id, text)))
+                .collect(),
+        })
+        .collect();
+    post(&FromWorker::Costs(CostReport {
+        seq: req.seq,
+        version: table.version.clone(),
+        date: table.date.clone(),
+        rows,
+        matches,
+        physics,
+        device_flops: req
+            .device
+            .map(|(params, tps)| physics::achieved_flops(params, tps)),
+        languages,
+        error: None,
+    }));
 }
 
 fn encode_column(tok: &TextTokenizer, text: &str) -> ColumnState {

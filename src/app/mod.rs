@@ -5,6 +5,7 @@
 //! [`next::NextPanel`] (the whole-vocabulary scores, sampling controls, stepping). The page never
 //! computes: every token and score comes from a worker through [`Bridge`].
 
+mod cost;
 mod next;
 mod tokens;
 
@@ -124,6 +125,11 @@ pub struct AppState {
     pub custom: RwSignal<Vec<(String, String)>>,
     /// Why the last file the user brought could not be used.
     pub custom_error: RwSignal<Option<String>>,
+    /// The cost panel: open (it only asks for prices and vocabularies once opened), its
+    /// settings, and the latest answer.
+    pub cost_open: RwSignal<bool>,
+    pub cost_settings: RwSignal<cost::CostSettings>,
+    pub costs: RwSignal<Option<crate::protocol::CostReport>>,
 }
 
 /// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
@@ -140,6 +146,8 @@ struct Bridge {
 thread_local! {
     /// Latest request numbers (tokenize, next), read by the handlers to drop stale answers.
     static LATEST: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// Latest cost request number.
+    static LATEST_COST: Cell<u64> = const { Cell::new(0) };
 }
 
 impl Bridge {
@@ -220,6 +228,31 @@ impl Bridge {
         );
     }
 
+    fn request_cost(&self) {
+        let st = self.state;
+        let seq = LATEST_COST.get() + 1;
+        LATEST_COST.set(seq);
+        let c = st.cost_settings.get_untracked();
+        let device = match (st.model.get_untracked(), st.speed.get_untracked().decode_ms) {
+            (ModelState::Ready(m), Some(ms)) if ms > 0.0 => Some((m.n_params as f64, 1e3 / ms)),
+            _ => None,
+        };
+        self.tokenizer
+            .send(&ToWorker::Cost(crate::protocol::CostRequest {
+                seq,
+                text: st.text.get_untracked(),
+                search: c.search,
+                output_tokens: c.output_tokens,
+                cached_share: c.cached_share,
+                batch: c.batch,
+                requests_per_day: c.requests_per_day,
+                physics_model: c.physics_model,
+                assumptions: c.assumptions,
+                device,
+                languages_for: st.columns.get_untracked(),
+            }));
+    }
+
     fn request_tokens(&self) {
         let (seq, next) = LATEST.get();
         LATEST.set((seq + 1, next));
@@ -284,6 +317,7 @@ fn on_tokenizer_message(state: AppState, msg: FromWorker) {
         FromWorker::TokenizeFailed { seq, message } if seq == latest => {
             state.token_error.set(Some(message));
         }
+        FromWorker::Costs(r) if r.seq == LATEST_COST.get() => state.costs.set(Some(r)),
         FromWorker::TokenizerAdded { id, name, .. } => {
             state.custom.update(|c| c.push((id.clone(), name)));
             state.columns.update(|c| c.push(id));
@@ -415,6 +449,9 @@ pub fn App() -> impl IntoView {
         ids_input: RwSignal::new(String::new()),
         custom: RwSignal::new(Vec::new()),
         custom_error: RwSignal::new(None),
+        cost_open: RwSignal::new(false),
+        cost_settings: RwSignal::new(cost::CostSettings::default()),
+        costs: RwSignal::new(None),
     };
     let bridge = match Bridge::start(state) {
         Ok(b) => b,
@@ -454,6 +491,19 @@ pub fn App() -> impl IntoView {
             retokenize();
         }
     });
+    // The cost panel, once open: price the text again when it or the settings change.
+    let price_later = debounced(SCORE_DEBOUNCE, move || {
+        bridge.with_value(|b| b.request_cost())
+    });
+    Effect::new(move |_| {
+        state.text.track();
+        state.cost_settings.track();
+        state.columns.track();
+        state.speed.track();
+        if state.cost_open.get() {
+            price_later();
+        }
+    });
     // New settings: score again (debounced: sliders move in small steps).
     let score_settings = debounced(SCORE_DEBOUNCE / 2, move || {
         bridge.with_value(|b| b.request_next())
@@ -491,6 +541,7 @@ pub fn App() -> impl IntoView {
             <TextInput text=state.text />
             <tokens::TokenPanel state actions />
             <next::NextPanel state actions />
+            <cost::CostPanel state actions />
         </main>
     }
     .into_any()

@@ -136,6 +136,7 @@ enum Command {
         /// h100, h200, a100, l4 or rtx4090.
         #[arg(long, default_value = "h100")]
         gpu: String,
+        /// Rent per GPU-hour (default: the GPU's typical on-demand price).
         #[arg(long)]
         usd_per_gpu_hour: Option<f64>,
         #[arg(long)]
@@ -419,20 +420,16 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             bytes_per_param,
         } => {
             let shape = match (model, params) {
-                (Some(name), _) if name == "smollm2" => smollm2_shape(&model_path)?,
-                (Some(name), _) => physics::known_models()
-                    .into_iter()
-                    .find(|m| m.name.eq_ignore_ascii_case(&name))
-                    .ok_or_else(|| {
-                        let names: Vec<String> = physics::known_models()
-                            .into_iter()
-                            .map(|m| m.name)
-                            .collect();
-                        format!(
-                            "unknown model '{name}' (known: smollm2, {})",
-                            names.join(", ")
-                        )
-                    })?,
+                (Some(name), _) => physics::known_model(&name).ok_or_else(|| {
+                    let names: Vec<String> = physics::known_models()
+                        .into_iter()
+                        .map(|m| m.name)
+                        .collect();
+                    format!(
+                        "unknown model '{name}' (known: smollm2, {})",
+                        names.join(", ")
+                    )
+                })?,
                 (None, Some(p)) if p > 0.0 => ModelShape::gqa(
                     "custom",
                     p,
@@ -444,9 +441,10 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 _ => return Err("give --model NAME, or --params N (> 0)".into()),
             };
             let d = Assumptions::default();
+            let typical = physics::gpu(&gpu).map_or(d.usd_per_gpu_hour, |g| g.typical_usd_per_hour);
             let a = Assumptions {
                 gpu: gpu.clone(),
-                usd_per_gpu_hour: usd_per_gpu_hour.unwrap_or(d.usd_per_gpu_hour),
+                usd_per_gpu_hour: usd_per_gpu_hour.unwrap_or(typical),
                 mfu: mfu.unwrap_or(d.mfu),
                 batch: batch.unwrap_or(d.batch),
                 pue: pue.unwrap_or(d.pue),
@@ -683,21 +681,6 @@ fn data_dir() -> PathBuf {
 
 fn vocab_path(id: &str) -> PathBuf {
     data_dir().join("tokenizers").join(format!("{id}.json"))
-}
-
-/// SmolLM2's shape, from its GGUF (the model in the page).
-fn smollm2_shape(model_path: &PathBuf) -> Result<ModelShape, String> {
-    let (gguf, mut file) = open_gguf(model_path)?;
-    let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
-    let c = model.config();
-    Ok(ModelShape::gqa(
-        "SmolLM2-135M-Instruct",
-        model.n_params() as f64,
-        c.n_layer as u32,
-        c.n_kv_head as u32,
-        c.head_dim as u32,
-        "the GGUF's metadata",
-    ))
 }
 
 /// A shipped tokenizer: SmolLM2's from the model file, the others from their converted files.

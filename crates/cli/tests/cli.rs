@@ -324,8 +324,19 @@ fn decode_turns_ids_back_into_text_and_marks_bad_ones() {
 #[test]
 fn cost_prices_the_text_with_each_models_own_token_count() {
     let v = json(&tokenmeter(
-        &["cost", "--text", "The capital of France is", "--model", "gpt-4o", "--model",
-          "claude-sonnet-4-5", "--model", "gemini/gemini-2.5-pro", "--output-tokens", "100"],
+        &[
+            "cost",
+            "--text",
+            "The capital of France is",
+            "--model",
+            "gpt-4o",
+            "--model",
+            "claude-sonnet-4-5",
+            "--model",
+            "gemini/gemini-2.5-pro",
+            "--output-tokens",
+            "100",
+        ],
         None,
     ));
     assert_eq!(v["prices"]["version"], "1.110.2");
@@ -336,7 +347,10 @@ fn cost_prices_the_text_with_each_models_own_token_count() {
     assert_eq!(gpt["tokens"], 5);
     assert_eq!(gpt["exact"], true);
     let want = 5.0 * 2.5e-6 + 100.0 * 1e-5;
-    assert!((gpt["total_usd"].as_f64().unwrap() - want).abs() < 1e-12, "{gpt}");
+    assert!(
+        (gpt["total_usd"].as_f64().unwrap() - want).abs() < 1e-12,
+        "{gpt}"
+    );
     assert!((gpt["per_1000_requests_usd"].as_f64().unwrap() - want * 1000.0).abs() < 1e-9);
     // Claude and Gemini tokenizers are not public: estimates, and said so.
     for row in &rows[1..] {
@@ -351,17 +365,38 @@ fn cost_prices_the_text_with_each_models_own_token_count() {
 #[test]
 fn gpu_cost_shows_the_physics_at_known_points() {
     // 135M parameters × 1,000 tokens × 2 = 2.7e11 FLOPs.
-    let v = json(&tokenmeter(&["gpu-cost", "--params", "135e6", "--tokens", "1000"], None));
+    let v = json(&tokenmeter(
+        &["gpu-cost", "--params", "135e6", "--tokens", "1000"],
+        None,
+    ));
     assert_eq!(v["flops"], 2.7e11);
-    assert!(v["kv_cache_bytes"].is_null(), "no shape given: the KV cache is unknown");
-    let s = json(&tokenmeter(&["gpu-cost", "--model", "smollm2", "--tokens", "1000", "--gpu", "l4"], None));
+    assert!(
+        v["kv_cache_bytes"].is_null(),
+        "no shape given: the KV cache is unknown"
+    );
+    let s = json(&tokenmeter(
+        &[
+            "gpu-cost", "--model", "smollm2", "--tokens", "1000", "--gpu", "l4",
+        ],
+        None,
+    ));
     assert_eq!(s["model"]["layers"], 30);
     // 2 · 30 · (3 · 64) · 2 bytes · 1,000 tokens = 23,040,000 bytes.
     assert_eq!(s["kv_cache_bytes"], 23_040_000.0);
     for key in ["seconds", "usd", "energy_wh", "weights_bytes"] {
         assert!(s[key].as_f64().unwrap() > 0.0, "{key}");
     }
-    let big = json(&tokenmeter(&["gpu-cost", "--model", "Llama 3.1 70B", "--tokens", "10"], None));
-    assert_eq!(big["fits_in_memory"], false, "141 GB of BF16 weights on an 80 GB H100");
-    assert!(!tokenmeter(&["gpu-cost", "--params", "1e9", "--gpu", "tpu"], None).status.success());
+    let big = json(&tokenmeter(
+        &["gpu-cost", "--model", "Llama 3.1 70B", "--tokens", "10"],
+        None,
+    ));
+    assert_eq!(
+        big["fits_in_memory"], false,
+        "141 GB of BF16 weights on an 80 GB H100"
+    );
+    assert!(
+        !tokenmeter(&["gpu-cost", "--params", "1e9", "--gpu", "tpu"], None)
+            .status
+            .success()
+    );
 }

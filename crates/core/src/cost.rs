@@ -350,6 +350,21 @@ pub fn cost(p: &ModelPrice, u: &Usage) -> Cost {
     }
 }
 
+/// The same few sentences in several languages, to show that some languages cost more tokens.
+/// The Spanish is from the public explainer post this tool grew from; the other versions are
+/// tokenmeter's translations.
+pub const LANGUAGE_SAMPLES: &[(&str, &str, &str)] = &[
+    ("en", "English", "In short, tokens are the smallest unit an AI model works with. So the money you pay for tokens is really the cost of renting computing power from graphics cards."),
+    ("es", "Spanish", "En pocas palabras, los tokens son la 'unidad de ración mínima' del gran modelo de IA. Entonces, el dinero que pagas por tokens es en realidad el costo de alquilar potencia de cálculo de tarjetas gráficas."),
+    ("zh", "Chinese", "简单来说，词元是大模型的最小处理单位。所以，你为词元支付的钱，其实就是租用显卡算力的费用。"),
+    ("ja", "Japanese", "簡単に言うと、トークンはAIモデルが扱う最小の単位です。つまり、トークンに払うお金は、実はグラフィックカードの計算能力を借りる費用なのです。"),
+    ("ko", "Korean", "간단히 말해 토큰은 AI 모델이 다루는 가장 작은 단위입니다. 그래서 토큰에 지불하는 돈은 사실 그래픽 카드의 연산 능력을 빌리는 비용입니다."),
+    ("hi", "Hindi", "सरल शब्दों में, टोकन एआई मॉडल की सबसे छोटी इकाई हैं। इसलिए टोकन के लिए आप जो पैसा देते हैं, वह असल में ग्राफ़िक्स कार्ड की गणना शक्ति किराए पर लेने की लागत है।"),
+    ("ar", "Arabic", "باختصار، الرموز هي أصغر وحدة يتعامل معها نموذج الذكاء الاصطناعي. لذلك فإن المال الذي تدفعه مقابل الرموز هو في الحقيقة تكلفة استئجار القدرة الحاسوبية لبطاقات الرسوميات."),
+    ("ru", "Russian", "Проще говоря, токены — это наименьшая единица, с которой работает модель ИИ. Поэтому деньги, которые вы платите за токены, — это на самом деле плата за аренду вычислительной мощности видеокарт."),
+    ("de", "German", "Kurz gesagt sind Tokens die kleinste Einheit, mit der ein KI-Modell arbeitet. Das Geld, das Sie für Tokens bezahlen, ist also eigentlich die Miete für die Rechenleistung von Grafikkarten."),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

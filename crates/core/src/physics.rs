@@ -34,6 +34,9 @@ pub struct Gpu {
     /// Maximum board power, W.
     pub power_w: f64,
     pub source: &'static str,
+    /// A typical on-demand rent, US dollars per GPU-hour, and the range seen, with its date.
+    pub typical_usd_per_hour: f64,
+    pub rent_range: &'static str,
 }
 
 /// The GPUs the physics panel offers.
@@ -41,20 +44,24 @@ pub const GPUS: &[Gpu] = &[
     Gpu {
         id: "h100",
         name: "NVIDIA H100 SXM 80GB",
-        bf16_tflops: 989.0,
+        bf16_tflops: 989.4,
         memory_gb: 80.0,
         bandwidth_tbs: 3.35,
         power_w: 700.0,
-        source: "NVIDIA H100 Tensor Core GPU datasheet (BF16 1,979 TFLOPS with sparsity; 80 GB HBM3, 3.35 TB/s, up to 700 W)",
+        source: "NVIDIA H100 product page and Hopper whitepaper v1.04 (BF16 989.4 dense, 1,979 with sparsity; 80 GB HBM3, 3.35 TB/s, up to 700 W)",
+        typical_usd_per_hour: 3.0,
+        rent_range: "$2.40–4.30 on GPU clouds (RunPod, Lambda, Nebius, Vast.ai median), $6.90–12.30 on AWS/GCP/Azure; provider pages, Sept–Nov 2026",
     },
     Gpu {
         id: "h200",
         name: "NVIDIA H200 SXM 141GB",
-        bf16_tflops: 989.0,
+        bf16_tflops: 989.4,
         memory_gb: 141.0,
         bandwidth_tbs: 4.8,
         power_w: 700.0,
-        source: "NVIDIA H200 Tensor Core GPU datasheet (BF16 1,979 TFLOPS with sparsity; 141 GB HBM3e, 4.8 TB/s, up to 700 W)",
+        source: "NVIDIA H200 specifications as published (BF16 1,979 TFLOPS with sparsity; 141 GB HBM3e, 4.8 TB/s, up to 700 W for SXM)",
+        typical_usd_per_hour: 4.5,
+        rent_range: "$3.60–4.60 (RunPod, Nebius, Akash), Sept 2026",
     },
     Gpu {
         id: "a100",
@@ -63,7 +70,9 @@ pub const GPUS: &[Gpu] = &[
         memory_gb: 80.0,
         bandwidth_tbs: 2.039,
         power_w: 400.0,
-        source: "NVIDIA A100 Tensor Core GPU datasheet (BF16 312 TFLOPS, 624 with sparsity; 80 GB HBM2e, 2,039 GB/s, 400 W)",
+        source: "NVIDIA A100 datasheet (BF16 312 TFLOPS, 624 with sparsity; 80 GB HBM2e, 2,039 GB/s, 400 W)",
+        typical_usd_per_hour: 1.8,
+        rent_range: "$0.84–2.80 on GPU clouds, up to $5.07 on GCP; Sept–Nov 2026",
     },
     Gpu {
         id: "l4",
@@ -72,7 +81,9 @@ pub const GPUS: &[Gpu] = &[
         memory_gb: 24.0,
         bandwidth_tbs: 0.3,
         power_w: 72.0,
-        source: "NVIDIA L4 Tensor Core GPU datasheet (BF16 242 TFLOPS with sparsity; 24 GB GDDR6, 300 GB/s, 72 W)",
+        source: "NVIDIA L4 product page (BF16 242 TFLOPS with sparsity, \"one-half lower without\"; 24 GB GDDR6, 300 GB/s, 72 W)",
+        typical_usd_per_hour: 0.6,
+        rent_range: "$0.44–0.80 (RunPod, AWS g6, Modal), Sept 2026",
     },
     Gpu {
         id: "rtx4090",
@@ -81,7 +92,9 @@ pub const GPUS: &[Gpu] = &[
         memory_gb: 24.0,
         bandwidth_tbs: 1.008,
         power_w: 450.0,
-        source: "NVIDIA Ada Lovelace GPU architecture whitepaper (BF16 with FP32 accumulate 165.2 TFLOPS dense; 24 GB GDDR6X, 1,008 GB/s, 450 W)",
+        source: "NVIDIA Ada Lovelace architecture whitepaper, appendix A (BF16 with FP32 accumulate 165.2 dense, 330.4 with sparsity; 24 GB GDDR6X, 1,008 GB/s, 450 W)",
+        typical_usd_per_hour: 0.4,
+        rent_range: "$0.14–0.74 (Vast.ai, RunPod), Sept 2026",
     },
 ];
 
@@ -101,6 +114,8 @@ pub struct ModelShape {
     /// Key/value values cached per token per layer (2 · kv_heads · head_dim for standard
     /// attention; DeepSeek's MLA caches one compressed latent instead).
     pub kv_values_per_layer: u32,
+    /// The shipped tokenizer that counts this model's tokens.
+    pub tokenizer: String,
     pub source: String,
 }
 
@@ -120,13 +135,33 @@ impl ModelShape {
             active_params: params,
             layers,
             kv_values_per_layer: 2 * kv_heads * head_dim,
+            tokenizer: String::new(),
             source: source.into(),
         }
     }
+
+    fn counted_with(mut self, tokenizer: &str) -> Self {
+        self.tokenizer = tokenizer.into();
+        self
+    }
+}
+
+/// SmolLM2-135M-Instruct, the model in the page (its GGUF's metadata and tensor sizes; a test
+/// checks these against the file).
+pub fn smollm2() -> ModelShape {
+    ModelShape::gqa(
+        "SmolLM2-135M-Instruct",
+        134_515_008.0,
+        30,
+        3,
+        64,
+        "the GGUF's metadata",
+    )
+    .counted_with("smollm2")
 }
 
 /// Well-known open models, from their published `config.json` (layers, key/value heads, head
-/// size) and model cards (parameters).
+/// size) and model cards (parameters); SmolLM2 first.
 pub fn known_models() -> Vec<ModelShape> {
     let hf = |repo: &str| format!("huggingface.co/{repo} config.json and model card");
     let mut deepseek = ModelShape::gqa(
@@ -136,11 +171,13 @@ pub fn known_models() -> Vec<ModelShape> {
         0,
         0,
         &hf("deepseek-ai/DeepSeek-V3"),
-    );
+    )
+    .counted_with("deepseek-v3");
     deepseek.active_params = 37e9;
     // Multi-head latent attention caches kv_lora_rank (512) + qk_rope_head_dim (64) per layer.
     deepseek.kv_values_per_layer = 512 + 64;
     vec![
+        smollm2(),
         ModelShape::gqa(
             "Llama 3.1 8B",
             8.03e9,
@@ -148,7 +185,8 @@ pub fn known_models() -> Vec<ModelShape> {
             8,
             128,
             &hf("meta-llama/Llama-3.1-8B"),
-        ),
+        )
+        .counted_with("llama3"),
         ModelShape::gqa(
             "Llama 3.1 70B",
             70.6e9,
@@ -156,7 +194,8 @@ pub fn known_models() -> Vec<ModelShape> {
             8,
             128,
             &hf("meta-llama/Llama-3.1-70B"),
-        ),
+        )
+        .counted_with("llama3"),
         ModelShape::gqa(
             "Mistral Nemo 12B",
             12.2e9,
@@ -164,8 +203,10 @@ pub fn known_models() -> Vec<ModelShape> {
             8,
             128,
             &hf("mistralai/Mistral-Nemo-Base-2407"),
-        ),
-        ModelShape::gqa("Qwen3 32B", 32.8e9, 64, 8, 128, &hf("Qwen/Qwen3-32B")),
+        )
+        .counted_with("mistral-nemo"),
+        ModelShape::gqa("Qwen3 32B", 32.8e9, 64, 8, 128, &hf("Qwen/Qwen3-32B"))
+            .counted_with("qwen3"),
         ModelShape::gqa(
             "Gemma 3 27B",
             27.4e9,
@@ -173,9 +214,17 @@ pub fn known_models() -> Vec<ModelShape> {
             16,
             128,
             &hf("google/gemma-3-27b-pt"),
-        ),
+        )
+        .counted_with("gemma3"),
         deepseek,
     ]
+}
+
+/// A known model by name (or `smollm2`).
+pub fn known_model(name: &str) -> Option<ModelShape> {
+    known_models().into_iter().find(|m| {
+        m.name.eq_ignore_ascii_case(name) || (name == "smollm2" && m.tokenizer == "smollm2")
+    })
 }
 
 /// The knobs of the estimate, each shown and editable in the page.
@@ -198,21 +247,20 @@ pub struct Assumptions {
 }
 
 /// Sources of the default assumptions (shown beside them).
-pub const DEFAULT_SOURCES: &str =
-    "rent: an editable default for an on-demand H100 in November 2026; \
-PUE 1.56: Uptime Institute Global Data Center Survey 2024 (industry average); \
-$0.13/kWh: US commercial average electricity price, EIA Electric Power Monthly 2024; \
-MFU 40% and batch 32: typical serving values, editable";
+pub const DEFAULT_SOURCES: &str = "rent: each GPU's typical on-demand price (range and date beside it); \
+PUE 1.54: Uptime Institute Global Data Center Survey 2025, weighted industry average (1.58 in 2023); \
+$0.134/kWh: US average commercial electricity price for 2025, EIA Electric Power Monthly table 5.3; \
+MFU 40% and batch 32: round serving values to play with, not measurements";
 
 impl Default for Assumptions {
     fn default() -> Self {
         Self {
             gpu: "h100".into(),
-            usd_per_gpu_hour: 2.5,
+            usd_per_gpu_hour: 3.0,
             mfu: 0.4,
             batch: 32,
-            pue: 1.56,
-            usd_per_kwh: 0.13,
+            pue: 1.54,
+            usd_per_kwh: 0.134,
             bytes_per_param: 2.0,
             kv_bytes: 2.0,
         }
@@ -305,8 +353,8 @@ mod tests {
         let p = estimate(&smol(), 1_000, 0, &Assumptions::default()).unwrap();
         assert_eq!(p.prefill_flops, 2.7e11);
         assert_eq!(p.flops, 2.7e11);
-        // On an H100 at 40% of 989 TFLOP/s: 2.7e11 / 3.956e14 s.
-        assert!((p.prefill_seconds - 2.7e11 / (989e12 * 0.4)).abs() < 1e-15);
+        // On an H100 at 40% of 989.4 TFLOP/s: 2.7e11 / 3.9576e14 s.
+        assert!((p.prefill_seconds - 2.7e11 / (989.4e12 * 0.4)).abs() < 1e-15);
     }
 
     #[test]
@@ -332,10 +380,10 @@ mod tests {
     fn money_energy_and_memory_by_hand() {
         let a = Assumptions::default();
         let p = estimate(&smol(), 3_600, 0, &a).unwrap();
-        // usd = seconds / 3600 × 2.5; energy = 700 W × s / 3600 × 1.56
-        assert!((p.usd - p.seconds / 3600.0 * 2.5).abs() < 1e-18);
-        assert!((p.energy_wh - 700.0 * p.seconds / 3600.0 * 1.56).abs() < 1e-15);
-        assert!((p.energy_usd - p.energy_wh / 1000.0 * 0.13).abs() < 1e-18);
+        // usd = seconds / 3600 × $3; energy = 700 W × s / 3600 × 1.54; × $0.134/kWh
+        assert!((p.usd - p.seconds / 3600.0 * 3.0).abs() < 1e-18);
+        assert!((p.energy_wh - 700.0 * p.seconds / 3600.0 * 1.54).abs() < 1e-15);
+        assert!((p.energy_usd - p.energy_wh / 1000.0 * 0.134).abs() < 1e-18);
         // KV cache: 2 · 30 layers · 3 heads · 64 · 2 bytes · 3,600 tokens = 82,944,000 bytes.
         assert_eq!(p.kv_cache_bytes, 82_944_000.0);
         assert_eq!(p.weights_bytes, 270e6);

@@ -238,3 +238,17 @@ fn token_scores_agree_with_llama_cpp_and_with_themselves() {
     edited.score_prompt(&other).expect("first");
     assert_eq!(edited.score_prompt(&ids).expect("edited"), &scores[..]);
 }
+
+/// The physics panel's SmolLM2 entry matches the model file.
+#[test]
+fn smollm2_shape_matches_the_gguf() {
+    let m = model();
+    let c = m.config();
+    let shape = tokenmeter_core::physics::smollm2();
+    assert_eq!(shape.params, m.n_params() as f64);
+    assert_eq!(shape.layers as usize, c.n_layer);
+    assert_eq!(
+        shape.kv_values_per_layer as usize,
+        2 * c.n_kv_head * c.head_dim
+    );
+}
