@@ -91,6 +91,8 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
     let _ = actions;
     let s = state.cost_settings;
     let report = move || state.costs.get();
+    // How the table is ordered: 0 as listed, 1 cheapest first, 2 dearest first.
+    let sort = RwSignal::new(0u8);
     view! {
         <section class="cost" aria-labelledby="cost-title">
             <details
@@ -149,7 +151,10 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                             on:input=move |ev| { let q = event_target_value(&ev); s.update(|s| s.search = q) } />
                     </label>
                 </div>
-                {move || report().map(|r| view! { <CostTable report=r.clone() /> <Physics state report=r.clone() /> <Languages report=r /> })}
+                {move || {
+                    sort.track();
+                    report().map(|r| view! { <CostTable report=r.clone() sort /> <Physics state report=r.clone() /> <Languages report=r /> })
+                }}
                 {move || report().is_none().then(|| view! { <p class="muted">"Pricing…"</p> })}
             </details>
         </section>
@@ -157,7 +162,7 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
 }
 
 #[component]
-fn CostTable(report: CostReport) -> impl IntoView {
+fn CostTable(mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
     if let Some(e) = report.error {
         return view! { <p class="error" role="alert">{e}</p> }.into_any();
     }
@@ -168,6 +173,19 @@ fn CostTable(report: CostReport) -> impl IntoView {
         .fold(0.0f64, f64::max)
         .max(1e-12);
     let shown = report.rows.len();
+    let order = sort.get_untracked();
+    if order != 0 {
+        let key = |r: &crate::protocol::CostRow| r.cost.map_or(f64::INFINITY, |c| c.total_usd);
+        report.rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        if order == 2 {
+            report.rows.reverse();
+        }
+    }
+    let header = move || match sort.get() {
+        1 => "per request ▲",
+        2 => "per request ▼",
+        _ => "per request",
+    };
     let rows = report
         .rows
         .into_iter()
@@ -225,7 +243,11 @@ fn CostTable(report: CostReport) -> impl IntoView {
     view! {
         <table class="cost-table" data-testid="cost-table">
             <thead><tr>
-                <th>"model"</th><th>"input tokens"</th><th>"context used"</th><th>"per request"</th>
+                <th>"model"</th><th>"input tokens"</th><th>"context used"</th>
+                <th aria-sort=move || match sort.get() { 1 => "ascending", 2 => "descending", _ => "none" }>
+                    <button class="link" data-testid="sort-cost" title="sort by price"
+                        on:click=move |_| sort.update(|o| *o = (*o + 1) % 3)>{header}</button>
+                </th>
                 <th>"per 1,000"</th><th>"per month"</th><th>""</th>
             </tr></thead>
             <tbody>{rows}</tbody>

@@ -40,6 +40,14 @@ test('each model is priced with its own token count, as the CLI does; estimates 
   assert.match(claude.text, /^≈\d+$/);
   assert.match(claude.title, /not published/);
   assert.match(await page.textContent('section.cost'), /Prices from LiteLLM 1\.110\.2 \(2026-11-20\)/);
+  // Sorting by price: cheapest first (once every row has its price).
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=cost-table] tbody tr')]
+    .every((tr) => tr.dataset.total !== ''), null, { timeout: 60_000 });
+  await page.click('[data-testid=sort-cost]');
+  await page.waitForFunction(() => {
+    const t = [...document.querySelectorAll('[data-testid=cost-table] tbody tr')].map((tr) => Number(tr.dataset.total));
+    return t.length > 20 && t.every((x, i) => i === 0 || t[i - 1] <= x);
+  }, null, { timeout: 10_000 });
   await page.context().close();
 });
 
