@@ -14,12 +14,13 @@ use serde_json::json;
 use tokenmeter_core::chat;
 use tokenmeter_core::cost::{self, PriceTable, Usage, DEFAULT_MODELS, PRICES};
 use tokenmeter_core::gguf::Gguf;
-use tokenmeter_core::model::{bench, Model, Session};
+use tokenmeter_core::model::{bench, Model};
 use tokenmeter_core::physics::{self, Assumptions, ModelShape};
 use tokenmeter_core::sampling::{self, Sampler};
 use tokenmeter_core::scoring::{self, Distribution};
 use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::tokenizer::{self, TextTokenizer};
+use tokenmeter_gpu::{block_on, Engine, Preference};
 
 /// Where `./dev setup` puts the model (relative to the repository root).
 const DEFAULT_MODEL: &str = "data/models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -47,6 +48,19 @@ struct GgufArg {
     gguf: Option<PathBuf>,
 }
 
+/// `--backend` of the subcommands that run the model.
+#[derive(clap::Args)]
+struct BackendArg {
+    /// Where the forward pass runs: `cpu`; `webgpu` (our WGSL kernels, natively through Vulkan,
+    /// even on a software adapter); `auto` (a real GPU if there is one, else the CPU).
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    backend: Preference,
+}
+
+fn parse_backend(s: &str) -> Result<Preference, String> {
+    s.parse()
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Split text into tokens: IDs, token texts, raw bytes and byte spans.
@@ -65,6 +79,8 @@ enum Command {
         #[command(flatten)]
         gguf: GgufArg,
         #[command(flatten)]
+        backend: BackendArg,
+        #[command(flatten)]
         prompt: PromptArgs,
         /// How many top candidates to print.
         #[arg(long, default_value_t = 10)]
@@ -77,6 +93,8 @@ enum Command {
         #[command(flatten)]
         gguf: GgufArg,
         #[command(flatten)]
+        backend: BackendArg,
+        #[command(flatten)]
         prompt: PromptArgs,
         /// How many tokens to generate (stops early at <|im_end|> or <|endoftext|>).
         #[arg(long, default_value_t = 32)]
@@ -88,6 +106,8 @@ enum Command {
     Surprisal {
         #[command(flatten)]
         gguf: GgufArg,
+        #[command(flatten)]
+        backend: BackendArg,
         /// The text; read from standard input when absent.
         #[arg(long)]
         text: Option<String>,
@@ -175,6 +195,8 @@ enum Command {
     Bench {
         #[command(flatten)]
         gguf: GgufArg,
+        #[command(flatten)]
+        backend: BackendArg,
         /// Prompt length in tokens (a fixed English paragraph, cut or repeated).
         #[arg(long, default_value_t = 64)]
         prompt_tokens: usize,
@@ -275,6 +297,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
     match cli.command {
         Command::Bench {
             gguf,
+            backend,
             prompt_tokens,
             decode_tokens,
             runs,
@@ -282,17 +305,30 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             let model_path = path(gguf);
             let Loaded {
                 tokenizer: tok,
-                mut session,
+                mut engine,
                 ..
-            } = Loaded::open(&model_path)?;
+            } = Loaded::open(&model_path, backend.backend)?;
             let prompt = bench::bench_prompt(&tok, prompt_tokens).map_err(err)?;
             let start = std::time::Instant::now();
             let now = || start.elapsed().as_secs_f64() * 1e3;
-            let r = bench::run_median(&mut session, &tok, &prompt, decode_tokens, runs, now)
-                .map_err(err)?;
+            let r = block_on(bench::run_median(
+                &mut engine,
+                &tok,
+                &prompt,
+                decode_tokens,
+                runs,
+                now,
+            ))
+            .map_err(err)?;
+            let on_gpu = engine.on_gpu();
             Ok(json!({
-                "backend": "tokenmeter native (own Q4_1/Q8_0 kernels)",
-                // The forward pass runs on the calling thread only.
+                "backend": if on_gpu {
+                    "tokenmeter WGSL kernels (wgpu)"
+                } else {
+                    "tokenmeter native (own Q4_1/Q8_0 kernels)"
+                },
+                "engine": engine.backend(),
+                // The CPU forward pass runs on the calling thread only.
                 "threads": 1,
                 "prompt_ids": prompt,
                 "prefill_tokens_per_s": r.prefill_tokens_per_s(),
@@ -527,15 +563,16 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
         }
         Command::Next {
             gguf,
+            backend,
             prompt,
             top,
             sampling,
         } => {
             let model_path = path(gguf);
             let sampler = sampling.sampler()?;
-            let mut loaded = Loaded::open(&model_path)?;
+            let mut loaded = Loaded::open(&model_path, backend.backend)?;
             let ids = prompt.ids(&loaded)?;
-            let logits = loaded.session.next_logits(&ids).map_err(err)?;
+            let logits = block_on(loaded.engine.next_logits(&ids)).map_err(err)?;
             let next = scoring::next_token(logits, &loaded.tokenizer, top);
             let d = sampling::decide(logits, &sampler, 0, top);
             let survivors: Vec<_> = d
@@ -546,6 +583,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 )
                 .collect();
             Ok(json!({
+                "backend": loaded.engine.backend(),
                 "prompt_ids": ids,
                 "candidates": next.candidates,
                 "entropy": next.entropy_nats,
@@ -561,20 +599,21 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
         }
         Command::Generate {
             gguf,
+            backend,
             prompt,
             max_tokens,
             sampling,
         } => {
             let model_path = path(gguf);
             let sampler = sampling.sampler()?;
-            let mut loaded = Loaded::open(&model_path)?;
+            let mut loaded = Loaded::open(&model_path, backend.backend)?;
             let mut ids = prompt.ids(&loaded)?;
             let prompt_len = ids.len();
             let stop = loaded.stop.clone();
             let mut out = std::io::stdout().lock();
             let mut text = Vec::new();
             for step in 0..max_tokens {
-                let logits = loaded.session.next_logits(&ids).map_err(err)?;
+                let logits = block_on(loaded.engine.next_logits(&ids)).map_err(err)?;
                 let dist = Distribution::of(logits);
                 let d = sampling::decide(logits, &sampler, step as u64, 0);
                 let id = d.token;
@@ -593,6 +632,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 }
             }
             Ok(json!({
+                "backend": loaded.engine.backend(),
                 "prompt_tokens": prompt_len,
                 "generated_tokens": ids.len() - prompt_len,
                 "ids": &ids[prompt_len..],
@@ -600,12 +640,18 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "settings": sampler,
             }))
         }
-        Command::Surprisal { gguf, text } => {
+        Command::Surprisal {
+            gguf,
+            backend,
+            text,
+        } => {
             let model_path = path(gguf);
             let text = text_or_stdin(text)?;
-            let mut loaded = Loaded::open(&model_path)?;
+            let mut loaded = Loaded::open(&model_path, backend.backend)?;
             let ids = loaded.encode(&text, false)?;
-            let scores = loaded.session.score_prompt(&ids).map_err(err)?.to_vec();
+            loaded.engine.session.set_track_scores(true);
+            block_on(loaded.engine.next_logits(&ids)).map_err(err)?;
+            let scores = loaded.engine.session.token_scores().to_vec();
             let tokens: Vec<_> = ids
                 .iter()
                 .enumerate()
@@ -627,6 +673,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 "total_bits": total,
                 "bits_per_token": total / n,
                 "perplexity": (total / n).exp2(),
+                "backend": loaded.engine.backend(),
             }))
         }
     }
@@ -635,13 +682,13 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
 /// The model file opened: its tokenizer and a session on its weights.
 struct Loaded {
     tokenizer: TextTokenizer,
-    session: Session,
+    engine: Engine,
     bos: Option<u32>,
     stop: Vec<u32>,
 }
 
 impl Loaded {
-    fn open(path: &PathBuf) -> Result<Self, String> {
+    fn open(path: &PathBuf, backend: Preference) -> Result<Self, String> {
         let (gguf, mut file) = open_gguf(path)?;
         let tokenizer = TextTokenizer::from_gguf(&gguf, tokenizer::smollm2_info()).map_err(err)?;
         let model = Model::from_gguf(&gguf, &mut file).map_err(err)?;
@@ -649,7 +696,7 @@ impl Loaded {
         Ok(Self {
             stop: chat::stop_tokens(&gguf, &tokenizer),
             tokenizer,
-            session: Session::new(std::sync::Arc::new(model)),
+            engine: block_on(Engine::start(std::sync::Arc::new(model), backend)),
             bos: md.u32("tokenizer.ggml.bos_token_id").ok(),
         })
     }

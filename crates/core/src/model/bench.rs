@@ -1,11 +1,32 @@
 //! A benchmark that runs identically natively and in wasm: prefill a prompt, then decode greedily.
 //!
 //! The clock is passed in (`std::time::Instant` does not exist in the browser), so the CLI and the
-//! worker measure the same code path with their own timers.
+//! worker measure the same code path with their own timers. The model behind is anything that
+//! predicts ([`Predictor`]): the CPU [`Session`], or the GPU engine, whose read-backs are async.
+
+use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
 use super::Session;
+
+/// Something that gives next-token logits for a prompt, reusing its cache between calls.
+pub trait Predictor {
+    /// The logits after `prompt`.
+    fn predict(&mut self, prompt: &[u32]) -> impl Future<Output = Result<Vec<f32>>>;
+    /// Forgets the cache.
+    fn reset(&mut self);
+}
+
+impl Predictor for Session {
+    fn predict(&mut self, prompt: &[u32]) -> impl Future<Output = Result<Vec<f32>>> {
+        let logits = self.next_logits(prompt).map(<[f32]>::to_vec);
+        std::future::ready(logits)
+    }
+    fn reset(&mut self) {
+        self.truncate(0);
+    }
+}
 use crate::sampling::Sampler;
 use crate::scoring;
 use crate::tokenizer::TextTokenizer;
@@ -37,16 +58,16 @@ impl BenchResult {
 }
 
 /// Prefills `prompt` from an empty cache, then decodes `decode_tokens` greedily.
-pub fn run(
-    session: &mut Session,
+pub async fn run(
+    model: &mut impl Predictor,
     tokenizer: &TextTokenizer,
     prompt: &[u32],
     decode_tokens: usize,
     now_ms: impl Fn() -> f64,
 ) -> Result<BenchResult> {
-    session.truncate(0);
+    model.reset();
     let t0 = now_ms();
-    let mut next = argmax(session.next_logits(prompt)?);
+    let mut next = argmax(&model.predict(prompt).await?);
     let prefill_ms = now_ms() - t0;
 
     let mut ids = prompt.to_vec();
@@ -55,11 +76,11 @@ pub fn run(
     for _ in 0..decode_tokens {
         ids.push(next);
         generated.push(next);
-        next = argmax(session.next_logits(&ids)?);
+        next = argmax(&model.predict(&ids).await?);
     }
     let decode_ms = now_ms() - t1;
 
-    let logits = session.next_logits(&ids)?.to_vec();
+    let logits = model.predict(&ids).await?;
     let sampler = Sampler {
         temperature: 0.8,
         top_k: 0,
@@ -84,8 +105,8 @@ pub fn run(
 }
 
 /// `runs` runs (at least one); each time is the median over the runs.
-pub fn run_median(
-    session: &mut Session,
+pub async fn run_median(
+    model: &mut impl Predictor,
     tokenizer: &TextTokenizer,
     prompt: &[u32],
     decode_tokens: usize,
@@ -94,7 +115,7 @@ pub fn run_median(
 ) -> Result<BenchResult> {
     let mut results = Vec::new();
     for _ in 0..runs.max(1) {
-        results.push(run(session, tokenizer, prompt, decode_tokens, &now_ms)?);
+        results.push(run(model, tokenizer, prompt, decode_tokens, &now_ms).await?);
     }
     let median = |f: fn(&BenchResult) -> f64| {
         let mut v: Vec<f64> = results.iter().map(f).collect();

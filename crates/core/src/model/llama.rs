@@ -106,16 +106,16 @@ impl Config {
 }
 
 /// One transformer block's weights. Matrices are `(out, in)`: `y = W·x`.
-struct Block {
-    attn_norm: Vec<f32>, // (dim,)
-    wq: QMatrix,         // (n_head·head_dim, dim)
-    wk: QMatrix,         // (n_kv_head·head_dim, dim)
-    wv: QMatrix,         // (n_kv_head·head_dim, dim)
-    wo: QMatrix,         // (dim, n_head·head_dim)
-    ffn_norm: Vec<f32>,  // (dim,)
-    w_gate: QMatrix,     // (ffn_dim, dim)
-    w_up: QMatrix,       // (ffn_dim, dim)
-    w_down: QMatrix,     // (dim, ffn_dim)
+pub struct Block {
+    pub attn_norm: Vec<f32>, // (dim,)
+    pub wq: QMatrix,         // (n_head·head_dim, dim)
+    pub wk: QMatrix,         // (n_kv_head·head_dim, dim)
+    pub wv: QMatrix,         // (n_kv_head·head_dim, dim)
+    pub wo: QMatrix,         // (dim, n_head·head_dim)
+    pub ffn_norm: Vec<f32>,  // (dim,)
+    pub w_gate: QMatrix,     // (ffn_dim, dim)
+    pub w_up: QMatrix,       // (ffn_dim, dim)
+    pub w_down: QMatrix,     // (dim, ffn_dim)
 }
 
 /// SmolLM2's weights and configuration. Immutable; the per-text state lives in a [`State`].
@@ -287,14 +287,65 @@ impl Model {
         self.weight_bytes
     }
 
+    /// The token embeddings E, `(vocab, dim)`.
+    pub fn embedding(&self) -> &QMatrix {
+        &self.embedding
+    }
+
+    /// The output projection, `(vocab, dim)`: `output.weight`, or E when the weights are tied.
+    pub fn lm_head(&self) -> &QMatrix {
+        self.output.as_ref().unwrap_or(&self.embedding)
+    }
+
+    /// The transformer blocks, in order.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The final RMSNorm's weights, `(dim,)`.
+    pub fn output_norm(&self) -> &[f32] {
+        &self.output_norm
+    }
+
+    /// RoPE's cos and sin tables, `(context_length, head_dim / 2)` each.
+    pub fn rope_tables(&self) -> (&[f32], &[f32]) {
+        (&self.rope_cos, &self.rope_sin)
+    }
+
     /// Runs `tokens` (at positions `pos..pos + seq`) through the model, appending their keys and
     /// values to `state`'s cache, which must hold exactly `pos` positions.
+    ///
+    /// Like llama.cpp, every matrix input is first quantized to 8 bits (see [`quant`](super::quant)).
     pub fn forward(
         &self,
         tokens: &[u32],
         pos: usize,
         state: &mut State,
         logits: Logits,
+    ) -> Result<Vec<f32>> {
+        self.forward_with(tokens, pos, state, logits, false)
+    }
+
+    /// [`Model::forward`] with exact f32 activations: each weight row is dequantized and
+    /// multiplied in f32, as the GPU kernels do. Several times slower; the reference the GPU
+    /// path is tested against, and a way to see what 8-bit activations cost in accuracy.
+    pub fn forward_f32(
+        &self,
+        tokens: &[u32],
+        pos: usize,
+        state: &mut State,
+        logits: Logits,
+    ) -> Result<Vec<f32>> {
+        self.forward_with(tokens, pos, state, logits, true)
+    }
+
+    fn forward_with(
+        &self,
+        tokens: &[u32],
+        pos: usize,
+        state: &mut State,
+        logits: Logits,
+        exact: bool,
     ) -> Result<Vec<f32>> {
         let c = &self.config;
         let seq = tokens.len();
@@ -345,10 +396,10 @@ impl Model {
             }
             // ---- attention sub-layer ------------------------------------------------------
             rms_norm(&b.x, &block.attn_norm, c.rms_eps, &mut b.h);
-            Q8Row::quantize_rows(&b.h, dim, &mut b.xq);
-            block.wq.matmul(&b.xq, &mut b.q); // (seq, n_head·head_dim)
-            block.wk.matmul(&b.xq, &mut b.k); // (seq, kv_dim)
-            block.wv.matmul(&b.xq, &mut b.v); // (seq, kv_dim)
+            let x = Input::new(&b.h, dim, &mut b.xq, exact);
+            x.times(&block.wq, &mut b.q); // (seq, n_head·head_dim)
+            x.times(&block.wk, &mut b.k); // (seq, kv_dim)
+            x.times(&block.wv, &mut b.v); // (seq, kv_dim)
 
             // RoPE turns each (even, odd) pair of a head's dims by an angle proportional to the
             // position, so that q·k depends on how far apart two tokens are.
@@ -391,20 +442,18 @@ impl Model {
                     }
                 }
             }
-            Q8Row::quantize_rows(&b.attn, q_dim, &mut b.xq);
-            block.wo.matmul(&b.xq, &mut b.out);
+            Input::new(&b.attn, q_dim, &mut b.xq, exact).times(&block.wo, &mut b.out);
             add(&mut b.x, &b.out); // residual
 
             // ---- feed-forward sub-layer (SwiGLU) ------------------------------------------
             rms_norm(&b.x, &block.ffn_norm, c.rms_eps, &mut b.h);
-            Q8Row::quantize_rows(&b.h, dim, &mut b.xq);
-            block.w_gate.matmul(&b.xq, &mut b.gate); // (seq, ffn_dim)
-            block.w_up.matmul(&b.xq, &mut b.up); // (seq, ffn_dim)
+            let x = Input::new(&b.h, dim, &mut b.xq, exact);
+            x.times(&block.w_gate, &mut b.gate); // (seq, ffn_dim)
+            x.times(&block.w_up, &mut b.up); // (seq, ffn_dim)
             for (g, &u) in b.gate.iter_mut().zip(&b.up) {
                 *g = silu(*g) * u;
             }
-            Q8Row::quantize_rows(&b.gate, c.ffn_dim, &mut b.xq);
-            block.w_down.matmul(&b.xq, &mut b.out); // (seq, dim)
+            Input::new(&b.gate, c.ffn_dim, &mut b.xq, exact).times(&block.w_down, &mut b.out); // (seq, dim)
             add(&mut b.x, &b.out); // residual
         }
 
@@ -417,12 +466,8 @@ impl Model {
         let x = &b.x[rows.start * dim..rows.end * dim];
         let h = &mut b.h[..x.len()];
         rms_norm(x, &self.output_norm, c.rms_eps, h);
-        Q8Row::quantize_rows(h, dim, &mut b.xq);
         let mut out = vec![0.0; rows.len() * c.vocab_size];
-        self.output
-            .as_ref()
-            .unwrap_or(&self.embedding)
-            .matmul(&b.xq, &mut out); // (rows, vocab)
+        Input::new(h, dim, &mut b.xq, exact).times(self.lm_head(), &mut out); // (rows, vocab)
         Ok(out)
     }
 
@@ -432,6 +477,31 @@ impl Model {
             &self.rope_cos[pos * half..(pos + 1) * half],
             &self.rope_sin[pos * half..(pos + 1) * half],
         )
+    }
+}
+
+/// A matrix product's input rows `(seq, cols)`: quantized to 8 bits (the default), or kept f32.
+enum Input<'a> {
+    Q8(&'a [Q8Row]),
+    F32(&'a [f32], usize),
+}
+
+impl<'a> Input<'a> {
+    fn new(x: &'a [f32], cols: usize, xq: &'a mut Vec<Q8Row>, exact: bool) -> Self {
+        if exact {
+            Input::F32(x, cols)
+        } else {
+            Q8Row::quantize_rows(x, cols, xq);
+            Input::Q8(xq)
+        }
+    }
+
+    /// `out[t·rows + r] = W[r] · x[t]`.
+    fn times(&self, w: &QMatrix, out: &mut [f32]) {
+        match *self {
+            Input::Q8(xq) => w.matmul(xq, out),
+            Input::F32(x, cols) => w.matmul_f32(&x[..out.len() / w.rows() * cols], out),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use llama::{Config, Logits, Model, State};
+pub use llama::{Block, Config, Logits, Model, State};
 
 use crate::scoring::{self, Distribution};
 use crate::{Error, Result};
@@ -37,6 +37,15 @@ impl TokenScore {
 
 /// Positions run at once while token scores are tracked (each needs a whole row of logits).
 const SCORED_CHUNK: usize = 64;
+
+/// One forward pass a [`Session`] needs: run `prompt[pos..end]` at positions `pos..end` on a
+/// cache holding exactly `pos` positions, returning the `logits` rows asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    pub pos: usize,
+    pub end: usize,
+    pub logits: Logits,
+}
 
 /// What one [`Session::advance`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +127,35 @@ impl Session {
 
     /// Moves the cache towards `prompt`, computing at most `budget` new tokens (at least one).
     /// Once [`Step::done`], [`Session::logits`] holds the scores for the token after `prompt`.
+    ///
+    /// This is [`Session::plan`], the CPU forward pass, then [`Session::finish`]; another engine
+    /// (the GPU path) runs the same plan with its own forward pass and its own KV cache.
     pub fn advance(&mut self, prompt: &[u32], budget: usize) -> Result<Step> {
+        let Some(work) = self.plan(prompt, budget)? else {
+            return Ok(Step {
+                computed: 0,
+                done: true,
+            });
+        };
+        let chunk = &prompt[work.pos..work.end];
+        let logits = match self
+            .model
+            .forward(chunk, work.pos, &mut self.state, work.logits)
+        {
+            Ok(logits) => logits,
+            Err(e) => {
+                // A failed step may have filled part of the cache: drop back to what is known.
+                self.truncate(0);
+                return Err(e);
+            }
+        };
+        Ok(self.finish(prompt, &work, logits))
+    }
+
+    /// Decides what the next forward pass must compute to move towards `prompt` (at most
+    /// `budget` tokens), and forgets the cached positions it will overwrite. `None`: the whole
+    /// prompt is cached and its logits are known.
+    pub fn plan(&mut self, prompt: &[u32], budget: usize) -> Result<Option<Work>> {
         if prompt.is_empty() {
             return Err(Error::EmptyPrompt);
         }
@@ -136,10 +173,7 @@ impl Session {
             .take_while(|(a, b)| a == b)
             .count();
         if common == prompt.len() && common == self.tokens.len() && self.logits.is_some() {
-            return Ok(Step {
-                computed: 0,
-                done: true,
-            });
+            return Ok(None);
         }
         // Keep the shared prefix, but always recompute at least the prompt's last token: its
         // logits are the answer. Scoring the first new token needs the logits of the position
@@ -161,28 +195,31 @@ impl Session {
             budget.max(1)
         };
         let end = prompt.len().min(keep.saturating_add(budget));
-        let chunk = &prompt[keep..end];
         let done = end == prompt.len();
-        let want = match (self.track_scores, done) {
+        let logits = match (self.track_scores, done) {
             (true, _) => Logits::All,
             (false, true) => Logits::Last,
             (false, false) => Logits::None,
         };
-        let logits = match self.model.forward(chunk, keep, &mut self.state, want) {
-            Ok(logits) => logits,
-            Err(e) => {
-                // A failed step may have filled part of the cache: drop back to what is known.
-                self.truncate(0);
-                return Err(e);
-            }
-        };
+        Ok(Some(Work {
+            pos: keep,
+            end,
+            logits,
+        }))
+    }
+
+    /// Records the result of the forward pass `work` asked for: `prompt[work.pos..work.end]` is
+    /// now cached, and `logits` holds the rows `work.logits` named.
+    pub fn finish(&mut self, prompt: &[u32], work: &Work, logits: Vec<f32>) -> Step {
+        let chunk = &prompt[work.pos..work.end];
+        let done = work.end == prompt.len();
         self.tokens.extend_from_slice(chunk);
         let vocab = self.model.config().vocab_size;
         self.logits = None;
         if self.track_scores {
-            // Row r is the prediction after position keep + r.
+            // Row r is the prediction after position pos + r.
             for (r, row) in logits.chunks_exact(vocab).enumerate() {
-                match prompt.get(keep + r + 1) {
+                match prompt.get(work.pos + r + 1) {
                     Some(&next) => self.scores.push(score_of(row, next)),
                     None => self.logits = Some(row.to_vec()),
                 }
@@ -190,10 +227,10 @@ impl Session {
         } else if done {
             self.logits = Some(logits);
         }
-        Ok(Step {
+        Step {
             computed: chunk.len(),
             done,
-        })
+        }
     }
 
     /// The logits for the token after [`Session::tokens`], if computed.

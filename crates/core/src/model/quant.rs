@@ -58,6 +58,19 @@ enum Blocks {
     },
 }
 
+/// Read access to a [`QMatrix`]'s blocks (for uploading them elsewhere, e.g. to a GPU).
+pub enum BlockView<'a> {
+    Q4_1 {
+        d: &'a [f32],
+        m: &'a [f32],
+        qs: &'a [[u8; 16]],
+    },
+    Q8_0 {
+        d: &'a [f32],
+        qs: &'a [[i8; 32]],
+    },
+}
+
 /// A weight matrix `(rows, cols)`, row-major, each row `cols / 32` blocks.
 pub struct QMatrix {
     rows: usize,
@@ -123,6 +136,14 @@ impl QMatrix {
         self.rows
     }
 
+    /// The blocks, row-major, as read from the file (scales widened to f32).
+    pub fn blocks(&self) -> BlockView<'_> {
+        match &self.blocks {
+            Blocks::Q4_1 { d, m, qs } => BlockView::Q4_1 { d, m, qs },
+            Blocks::Q8_0 { d, qs } => BlockView::Q8_0 { d, qs },
+        }
+    }
+
     pub fn cols(&self) -> usize {
         self.cols
     }
@@ -161,6 +182,25 @@ impl QMatrix {
             return;
         }
         matmul_with::<Portable>(self, xs, out);
+    }
+
+    /// `out[t·rows + r] = W[r] · x[t]` with f32 activations `x` `(tokens, cols)`: each weight
+    /// row is dequantized and dotted in f64. Exact up to f32 rounding; slow; for references.
+    pub fn matmul_f32(&self, x: &[f32], out: &mut [f32]) {
+        let n = x.len() / self.cols;
+        assert_eq!(out.len(), n * self.rows);
+        let mut row = vec![0.0f32; self.cols];
+        for r in 0..self.rows {
+            self.row_f32(r, &mut row);
+            for (t, x) in x.chunks_exact(self.cols).enumerate() {
+                let dot: f64 = row
+                    .iter()
+                    .zip(x)
+                    .map(|(&w, &v)| f64::from(w) * f64::from(v))
+                    .sum();
+                out[t * self.rows + r] = dot as f32;
+            }
+        }
     }
 
     /// [`QMatrix::matmul`] in plain scalar code: the definition every SIMD path must equal bit

@@ -1,0 +1,37 @@
+// Rotary position embedding (Su et al. 2021): each (even, odd) pair of a head's dims turns by
+// the angle p · θ^(−2i/head_dim), taken from the same f64-computed table as the CPU path.
+// store_kv also appends the step's keys and values to the layer's KV cache.
+
+@group(0) @binding(1) var<storage, read> rope: array<vec2<f32>>;         // (context, head_dim/2) of (cos, sin)
+@group(0) @binding(2) var<storage, read_write> q: array<vec2<f32>>;      // (seq, q_dim) as pairs
+@group(0) @binding(3) var<storage, read> k: array<vec2<f32>>;            // (seq, kv_dim) as pairs
+@group(0) @binding(4) var<storage, read> v: array<vec2<f32>>;            // (seq, kv_dim) as pairs
+@group(0) @binding(5) var<storage, read_write> k_cache: array<vec2<f32>>;// (cap, kv_dim) as pairs
+@group(0) @binding(6) var<storage, read_write> v_cache: array<vec2<f32>>;// (cap, kv_dim) as pairs
+
+fn rotate(pair: vec2<f32>, t: u32, i: u32) -> vec2<f32> {
+    let half = dims.head_dim / 2u;
+    let cs = rope[(dims.pos + t) * half + i % half];  // (cos, sin)
+    return vec2<f32>(pair.x * cs.x - pair.y * cs.y, pair.x * cs.y + pair.y * cs.x);
+}
+
+// One thread per pair of q: (seq · q_dim / 2) threads.
+@compute @workgroup_size(64)
+fn rope_q(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let pairs = dims.q_dim / 2u;
+    let i = gid.x;
+    if (i >= dims.seq * pairs) { return; }
+    q[i] = rotate(q[i], i / pairs, i % pairs);
+}
+
+// One thread per pair of k (and v): (seq · kv_dim / 2) threads.
+@compute @workgroup_size(64)
+fn store_kv(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let pairs = dims.kv_dim / 2u;
+    let i = gid.x;
+    if (i >= dims.seq * pairs) { return; }
+    let t = i / pairs;
+    let at = (dims.pos + t) * pairs + i % pairs;  // row pos + t of the cache
+    k_cache[at] = rotate(k[i], t, i % pairs);
+    v_cache[at] = v[i];
+}

@@ -1,0 +1,155 @@
+//! tokenmeter's GPU path: SmolLM2's forward pass as our own WGSL compute kernels on `wgpu`.
+//!
+//! candle has no WebGPU backend, so this crate writes the GPU side itself, small enough to read:
+//!
+//! - [`kernels`] compiles the WGSL files in `src/kernels/` (embedding lookup, RMSNorm, quantized
+//!   matrix products, RoPE + KV-cache store, attention, SwiGLU) into compute pipelines.
+//! - [`GpuModel`] uploads the GGUF's quantized blocks once, keeps the KV cache on the GPU, and runs
+//!   one token step as one command encoder, reading back only the logits asked for.
+//! - [`Engine`] is what the page's worker and the CLI drive: a core `Session` whose forward passes
+//!   run on the GPU, or on the CPU, falling back to the CPU if the GPU fails mid-run.
+//! - [`choose`] decides CPU or GPU: automatically a real adapter, never a software (fallback)
+//!   one unless forced, since SwiftShader/llvmpipe are far slower than our SIMD CPU path.
+//!
+//! In the browser `wgpu` talks to WebGPU; natively the same WGSL runs through Vulkan (on this
+//! project's CI, Mesa's llvmpipe software driver), so the CLI and the tests use the very kernels
+//! the page runs. The weights stay quantized on the GPU and are dequantized inside the kernels;
+//! activations are f32, so results match the CPU path (which quantizes activations to 8 bits)
+//! within quantization noise, not bit for bit.
+
+mod engine;
+pub mod kernels;
+mod model;
+
+pub use engine::{Backend, Engine};
+pub use model::{GpuModel, MAX_STEP};
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why the GPU path could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter is available ({0})")]
+    NoAdapter(String),
+    #[error("the GPU refused to open a device: {0}")]
+    Device(String),
+    #[error("the GPU device was lost: {0}")]
+    Lost(String),
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    #[error(transparent)]
+    Model(#[from] tokenmeter_core::Error),
+}
+
+/// Which engine the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// A real GPU if there is one, otherwise the CPU (wasm SIMD in the page).
+    #[default]
+    Auto,
+    Cpu,
+    /// The GPU kernels on whatever adapter exists, even a software one.
+    Webgpu,
+}
+
+impl std::str::FromStr for Preference {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "webgpu" | "gpu" => Ok(Self::Webgpu),
+            other => Err(format!(
+                "unknown backend \"{other}\" (expected auto, cpu or webgpu)"
+            )),
+        }
+    }
+}
+
+/// What the adapter says about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdapterSummary {
+    /// The adapter's name (e.g. "NVIDIA H100", "llvmpipe (LLVM 15.0.7, 256 bits)").
+    pub name: String,
+    /// The API under wgpu: "Vulkan", "WebGPU", …
+    pub api: String,
+    /// A software rasteriser or an adapter the browser marks `isFallbackAdapter`.
+    pub fallback: bool,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} via {}", self.name, self.api)?;
+        if self.fallback {
+            write!(f, " (software fallback)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The decision [`choose`] made, with its reason for the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub gpu: bool,
+    pub reason: String,
+}
+
+/// CPU or GPU, given the user's preference and the adapter found (if any).
+pub fn choose(pref: Preference, adapter: Option<&AdapterSummary>) -> Choice {
+    let (gpu, reason) = match (pref, adapter) {
+        (Preference::Cpu, _) => (false, "CPU chosen by the user".to_string()),
+        (_, None) => (false, "no WebGPU adapter".to_string()),
+        (Preference::Webgpu, Some(a)) => (true, format!("GPU forced by the user: {a}")),
+        (Preference::Auto, Some(a)) if a.fallback => (
+            false,
+            format!(
+                "the only adapter is a software fallback ({}): the CPU path is faster",
+                a.name
+            ),
+        ),
+        (Preference::Auto, Some(a)) => (true, format!("GPU found: {a}")),
+    };
+    Choice { gpu, reason }
+}
+
+/// Asks wgpu for an adapter (high-performance preference). `None` when there is none.
+pub async fn request_adapter() -> Result<(wgpu::Adapter, AdapterSummary), GpuError> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = if cfg!(target_arch = "wasm32") {
+        wgpu::Backends::BROWSER_WEBGPU
+    } else {
+        wgpu::Backends::VULKAN
+    };
+    let instance = wgpu::Instance::new(desc);
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+    let info = adapter.get_info();
+    let summary = AdapterSummary {
+        name: if info.name.is_empty() {
+            "unnamed adapter".into()
+        } else {
+            info.name.clone()
+        },
+        api: match info.backend {
+            wgpu::Backend::BrowserWebGpu => "WebGPU".into(),
+            other => format!("{other:?}"),
+        },
+        // The webgpu backend reports `isFallbackAdapter` as DeviceType::Cpu.
+        fallback: info.device_type == wgpu::DeviceType::Cpu,
+    };
+    Ok((adapter, summary))
+}
+
+/// Runs a future to completion on this thread (native only: the CLI and tests).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}

@@ -1,0 +1,213 @@
+//! The GPU forward pass against the CPU path, on the real SmolLM2 weights.
+//!
+//! Natively the kernels run through Vulkan; on CI that is Mesa's llvmpipe (a software adapter,
+//! installed by `./dev setup`), so these tests check correctness, not speed. The GPU computes
+//! with f32 activations while the CPU path quantizes them to 8 bits, so logits agree within
+//! quantization noise, not bit for bit.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use tokenmeter_core::gguf::Gguf;
+use tokenmeter_core::model::{Logits, Model, Session, State};
+use tokenmeter_core::scoring;
+use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
+use tokenmeter_gpu::{block_on, request_adapter, GpuModel};
+
+fn model_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn load() -> &'static (Arc<Model>, TextTokenizer) {
+    static M: OnceLock<(Arc<Model>, TextTokenizer)> = OnceLock::new();
+    M.get_or_init(|| {
+        let path = model_path();
+        let file = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run ./dev setup first", path.display()));
+        let mut reader = std::io::BufReader::new(file);
+        let gguf = Gguf::read(&mut reader).expect("valid GGUF");
+        let tok = TextTokenizer::from_gguf(&gguf, smollm2_info()).expect("tokenizer");
+        let model = Model::from_gguf(&gguf, &mut reader).expect("model");
+        (Arc::new(model), tok)
+    })
+}
+
+/// A GPU model on whatever adapter exists. No adapter is a failure: `./dev setup` installs
+/// Mesa's Vulkan drivers so that one always does.
+fn gpu() -> GpuModel {
+    gpu_with_capacity(256)
+}
+
+fn gpu_with_capacity(positions: usize) -> GpuModel {
+    let (model, _) = load();
+    block_on(async {
+        let (adapter, summary) = request_adapter()
+            .await
+            .expect("a Vulkan adapter (install mesa-vulkan-drivers: ./dev setup)");
+        eprintln!("GPU tests on {summary}");
+        GpuModel::with_capacity(&adapter, summary, model, positions)
+            .await
+            .expect("GPU model")
+    })
+}
+
+fn top(logits: &[f32], k: usize) -> Vec<u32> {
+    scoring::top_k(logits, k)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Largest |a − b| over a row, relative to the row's spread of logits.
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// The GPU against the CPU path with exact f32 activations (`Model::forward_f32`): the same
+/// arithmetic in another order, so every logit agrees to float rounding through 30 layers.
+fn assert_close(cpu: &[f32], gpu: &[f32], what: &str) {
+    assert_eq!(cpu.len(), gpu.len(), "{what}: row length");
+    let d = max_diff(cpu, gpu);
+    eprintln!("{what}: max |Δlogit| {d:e}");
+    assert!(d < LOGIT_TOL, "{what}: logits differ by up to {d}");
+    let (tc, tg) = (top(cpu, 10), top(gpu, 10));
+    assert_eq!(
+        tc[0], tg[0],
+        "{what}: top-1 differs (cpu {tc:?}, gpu {tg:?})"
+    );
+    let shared = tc.iter().filter(|id| tg.contains(id)).count();
+    assert!(
+        shared >= 9,
+        "{what}: top-10 share only {shared} (cpu {tc:?}, gpu {tg:?})"
+    );
+}
+
+// Measured: 1.3e-5 to 1.9e-5 on llvmpipe.
+const LOGIT_TOL: f32 = 1e-3;
+
+#[test]
+fn next_token_logits_match_the_cpu_path() {
+    let (model, tok) = load();
+    let mut gpu = gpu();
+    for text in [
+        "The capital of France is",
+        "1, 2, 3, 4,",
+        "<|im_start|>user\nWhat is a token?<|im_end|>\n<|im_start|>assistant\n",
+    ] {
+        let ids = tok.encode(text).expect("encode");
+        let mut state = State::new(model.config());
+        let cpu = model
+            .forward_f32(&ids, 0, &mut state, Logits::Last)
+            .expect("cpu");
+        let g = block_on(gpu.forward(&ids, 0, Logits::Last)).expect("gpu");
+        assert_close(&cpu, &g, text);
+    }
+}
+
+#[test]
+fn long_prefill_every_row_and_decode_steps_match() {
+    let (model, tok) = load();
+    // A cache with room for 16 positions at first: it must grow (and keep its contents) three
+    // times; the text is longer than two GPU steps of 32 tokens.
+    let mut gpu = gpu_with_capacity(16);
+    let text = "Tokens are numbers. To produce the next one, a model scores every entry of its \
+                vocabulary; that scoring is work for a GPU, and the price of a token is the rent \
+                of that GPU, with energy and memory behind it. Memory is always scarce: the \
+                weights and the cache of keys and values must fit beside each other.";
+    let ids = tok.encode(text).expect("encode");
+    assert!(
+        ids.len() > 2 * tokenmeter_gpu::MAX_STEP,
+        "{} tokens",
+        ids.len()
+    );
+    let mut state = State::new(model.config());
+    let cpu = model
+        .forward_f32(&ids, 0, &mut state, Logits::All)
+        .expect("cpu");
+    let g = block_on(gpu.forward(&ids, 0, Logits::All)).expect("gpu");
+    let vocab = model.config().vocab_size;
+    assert_eq!(g.len(), ids.len() * vocab);
+    for (r, (c, g)) in cpu
+        .chunks_exact(vocab)
+        .zip(g.chunks_exact(vocab))
+        .enumerate()
+    {
+        assert_close(c, g, &format!("row {r}"));
+    }
+    // Decode: one token at a time on both caches.
+    let mut pos = ids.len();
+    for &next in &[13u32, 198, 504] {
+        let cpu = model
+            .forward_f32(&[next], pos, &mut state, Logits::Last)
+            .expect("cpu");
+        let g = block_on(gpu.forward(&[next], pos, Logits::Last)).expect("gpu");
+        assert_close(&cpu, &g, &format!("decode at {pos}"));
+        pos += 1;
+    }
+    // Rewinding: overwrite from position 5 (the cache keeps 0..5).
+    let mut state = State::new(model.config());
+    model
+        .forward_f32(&ids[..5], 0, &mut state, Logits::None)
+        .expect("cpu");
+    let cpu = model
+        .forward_f32(&[504], 5, &mut state, Logits::Last)
+        .expect("cpu");
+    let g = block_on(gpu.forward(&[504], 5, Logits::Last)).expect("gpu");
+    assert_close(&cpu, &g, "after rewinding");
+}
+
+#[test]
+fn a_session_plan_runs_on_the_gpu() {
+    let (model, tok) = load();
+    let mut gpu = gpu();
+    let ids = tok
+        .encode("The quick brown fox jumps over the")
+        .expect("encode");
+    let mut session = Session::new(model.clone());
+    session.set_track_scores(true);
+    while let Some(work) = session.plan(&ids, 4).expect("plan") {
+        let logits =
+            block_on(gpu.forward(&ids[work.pos..work.end], work.pos, work.logits)).expect("gpu");
+        session.finish(&ids, &work, logits);
+    }
+    let gpu_scores = session.token_scores().to_vec();
+    let gpu_next = top(session.logits().expect("logits"), 10);
+    // The reference: every row's logits from the exact-f32 CPU pass, scored the same way.
+    let mut state = State::new(model.config());
+    let all = model
+        .forward_f32(&ids, 0, &mut state, Logits::All)
+        .expect("cpu");
+    let vocab = model.config().vocab_size;
+    assert_eq!(gpu_scores.len(), ids.len() - 1);
+    for (r, g) in gpu_scores.iter().enumerate() {
+        let row = &all[r * vocab..(r + 1) * vocab];
+        let next = ids[r + 1];
+        let prob = scoring::Distribution::of(row).prob(row[next as usize]);
+        assert_eq!(g.rank, scoring::rank_of(row, next), "rank of token {r}");
+        assert!(
+            (g.prob - prob).abs() < 1e-4,
+            "token {r}: {} vs {prob}",
+            g.prob
+        );
+    }
+    assert_eq!(gpu_next, top(&all[(ids.len() - 1) * vocab..], 10));
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_crash() {
+    let mut gpu = gpu();
+    assert!(block_on(gpu.forward(&[], 0, Logits::Last)).is_err());
+    assert!(block_on(gpu.forward(&[49_152], 0, Logits::Last)).is_err());
+    assert!(block_on(gpu.forward(&[1], 8192, Logits::Last)).is_err());
+    // Still usable afterwards.
+    assert_eq!(
+        block_on(gpu.forward(&[1, 2], 0, Logits::Last))
+            .expect("gpu")
+            .len(),
+        49_152
+    );
+}
