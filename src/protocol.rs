@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use tokenmeter_core::cost::{Cost, Counting};
 use tokenmeter_core::model::bench::BenchResult;
+pub use tokenmeter_gpu::{Backend, Preference};
 use tokenmeter_core::model::TokenScore;
 use tokenmeter_core::physics::{Assumptions, ModelShape, Physics};
 use tokenmeter_core::sampling::{Decision, Sampler};
@@ -41,8 +42,15 @@ pub enum ToWorker {
         tokenizer: String,
         texts: Vec<String>,
     },
-    /// Download the GGUF model at `url` (relative to the page) and load it.
-    LoadModel { url: String },
+    /// Download the GGUF model at `url` (relative to the page) and load it, running it where
+    /// `backend` says (automatic: WebGPU on a real GPU adapter, else wasm SIMD).
+    LoadModel {
+        url: String,
+        #[serde(default)]
+        backend: Preference,
+    },
+    /// Move the loaded model to another backend (the user's choice in the status line).
+    SetBackend(Preference),
     /// Score the whole vocabulary as the next token after a text (and what was generated).
     Next(NextRequest),
     /// Forget the model kept in the browser's Cache Storage.
@@ -100,6 +108,13 @@ pub enum FromWorker {
     },
     /// The model is loaded and ready to score.
     ModelReady(ModelSummary),
+    /// The model now runs elsewhere: the user chose another backend, or the GPU failed and the
+    /// CPU took over (`notice` says why; nothing typed or generated is lost).
+    BackendChanged {
+        backend: String,
+        engine: Backend,
+        notice: Option<String>,
+    },
     /// Downloading or loading the model failed; the page may ask again.
     ModelFailed {
         message: String,
@@ -199,8 +214,10 @@ pub struct ModelSummary {
     pub weight_bytes: usize,
     pub vocab_size: usize,
     pub context_length: usize,
-    /// How it runs, e.g. "wasm SIMD128, 1 thread".
+    /// How it runs, e.g. "wasm SIMD128, 1 thread" or "WebGPU · <adapter>".
     pub backend: String,
+    /// Which engine, the adapter found and why it was chosen.
+    pub engine: Backend,
     /// Milliseconds from the last downloaded byte to ready.
     pub load_ms: f64,
     /// Whether the file came from the browser's Cache Storage rather than the network.

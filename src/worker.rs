@@ -22,7 +22,8 @@ use tokenmeter_core::chat;
 use tokenmeter_core::cost::{self, ModelPrice, PriceTable, Usage, DEFAULT_MODELS};
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::bench::{self, BenchResult};
-use tokenmeter_core::model::{Model, Session};
+use tokenmeter_core::model::Model;
+use tokenmeter_gpu::{Engine, Preference, MAX_STEP};
 use tokenmeter_core::physics;
 use tokenmeter_core::scoring::{self, Analysis};
 use tokenmeter_core::tokenizer::{self, registry, smollm2_info, TextTokenizer, TokenizerInfo};
@@ -43,8 +44,11 @@ const PREFILL_CHUNK: usize = 8;
 
 /// The model and the tokenizer stored inside its GGUF.
 struct Loaded {
-    session: Session,
-    tokenizer: TextTokenizer,
+    model: Arc<Model>,
+    /// Where the forward passes run; taken out of the state while a step is awaited (GPU
+    /// read-backs are asynchronous), so other handlers never hold it across an `await`.
+    engine: Option<Engine>,
+    tokenizer: Rc<TextTokenizer>,
     /// Tokens that end a reply.
     stop: Vec<u32>,
 }
@@ -245,20 +249,23 @@ fn handle(msg: ToWorker) {
             };
             post(&msg);
         }),
-        ToWorker::LoadModel { url } => {
+        ToWorker::LoadModel { url, backend } => {
             let start = STATE.with_borrow_mut(|s| s.model.is_none() && !s.model_loading);
             if start {
                 STATE.with_borrow_mut(|s| s.model_loading = true);
-                spawn_local(load_model(url));
+                spawn_local(load_model(url, backend));
             }
         }
+        ToWorker::SetBackend(pref) => spawn_local(set_backend(pref)),
         ToWorker::Bench {
             prompt_tokens,
             decode_tokens,
             runs,
-        } => post(&match bench(prompt_tokens, decode_tokens, runs) {
-            Ok(result) => FromWorker::BenchDone(result),
-            Err(message) => FromWorker::BenchFailed { message },
+        } => spawn_local(async move {
+            post(&match bench(prompt_tokens, decode_tokens, runs).await {
+                Ok(result) => FromWorker::BenchDone(result),
+                Err(message) => FromWorker::BenchFailed { message },
+            })
         }),
         ToWorker::Next(req) => {
             let start = STATE.with_borrow_mut(|s| {
@@ -609,7 +616,7 @@ async fn load_vocab(id: &str, info: TokenizerInfo) -> Result<TextTokenizer, Stri
 
 // ---- the model -----------------------------------------------------------------------------
 
-async fn load_model(url: String) {
+async fn load_model(url: String, backend: Preference) {
     let mut last_report = 0.0;
     let started = now_ms();
     let progress = move |loaded, total| {
@@ -641,7 +648,14 @@ async fn load_model(url: String) {
         Err(e) => (Err(format!("the model download failed: {e}")), None),
         Ok(bytes) => {
             let t0 = now_ms();
-            let loaded = load_from_bytes(&bytes).map(|loaded| (loaded, now_ms() - t0));
+            let loaded = match load_from_bytes(&bytes) {
+                Ok(mut loaded) => {
+                    // Choose the backend (and upload the weights if it is the GPU).
+                    loaded.engine = Some(Engine::start(loaded.model.clone(), backend).await);
+                    Ok((loaded, now_ms() - t0))
+                }
+                Err(e) => Err(e),
+            };
             (loaded, Some(bytes))
         }
     };
@@ -657,14 +671,20 @@ async fn load_model(url: String) {
             post(&FromWorker::ModelFailed { message })
         }
         Ok((loaded, load_ms)) => {
-            let model = loaded.session.model();
+            let model = &loaded.model;
+            let engine = loaded
+                .engine
+                .as_ref()
+                .map(|e| e.backend().clone())
+                .unwrap_or_else(|| Engine::cpu(model.clone(), "").backend().clone());
             let summary = ModelSummary {
                 name: "SmolLM2-135M-Instruct (Q4_1)".into(),
                 n_params: model.n_params(),
                 weight_bytes: model.weight_bytes(),
                 vocab_size: model.config().vocab_size,
                 context_length: model.config().context_length,
-                backend: "wasm SIMD128, 1 thread".into(),
+                backend: backend_label(&engine),
+                engine,
                 load_ms,
                 from_cache,
                 saved: from_cache,
@@ -697,9 +717,10 @@ fn load_from_bytes(bytes: &[u8]) -> Result<Loaded, String> {
     let tokenizer = TextTokenizer::from_gguf(&gguf, smollm2_info()).map_err(|e| e.to_string())?;
     let model = Model::from_gguf(&gguf, &mut reader).map_err(|e| e.to_string())?;
     Ok(Loaded {
-        session: Session::new(Arc::new(model)),
+        model: Arc::new(model),
+        engine: None,
         stop: chat::stop_tokens(&gguf, &tokenizer),
-        tokenizer,
+        tokenizer: Rc::new(tokenizer),
     })
 }
 
@@ -734,7 +755,8 @@ async fn score_loop() {
                 return Err(format!("token {bad} is not in the vocabulary"));
             }
             ids.extend_from_slice(&req.continuation);
-            m.session.set_track_scores(req.surprisal && !req.chat);
+            let engine = m.engine.as_mut().ok_or("the model is busy")?;
+            engine.session.set_track_scores(req.surprisal && !req.chat);
             Ok::<_, String>(ids)
         });
         let ids = match ids {
@@ -747,13 +769,22 @@ async fn score_loop() {
         let t0 = now_ms();
         let mut computed = 0;
         loop {
-            let step = STATE.with_borrow_mut(|s| match s.model.as_mut() {
-                Some(m) => m
-                    .session
-                    .advance(&ids, PREFILL_CHUNK)
-                    .map_err(|e| e.to_string()),
-                None => Err("the model is not loaded".to_string()),
-            });
+            let step = with_engine(async |e| {
+                // The GPU runs a step of up to MAX_STEP tokens in one go; the CPU reads a few
+                // tokens between looks at the mailbox.
+                let chunk = if e.on_gpu() { MAX_STEP } else { PREFILL_CHUNK };
+                let step = e.advance(&ids, chunk).await.map_err(|e| e.to_string());
+                if let Some(notice) = e.take_fallback() {
+                    post(&FromWorker::BackendChanged {
+                        backend: backend_label(e.backend()),
+                        engine: e.backend().clone(),
+                        notice: Some(notice),
+                    });
+                }
+                step
+            })
+            .await
+            .and_then(|step| step);
             match step {
                 Err(message) => {
                     post(&FromWorker::NextFailed { seq, message });
@@ -767,7 +798,10 @@ async fn score_loop() {
                     post(&FromWorker::NextProgress {
                         seq,
                         done: STATE.with_borrow(|s| {
-                            s.model.as_ref().map_or(0, |m| m.session.tokens().len())
+                            s.model
+                                .as_ref()
+                                .and_then(|m| m.engine.as_ref())
+                                .map_or(0, |e| e.session.tokens().len())
                         }),
                         total: ids.len(),
                     });
@@ -782,7 +816,7 @@ async fn score_loop() {
         let ms = now_ms() - t0;
         let scores = STATE.with_borrow(|s| {
             let m = s.model.as_ref()?;
-            let logits = m.session.logits()?;
+            let logits = m.engine.as_ref()?.session.logits()?;
             Some(summarise(m, &req, &ids, logits, computed, ms))
         });
         if let Some(scores) = scores {
@@ -831,7 +865,11 @@ fn summarise(
     });
     let surprisal = (req.surprisal && !req.chat).then(|| Surprisal {
         ids: ids.to_vec(),
-        scores: m.session.token_scores().to_vec(),
+        scores: m
+            .engine
+            .as_ref()
+            .map(|e| e.session.token_scores().to_vec())
+            .unwrap_or_default(),
     });
     Scores {
         seq: req.seq,
@@ -863,23 +901,74 @@ fn wasm_memory_bytes() -> usize {
         .unwrap_or(0)
 }
 
-/// Runs the core's benchmark on the loaded model, timed with the worker's clock.
-fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<BenchResult, String> {
-    STATE.with_borrow_mut(|s| {
-        let m = s.model.as_mut().ok_or("the model is not loaded")?;
-        let prompt = bench::bench_prompt(&m.tokenizer, prompt_tokens).map_err(|e| e.to_string())?;
-        let result = bench::run_median(
-            &mut m.session,
-            &m.tokenizer,
-            &prompt,
-            decode_tokens,
-            runs,
-            now_ms,
-        );
+/// Runs the core's benchmark on the loaded model (on its current backend), timed with the
+/// worker's clock.
+async fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<BenchResult, String> {
+    let prompt = STATE.with_borrow(|s| {
+        let m = s.model.as_ref().ok_or("the model is not loaded")?;
+        bench::bench_prompt(&m.tokenizer, prompt_tokens).map_err(|e| e.to_string())
+    })?;
+    let tokenizer = STATE
+        .with_borrow(|s| s.model.as_ref().map(|m| Rc::clone(&m.tokenizer)))
+        .ok_or("the model is not loaded")?;
+    with_engine(async |e| {
+        let result =
+            bench::run_median(e, &tokenizer, &prompt, decode_tokens, runs, now_ms).await;
         // Leave no benchmark state behind for the next real request.
-        m.session.truncate(0);
+        e.session.truncate(0);
         result.map_err(|e| e.to_string())
     })
+    .await?
+}
+
+/// Runs `f` on the engine, taken out of the shared state for the duration (so that no borrow
+/// is held across an `await`); waits while another task has it.
+async fn with_engine<T>(f: impl AsyncFnOnce(&mut Engine) -> T) -> Result<T, String> {
+    let mut engine = loop {
+        let taken = STATE.with_borrow_mut(|s| match s.model.as_mut() {
+            None => Err("the model is not loaded".to_string()),
+            Some(m) => Ok(m.engine.take()),
+        })?;
+        match taken {
+            Some(engine) => break engine,
+            None => yield_now().await,
+        }
+    };
+    let out = f(&mut engine).await;
+    STATE.with_borrow_mut(|s| {
+        if let Some(m) = s.model.as_mut() {
+            m.engine = Some(engine);
+        }
+    });
+    Ok(out)
+}
+
+/// Restarts the engine on the backend the user chose.
+async fn set_backend(pref: Preference) {
+    let Some(model) = STATE.with_borrow(|s| s.model.as_ref().map(|m| m.model.clone())) else {
+        return;
+    };
+    let result = with_engine(async |e| {
+        *e = Engine::start(model, pref).await;
+        (backend_label(e.backend()), e.backend().clone())
+    })
+    .await;
+    if let Ok((backend, engine)) = result {
+        post(&FromWorker::BackendChanged {
+            backend,
+            engine,
+            notice: None,
+        });
+    }
+}
+
+/// The status line's words for a backend.
+fn backend_label(b: &tokenmeter_gpu::Backend) -> String {
+    match (&b.kind[..], &b.adapter) {
+        ("webgpu", Some(a)) => format!("WebGPU · {}", a.name),
+        ("webgpu", None) => "WebGPU".into(),
+        _ => "wasm SIMD128, 1 thread".into(),
+    }
 }
 
 // ---- browser plumbing ----------------------------------------------------------------------

@@ -16,7 +16,9 @@ use std::time::Duration;
 use leptos::prelude::*;
 use tokenmeter_core::sampling::Sampler;
 
-use crate::protocol::{FromWorker, ModelSummary, NextRequest, Scores, ToWorker, Tokenized};
+use crate::protocol::{
+    FromWorker, ModelSummary, NextRequest, Preference, Scores, ToWorker, Tokenized,
+};
 use crate::worker_client::WorkerHandle;
 
 /// The model file, served next to the page by Trunk (see `index.html`).
@@ -130,6 +132,10 @@ pub struct AppState {
     pub cost_open: RwSignal<bool>,
     pub cost_settings: RwSignal<cost::CostSettings>,
     pub costs: RwSignal<Option<crate::protocol::CostReport>>,
+    /// Where the user wants the model to run (`?backend=auto|cpu|webgpu`, or the status line).
+    pub backend_pref: RwSignal<Preference>,
+    /// Why the backend changed without being asked (a GPU failure); shown until dismissed.
+    pub backend_notice: RwSignal<Option<String>>,
 }
 
 /// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
@@ -180,6 +186,7 @@ impl Bridge {
         )?;
         handle.send(&ToWorker::LoadModel {
             url: MODEL_URL.into(),
+            backend: state.backend_pref.get_untracked(),
         });
         state.model.set(ModelState::Downloading {
             loaded: 0,
@@ -212,6 +219,12 @@ impl Bridge {
 
     fn clear_model_cache(&self) {
         self.model.borrow().send(&ToWorker::ClearModelCache);
+    }
+
+    fn set_backend(&self, pref: Preference) {
+        self.state.backend_pref.set(pref);
+        self.state.backend_notice.set(None);
+        self.model.borrow().send(&ToWorker::SetBackend(pref));
     }
 
     /// Hands the user's file to the tokenizer worker, which reads and checks it.
@@ -340,6 +353,23 @@ fn on_model_message(state: AppState, msg: FromWorker) {
             rate: (elapsed_ms > 0.0).then(|| loaded as f64 / (elapsed_ms / 1e3)),
         }),
         FromWorker::ModelReady(summary) => state.model.set(ModelState::Ready(summary)),
+        FromWorker::BackendChanged {
+            backend,
+            engine,
+            notice,
+        } => {
+            state.model.update(|m| {
+                if let ModelState::Ready(summary) = m {
+                    summary.backend = backend;
+                    summary.engine = engine;
+                }
+            });
+            // Speeds measured on the other backend no longer apply.
+            state.speed.set(Default::default());
+            if notice.is_some() {
+                state.backend_notice.set(notice);
+            }
+        }
         FromWorker::ModelFailed { message } => {
             state.running.set(None);
             state.model.set(ModelState::Failed(message))
@@ -417,6 +447,9 @@ impl Actions {
     pub fn clear_model_cache(&self) {
         self.bridge.with_value(|b| b.clear_model_cache());
     }
+    pub fn set_backend(&self, pref: Preference) {
+        self.bridge.with_value(|b| b.set_backend(pref));
+    }
     pub fn cancel_model(&self) {
         self.bridge.with_value(|b| b.cancel_model());
     }
@@ -452,6 +485,8 @@ pub fn App() -> impl IntoView {
         cost_open: RwSignal::new(false),
         cost_settings: RwSignal::new(cost::CostSettings::default()),
         costs: RwSignal::new(None),
+        backend_pref: RwSignal::new(backend_from_url()),
+        backend_notice: RwSignal::new(None),
     };
     let bridge = match Bridge::start(state) {
         Ok(b) => b,
@@ -575,4 +610,14 @@ pub fn visible_whitespace(text: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// The backend asked for in the page's address (`?backend=cpu`, `webgpu` or `auto`).
+fn backend_from_url() -> Preference {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
+        .and_then(|p| p.get("backend"))
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_default()
 }

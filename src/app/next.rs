@@ -492,15 +492,53 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
         if m.saved && !m.from_cache {
             parts.push("saved in this browser for next time".to_string());
         }
+        let reason = m.engine.reason.clone();
         Some(view! {
-            <p class="status" data-testid="status">
+            <p class="status" data-testid="status" data-backend=m.engine.kind.clone() title=reason.clone()>
                 {parts.join(" · ")}
                 " "
                 {m.saved.then(|| view! {
                     <button class="link" on:click=move |_| actions.clear_model_cache()>"Clear cached model"</button>
                 })}
             </p>
+            <p class="status backend">
+                <label>
+                    "Run the model on "
+                    <select
+                        data-testid="backend"
+                        prop:value=move || pref_value(state.backend_pref.get())
+                        on:change=move |ev| {
+                            if let Ok(p) = event_target_value(&ev).parse() {
+                                actions.set_backend(p);
+                            }
+                        }
+                    >
+                        <option value="auto">"Automatic (WebGPU on a real GPU, else wasm SIMD)"</option>
+                        <option value="cpu">"CPU: wasm SIMD"</option>
+                        <option value="webgpu">"WebGPU (even a software adapter)"</option>
+                    </select>
+                </label>
+                " "
+                <span class="reason" data-testid="backend-reason">{reason}</span>
+            </p>
         })
     };
-    view! { <div>{line}</div> }
+    let notice = move || {
+        state.backend_notice.get().map(|n| view! {
+            <p class="notice" role="status" data-testid="backend-notice">
+                {n}
+                " "
+                <button class="link" on:click=move |_| state.backend_notice.set(None)>"Dismiss"</button>
+            </p>
+        })
+    };
+    view! { <div aria-live="polite">{notice}{line}</div> }
+}
+
+fn pref_value(p: crate::protocol::Preference) -> &'static str {
+    match p {
+        crate::protocol::Preference::Auto => "auto",
+        crate::protocol::Preference::Cpu => "cpu",
+        crate::protocol::Preference::Webgpu => "webgpu",
+    }
 }

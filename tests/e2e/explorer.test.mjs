@@ -53,7 +53,7 @@ test('greedy steps give the native tokens; a clicked candidate is forced; undo t
   await ready(page);
   await setRange(page, '#temperature', 0);
   await page.waitForSelector('text=0 (greedy)');
-  const native = tokenmeterCli(['generate', '--prompt', PROMPT, '--max-tokens', '3', '--temperature', '0']);
+  const native = tokenmeterCli(['generate', '--backend', 'cpu', '--prompt', PROMPT, '--max-tokens', '3', '--temperature', '0']);
   for (let i = 1; i <= 3; i++) {
     await scoresFor(page, i - 1);
     await page.click('[data-testid=step]');
@@ -88,7 +88,7 @@ test('a seeded run reproduces the native sampler token for token, and Stop halts
   await page.waitForFunction(() => !document.querySelector('[data-testid=run]').disabled
     && document.querySelectorAll('[data-testid=continuation] .gen').length > 0, null, MODEL_WAIT);
   const ids = await continuation(page);
-  const native = tokenmeterCli(['generate', '--prompt', 'Once upon a time', '--max-tokens', '20',
+  const native = tokenmeterCli(['generate', '--backend', 'cpu', '--prompt', 'Once upon a time', '--max-tokens', '20',
     '--temperature', '0.8', '--seed', '42']);
   assert.deepEqual(ids, native.ids, 'same seed, same tokens in wasm and natively');
 
@@ -113,7 +113,7 @@ test('the surprisal heatmap shows the native per-token scores', async () => {
   await page.check('[data-testid=surprisal-toggle]');
   await page.waitForSelector('[data-tokenizer=smollm2] .token-strip.heatmap [data-bits]', MODEL_WAIT);
   const bits = await page.$$eval('[data-tokenizer=smollm2] [data-testid=tokens] .tok', (els) => els.map((e) => e.dataset.bits ?? null));
-  const native = tokenmeterCli(['surprisal', '--text', text]);
+  const native = tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', text]);
   assert.equal(bits.length, native.tokens.length);
   assert.equal(bits[0], null, 'nothing predicts the first token');
   native.tokens.slice(1).forEach((t, i) => assert.equal(bits[i + 1], t.surprisal_bits.toFixed(2), `token ${i + 1}`));
@@ -137,7 +137,7 @@ test('chat mode wraps the text in the template, as the CLI does', async () => {
   const page = await openPage();
   await ready(page, 'What is the capital of France?');
   await page.check('#chat');
-  const native = tokenmeterCli(['next', '--chat', '--prompt', 'What is the capital of France?', '--top', '10']);
+  const native = tokenmeterCli(['next', '--backend', 'cpu', '--chat', '--prompt', 'What is the capital of France?', '--top', '10']);
   await page.waitForFunction((n) => /Prompt of ([0-9]+) tokens/.exec(document.body.textContent)?.[1] === String(n),
     native.prompt_ids.length, MODEL_WAIT);
   const top = await page.$eval('[data-testid=candidates] tbody tr', (tr) => Number(tr.dataset.id));

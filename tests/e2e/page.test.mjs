@@ -56,7 +56,7 @@ test('types a sentence and sees " Paris" as the most likely next token, from its
   }
   assert.ok(rows[0].prob > 0.5 && rows[0].prob < 1);
   // The wasm build computes exactly what the native CLI computes: same IDs, same f32 logits.
-  const native = tokenmeterCli(['next', '--prompt', 'The capital of France is', '--top', '10']);
+  const native = tokenmeterCli(['next', '--backend', 'cpu', '--prompt', 'The capital of France is', '--top', '10']);
   // (Both are f32: compare them as f32, whatever decimal each side printed.)
   assert.deepEqual(
     rows.map((r) => [r.id, Math.fround(r.logit)]),

@@ -89,6 +89,14 @@ impl Engine {
         self.gpu.is_some()
     }
 
+    /// Loses the GPU device on purpose (see [`GpuModel::destroy`]): the next step must fall back
+    /// to the CPU. For tests of that path.
+    pub fn simulate_gpu_loss(&self) {
+        if let Some(gpu) = &self.gpu {
+            gpu.destroy();
+        }
+    }
+
     /// The message of a GPU failure the engine recovered from, once.
     pub fn take_fallback(&mut self) -> Option<String> {
         self.fallback.take()

@@ -153,3 +153,41 @@ pub async fn request_adapter() -> Result<(wgpu::Adapter, AdapterSummary), GpuErr
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     pollster::block_on(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(fallback: bool) -> AdapterSummary {
+        AdapterSummary {
+            name: if fallback { "SwiftShader" } else { "NVIDIA H100" }.into(),
+            api: "WebGPU".into(),
+            fallback,
+        }
+    }
+
+    #[test]
+    fn automatic_choice_wants_a_real_adapter() {
+        assert!(choose(Preference::Auto, Some(&adapter(false))).gpu);
+        let c = choose(Preference::Auto, Some(&adapter(true)));
+        assert!(!c.gpu);
+        assert!(c.reason.contains("software fallback"), "{}", c.reason);
+        assert!(!choose(Preference::Auto, None).gpu);
+    }
+
+    #[test]
+    fn the_user_can_force_either_side() {
+        assert!(choose(Preference::Webgpu, Some(&adapter(true))).gpu);
+        assert!(!choose(Preference::Webgpu, None).gpu, "nothing to force onto");
+        assert!(!choose(Preference::Cpu, Some(&adapter(false))).gpu);
+    }
+
+    #[test]
+    fn preferences_parse_from_flags_and_urls() {
+        assert_eq!("webgpu".parse(), Ok(Preference::Webgpu));
+        assert_eq!("gpu".parse(), Ok(Preference::Webgpu));
+        assert_eq!("cpu".parse(), Ok(Preference::Cpu));
+        assert_eq!("auto".parse(), Ok(Preference::Auto));
+        assert!("cuda".parse::<Preference>().is_err());
+    }
+}

@@ -286,6 +286,12 @@ impl GpuModel {
         Ok(gpu)
     }
 
+    /// Destroys the device, as a driver reset or a lost GPU would: every later call fails with
+    /// [`GpuError::Lost`]. For testing the fallback to the CPU.
+    pub fn destroy(&self) {
+        self.device.destroy();
+    }
+
     pub fn adapter(&self) -> &AdapterSummary {
         &self.adapter
     }

@@ -211,3 +211,44 @@ fn bad_input_is_an_error_not_a_crash() {
         49_152
     );
 }
+
+#[test]
+fn a_lost_device_falls_back_to_the_cpu_without_losing_the_text() {
+    let (model, tok) = load();
+    let mut engine = block_on(tokenmeter_gpu::Engine::start(
+        model.clone(),
+        tokenmeter_gpu::Preference::Webgpu,
+    ));
+    assert!(engine.on_gpu(), "{:?}", engine.backend());
+    let mut ids = tok.encode("The capital of France is").expect("encode");
+    let first = top(block_on(engine.next_logits(&ids)).expect("gpu step"), 1)[0];
+    ids.push(first);
+    engine.simulate_gpu_loss();
+    // The next step finds the device gone, rebuilds the cache on the CPU and answers.
+    let logits = block_on(engine.next_logits(&ids)).expect("falls back").to_vec();
+    assert!(!engine.on_gpu());
+    assert_eq!(engine.backend().kind, "cpu");
+    let notice = engine.take_fallback().expect("a notice for the user");
+    assert!(notice.contains("continuing on the CPU"), "{notice}");
+    // Same answer as a CPU session given the same tokens (the generated one included).
+    let mut cpu = Session::new(model.clone());
+    assert_eq!(logits, cpu.next_logits(&ids).expect("cpu"));
+    assert_eq!(engine.session.tokens(), &ids[..]);
+}
+
+#[test]
+fn automatic_choice_skips_a_software_adapter() {
+    let (model, _) = load();
+    let engine = block_on(tokenmeter_gpu::Engine::start(
+        model.clone(),
+        tokenmeter_gpu::Preference::Auto,
+    ));
+    let b = engine.backend();
+    let adapter = b.adapter.as_ref().expect("an adapter was found");
+    if adapter.fallback {
+        assert_eq!(b.kind, "cpu", "{b:?}");
+        assert!(b.reason.contains("software fallback"), "{}", b.reason);
+    } else {
+        assert_eq!(b.kind, "webgpu", "{b:?}");
+    }
+}

@@ -1,0 +1,86 @@
+// The GPU path in the page: headless Chromium with --enable-unsafe-webgpu exposes SwiftShader, a
+// software WebGPU adapter that reports isFallbackAdapter. Automatic choice must keep the model on
+// wasm SIMD there (it is far faster); forcing WebGPU must run our WGSL kernels and give the
+// scores the same kernels give natively (the CLI on Vulkan).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveDist, launch, tokenmeterCli } from './harness.mjs';
+
+const live = {};
+before(async () => {
+  live.server = await serveDist();
+  live.browser = await launch(['--enable-unsafe-webgpu']);
+});
+after(async () => {
+  await live.browser?.close();
+  await live.server?.close();
+});
+
+async function open(query) {
+  const context = await live.browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(live.server.url + query);
+  return { context, page, errors };
+}
+
+async function status(page) {
+  const s = page.locator('[data-testid=status]');
+  await s.waitFor({ timeout: 300_000 });
+  return { backend: await s.getAttribute('data-backend'), text: await s.textContent(),
+    reason: await page.locator('[data-testid=backend-reason]').textContent() };
+}
+
+async function candidates(page) {
+  const rows = page.locator('[data-testid=candidates] tbody tr');
+  await rows.first().waitFor({ timeout: 300_000 });
+  return rows.evaluateAll((trs) => trs.map((tr) => ({
+    id: Number(tr.dataset.id), logit: Number(tr.dataset.logit),
+  })));
+}
+
+test('automatic choice keeps the model on wasm SIMD when the only WebGPU adapter is a fallback', async () => {
+  const { context, page, errors } = await open('');
+  const hasAdapter = await page.evaluate(async () => {
+    const a = await navigator.gpu?.requestAdapter();
+    return a ? { fallback: a.isFallbackAdapter ?? a.info?.isFallbackAdapter } : null;
+  });
+  assert.ok(hasAdapter, 'Chromium exposes a WebGPU adapter with --enable-unsafe-webgpu');
+  const s = await status(page);
+  assert.equal(s.backend, 'cpu');
+  assert.match(s.text, /wasm SIMD128/);
+  assert.match(s.reason, /software fallback/);
+  assert.equal(await page.locator('[data-testid=backend]').inputValue(), 'auto');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('?backend=webgpu runs our WGSL kernels on the adapter and matches the native kernels', async () => {
+  const { context, page, errors } = await open('?backend=webgpu');
+  const s = await status(page);
+  assert.equal(s.backend, 'webgpu', s.reason);
+  assert.match(s.text, /WebGPU/);
+  await page.fill('#text', 'The capital of France is');
+  // Wait for the answer to this text (the default text's answer may come first).
+  await page.waitForFunction(() => {
+    const row = document.querySelector('[data-testid=candidates] tbody tr');
+    return row && row.dataset.id === '7042' && !document.querySelector('.stale');
+  }, null, { timeout: 300_000 });
+  const rows = await candidates(page);
+  const native = tokenmeterCli(['next', '--backend', 'webgpu', '--prompt', 'The capital of France is', '--top', '10']);
+  assert.equal(native.backend.kind, 'webgpu');
+  assert.deepEqual(rows.map((r) => r.id).slice(0, 3), native.candidates.map((c) => c.id).slice(0, 3));
+  for (const [i, r] of rows.entries()) {
+    const c = native.candidates.find((n) => n.id === r.id);
+    assert.ok(c, `candidate ${i} (${r.id}) is in the native top-10 too`);
+    // Same kernels on two software GPUs (SwiftShader here, llvmpipe natively): f32 rounding only.
+    assert.ok(Math.abs(r.logit - c.logit) < 1e-3, `logit of ${r.id}: ${r.logit} vs ${c.logit}`);
+  }
+  // Back to the CPU from the status line: the page says so, the text stays.
+  await page.selectOption('[data-testid=backend]', 'cpu');
+  await page.waitForSelector('[data-testid=status][data-backend=cpu]', { timeout: 120_000 });
+  assert.equal(await page.inputValue('#text'), 'The capital of France is');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
