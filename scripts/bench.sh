@@ -14,12 +14,21 @@ mkdir -p "$out"
 
 cargo build --quiet --release -p tokenmeter-cli
 echo "native candle…" >&2
-RAYON_NUM_THREADS=1 target/release/tokenmeter bench --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/native.json"
+RAYON_NUM_THREADS=1 target/release/tokenmeter bench --backend cpu --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/native.json"
 ids=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["prompt_ids"]))' "$out/native.json")
 echo "llama.cpp…" >&2
 .tools/pyref/bin/python scripts/bench_llama_cpp.py "$ids" "$D" "$R" 1 >"$out/llama_cpp.json"
 echo "wasm in Chromium…" >&2
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R") >"$out/wasm.json"
+# The GPU kernels, natively (Vulkan) and in Chromium (WebGPU). Without a GPU these run on software
+# adapters (llvmpipe, SwiftShader), which take about a second per token: fewer tokens, one run.
+GP=${BENCH_GPU_PROMPT_TOKENS:-32}
+GD=${BENCH_GPU_DECODE_TOKENS:-4}
+echo "GPU kernels natively (Vulkan)…" >&2
+XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} target/release/tokenmeter bench --backend webgpu --prompt-tokens "$GP" --decode-tokens "$GD" --runs 1 >"$out/gpu-native.json"
+echo "GPU kernels in Chromium (WebGPU)…" >&2
+(cd tests/e2e && node bench.mjs "$GP" "$GD" 1 webgpu) >"$out/gpu-wasm.json"
+(cd tests/e2e && node bench.mjs "$GP" "$GD" 1 cpu) >"$out/gpu-wasm-cpu.json"
 echo "tokenizers…" >&2
 # 1 MB of the parity corpus (mixed languages, code, emoji, whitespace), the same bytes everywhere.
 python3 - "$out/mixed-1mb.txt" <<'PY'

@@ -40,6 +40,17 @@ print(f"wasm: model download + load in the worker {wasm['result']['download_and_
 print(f"whole-vocabulary scoring per step (softmax, entropy, top-10, filters + draw, curve): "
       f"native {native['result']['scoring_ms']:.2f} ms, wasm {wasm['result']['scoring_ms']:.2f} ms")
 
+gn, gw, gc = load("gpu-native"), load("gpu-wasm"), load("gpu-wasm-cpu")
+print(f"\nGPU kernels (prompt {gn['result']['prompt_tokens']} tokens, {gn['result']['decode_tokens']} decode steps, 1 run):")
+print(f"{'backend':<80} {'prefill tok/s':>13} {'decode tok/s':>13}")
+for b in (gn, gw, gc):
+    name = b["backend"] + (f" · {b['engine']['adapter']['name']}" if b.get("engine", {}).get("adapter") and "WGSL kernels (wgpu)" in b["backend"] else "")
+    print(f"{name[:80]:<80} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f}")
+print(f"  WebGPU ÷ wasm SIMD in Chromium, same sizes: decode {ratio(gw, gc, 'decode'):.3f}   prefill {ratio(gw, gc, 'prefill'):.3f}")
+soft = [b for b in (gn, gw) if "fallback" in json.dumps(b.get("engine") or b["result"].get("engine") or {})]
+if soft:
+    print("  (software adapters: these time a CPU emulating a GPU, not a GPU)")
+
 tn, tw = load("tokenizers-native"), load("tokenizers-wasm")
 print(f"\ntokenizers: load the vocabulary, then encode {tn['bytes'] / 1e6:.2f} MB of mixed text (parity corpus)")
 print(f"{'tokenizer':<16} {'load native':>11} {'load wasm':>10} {'encode native':>14} {'encode wasm':>12} {'wasm÷native':>12} {'tokens':>8}")

@@ -8,12 +8,12 @@
 use serde::{Deserialize, Serialize};
 use tokenmeter_core::cost::{Cost, Counting};
 use tokenmeter_core::model::bench::BenchResult;
-pub use tokenmeter_gpu::{Backend, Preference};
 use tokenmeter_core::model::TokenScore;
 use tokenmeter_core::physics::{Assumptions, ModelShape, Physics};
 use tokenmeter_core::sampling::{Decision, Sampler};
 use tokenmeter_core::scoring::NextToken;
 use tokenmeter_core::tokenizer::{Piece, Token};
+pub use tokenmeter_gpu::{Backend, Preference};
 
 /// The page → a worker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

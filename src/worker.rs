@@ -23,10 +23,10 @@ use tokenmeter_core::cost::{self, ModelPrice, PriceTable, Usage, DEFAULT_MODELS}
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::bench::{self, BenchResult};
 use tokenmeter_core::model::Model;
-use tokenmeter_gpu::{Engine, Preference, MAX_STEP};
 use tokenmeter_core::physics;
 use tokenmeter_core::scoring::{self, Analysis};
 use tokenmeter_core::tokenizer::{self, registry, smollm2_info, TextTokenizer, TokenizerInfo};
+use tokenmeter_gpu::{Engine, Preference, MAX_STEP};
 
 use crate::protocol::{
     Column, ColumnState, CostReport, CostRequest, CostRow, FromWorker, LanguageRow, ModelSummary,
@@ -903,7 +903,11 @@ fn wasm_memory_bytes() -> usize {
 
 /// Runs the core's benchmark on the loaded model (on its current backend), timed with the
 /// worker's clock.
-async fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Result<BenchResult, String> {
+async fn bench(
+    prompt_tokens: usize,
+    decode_tokens: usize,
+    runs: usize,
+) -> Result<BenchResult, String> {
     let prompt = STATE.with_borrow(|s| {
         let m = s.model.as_ref().ok_or("the model is not loaded")?;
         bench::bench_prompt(&m.tokenizer, prompt_tokens).map_err(|e| e.to_string())
@@ -912,8 +916,7 @@ async fn bench(prompt_tokens: usize, decode_tokens: usize, runs: usize) -> Resul
         .with_borrow(|s| s.model.as_ref().map(|m| Rc::clone(&m.tokenizer)))
         .ok_or("the model is not loaded")?;
     with_engine(async |e| {
-        let result =
-            bench::run_median(e, &tokenizer, &prompt, decode_tokens, runs, now_ms).await;
+        let result = bench::run_median(e, &tokenizer, &prompt, decode_tokens, runs, now_ms).await;
         // Leave no benchmark state behind for the next real request.
         e.session.truncate(0);
         result.map_err(|e| e.to_string())

@@ -25,11 +25,17 @@ fn load() -> (Arc<Model>, TextTokenizer) {
     let mut reader = Cursor::new(MODEL);
     let gguf = Gguf::read(&mut reader).expect("GGUF");
     let tok = TextTokenizer::from_gguf(&gguf, smollm2_info()).expect("tokenizer");
-    (Arc::new(Model::from_gguf(&gguf, &mut reader).expect("model")), tok)
+    (
+        Arc::new(Model::from_gguf(&gguf, &mut reader).expect("model")),
+        tok,
+    )
 }
 
 fn top(logits: &[f32], k: usize) -> Vec<u32> {
-    scoring::top_k(logits, k).into_iter().map(|(id, _)| id).collect()
+    scoring::top_k(logits, k)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
 }
 
 #[wasm_bindgen_test]
@@ -38,7 +44,10 @@ async fn forced_webgpu_matches_the_cpu_path_and_auto_declines_a_fallback_adapter
 
     let auto = Engine::start(model.clone(), Preference::Auto).await;
     let adapter = auto.backend().adapter.clone().expect("a WebGPU adapter");
-    assert!(adapter.fallback, "headless Chromium's adapter is SwiftShader: {adapter:?}");
+    assert!(
+        adapter.fallback,
+        "headless Chromium's adapter is SwiftShader: {adapter:?}"
+    );
     assert!(!auto.on_gpu(), "{:?}", auto.backend());
     drop(auto);
 

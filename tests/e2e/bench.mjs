@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { serveDist, launch, DIST } from './harness.mjs';
 
-const [promptTokens = 64, decodeTokens = 32, runs = 3] = process.argv.slice(2).map(Number);
+const args = process.argv.slice(2);
+const [promptTokens = 64, decodeTokens = 32, runs = 3] = args.slice(0, 3).map(Number);
+// 'cpu' (wasm SIMD) or 'webgpu' (our WGSL kernels; here on SwiftShader unless a GPU is present).
+const backend = args[3] ?? 'cpu';
 const server = await serveDist();
-const browser = await launch();
+const browser = await launch(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : []);
 try {
   const page = await browser.newPage();
   await page.goto(server.url + '__blank.html');
@@ -32,31 +35,39 @@ try {
     let loadMs = 0;
     let bench = null;
     let cached = false;
+    let engine = null;
     const cold = await start((m, send, done) => {
-      if (m === 'Ready') send({ LoadModel: { url: MODEL } });
-      else if (m.ModelReady) { loadMs = performance.now() - t0; send({ Bench: req }); }
+      if (m === 'Ready') send({ LoadModel: { url: MODEL, backend: req.backend } });
+      else if (m.ModelReady) {
+        loadMs = performance.now() - t0;
+        engine = m.ModelReady.engine;
+        send({ Bench: req.bench });
+      }
       else if (m.BenchDone) bench = m.BenchDone;
       else if (m === 'ModelCached') cached = true;
       if (bench && cached) done(bench);
     });
     const t1 = performance.now();
     const warmMs = await start((m, send, done) => {
-      if (m === 'Ready') send({ LoadModel: { url: MODEL } });
+      if (m === 'Ready') send({ LoadModel: { url: MODEL, backend: req.backend } });
       else if (m.ModelReady) {
         if (!m.ModelReady.from_cache) throw new Error('warm start did not use the cache');
         send({ Next: { seq: 1, text: 'The capital of France is', chat: false, continuation: [], top: 10,
           sampler: { temperature: 1, top_k: 0, top_p: 1, seed: 0 }, search: '', surprisal: false } });
       } else if (m.Scores) done(performance.now() - t1);
     });
-    return { ...cold, download_and_load_ms: loadMs, warm_start_to_first_scores_ms: warmMs };
-  }, { prompt_tokens: promptTokens, decode_tokens: decodeTokens, runs });
+    return { ...cold, engine, download_and_load_ms: loadMs, warm_start_to_first_scores_ms: warmMs };
+  }, { backend, bench: { prompt_tokens: promptTokens, decode_tokens: decodeTokens, runs } });
+  if (result.engine.kind !== backend) throw new Error(`asked for ${backend}, got ${JSON.stringify(result.engine)}`);
   const size = (f) => {
     const bytes = readFileSync(join(DIST, f));
     return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
   };
   const mainWasm = readFileSync(join(DIST, 'index.html'), 'utf8').match(/tokenmeter-web-[0-9a-f]+_bg\.wasm/)[0];
   console.log(JSON.stringify({
-    backend: `tokenmeter wasm SIMD128, headless Chromium ${browser.version()}`,
+    backend: backend === 'webgpu'
+      ? `tokenmeter WGSL on WebGPU (${result.engine.adapter?.name}), Chromium ${browser.version()}`
+      : `tokenmeter wasm SIMD128, headless Chromium ${browser.version()}`,
     threads: 1,
     prefill_tokens_per_s: result.prompt_tokens / (result.prefill_ms / 1e3),
     decode_tokens_per_s: result.decode_tokens / (result.decode_ms / 1e3),

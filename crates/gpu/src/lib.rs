@@ -132,18 +132,20 @@ pub async fn request_adapter() -> Result<(wgpu::Adapter, AdapterSummary), GpuErr
         .await
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
     let info = adapter.get_info();
+    // The webgpu backend reports `isFallbackAdapter` as DeviceType::Cpu.
+    let fallback = info.device_type == wgpu::DeviceType::Cpu;
     let summary = AdapterSummary {
-        name: if info.name.is_empty() {
-            "unnamed adapter".into()
-        } else {
-            info.name.clone()
+        // Browsers may keep the adapter's description empty (fingerprinting).
+        name: match (info.name.is_empty(), fallback) {
+            (false, _) => info.name.clone(),
+            (true, true) => "a software adapter".into(),
+            (true, false) => "a GPU the browser does not name".into(),
         },
         api: match info.backend {
             wgpu::Backend::BrowserWebGpu => "WebGPU".into(),
             other => format!("{other:?}"),
         },
-        // The webgpu backend reports `isFallbackAdapter` as DeviceType::Cpu.
-        fallback: info.device_type == wgpu::DeviceType::Cpu,
+        fallback,
     };
     Ok((adapter, summary))
 }
@@ -160,7 +162,12 @@ mod tests {
 
     fn adapter(fallback: bool) -> AdapterSummary {
         AdapterSummary {
-            name: if fallback { "SwiftShader" } else { "NVIDIA H100" }.into(),
+            name: if fallback {
+                "SwiftShader"
+            } else {
+                "NVIDIA H100"
+            }
+            .into(),
             api: "WebGPU".into(),
             fallback,
         }
@@ -178,7 +185,10 @@ mod tests {
     #[test]
     fn the_user_can_force_either_side() {
         assert!(choose(Preference::Webgpu, Some(&adapter(true))).gpu);
-        assert!(!choose(Preference::Webgpu, None).gpu, "nothing to force onto");
+        assert!(
+            !choose(Preference::Webgpu, None).gpu,
+            "nothing to force onto"
+        );
         assert!(!choose(Preference::Cpu, Some(&adapter(false))).gpu);
     }
 

@@ -197,7 +197,7 @@ impl GpuModel {
             if words.len() * 4 > max_binding {
                 return Err(GpuError::Gpu(format!(
                     "{name} takes {} MB, more than one GPU binding holds ({} MB)",
-                    words.len() * 4 >> 20,
+                    (words.len() * 4) >> 20,
                     max_binding >> 20
                 )));
             }

@@ -4,6 +4,7 @@
 //! installed by `./dev setup`), so these tests check correctness, not speed. The GPU computes
 //! with f32 activations while the CPU path quantizes them to 8 bits, so logits agree within
 //! quantization noise, not bit for bit.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -139,14 +140,12 @@ fn long_prefill_every_row_and_decode_steps_match() {
         assert_close(c, g, &format!("row {r}"));
     }
     // Decode: one token at a time on both caches.
-    let mut pos = ids.len();
-    for &next in &[13u32, 198, 504] {
+    for (pos, &next) in (ids.len()..).zip(&[13u32, 198, 504]) {
         let cpu = model
             .forward_f32(&[next], pos, &mut state, Logits::Last)
             .expect("cpu");
         let g = block_on(gpu.forward(&[next], pos, Logits::Last)).expect("gpu");
         assert_close(&cpu, &g, &format!("decode at {pos}"));
-        pos += 1;
     }
     // Rewinding: overwrite from position 5 (the cache keeps 0..5).
     let mut state = State::new(model.config());
@@ -225,7 +224,9 @@ fn a_lost_device_falls_back_to_the_cpu_without_losing_the_text() {
     ids.push(first);
     engine.simulate_gpu_loss();
     // The next step finds the device gone, rebuilds the cache on the CPU and answers.
-    let logits = block_on(engine.next_logits(&ids)).expect("falls back").to_vec();
+    let logits = block_on(engine.next_logits(&ids))
+        .expect("falls back")
+        .to_vec();
     assert!(!engine.on_gpu());
     assert_eq!(engine.backend().kind, "cpu");
     let notice = engine.take_fallback().expect("a notice for the user");

@@ -1,6 +1,7 @@
 //! Single kernels against candle's CPU result on real SmolLM2 tensors (natively, on Vulkan):
 //! the quantized matrix products for both block formats the file holds, read by candle's GGUF
 //! reader, dequantized by candle, multiplied in f32 by candle.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::path::PathBuf;
 
@@ -12,14 +13,17 @@ use tokenmeter_gpu::{block_on, request_adapter};
 use wgpu::util::DeviceExt;
 
 fn model_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 /// (rows, cols) weights as our QMatrix and as candle's dequantized f32 tensor.
 fn tensor(name: &str) -> (QMatrix, Tensor) {
     let mut file = std::fs::File::open(model_path()).expect("model; run ./dev setup");
     let content = gguf_file::Content::read(&mut file).expect("GGUF");
-    let q = content.tensor(&mut file, name, &Device::Cpu).expect("tensor");
+    let q = content
+        .tensor(&mut file, name, &Device::Cpu)
+        .expect("tensor");
     let (rows, cols) = q.shape().dims2().expect("2-D");
     let format = match q.dtype() {
         candle_core::quantized::GgmlDType::Q4_1 => Format::Q4_1,
@@ -33,7 +37,9 @@ fn tensor(name: &str) -> (QMatrix, Tensor) {
 /// Runs matmul.wgsl's entry for `m` on `x` `(tokens, cols)`; returns `(tokens, rows)`.
 fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
     block_on(async {
-        let (adapter, _) = request_adapter().await.expect("a Vulkan adapter (./dev setup)");
+        let (adapter, _) = request_adapter()
+            .await
+            .expect("a Vulkan adapter (./dev setup)");
         let (device, queue) = adapter
             .request_device(&Default::default())
             .await
@@ -53,7 +59,10 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
             ..Default::default()
         };
         let dims = init(&dims.bytes(), wgpu::BufferUsages::UNIFORM);
-        let mat = init(&mat_bytes(m.rows(), m.cols(), false, false), wgpu::BufferUsages::UNIFORM);
+        let mat = init(
+            &mat_bytes(m.rows(), m.cols(), false, false),
+            wgpu::BufferUsages::UNIFORM,
+        );
         let w = init(&le_bytes(&words), storage);
         let xb = init(&le_bytes(x), storage);
         let y = init(&vec![0u8; tokens * m.rows() * 4], storage);
@@ -63,7 +72,11 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let pipeline = if q4_1 { &kernels.matmul_q4_1 } else { &kernels.matmul_q8_0 };
+        let pipeline = if q4_1 {
+            &kernels.matmul_q4_1
+        } else {
+            &kernels.matmul_q8_0
+        };
         let entries: Vec<_> = [(0, &dims), (1, &mat), (2, &w), (3, &xb), (4, &y)]
             .into_iter()
             .map(|(binding, b)| wgpu::BindGroupEntry {
@@ -85,7 +98,8 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
         }
         enc.copy_buffer_to_buffer(&y, 0, &read, 0, None);
         queue.submit([enc.finish()]);
-        read.slice(..).map_async(wgpu::MapMode::Read, |r| r.expect("map"));
+        read.slice(..)
+            .map_async(wgpu::MapMode::Read, |r| r.expect("map"));
         device
             .poll(wgpu::PollType::wait_indefinitely())
             .expect("poll");
