@@ -479,24 +479,7 @@ impl GpuModel {
         want: Logits,
     ) -> Result<Vec<f32>, GpuError> {
         self.take_failure()?;
-        let c = self.config.clone();
-        if tokens.is_empty() {
-            return Err(tokenmeter_core::Error::EmptyPrompt.into());
-        }
-        if pos + tokens.len() > c.context_length {
-            return Err(tokenmeter_core::Error::PromptTooLong {
-                tokens: pos + tokens.len(),
-                limit: c.context_length,
-            }
-            .into());
-        }
-        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
-            return Err(tokenmeter_core::Error::TokenIdOutOfRange {
-                id,
-                vocab_size: c.vocab_size,
-            }
-            .into());
-        }
+        self.config.check_step(tokens, pos)?;
         self.reserve(pos + tokens.len());
         let mut out = Vec::new();
         let n = tokens.len();

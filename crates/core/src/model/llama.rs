@@ -99,6 +99,27 @@ impl Config {
         })
     }
 
+    /// Whether `tokens` can run at positions `pos..`: some tokens, within the context, every ID
+    /// in the vocabulary. Every forward pass (CPU or GPU) checks this first.
+    pub fn check_step(&self, tokens: &[u32], pos: usize) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        if pos + tokens.len() > self.context_length {
+            return Err(Error::PromptTooLong {
+                tokens: pos + tokens.len(),
+                limit: self.context_length,
+            });
+        }
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= self.vocab_size) {
+            return Err(Error::TokenIdOutOfRange {
+                id,
+                vocab_size: self.vocab_size,
+            });
+        }
+        Ok(())
+    }
+
     /// Width of all key (or value) heads together.
     pub fn kv_dim(&self) -> usize {
         self.n_kv_head * self.head_dim
@@ -348,22 +369,8 @@ impl Model {
         exact: bool,
     ) -> Result<Vec<f32>> {
         let c = &self.config;
+        c.check_step(tokens, pos)?;
         let seq = tokens.len();
-        if seq == 0 {
-            return Err(Error::EmptyPrompt);
-        }
-        if pos + seq > c.context_length {
-            return Err(Error::PromptTooLong {
-                tokens: pos + seq,
-                limit: c.context_length,
-            });
-        }
-        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
-            return Err(Error::TokenIdOutOfRange {
-                id,
-                vocab_size: c.vocab_size,
-            });
-        }
         let (dim, kv_dim, q_dim) = (c.dim, c.kv_dim(), c.n_head * c.head_dim);
         let State {
             k_cache,
