@@ -10,7 +10,8 @@ use super::{Actions, AppState};
 use crate::protocol::{CostReport, PhysicsView};
 
 /// What the user set in the cost panel.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CostSettings {
     pub search: String,
     /// `None`: as many output tokens as input tokens.

@@ -6,6 +6,7 @@
 //! computes: every token and score comes from a worker through [`Bridge`].
 
 mod cost;
+pub mod share;
 mod next;
 mod tokens;
 
@@ -56,7 +57,8 @@ pub enum NextState {
 }
 
 /// What the user set in the next-token panel.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Candidates listed (1–100).
     pub top: usize,
@@ -82,7 +84,7 @@ impl Default for Settings {
 }
 
 /// A token added after the text: drawn by the sampler, or chosen by the user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Generated {
     pub id: u32,
     pub text: String,
@@ -136,6 +138,10 @@ pub struct AppState {
     pub backend_pref: RwSignal<Preference>,
     /// Why the backend changed without being asked (a GPU failure); shown until dismissed.
     pub backend_notice: RwSignal<Option<String>>,
+    /// Why the shared link the page was opened with could not be used.
+    pub share_notice: RwSignal<Option<String>>,
+    /// The state is too large to keep in a link.
+    pub link_too_long: RwSignal<bool>,
 }
 
 /// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
@@ -460,8 +466,22 @@ impl Actions {
 
 #[component]
 pub fn App() -> impl IntoView {
+    // A shared link restores what its sender saw; a damaged one gives the defaults and a notice.
+    let (shared, share_notice) = match share::decode(&location_hash()) {
+        Ok(shared) => (shared, None),
+        Err(e) => (
+            None,
+            Some(format!("This link could not be read: {e}. Showing the defaults instead.")),
+        ),
+    };
+
+    let shared = shared.map(sanitize).unwrap_or_else(|| share::Shared {
+        text: DEFAULT_TEXT.to_string(),
+        columns: DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect(),
+        ..share::Shared::default()
+    });
     let state = AppState {
-        text: RwSignal::new(DEFAULT_TEXT.to_string()),
+        text: RwSignal::new(shared.text),
         tokens: RwSignal::new(None),
         token_error: RwSignal::new(None),
         model: RwSignal::new(ModelState::Downloading {
@@ -470,23 +490,25 @@ pub fn App() -> impl IntoView {
             rate: None,
         }),
         next: RwSignal::new(NextState::Waiting),
-        settings: RwSignal::new(Settings::default()),
-        continuation: RwSignal::new(Vec::new()),
+        settings: RwSignal::new(shared.settings),
+        continuation: RwSignal::new(shared.continuation),
         running: RwSignal::new(None),
         speed: RwSignal::new(Speed::default()),
         show_ids: RwSignal::new(true),
         stale: RwSignal::new(true),
-        columns: RwSignal::new(DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect()),
+        columns: RwSignal::new(shared.columns),
         hovered: RwSignal::new(None),
-        decode: RwSignal::new(false),
-        ids_input: RwSignal::new(String::new()),
+        decode: RwSignal::new(shared.decode),
+        ids_input: RwSignal::new(shared.ids),
         custom: RwSignal::new(Vec::new()),
         custom_error: RwSignal::new(None),
-        cost_open: RwSignal::new(false),
-        cost_settings: RwSignal::new(cost::CostSettings::default()),
+        cost_open: RwSignal::new(shared.cost_open),
+        cost_settings: RwSignal::new(shared.cost),
         costs: RwSignal::new(None),
         backend_pref: RwSignal::new(backend_from_url()),
         backend_notice: RwSignal::new(None),
+        share_notice: RwSignal::new(share_notice),
+        link_too_long: RwSignal::new(false),
     };
     let bridge = match Bridge::start(state) {
         Ok(b) => b,
@@ -504,15 +526,33 @@ pub fn App() -> impl IntoView {
     let score_later = debounced(SCORE_DEBOUNCE, move || {
         bridge.with_value(|b| b.request_next())
     });
-    // A new text: tokenize it, forget what was generated after the old one, score it.
-    Effect::new(move |_| {
+    // A new text: tokenize it, forget what was generated after the old one, score it. (Not on
+    // the first run: a shared link's generated tokens belong to its text.)
+    Effect::new(move |first: Option<()>| {
         state.text.track();
         tokenize();
         state.running.set(None);
-        if !state.continuation.with_untracked(Vec::is_empty) {
+        if first.is_some() && !state.continuation.with_untracked(Vec::is_empty) {
             state.continuation.set(Vec::new());
         }
         score_later();
+    });
+    // Keep the address in step with the state, so that it is always a link to what is shown.
+    let sync_link = debounced(LINK_DEBOUNCE, move || {
+        write_link(state);
+    });
+    Effect::new(move |first: Option<()>| {
+        state.text.track();
+        state.columns.track();
+        state.decode.track();
+        state.ids_input.track();
+        state.settings.track();
+        state.continuation.track();
+        state.cost_open.track();
+        state.cost_settings.track();
+        if first.is_some() {
+            sync_link();
+        }
     });
     // Other tokenizers picked, or decode mode and its IDs: tokenize again.
     let retokenize = debounced(TOKENIZE_DEBOUNCE, move || {
@@ -571,7 +611,15 @@ pub fn App() -> impl IntoView {
             <p class="tagline">
                 "A token is a number. To write the next one, a model scores every entry of its vocabulary."
             </p>
+            <ShareButton state />
         </header>
+        {move || state.share_notice.get().map(|n| view! {
+            <p class="notice" role="alert" data-testid="share-notice">
+                {n}
+                " "
+                <button class="link" on:click=move |_| state.share_notice.set(None)>"Dismiss"</button>
+            </p>
+        })}
         <main>
             <TextInput text=state.text />
             <tokens::TokenPanel state actions />
@@ -610,6 +658,117 @@ pub fn visible_whitespace(text: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// Quiet time after the last edit before the address is updated.
+const LINK_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// The shareable part of the state.
+fn shared_state(state: AppState) -> share::Shared {
+    share::Shared {
+        text: state.text.get_untracked(),
+        columns: state.columns.get_untracked(),
+        decode: state.decode.get_untracked(),
+        ids: state.ids_input.get_untracked(),
+        settings: state.settings.get_untracked(),
+        continuation: state.continuation.get_untracked(),
+        cost_open: state.cost_open.get_untracked(),
+        cost: state.cost_settings.get_untracked(),
+        ..share::Shared::default()
+    }
+}
+
+/// A link's state made safe to use: only shipped tokenizers, settings within their ranges.
+fn sanitize(mut s: share::Shared) -> share::Shared {
+    use tokenmeter_core::tokenizer::registry::SHIPPED;
+    s.columns.retain(|c| SHIPPED.iter().any(|t| t.id == c));
+    s.columns.dedup();
+    if s.columns.is_empty() {
+        s.columns = DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    }
+    s.settings.top = s.settings.top.clamp(1, 100);
+    let t = &mut s.settings.sampler;
+    if !(t.temperature.is_finite() && t.temperature >= 0.0) {
+        t.temperature = 1.0;
+    }
+    if !(t.top_p.is_finite() && t.top_p > 0.0 && t.top_p <= 1.0) {
+        t.top_p = 1.0;
+    }
+    s
+}
+
+/// Writes the state into the address (replacing the entry, so Back still leaves the page).
+/// Returns the full link, or `None` when the state is too large for one.
+fn write_link(state: AppState) -> Option<String> {
+    let window = web_sys::window()?;
+    let location = window.location();
+    let base = format!(
+        "{}{}",
+        location.pathname().ok()?,
+        location.search().unwrap_or_default()
+    );
+    let link = share::encode(&shared_state(state));
+    let too_long = link.len() > share::MAX_LINK;
+    state.link_too_long.set(too_long);
+    let url = if too_long { base } else { format!("{base}{link}") };
+    let _ = window
+        .history()
+        .ok()?
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    (!too_long).then(|| location.href().ok()).flatten()
+}
+
+fn location_hash() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// "Copy link": the address of exactly this state, to the clipboard (or shown, to copy by hand).
+#[component]
+fn ShareButton(state: AppState) -> impl IntoView {
+    let shown = RwSignal::new(None::<String>);
+    let message = RwSignal::new(None::<String>);
+    let copy = move |_| {
+        shown.set(None);
+        let Some(link) = write_link(state) else {
+            message.set(Some(
+                "This text is too long to share in a link; copy the text itself instead.".into(),
+            ));
+            return;
+        };
+        let clipboard = web_sys::window().map(|w| w.navigator().clipboard());
+        let Some(clipboard) = clipboard else {
+            shown.set(Some(link));
+            return;
+        };
+        let promise = clipboard.write_text(&link);
+        wasm_bindgen_futures::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(promise).await {
+                Ok(_) => message.set(Some("Link copied.".into())),
+                Err(_) => {
+                    // No clipboard permission (e.g. inside a sandboxed frame): show it instead.
+                    message.set(Some("Copy this link:".into()));
+                    shown.set(Some(link));
+                }
+            }
+        });
+    };
+    view! {
+        <div class="share">
+            <button data-testid="copy-link" on:click=copy>"Copy link"</button>
+            <span role="status" data-testid="share-status">{move || message.get()}</span>
+            {move || shown.get().map(|link| view! {
+                <input class="link-out" readonly aria-label="Link to this page" prop:value=link
+                    on:focus=move |ev| {
+                        use wasm_bindgen::JsCast;
+                        if let Some(i) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            i.select();
+                        }
+                    } />
+            })}
+        </div>
+    }
 }
 
 /// The backend asked for in the page's address (`?backend=cpu`, `webgpu` or `auto`).

@@ -229,6 +229,7 @@ pub fn known_model(name: &str) -> Option<ModelShape> {
 
 /// The knobs of the estimate, each shown and editable in the page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Assumptions {
     pub gpu: String,
     /// Rent of one GPU, US dollars per hour.

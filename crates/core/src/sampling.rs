@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// The sampling settings.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Sampler {
     /// 0 means greedy (always the most likely token).
     pub temperature: f32,
