@@ -6,8 +6,9 @@
 //! computes: every token and score comes from a worker through [`Bridge`].
 
 mod cost;
-pub mod share;
+mod embed;
 mod next;
+pub mod share;
 mod tokens;
 
 use std::cell::{Cell, RefCell};
@@ -32,6 +33,8 @@ const SCORE_DEBOUNCE: Duration = Duration::from_millis(200);
 /// Where the model stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelState {
+    /// Not asked for yet (an embedded widget loads the model only when the reader asks).
+    Asleep,
     Downloading {
         loaded: u64,
         total: Option<u64>,
@@ -150,7 +153,8 @@ pub const DEFAULT_COLUMNS: [&str; 3] = ["smollm2", "o200k_base", "llama3"];
 /// The two workers and the sequence numbers of the latest requests.
 struct Bridge {
     tokenizer: Rc<WorkerHandle>,
-    model: RefCell<Rc<WorkerHandle>>,
+    /// The model worker; `None` until asked for in an embedded widget.
+    model: RefCell<Option<Rc<WorkerHandle>>>,
     state: AppState,
     files_added: Cell<u32>,
 }
@@ -163,7 +167,9 @@ thread_local! {
 }
 
 impl Bridge {
-    fn start(state: AppState) -> Result<Rc<Self>, String> {
+    /// Starts the tokenizer worker, and the model worker unless `lazy_model` (then it starts on
+    /// the first [`Bridge::restart_model`]).
+    fn start(state: AppState, lazy_model: bool) -> Result<Rc<Self>, String> {
         let tokenizer = WorkerHandle::spawn(
             move |msg| on_tokenizer_message(state, msg),
             move |err| {
@@ -172,12 +178,25 @@ impl Bridge {
                     .set(Some(format!("the tokenizer stopped: {err}")))
             },
         )?;
+        let model = if lazy_model {
+            state.model.set(ModelState::Asleep);
+            None
+        } else {
+            Some(Self::spawn_model(state)?)
+        };
         Ok(Rc::new(Bridge {
             tokenizer,
-            model: RefCell::new(Self::spawn_model(state)?),
+            model: RefCell::new(model),
             state,
             files_added: Cell::new(0),
         }))
+    }
+
+    /// Sends to the model worker, if one was started.
+    fn to_model(&self, msg: &ToWorker) {
+        if let Some(m) = self.model.borrow().as_ref() {
+            m.send(msg);
+        }
     }
 
     fn spawn_model(state: AppState) -> Result<Rc<WorkerHandle>, String> {
@@ -204,10 +223,12 @@ impl Bridge {
 
     /// Replaces the model worker (after a crash or a failed download) and reloads the model.
     fn restart_model(&self) {
-        self.model.borrow().terminate();
+        if let Some(m) = self.model.borrow().as_ref() {
+            m.terminate();
+        }
         match Self::spawn_model(self.state) {
             Ok(handle) => {
-                *self.model.borrow_mut() = handle;
+                *self.model.borrow_mut() = Some(handle);
                 self.request_next();
             }
             Err(e) => self.state.model.set(ModelState::Failed(e)),
@@ -216,7 +237,9 @@ impl Bridge {
 
     /// Stops a download (or a load) by stopping the model worker; Retry starts a fresh one.
     fn cancel_model(&self) {
-        self.model.borrow().terminate();
+        if let Some(m) = self.model.borrow().as_ref() {
+            m.terminate();
+        }
         self.state.running.set(None);
         self.state.model.set(ModelState::Failed(
             "Model download cancelled. Tokenizing still works; retry whenever you like.".into(),
@@ -224,13 +247,13 @@ impl Bridge {
     }
 
     fn clear_model_cache(&self) {
-        self.model.borrow().send(&ToWorker::ClearModelCache);
+        self.to_model(&ToWorker::ClearModelCache);
     }
 
     fn set_backend(&self, pref: Preference) {
         self.state.backend_pref.set(pref);
         self.state.backend_notice.set(None);
-        self.model.borrow().send(&ToWorker::SetBackend(pref));
+        self.to_model(&ToWorker::SetBackend(pref));
     }
 
     /// Hands the user's file to the tokenizer worker, which reads and checks it.
@@ -313,7 +336,7 @@ impl Bridge {
         if !matches!(self.state.next.get_untracked(), NextState::Done(_)) {
             self.state.next.set(NextState::Waiting);
         }
-        self.model.borrow().send(&ToWorker::Next(NextRequest {
+        self.to_model(&ToWorker::Next(NextRequest {
             seq,
             text,
             chat: settings.chat,
@@ -471,7 +494,9 @@ pub fn App() -> impl IntoView {
         Ok(shared) => (shared, None),
         Err(e) => (
             None,
-            Some(format!("This link could not be read: {e}. Showing the defaults instead.")),
+            Some(format!(
+                "This link could not be read: {e}. Showing the defaults instead."
+            )),
         ),
     };
 
@@ -510,7 +535,9 @@ pub fn App() -> impl IntoView {
         share_notice: RwSignal::new(share_notice),
         link_too_long: RwSignal::new(false),
     };
-    let bridge = match Bridge::start(state) {
+    // `?embed=tokens|next|cost`: one panel, compact, for an iframe in a blog post.
+    let embed = embed_from_url();
+    let bridge = match Bridge::start(state, embed.is_some()) {
         Ok(b) => b,
         Err(e) => {
             return view! { <p class="fatal" role="alert">"tokenmeter cannot start: " {e}</p> }
@@ -605,6 +632,14 @@ pub fn App() -> impl IntoView {
         ready
     });
 
+    if let Some(panel) = embed {
+        return embed::Embedded(embed::EmbeddedProps {
+            state,
+            actions,
+            panel,
+        })
+        .into_any();
+    }
     view! {
         <header>
             <h1>"tokenmeter"</h1>
@@ -631,7 +666,7 @@ pub fn App() -> impl IntoView {
 }
 
 #[component]
-fn TextInput(text: RwSignal<String>) -> impl IntoView {
+pub fn TextInput(text: RwSignal<String>) -> impl IntoView {
     view! {
         <section class="input">
             <label for="text">"Your text"</label>
@@ -664,7 +699,7 @@ pub fn visible_whitespace(text: &str) -> String {
 const LINK_DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// The shareable part of the state.
-fn shared_state(state: AppState) -> share::Shared {
+pub fn shared_state(state: AppState) -> share::Shared {
     share::Shared {
         text: state.text.get_untracked(),
         columns: state.columns.get_untracked(),
@@ -710,11 +745,16 @@ fn write_link(state: AppState) -> Option<String> {
     let link = share::encode(&shared_state(state));
     let too_long = link.len() > share::MAX_LINK;
     state.link_too_long.set(too_long);
-    let url = if too_long { base } else { format!("{base}{link}") };
-    let _ = window
-        .history()
-        .ok()?
-        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    let url = if too_long {
+        base
+    } else {
+        format!("{base}{link}")
+    };
+    let _ =
+        window
+            .history()
+            .ok()?
+            .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     (!too_long).then(|| location.href().ok()).flatten()
 }
 
@@ -754,9 +794,21 @@ fn ShareButton(state: AppState) -> impl IntoView {
             }
         });
     };
+    let embedding = RwSignal::new(false);
+    let panel = RwSignal::new(embed::Panel::Tokens);
+    let snippet = move || {
+        state.text.track();
+        state.columns.track();
+        state.settings.track();
+        state.continuation.track();
+        state.cost_settings.track();
+        embed_snippet(&embed::link_to(state, Some(panel.get())))
+    };
     view! {
         <div class="share">
             <button data-testid="copy-link" on:click=copy>"Copy link"</button>
+            <button data-testid="embed" aria-expanded=move || embedding.get().to_string()
+                on:click=move |_| embedding.update(|e| *e = !*e)>"Embed"</button>
             <span role="status" data-testid="share-status">{move || message.get()}</span>
             {move || shown.get().map(|link| view! {
                 <input class="link-out" readonly aria-label="Link to this page" prop:value=link
@@ -768,7 +820,44 @@ fn ShareButton(state: AppState) -> impl IntoView {
                     } />
             })}
         </div>
+        {move || embedding.get().then(|| view! {
+            <div class="embed-code">
+                <label>
+                    "Widget: "
+                    <select data-testid="embed-panel" on:change=move |ev| {
+                        panel.set(embed::Panel::parse(&event_target_value(&ev)));
+                    }>
+                        <option value="tokens">"tokens of this text"</option>
+                        <option value="next">"next-token scores (loads the model when the reader asks)"</option>
+                        <option value="cost">"what this text costs"</option>
+                    </select>
+                </label>
+                <textarea readonly rows="5" data-testid="embed-snippet" aria-label="HTML to paste into a blog post"
+                    prop:value=snippet></textarea>
+                <p class="muted">"Paste into your page's HTML. The script resizes the frame to its content."</p>
+            </div>
+        })}
     }
+}
+
+/// The HTML a blog pastes: the widget's frame and the listener that fits its height.
+fn embed_snippet(src: &str) -> String {
+    let src = src.replace('&', "&amp;").replace('"', "&quot;");
+    format!(
+        "<iframe src=\"{src}\" title=\"tokenmeter\" width=\"100%\" height=\"420\" style=\"border:0\" loading=\"lazy\" \
+sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox\"></iframe>\n\
+<script>addEventListener(\"message\", (e) => {{ if (e.data && e.data.type === \"tokenmeter:height\") \
+for (const f of document.querySelectorAll(\"iframe\")) if (f.contentWindow === e.source) f.style.height = e.data.height + \"px\"; }});</script>"
+    )
+}
+
+/// The panel asked for by `?embed=` (`tokens`, `next` or `cost`), if any.
+fn embed_from_url() -> Option<embed::Panel> {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
+        .and_then(|p| p.get("embed"))
+        .map(|e| embed::Panel::parse(&e))
 }
 
 /// The backend asked for in the page's address (`?backend=cpu`, `webgpu` or `auto`).

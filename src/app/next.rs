@@ -88,6 +88,15 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
             </p>
         }
         .into_any(),
+        ModelState::Asleep => view! {
+            <div class="download">
+                <button data-testid="load-model" on:click=move |_| actions.restart_model()>
+                    "Load the model (SmolLM2, 98 MB, once; kept in this browser)"
+                </button>
+                <span class="muted">" to see its score for every possible next token."</span>
+            </div>
+        }
+        .into_any(),
         ModelState::Failed(e) => view! {
             <div class="error" role="alert" data-testid="model-error">
                 <p>{e}</p>

@@ -169,8 +169,9 @@ mod tests {
         assert!(decode(&newer).unwrap_err().contains("newer"));
         let partial = format!(
             "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(miniz_oxide::deflate::compress_to_vec(br#"{"v":1,"text":"hi"}"#, 9))
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+                miniz_oxide::deflate::compress_to_vec(br#"{"v":1,"text":"hi"}"#, 9)
+            )
         );
         let s = decode(&partial).expect("readable").expect("state");
         assert_eq!(s.text, "hi");
