@@ -343,7 +343,9 @@ fn ScoresView(state: AppState, scores: Scores) -> impl IntoView {
                 >
                     <td class="rank">{rank + 1}</td>
                     <td class="cand">
-                        <button class="token-button" aria-label=format!("choose token {}", c.id)>
+                        // The accessible name starts with the visible text (WCAG 2.5.3).
+                        <button class="token-button"
+                            aria-label=format!("{} — choose token {}", visible_whitespace(&c.token), c.id)>
                             <code>{visible_whitespace(&c.token)}</code>
                         </button>
                         {drawn.then(|| view! { <span class="drawn-mark">" ← next draw"</span> })}

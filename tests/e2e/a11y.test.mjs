@@ -1,0 +1,50 @@
+// Accessibility: axe-core (npm) on the page in each state a user meets — tokens, the model's
+// scores, the cost panel, decode mode, the embedded widget — with zero serious or critical
+// violations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { useBrowser } from './harness.mjs';
+
+const live = useBrowser();
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function audit(page, what) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const serious = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `${what}: ${JSON.stringify(serious, null, 1)}`);
+}
+
+test('the page, with scores, the cost panel and decode mode, has no serious axe violations', async () => {
+  const context = await live.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(live.server.url);
+  await page.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 120_000 });
+  await audit(page, 'tokens and next-token scores');
+  await page.click('.cost summary');
+  await page.locator('[data-testid=cost-table] tbody tr').first().waitFor({ timeout: 60_000 });
+  await audit(page, 'cost panel open');
+  await page.check('[data-testid=mode-decode]');
+  await page.fill('[data-testid=ids-input]', '9906, 1917');
+  await page.click('[data-testid=embed]');
+  await audit(page, 'decode mode and the embed snippet');
+  await context.close();
+});
+
+test('dark colour scheme and the embedded widget have no serious axe violations', async () => {
+  const context = await live.browser.newContext({ colorScheme: 'dark' });
+  const page = await context.newPage();
+  await page.goto(live.server.url);
+  await page.locator('[data-tokenizer=smollm2] [data-testid=tokens] .tok').first().waitFor({ timeout: 60_000 });
+  await audit(page, 'dark scheme');
+  await page.goto(live.server.url + '?embed=next');
+  await page.locator('[data-testid=load-model]').waitFor();
+  await audit(page, 'embedded next-token widget');
+  await context.close();
+});
