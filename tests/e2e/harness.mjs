@@ -27,6 +27,8 @@ export async function serveDist({ prefix = '/' } = {}) {
   const requests = [];
   const server = createServer((req, res) => {
     requests.push(req.url);
+    // The network is down: every request fails as a dropped connection would.
+    if (faults.offline) { req.socket.destroy(); return; }
     const url = new URL(req.url, 'http://x');
     if (!url.pathname.startsWith(prefix)) { res.writeHead(404).end(); return; }
     let rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
