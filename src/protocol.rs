@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use tokenmeter_core::cost::{Cost, Counting};
+pub use tokenmeter_core::exercises::ExerciseSet;
 use tokenmeter_core::model::bench::BenchResult;
 use tokenmeter_core::model::TokenScore;
 use tokenmeter_core::physics::{Assumptions, ModelShape, Physics};
@@ -37,6 +38,8 @@ pub enum ToWorker {
     AddTokenizer { id: String, name: String },
     /// Price the text across models and estimate the physics behind it (tokenizer worker).
     Cost(CostRequest),
+    /// The workshop exercise sets (`exercises/index.toml` and the sets it lists).
+    Exercises,
     /// Token IDs of many texts with one tokenizer (the browser parity test, benchmarks).
     TokenizeBatch {
         tokenizer: String,
@@ -106,6 +109,8 @@ pub enum FromWorker {
         total: Option<u64>,
         elapsed_ms: f64,
     },
+    /// The exercise sets, parsed and checked, or why they could not be read.
+    Exercises(Result<Vec<ExerciseSet>, String>),
     /// The model is loaded and ready to score.
     ModelReady(ModelSummary),
     /// The model now runs elsewhere: the user chose another backend, or the GPU failed and the

@@ -257,6 +257,9 @@ fn handle(msg: ToWorker) {
             }
         }
         ToWorker::SetBackend(pref) => spawn_local(set_backend(pref)),
+        ToWorker::Exercises => spawn_local(async {
+            post(&FromWorker::Exercises(load_exercises().await));
+        }),
         ToWorker::Bench {
             prompt_tokens,
             decode_tokens,
@@ -899,6 +902,24 @@ fn wasm_memory_bytes() -> usize {
                 .byte_length() as usize
         })
         .unwrap_or(0)
+}
+
+/// Fetches and checks the exercise sets listed in `exercises/index.toml`.
+async fn load_exercises() -> Result<Vec<tokenmeter_core::exercises::ExerciseSet>, String> {
+    use tokenmeter_core::exercises::{ExerciseSet, Index};
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|e| e.to_string());
+    let index = fetch_bytes("exercises/index.toml", |_, _| {})
+        .await
+        .map_err(|e| format!("could not download the exercises: {e}"))?;
+    let index = Index::parse(&text(index)?).map_err(|e| e.to_string())?;
+    let mut sets = Vec::new();
+    for id in &index.sets {
+        let bytes = fetch_bytes(&format!("exercises/{id}.toml"), |_, _| {})
+            .await
+            .map_err(|e| format!("could not download the exercise set {id}: {e}"))?;
+        sets.push(ExerciseSet::parse(&text(bytes)?).map_err(|e| e.to_string())?);
+    }
+    Ok(sets)
 }
 
 /// Runs the core's benchmark on the loaded model (on its current backend), timed with the

@@ -7,6 +7,7 @@
 
 mod cost;
 mod embed;
+mod exercises;
 mod next;
 pub mod share;
 mod tokens;
@@ -145,6 +146,13 @@ pub struct AppState {
     pub share_notice: RwSignal<Option<String>>,
     /// The state is too large to keep in a link.
     pub link_too_long: RwSignal<bool>,
+    /// Language of the exercises (`?lang=`, else the browser's).
+    pub lang: RwSignal<exercises::Lang>,
+    /// The exercise sets, once read by the worker.
+    pub exercise_sets: RwSignal<Option<Result<Vec<crate::protocol::ExerciseSet>, String>>>,
+    /// The open exercise (set id, exercise id), and those solved in this visit.
+    pub exercise: RwSignal<Option<(String, String)>>,
+    pub exercises_done: RwSignal<Vec<String>>,
 }
 
 /// The tokenizers shown until the user picks others: the page's model, and two it can compare to.
@@ -248,6 +256,12 @@ impl Bridge {
 
     fn clear_model_cache(&self) {
         self.to_model(&ToWorker::ClearModelCache);
+    }
+
+    fn request_exercises(&self) {
+        if self.state.exercise_sets.with_untracked(Option::is_none) {
+            self.tokenizer.send(&exercises::request_msg());
+        }
     }
 
     fn set_backend(&self, pref: Preference) {
@@ -360,6 +374,20 @@ fn on_tokenizer_message(state: AppState, msg: FromWorker) {
             state.token_error.set(Some(message));
         }
         FromWorker::Costs(r) if r.seq == LATEST_COST.get() => state.costs.set(Some(r)),
+        FromWorker::Exercises(sets) => {
+            state.exercise_sets.set(Some(sets));
+            // `?exercise=<set>/<id>`: open it now that it is known.
+            if let Some((set, id)) = url_param("exercise")
+                .as_deref()
+                .and_then(|p| p.split_once('/'))
+            {
+                if state.exercise.get_untracked().is_none() {
+                    if let Some((_, e)) = exercises::find(state, set, id) {
+                        exercises::open(state, set, &e);
+                    }
+                }
+            }
+        }
         FromWorker::TokenizerAdded { id, name, .. } => {
             state.custom.update(|c| c.push((id.clone(), name)));
             state.columns.update(|c| c.push(id));
@@ -479,6 +507,9 @@ impl Actions {
     pub fn set_backend(&self, pref: Preference) {
         self.bridge.with_value(|b| b.set_backend(pref));
     }
+    pub fn request_exercises(&self) {
+        self.bridge.with_value(|b| b.request_exercises());
+    }
     pub fn cancel_model(&self) {
         self.bridge.with_value(|b| b.cancel_model());
     }
@@ -534,6 +565,10 @@ pub fn App() -> impl IntoView {
         backend_notice: RwSignal::new(None),
         share_notice: RwSignal::new(share_notice),
         link_too_long: RwSignal::new(false),
+        lang: RwSignal::new(exercises::lang_from_browser()),
+        exercise_sets: RwSignal::new(None),
+        exercise: RwSignal::new(None),
+        exercises_done: RwSignal::new(Vec::new()),
     };
     // `?embed=tokens|next|cost`: one panel, compact, for an iframe in a blog post.
     let embed = embed_from_url();
@@ -640,6 +675,13 @@ pub fn App() -> impl IntoView {
         })
         .into_any();
     }
+    if url_param("instructor").is_some() {
+        actions.request_exercises();
+        return exercises::instructor(state).into_any();
+    }
+    if url_param("exercise").is_some() {
+        actions.request_exercises();
+    }
     view! {
         <header>
             <h1>"tokenmeter"</h1>
@@ -647,6 +689,15 @@ pub fn App() -> impl IntoView {
                 "A token is a number. To write the next one, a model scores every entry of its vocabulary."
             </p>
             <ShareButton state />
+            <label class="lang">
+                {move || if state.lang.get() == exercises::Lang::Es { "Idioma de los ejercicios " } else { "Exercise language " }}
+                <select data-testid="lang" on:change=move |ev| {
+                    state.lang.set(if event_target_value(&ev) == "es" { exercises::Lang::Es } else { exercises::Lang::En });
+                } prop:value=move || state.lang.get().code()>
+                    <option value="en">"English"</option>
+                    <option value="es">"Español"</option>
+                </select>
+            </label>
         </header>
         {move || state.share_notice.get().map(|n| view! {
             <p class="notice" role="alert" data-testid="share-notice">
@@ -656,10 +707,12 @@ pub fn App() -> impl IntoView {
             </p>
         })}
         <main>
+            <exercises::ExerciseCard state />
             <TextInput text=state.text />
             <tokens::TokenPanel state actions />
             <next::NextPanel state actions />
             <cost::CostPanel state actions />
+            <exercises::ExerciseList state request=move || actions.request_exercises() />
         </main>
     }
     .into_any()
@@ -849,6 +902,14 @@ sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sa
 <script>addEventListener(\"message\", (e) => {{ if (e.data && e.data.type === \"tokenmeter:height\") \
 for (const f of document.querySelectorAll(\"iframe\")) if (f.contentWindow === e.source) f.style.height = e.data.height + \"px\"; }});</script>"
     )
+}
+
+/// A parameter of the page's address (`?name=value`; `Some("")` for a bare `?name`).
+fn url_param(name: &str) -> Option<String> {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
+        .and_then(|p| p.get(name))
 }
 
 /// The panel asked for by `?embed=` (`tokens`, `next` or `cost`), if any.

@@ -48,3 +48,16 @@ test('dark colour scheme and the embedded widget have no serious axe violations'
   await audit(page, 'embedded next-token widget');
   await context.close();
 });
+
+test('an open exercise and the instructor view have no serious axe violations', async () => {
+  const context = await live.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(live.server.url + '?exercise=seed/madrid');
+  await page.locator('[data-testid=exercise]').waitFor({ timeout: 60_000 });
+  await page.click('.exercise .hint summary');
+  await audit(page, 'open exercise');
+  await page.goto(live.server.url + '?instructor');
+  await page.locator('[data-testid=instructor-list] li').first().waitFor({ timeout: 60_000 });
+  await audit(page, 'instructor view');
+  await context.close();
+});

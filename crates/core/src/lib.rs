@@ -19,6 +19,7 @@
 pub mod chat;
 pub mod cost;
 pub mod error;
+pub mod exercises;
 pub mod gguf;
 pub mod model;
 pub mod physics;

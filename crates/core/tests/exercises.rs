@@ -1,0 +1,125 @@
+//! Every shipped exercise set parses, and every exercise's sample answer meets its goal with the
+//! real tokenizers, the real model and the real price table — so no exercise is impossible.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokenmeter_core::cost::{self, PriceTable, Usage};
+use tokenmeter_core::exercises::{done, ExerciseSet, Index, Observed};
+use tokenmeter_core::gguf::Gguf;
+use tokenmeter_core::model::{Model, Session};
+use tokenmeter_core::scoring::{self, Distribution};
+use tokenmeter_core::tokenizer::registry::SHIPPED;
+use tokenmeter_core::tokenizer::TextTokenizer;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tokenizer(id: &str) -> TextTokenizer {
+    let s = SHIPPED
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("{id} is not shipped"));
+    let json = std::fs::read(root().join(format!("data/tokenizers/{id}.json")))
+        .expect("data (./dev setup)");
+    TextTokenizer::from_json(&json, s.info()).expect("tokenizer")
+}
+
+fn model() -> (Arc<Model>, TextTokenizer) {
+    let path = root().join("data/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let mut reader =
+        std::io::BufReader::new(std::fs::File::open(path).expect("model (./dev setup)"));
+    let gguf = Gguf::read(&mut reader).expect("GGUF");
+    let tok =
+        TextTokenizer::from_gguf(&gguf, tokenmeter_core::tokenizer::smollm2_info()).expect("tok");
+    (
+        Arc::new(Model::from_gguf(&gguf, &mut reader).expect("model")),
+        tok,
+    )
+}
+
+#[test]
+fn every_shipped_answer_meets_its_goal_and_the_start_does_not() {
+    let dir = root().join("exercises");
+    let index = Index::parse(&std::fs::read_to_string(dir.join("index.toml")).expect("index"))
+        .expect("index");
+    let prices = PriceTable::from_json(
+        &std::fs::read(root().join("data/prices/prices.json")).expect("prices"),
+    )
+    .expect("price table");
+    let (model, model_tok) = model();
+    let mut checked = 0;
+    for set_id in &index.sets {
+        let set = ExerciseSet::parse(
+            &std::fs::read_to_string(dir.join(format!("{set_id}.toml"))).expect("set"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for (lang, _) in set.title.0.iter() {
+            for e in &set.exercises {
+                assert!(!e.prompt.get(lang).is_empty(), "{}: no {lang} prompt", e.id);
+            }
+        }
+        for e in &set.exercises {
+            for text in [e.answer.as_str(), e.start.text.as_str()] {
+                let mut o = Observed {
+                    text,
+                    ..Observed::default()
+                };
+                for t in &e.start.columns {
+                    o.counts
+                        .insert(t.clone(), tokenizer(t).encode(text).expect("encode").len());
+                }
+                if e.goal.needs_model() && !text.is_empty() {
+                    let mut session = Session::new(model.clone());
+                    let ids = model_tok.encode(text).expect("encode");
+                    let logits = session.next_logits(&ids).expect("forward");
+                    let top = scoring::top_k(logits, 1)[0].0;
+                    o.top_token = Some(
+                        String::from_utf8_lossy(model_tok.token_bytes(top).expect("bytes")).into(),
+                    );
+                    o.entropy_bits =
+                        Some(Distribution::of(logits).entropy_nats / std::f64::consts::LN_2);
+                }
+                if let Some(rule) = &e.goal.input_cost_per_1000_above {
+                    let price = prices.get(&rule.model).expect("priced model");
+                    let counting = cost::counting_for(&rule.model);
+                    let n = tokenizer(&counting.tokenizer)
+                        .encode(text)
+                        .expect("encode")
+                        .len() as u64;
+                    let c = cost::cost(
+                        price,
+                        &Usage {
+                            input_tokens: n,
+                            output_tokens: 0,
+                            cached_share: 0.0,
+                            batch: false,
+                        },
+                    );
+                    o.input_cost_per_1000 =
+                        BTreeMap::from([(rule.model.clone(), c.input_usd * 1000.0)]);
+                }
+                let checks = e.goal.check(&o);
+                if text == e.answer {
+                    assert!(
+                        done(&checks),
+                        "{}/{}: the answer {text:?} fails: {checks:?}",
+                        set.id,
+                        e.id
+                    );
+                    checked += 1;
+                } else {
+                    assert!(
+                        !done(&checks),
+                        "{}/{}: the starting text already meets the goal",
+                        set.id,
+                        e.id
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked >= 8, "{checked} exercises checked");
+}

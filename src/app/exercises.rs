@@ -1,0 +1,354 @@
+//! Workshop exercises (data: `exercises/*.toml`, read by the tokenizer worker; format in
+//! `tokenmeter_core::exercises`). Opening one sets the page to its starting state; its goal is
+//! checked live, condition by condition, against what the page already shows: token counts, the
+//! model's next token, the price table. `?exercise=<set>/<id>` opens one directly;
+//! `?instructor` shows every exercise with its hint and a sample answer, for printing.
+
+use leptos::prelude::*;
+use tokenmeter_core::exercises::{done, Check, Condition, Exercise, ExerciseSet, Observed};
+
+use super::{AppState, NextState};
+use crate::protocol::{ColumnState, ToWorker};
+
+/// The page's language for exercise texts (and the few strings around them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Es,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+}
+
+/// `?lang=es|en`, else the browser's language.
+pub fn lang_from_browser() -> Lang {
+    let window = web_sys::window();
+    let asked = window
+        .as_ref()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
+        .and_then(|p| p.get("lang"));
+    let browser = window.and_then(|w| w.navigator().language());
+    match asked
+        .or(browser)
+        .as_deref()
+        .map(|l| l.get(..2).unwrap_or(l))
+    {
+        Some("es") => Lang::Es,
+        _ => Lang::En,
+    }
+}
+
+fn tr(lang: Lang, en: &'static str, es: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Es => es,
+    }
+}
+
+/// The sets, once the worker has read them.
+pub fn find(state: AppState, set: &str, id: &str) -> Option<(ExerciseSet, Exercise)> {
+    state.exercise_sets.with(|s| {
+        let sets = s.as_ref()?.as_ref().ok()?;
+        let set = sets.iter().find(|x| x.id == set)?;
+        Some((set.clone(), set.find(id)?.clone()))
+    })
+}
+
+/// Puts the page in the exercise's starting state.
+pub fn open(state: AppState, set: &str, e: &Exercise) {
+    let s = &e.start;
+    state.decode.set(false);
+    if !s.columns.is_empty() {
+        state.columns.set(s.columns.clone());
+    }
+    state.text.set(s.text.clone());
+    state.cost_open.set(s.panel == "cost");
+    state.exercise.set(Some((set.to_string(), e.id.clone())));
+}
+
+/// What the page currently shows, as the goal checker sees it.
+fn observe(state: AppState, text: &str) -> Observed<'_> {
+    let mut o = Observed {
+        text,
+        ..Observed::default()
+    };
+    state.tokens.with(|t| {
+        for c in t.iter().flat_map(|t| &t.columns) {
+            if let ColumnState::Ready(list) = &c.state {
+                o.counts.insert(c.tokenizer.clone(), list.count);
+            }
+        }
+    });
+    if !state.stale.get() {
+        if let NextState::Done(s) = state.next.get() {
+            o.top_token = s.next.candidates.first().map(|c| c.token.clone());
+            o.entropy_bits = Some(s.next.entropy_nats / std::f64::consts::LN_2);
+        }
+    }
+    state.costs.with(|c| {
+        for row in c.iter().flat_map(|c| &c.rows) {
+            if let Some(cost) = &row.cost {
+                o.input_cost_per_1000
+                    .insert(row.model.clone(), cost.input_usd * 1000.0);
+            }
+        }
+    });
+    o
+}
+
+fn describe(c: &Condition, lang: Lang) -> String {
+    let es = lang == Lang::Es;
+    let got = |g: Option<String>| match g {
+        Some(g) => format!(" ({}: {g})", if es { "ahora" } else { "now" }),
+        None => String::new(),
+    };
+    match c {
+        Condition::OneWord => tr(
+            lang,
+            "one word, no spaces",
+            "una sola palabra, sin espacios",
+        )
+        .into(),
+        Condition::MaxChars(n) => {
+            if es {
+                format!("como mucho {n} caracteres")
+            } else {
+                format!("at most {n} characters")
+            }
+        }
+        Condition::Count {
+            tokenizer,
+            min,
+            max,
+            got: g,
+        } => {
+            let range = match (min, max, es) {
+                (Some(a), Some(b), _) if a == b => format!("{a}"),
+                (Some(a), None, false) => format!("at least {a}"),
+                (Some(a), None, true) => format!("al menos {a}"),
+                (None, Some(b), false) => format!("at most {b}"),
+                (None, Some(b), true) => format!("como mucho {b}"),
+                (Some(a), Some(b), _) => format!("{a}–{b}"),
+                (None, None, _) => "some".into(),
+            };
+            format!(
+                "{tokenizer}: {range} tokens{}",
+                got(g.map(|g| g.to_string()))
+            )
+        }
+        Condition::Ratio {
+            tokenizer,
+            over,
+            at_least,
+            got: g,
+        } => format!(
+            "{tokenizer} ÷ {over} ≥ {at_least}{}",
+            got(g.map(|g| format!("{g:.2}")))
+        ),
+        Condition::TopToken { want, got: g } => format!(
+            "{} “{}”{}",
+            tr(
+                lang,
+                "most likely next token:",
+                "token siguiente más probable:"
+            ),
+            super::visible_whitespace(want),
+            got(g
+                .as_ref()
+                .map(|g| format!("“{}”", super::visible_whitespace(g))))
+        ),
+        Condition::EntropyBelow { bits, got: g } => format!(
+            "{} {bits} bit{}",
+            tr(lang, "entropy below", "entropía menor que"),
+            got(g.map(|g| format!("{g:.2}")))
+        ),
+        Condition::EntropyAbove { bits, got: g } => format!(
+            "{} {bits} bits{}",
+            tr(lang, "entropy above", "entropía mayor que"),
+            got(g.map(|g| format!("{g:.2}")))
+        ),
+        Condition::InputCostAbove { model, usd, got: g } => format!(
+            "{model}: {} ${usd}{}",
+            tr(
+                lang,
+                "input per 1,000 requests above",
+                "entrada por 1.000 peticiones por encima de"
+            ),
+            got(g.map(|g| format!("${g:.3}")))
+        ),
+    }
+}
+
+/// The open exercise: its prompt, its goal checked live, a hint.
+#[component]
+pub fn ExerciseCard(state: AppState) -> impl IntoView {
+    move || {
+        let (set_id, id) = state.exercise.get()?;
+        let (set, e) = find(state, &set_id, &id)?;
+        let lang = state.lang.get();
+        let l = lang.code();
+        let checks: Memo<Vec<Check>> = {
+            let goal = e.goal.clone();
+            Memo::new(move |_| {
+                let text = state.text.get();
+                goal.check(&observe(state, &text))
+            })
+        };
+        let solved = move || done(&checks.get());
+        let next = {
+            let pos = set.exercises.iter().position(|x| x.id == e.id).unwrap_or(0);
+            set.exercises.get(pos + 1).cloned()
+        };
+        let set_id2 = set_id.clone();
+        Effect::new(move |_| {
+            if solved() {
+                let key = format!("{}/{}", set_id2, id);
+                state.exercises_done.update(|d| {
+                    if !d.contains(&key) {
+                        d.push(key);
+                    }
+                });
+            }
+        });
+        Some(view! {
+            <section class="exercise" aria-labelledby="exercise-title" data-testid="exercise" data-exercise=e.id.clone()
+                data-solved=move || solved().to_string()>
+                <p class="muted">{set.title.get(l).to_string()}</p>
+                <h2 id="exercise-title">{e.title.get(l).to_string()}</h2>
+                <p class="prompt">{e.prompt.get(l).to_string()}</p>
+                <ul class="checks" aria-live="polite">
+                    {move || checks.get().into_iter().map(|c| {
+                        let (mark, class) = match c.met {
+                            Some(true) => ("✓", "met"),
+                            Some(false) => ("✗", "unmet"),
+                            None => ("…", "waiting"),
+                        };
+                        view! { <li class=class><span aria-hidden="true">{mark}</span> " " {describe(&c.condition, lang)}</li> }
+                    }).collect_view()}
+                </ul>
+                <p role="status" class="verdict" data-testid="exercise-verdict">
+                    {move || if solved() { tr(lang, "Done! Well found.", "¡Hecho! Bien encontrado.") } else { "" }}
+                </p>
+                <details class="hint">
+                    <summary>{tr(lang, "Hint", "Pista")}</summary>
+                    <p>{e.hint.get(l).to_string()}</p>
+                </details>
+                <p class="exercise-nav">
+                    {next.map(|n| {
+                        let set_id = set_id.clone();
+                        view! {
+                            <button data-testid="next-exercise" on:click=move |_| open(state, &set_id, &n)>
+                                {tr(lang, "Next exercise →", "Siguiente ejercicio →")}
+                            </button>
+                        }
+                    })}
+                    " "
+                    <button class="link" on:click=move |_| state.exercise.set(None)>{tr(lang, "Close", "Cerrar")}</button>
+                </p>
+            </section>
+        })
+    }
+}
+
+/// The list of exercises (asks the worker for them when first opened).
+#[component]
+pub fn ExerciseList(state: AppState, request: impl Fn() + Copy + 'static) -> impl IntoView {
+    let asked = RwSignal::new(false);
+    view! {
+        <section class="exercises" aria-labelledby="exercises-title">
+            <details on:toggle=move |_| {
+                if !asked.get_untracked() {
+                    asked.set(true);
+                    request();
+                }
+            }>
+                <summary><h2 id="exercises-title">{move || tr(state.lang.get(), "Exercises", "Ejercicios")}</h2></summary>
+                {move || {
+                    let lang = state.lang.get();
+                    let l = lang.code();
+                    match state.exercise_sets.get() {
+                        None => view! { <p class="muted">{tr(lang, "Loading…", "Cargando…")}</p> }.into_any(),
+                        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                        Some(Ok(sets)) => sets.into_iter().map(|set| {
+                            let set_id = set.id.clone();
+                            view! {
+                                <h3>{set.title.get(l).to_string()}</h3>
+                                <p class="muted">{set.intro.get(l).to_string()}</p>
+                                <ol data-testid="exercise-list">
+                                    {set.exercises.into_iter().map(|e| {
+                                        let set_id = set_id.clone();
+                                        let key = format!("{set_id}/{}", e.id);
+                                        let title = e.title.get(l).to_string();
+                                        let id = e.id.clone();
+                                        view! {
+                                            <li>
+                                                <button class="link" data-testid=format!("open-{id}")
+                                                    on:click=move |_| open(state, &set_id, &e)>{title}</button>
+                                                {move || state.exercises_done.with(|d| d.contains(&key)).then(|| view! {
+                                                    " " <span aria-label=tr(lang, "done", "hecho")>"✓"</span>
+                                                })}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ol>
+                                <p><a href="?instructor" target="_blank" rel="noopener">
+                                    {tr(lang, "Instructor view (printable, with answers)", "Vista del profesor (imprimible, con respuestas)")}
+                                </a></p>
+                            }
+                        }).collect_view().into_any(),
+                    }
+                }}
+            </details>
+        </section>
+    }
+}
+
+/// `?instructor`: every exercise with prompt, hint, goal and a sample answer, and a link that
+/// opens it — printable.
+pub fn instructor(state: AppState) -> impl IntoView {
+    view! {
+        <main class="instructor">
+            <h1>{move || tr(state.lang.get(), "tokenmeter exercises — instructor view", "Ejercicios de tokenmeter — vista del profesor")}</h1>
+            {move || {
+                let lang = state.lang.get();
+                let l = lang.code();
+                match state.exercise_sets.get() {
+                    None => view! { <p>{tr(lang, "Loading…", "Cargando…")}</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                    Some(Ok(sets)) => sets.into_iter().map(|set| view! {
+                        <h2>{set.title.get(l).to_string()}</h2>
+                        <p>{set.intro.get(l).to_string()}</p>
+                        <ol data-testid="instructor-list">
+                            {set.exercises.iter().map(|e| {
+                                let link = format!("./?exercise={}/{}&lang={l}", set.id, e.id);
+                                let goal = e.goal.check(&Observed::default()).iter()
+                                    .map(|c| describe(&c.condition, lang)).collect::<Vec<_>>().join("; ");
+                                view! {
+                                    <li data-set=set.id.clone() data-id=e.id.clone() data-answer=e.answer.clone()>
+                                        <h3><a href=link>{e.title.get(l).to_string()}</a></h3>
+                                        <p>{e.prompt.get(l).to_string()}</p>
+                                        <p><strong>{tr(lang, "Goal: ", "Objetivo: ")}</strong>{goal}</p>
+                                        <p><strong>{tr(lang, "Hint: ", "Pista: ")}</strong>{e.hint.get(l).to_string()}</p>
+                                        <p><strong>{tr(lang, "A sample answer: ", "Una respuesta posible: ")}</strong><code>{e.answer.clone()}</code></p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    }).collect_view().into_any(),
+                }
+            }}
+        </main>
+    }
+}
+
+/// Asks the tokenizer worker for the exercise sets.
+pub fn request_msg() -> ToWorker {
+    ToWorker::Exercises
+}

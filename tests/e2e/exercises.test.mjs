@@ -1,0 +1,55 @@
+// Workshop exercises, loaded from exercises/*.toml: every shipped exercise opens in its starting
+// state (not yet solved), and typing its sample answer makes the page check it as done — with the
+// real tokenizers, model and prices in the browser. The instructor view lists them all, and the
+// texts switch to Spanish.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser } from './harness.mjs';
+
+const live = useBrowser();
+
+test('every shipped exercise is unsolved at its start and solved by its sample answer', async () => {
+  const context = await live.browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(live.server.url + '?instructor&lang=en');
+  const items = page.locator('[data-testid=instructor-list] li');
+  await items.first().waitFor({ timeout: 60_000 });
+  const all = await items.evaluateAll((lis) => lis.map((li) => ({ set: li.dataset.set, id: li.dataset.id, answer: li.dataset.answer })));
+  assert.ok(all.length >= 8, `${all.length} exercises`);
+  for (const ex of all) {
+    await page.goto(`${live.server.url}?exercise=${ex.set}/${ex.id}&lang=en`);
+    const card = page.locator(`[data-testid=exercise][data-exercise="${ex.id}"]`);
+    await card.waitFor({ timeout: 60_000 });
+    assert.equal(await card.getAttribute('data-solved'), 'false', `${ex.id}: solved before any answer`);
+    await page.fill('#text', ex.answer);
+    await page.waitForSelector(`[data-testid=exercise][data-exercise="${ex.id}"][data-solved=true]`, { timeout: 180_000 })
+      .catch(async (e) => { throw new Error(`${ex.id}: ${await card.innerText()}\n${e}`); });
+    assert.match(await page.locator('[data-testid=exercise-verdict]').textContent(), /Done/);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('exercises open from the list, move on, and read in Spanish', async () => {
+  const context = await live.browser.newContext({ locale: 'es-ES' });
+  const page = await context.newPage();
+  await page.goto(live.server.url);
+  assert.equal(await page.inputValue('[data-testid=lang]'), 'es', 'the browser language chooses Spanish');
+  await page.click('.exercises summary');
+  await page.click('[data-testid=open-pieces]');
+  const card = page.locator('[data-testid=exercise]');
+  await card.waitFor();
+  assert.match(await card.innerText(), /Escribe una sola palabra/);
+  assert.equal(await page.inputValue('#text'), '', 'the starting text');
+  await page.click('.exercise .hint summary');
+  assert.match(await card.innerText(), /Pista/);
+  await page.click('[data-testid=next-exercise]');
+  await page.waitForSelector('[data-testid=exercise][data-exercise=one-vs-many]');
+  // The counted tokenizers are shown.
+  await page.waitForSelector('[data-tokenizer=llama3]');
+  await page.selectOption('[data-testid=lang]', 'en');
+  assert.match(await card.innerText(), /Find a word that is a single token/);
+  await context.close();
+});
