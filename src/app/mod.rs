@@ -168,6 +168,10 @@ struct Bridge {
 }
 
 thread_local! {
+    /// Whether the page's state came from a shared link.
+    static RESTORED_LINK: Cell<bool> = const { Cell::new(false) };
+    /// The exercise a shared link had open, opened once the sets arrive.
+    static PENDING_EXERCISE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// Latest request numbers (tokenize, next), read by the handlers to drop stale answers.
     static LATEST: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
     /// Latest cost request number.
@@ -376,14 +380,18 @@ fn on_tokenizer_message(state: AppState, msg: FromWorker) {
         FromWorker::Costs(r) if r.seq == LATEST_COST.get() => state.costs.set(Some(r)),
         FromWorker::Exercises(sets) => {
             state.exercise_sets.set(Some(sets));
-            // `?exercise=<set>/<id>`: open it now that it is known.
-            if let Some((set, id)) = url_param("exercise")
-                .as_deref()
-                .and_then(|p| p.split_once('/'))
-            {
-                if state.exercise.get_untracked().is_none() {
-                    if let Some((_, e)) = exercises::find(state, set, id) {
+            // `?exercise=<set>/<id>`: open it in its starting state. A shared link's exercise
+            // comes back as it was left (the link holds the text too).
+            let asked = url_param("exercise");
+            let linked = PENDING_EXERCISE.take();
+            let wanted = asked.as_deref().or(linked.as_deref());
+            if let Some((set, id)) = wanted.and_then(|p| p.split_once('/')) {
+                if let Some((_, e)) = exercises::find(state, set, id) {
+                    // A restored link keeps its own text; a plain `?exercise=` starts afresh.
+                    if asked.is_some() && !RESTORED_LINK.get() {
                         exercises::open(state, set, &e);
+                    } else {
+                        state.exercise.set(Some((set.into(), id.into())));
                     }
                 }
             }
@@ -531,11 +539,13 @@ pub fn App() -> impl IntoView {
         ),
     };
 
+    RESTORED_LINK.set(shared.is_some());
     let shared = shared.map(sanitize).unwrap_or_else(|| share::Shared {
         text: DEFAULT_TEXT.to_string(),
         columns: DEFAULT_COLUMNS.iter().map(|s| s.to_string()).collect(),
         ..share::Shared::default()
     });
+    let exercise_link = shared.exercise.clone();
     let state = AppState {
         text: RwSignal::new(shared.text),
         tokens: RwSignal::new(None),
@@ -565,7 +575,11 @@ pub fn App() -> impl IntoView {
         backend_notice: RwSignal::new(None),
         share_notice: RwSignal::new(share_notice),
         link_too_long: RwSignal::new(false),
-        lang: RwSignal::new(exercises::lang_from_browser()),
+        lang: RwSignal::new(match shared.lang.as_str() {
+            "es" => exercises::Lang::Es,
+            "en" => exercises::Lang::En,
+            _ => exercises::lang_from_browser(),
+        }),
         exercise_sets: RwSignal::new(None),
         exercise: RwSignal::new(None),
         exercises_done: RwSignal::new(Vec::new()),
@@ -612,6 +626,8 @@ pub fn App() -> impl IntoView {
         state.continuation.track();
         state.cost_open.track();
         state.cost_settings.track();
+        state.lang.track();
+        state.exercise.track();
         if first.is_some() {
             sync_link();
         }
@@ -679,7 +695,8 @@ pub fn App() -> impl IntoView {
         actions.request_exercises();
         return exercises::instructor(state).into_any();
     }
-    if url_param("exercise").is_some() {
+    if url_param("exercise").is_some() || !exercise_link.is_empty() {
+        PENDING_EXERCISE.set((!exercise_link.is_empty()).then_some(exercise_link));
         actions.request_exercises();
     }
     view! {
@@ -762,6 +779,12 @@ pub fn shared_state(state: AppState) -> share::Shared {
         continuation: state.continuation.get_untracked(),
         cost_open: state.cost_open.get_untracked(),
         cost: state.cost_settings.get_untracked(),
+        lang: state.lang.get_untracked().code().into(),
+        exercise: state
+            .exercise
+            .get_untracked()
+            .map(|(set, id)| format!("{set}/{id}"))
+            .unwrap_or_default(),
         ..share::Shared::default()
     }
 }

@@ -36,6 +36,10 @@ pub struct Shared {
     pub continuation: Vec<Generated>,
     pub cost_open: bool,
     pub cost: CostSettings,
+    /// The page's language ("en", "es"); empty: the reader's browser decides.
+    pub lang: String,
+    /// The open exercise, "<set>/<id>".
+    pub exercise: String,
 }
 
 impl Default for Shared {
@@ -50,6 +54,8 @@ impl Default for Shared {
             continuation: Vec::new(),
             cost_open: false,
             cost: CostSettings::default(),
+            lang: String::new(),
+            exercise: String::new(),
         }
     }
 }
@@ -102,6 +108,8 @@ mod tests {
                 forced: true,
             }],
             cost_open: true,
+            lang: "es".into(),
+            exercise: "seed/madrid".into(),
             ..Shared::default()
         };
         s.settings.sampler.temperature = 0.7;

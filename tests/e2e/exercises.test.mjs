@@ -51,5 +51,18 @@ test('exercises open from the list, move on, and read in Spanish', async () => {
   await page.waitForSelector('[data-tokenizer=llama3]');
   await page.selectOption('[data-testid=lang]', 'en');
   assert.match(await card.innerText(), /Find a word that is a single token/);
+  // A link to this page opens the same exercise, in the same language.
+  await page.fill('#text', 'Здравствуйте');
+  await page.waitForSelector('[data-testid=exercise][data-solved=true]', { timeout: 60_000 });
+  await page.waitForTimeout(500);
+  const link = await page.evaluate(() => location.href);
+  assert.ok(!link.includes('?'), 'the state is in the fragment');
+  const other = await live.browser.newContext({ locale: 'es-ES' });
+  const p2 = await other.newPage();
+  await p2.goto(link);
+  await p2.waitForSelector('[data-testid=exercise][data-exercise=one-vs-many][data-solved=true]', { timeout: 60_000 });
+  assert.equal(await p2.inputValue('[data-testid=lang]'), 'en', "the link's language beats the browser's");
+  assert.equal(await p2.inputValue('#text'), 'Здравствуйте', "the text stays, not the exercise's start");
+  await other.close();
   await context.close();
 });
