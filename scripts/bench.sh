@@ -29,6 +29,8 @@ XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} target/release/tokenmeter bench --backe
 echo "GPU kernels in Chromium (WebGPU)…" >&2
 (cd tests/e2e && node bench.mjs "$GP" "$GD" 1 webgpu) >"$out/gpu-wasm.json"
 (cd tests/e2e && node bench.mjs "$GP" "$GD" 1 cpu) >"$out/gpu-wasm-cpu.json"
+echo "embedded widget first paint…" >&2
+(cd tests/e2e && node bench-embed.mjs) >"$out/embed.json"
 echo "tokenizers…" >&2
 # 1 MB of the parity corpus (mixed languages, code, emoji, whitespace), the same bytes everywhere.
 python3 - "$out/mixed-1mb.txt" <<'PY'

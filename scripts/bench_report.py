@@ -51,6 +51,10 @@ soft = [b for b in (gn, gw) if "fallback" in json.dumps(b.get("engine") or b["re
 if soft:
     print("  (software adapters: these time a CPU emulating a GPU, not a GPU)")
 
+em = load("embed")["median"]
+print(f"\nembedded widget (?embed=tokens, fresh browser context, localhost): first token on screen after "
+      f"{em['first_token_ms']:.0f} ms (median of 5), {em['bytes'] / 1e6:.1f} MB downloaded (uncompressed; no model)")
+
 tn, tw = load("tokenizers-native"), load("tokenizers-wasm")
 print(f"\ntokenizers: load the vocabulary, then encode {tn['bytes'] / 1e6:.2f} MB of mixed text (parity corpus)")
 print(f"{'tokenizer':<16} {'load native':>11} {'load wasm':>10} {'encode native':>14} {'encode wasm':>12} {'wasm÷native':>12} {'tokens':>8}")
