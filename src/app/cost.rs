@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use tokenmeter_core::cost::{LANGUAGE_SAMPLES, PRICES};
 use tokenmeter_core::physics::{self, Assumptions, DEFAULT_SOURCES, GPUS};
 
+use super::i18n::{fill, t, tx, Lang};
 use super::{Actions, AppState};
 use crate::protocol::{CostReport, PhysicsView};
 
@@ -103,14 +104,14 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                     state.cost_open.set(d.open());
                 }
             >
-                <summary><h2 id="cost-title">"What this text costs " <small>"API prices, and the GPU, energy and memory behind them"</small></h2></summary>
+                <summary><h2 id="cost-title">{tx(state, "What this text costs ")} <small>{tx(state, "API prices, and the GPU, energy and memory behind them")}</small></h2></summary>
                 <p class="muted">
-                    {format!("Prices from LiteLLM {} ({}), via PyPI. ", PRICES.version, PRICES.date)}
-                    "Each model's tokens are counted with its own tokenizer; ≈ marks an estimate with the nearest public one."
+                    {move || fill(t(state.lang.get(), "Prices from LiteLLM {} ({}), via PyPI. "), &[&PRICES.version, &PRICES.date])}
+                    {tx(state, "Each model's tokens are counted with its own tokenizer; ≈ marks an estimate with the nearest public one.")}
                 </p>
                 <div class="controls cost-controls">
                     <label class="control" for="out-tokens">
-                        <span>"Output tokens (empty: same as input)"</span>
+                        <span>{tx(state, "Output tokens (empty: same as input)")}</span>
                         <input id="out-tokens" type="number" min="0" data-testid="output-tokens"
                             prop:value=move || s.with(|s| s.output_tokens.map(|n| n.to_string()).unwrap_or_default())
                             on:change=move |ev| {
@@ -120,7 +121,7 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                             } />
                     </label>
                     <label class="control" for="per-day">
-                        <span>"Requests per day"</span>
+                        <span>{tx(state, "Requests per day")}</span>
                         <input id="per-day" type="number" min="0"
                             prop:value=move || s.with(|s| s.requests_per_day.to_string())
                             on:change=move |ev| {
@@ -130,7 +131,7 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                             } />
                     </label>
                     <label class="control slider" for="cached">
-                        <span>"Cached share of the input " <output>{move || format!("{:.0}%", 100.0 * s.with(|s| s.cached_share))}</output></span>
+                        <span>{tx(state, "Cached share of the input ")} <output>{move || format!("{:.0}%", 100.0 * s.with(|s| s.cached_share))}</output></span>
                         <input id="cached" type="range" min="0" max="1" step="0.05"
                             prop:value=move || s.with(|s| s.cached_share).to_string()
                             on:input=move |ev| {
@@ -143,10 +144,10 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                         <input id="batch" type="checkbox"
                             prop:checked=move || s.with(|s| s.batch)
                             on:change=move |ev| { let on = event_target_checked(&ev); s.update(|s| s.batch = on) } />
-                        " Batch prices"
+                        {tx(state, " Batch prices")}
                     </label>
                     <label class="control" for="model-search">
-                        <span>"Search all models"</span>
+                        <span>{tx(state, "Search all models")}</span>
                         <input id="model-search" type="search" data-testid="model-search" placeholder="e.g. llama 70b"
                             prop:value=move || s.with(|s| s.search.clone())
                             on:input=move |ev| { let q = event_target_value(&ev); s.update(|s| s.search = q) } />
@@ -154,16 +155,17 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                 </div>
                 {move || {
                     sort.track();
-                    report().map(|r| view! { <CostTable report=r.clone() sort /> <Physics state report=r.clone() /> <Languages report=r /> })
+                    let l = state.lang.get();
+                    report().map(|r| view! { <CostTable l report=r.clone() sort /> <Physics state report=r.clone() /> <Languages l report=r /> })
                 }}
-                {move || report().is_none().then(|| view! { <p class="muted">"Pricing…"</p> })}
+                {move || report().is_none().then(|| view! { <p class="muted">{tx(state, "Pricing…")}</p> })}
             </details>
         </section>
     }
 }
 
 #[component]
-fn CostTable(mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
+fn CostTable(l: Lang, mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
     if let Some(e) = report.error {
         return view! { <p class="error" role="alert">{e}</p> }.into_any();
     }
@@ -183,9 +185,9 @@ fn CostTable(mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
         }
     }
     let header = move || match sort.get() {
-        1 => "per request ▲",
-        2 => "per request ▼",
-        _ => "per request",
+        1 => t(l, "per request ▲"),
+        2 => t(l, "per request ▼"),
+        _ => t(l, "per request"),
     };
     let rows = report
         .rows
@@ -197,9 +199,9 @@ fn CostTable(mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
                 Some(n) => format!("≈{n}"),
             };
             let how = if r.counting.exact {
-                format!("counted with {}", r.counting.tokenizer)
+                fill(t(l, "counted with {}"), &[&r.counting.tokenizer])
             } else {
-                format!("estimated: {} ({})", r.counting.note, r.counting.tokenizer)
+                fill(t(l, "estimated: {} ({})"), &[&r.counting.note, &r.counting.tokenizer])
             };
             let (per, per_k, month, ctx, width) = match r.cost {
                 Some(c) => (
@@ -218,10 +220,10 @@ fn CostTable(mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
                 .map(|c| {
                     let mut f = Vec::new();
                     if c.tier_applied {
-                        f.push("long-context price");
+                        f.push(t(l, "long-context price"));
                     }
                     if c.batch_applied {
-                        f.push("batch");
+                        f.push(t(l, "batch"));
                     }
                     f.join(", ")
                 })
@@ -244,22 +246,23 @@ fn CostTable(mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
     view! {
         <table class="cost-table" data-testid="cost-table">
             <thead><tr>
-                <th>"model"</th><th>"input tokens"</th><th>"context used"</th>
+                <th>{t(l, "model")}</th><th>{t(l, "input tokens")}</th><th>{t(l, "context used")}</th>
                 <th aria-sort=move || match sort.get() { 1 => "ascending", 2 => "descending", _ => "none" }>
-                    <button class="link" data-testid="sort-cost" title="sort by price"
+                    <button class="link" data-testid="sort-cost" title=t(l, "sort by price")
                         on:click=move |_| sort.update(|o| *o = (*o + 1) % 3)>{header}</button>
                 </th>
-                <th>"per 1,000"</th><th>"per month"</th><th>""</th>
+                <th>{t(l, "per 1,000")}</th><th>{t(l, "per month")}</th><th>""</th>
             </tr></thead>
             <tbody>{rows}</tbody>
         </table>
-        <p class="muted">{format!("{} of {} models shown. Input tokens × input price + output tokens × output price; cached tokens at the cache-read price; above a long-context threshold the whole request at that tier.", shown, report.matches)}</p>
+        <p class="muted">{fill(t(l, "{} of {} models shown. Input tokens × input price + output tokens × output price; cached tokens at the cache-read price; above a long-context threshold the whole request at that tier."), &[&shown, &report.matches])}</p>
     }
     .into_any()
 }
 
 #[component]
 fn Physics(state: AppState, report: CostReport) -> impl IntoView {
+    let l = state.lang.get_untracked();
     let s = state.cost_settings;
     let set = move |f: fn(&mut Assumptions, f64)| {
         move |ev: leptos::ev::Event| {
@@ -272,23 +275,25 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
     };
     let a = s.with_untracked(|s| s.assumptions.clone());
     let rate = a.usd_per_gpu_hour;
-    let explanation = report.physics.map(|p| view! { <PhysicsLines p rate /> });
+    let explanation = report.physics.map(|p| view! { <PhysicsLines l p rate /> });
     let device = report.device_flops.map(|f| {
         let peak = physics::gpu(&a.gpu).map_or(0.0, |g| g.bf16_tflops * 1e12);
         view! {
-            <p data-testid="device">{format!(
-                "Your device: SmolLM2 decoded here reached {:.1} GFLOP/s (2 × 135 M parameters × tokens/s). The {} peaks at {:.0} GFLOP/s, {:.0}× more: one clever teacher against thousands of pupils.",
-                f / 1e9,
-                physics::gpu(&a.gpu).map_or("GPU", |g| g.name),
-                peak / 1e9,
-                peak / f.max(1.0),
+            <p data-testid="device">{fill(
+                t(l, "Your device: SmolLM2 decoded here reached {} GFLOP/s (2 × 135 M parameters × tokens/s). The {} peaks at {} GFLOP/s, {}× more: one clever teacher against thousands of pupils."),
+                &[
+                    &format!("{:.1}", f / 1e9),
+                    &physics::gpu(&a.gpu).map_or("GPU", |g| g.name),
+                    &format!("{:.0}", peak / 1e9),
+                    &format!("{:.0}", peak / f.max(1.0)),
+                ],
             )}</p>
         }
     });
     view! {
-        <h3>"Behind the price"</h3>
+        <h3>{t(l, "Behind the price")}</h3>
         <div class="controls">
-            <label class="control" for="phys-model"><span>"Open model"</span>
+            <label class="control" for="phys-model"><span>{t(l, "Open model")}</span>
                 <select id="phys-model" on:change=move |ev| { let v = event_target_value(&ev); s.update(|s| s.physics_model = v) }>
                     {physics::known_models().into_iter().map(|m| {
                         let selected = m.name == s.with_untracked(|s| s.physics_model.clone());
@@ -309,27 +314,27 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
                     {GPUS.iter().map(|g| view! { <option value=g.id selected=g.id == a.gpu>{g.name}</option> }).collect_view()}
                 </select>
             </label>
-            <label class="control" for="rent"><span>"$ per GPU-hour"</span>
+            <label class="control" for="rent"><span>{t(l, "$ per GPU-hour")}</span>
                 <input id="rent" type="number" min="0" step="0.1" prop:value=a.usd_per_gpu_hour.to_string()
                     on:change=set(|a, v| a.usd_per_gpu_hour = v) /></label>
-            <label class="control" for="mfu"><span>"Utilisation (MFU, 0–1)"</span>
+            <label class="control" for="mfu"><span>{t(l, "Utilisation (MFU, 0–1)")}</span>
                 <input id="mfu" type="number" min="0.01" max="1" step="0.05" prop:value=a.mfu.to_string()
                     on:change=set(|a, v| a.mfu = v.clamp(0.01, 1.0)) /></label>
-            <label class="control" for="batch-size"><span>"Batch (sequences at once)"</span>
+            <label class="control" for="batch-size"><span>{t(l, "Batch (sequences at once)")}</span>
                 <input id="batch-size" type="number" min="1" step="1" prop:value=a.batch.to_string()
                     data-testid="batch-size"
                     on:change=set(|a, v| a.batch = (v as u32).max(1)) /></label>
             <label class="control" for="pue"><span>"PUE"</span>
                 <input id="pue" type="number" min="1" step="0.01" prop:value=a.pue.to_string()
                     on:change=set(|a, v| a.pue = v.max(1.0)) /></label>
-            <label class="control" for="kwh"><span>"$ per kWh"</span>
+            <label class="control" for="kwh"><span>{t(l, "$ per kWh")}</span>
                 <input id="kwh" type="number" min="0" step="0.01" prop:value=a.usd_per_kwh.to_string()
                     on:change=set(|a, v| a.usd_per_kwh = v) /></label>
-            <label class="control" for="precision"><span>"Weights"</span>
+            <label class="control" for="precision"><span>{t(l, "Weights")}</span>
                 <select id="precision" on:change=set(|a, v| a.bytes_per_param = v)>
-                    <option value="2" selected=a.bytes_per_param == 2.0>"BF16 (2 bytes)"</option>
-                    <option value="1" selected=a.bytes_per_param == 1.0>"8-bit (1 byte)"</option>
-                    <option value="0.5" selected=a.bytes_per_param == 0.5>"4-bit (½ byte)"</option>
+                    <option value="2" selected=a.bytes_per_param == 2.0>{t(l, "BF16 (2 bytes)")}</option>
+                    <option value="1" selected=a.bytes_per_param == 1.0>{t(l, "8-bit (1 byte)")}</option>
+                    <option value="0.5" selected=a.bytes_per_param == 0.5>{t(l, "4-bit (½ byte)")}</option>
                 </select>
             </label>
         </div>
@@ -341,39 +346,45 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
 }
 
 #[component]
-fn PhysicsLines(p: PhysicsView, rate: f64) -> impl IntoView {
+fn PhysicsLines(l: Lang, p: PhysicsView, rate: f64) -> impl IntoView {
     let e = &p.estimate;
     let m = &p.model;
     let active = if m.active_params < m.params {
-        format!(" (of {} in all)", sci(m.params))
+        fill(t(l, " (of {} in all)"), &[&sci(m.params)])
     } else {
         String::new()
     };
     let bound = if e.decode_memory_bound {
-        "memory-bound: each step waits for all the weights to stream from memory"
+        t(
+            l,
+            "memory-bound: each step waits for all the weights to stream from memory",
+        )
     } else {
-        "compute-bound: the batch is large enough that arithmetic is the limit"
+        t(
+            l,
+            "compute-bound: the batch is large enough that arithmetic is the limit",
+        )
     };
     view! {
         <ul class="physics" data-testid="physics">
-            <li>{format!("{} reads your text as {} tokens and writes {} (counted with {}).", m.name, p.input_tokens, p.output_tokens, m.tokenizer)}</li>
-            <li>{format!("Compute ≈ 2 × parameters × tokens = 2 × {}{active} × {} = {} FLOPs (attention adds a little more).",
-                sci(m.active_params), p.input_tokens + p.output_tokens, sci(e.flops))}</li>
-            <li>{format!("Reading the text (prefill): {} FLOPs → {} of GPU time.", sci(e.prefill_flops), seconds(e.prefill_seconds))}</li>
-            <li>{format!("Writing (decode) is {bound}; {:.0} tokens/s per sequence, {} of GPU time for this request's share.",
-                e.tokens_per_second, seconds(e.decode_seconds))}</li>
-            <li data-testid="gpu-usd">{format!("GPU rent: {} of GPU time × {}/hour = {} per request.",
-                seconds(e.seconds), usd(rate), usd(e.usd))}</li>
-            <li>{format!("Energy: board power × time × PUE = {:.4} Wh → {} of electricity.", e.energy_wh, usd(e.energy_usd))}</li>
-            <li>{format!("Memory: weights {} + KV cache {} (2 × layers × KV width × bytes × tokens) = {} for the batch {}.",
-                bytes(e.weights_bytes), bytes(e.kv_cache_bytes), bytes(e.memory_needed_bytes),
-                if e.fits_in_memory { "— fits on one GPU" } else { "— does NOT fit on one GPU: it needs several" })}</li>
+            <li>{fill(t(l, "{} reads your text as {} tokens and writes {} (counted with {})."), &[&m.name, &p.input_tokens, &p.output_tokens, &m.tokenizer])}</li>
+            <li>{fill(t(l, "Compute ≈ 2 × parameters × tokens = 2 × {}{} × {} = {} FLOPs (attention adds a little more)."),
+                &[&sci(m.active_params), &active, &(p.input_tokens + p.output_tokens), &sci(e.flops)])}</li>
+            <li>{fill(t(l, "Reading the text (prefill): {} FLOPs → {} of GPU time."), &[&sci(e.prefill_flops), &seconds(e.prefill_seconds)])}</li>
+            <li>{fill(t(l, "Writing (decode) is {}; {} tokens/s per sequence, {} of GPU time for this request's share."),
+                &[&bound, &format!("{:.0}", e.tokens_per_second), &seconds(e.decode_seconds)])}</li>
+            <li data-testid="gpu-usd">{fill(t(l, "GPU rent: {} of GPU time × {}/hour = {} per request."),
+                &[&seconds(e.seconds), &usd(rate), &usd(e.usd)])}</li>
+            <li>{fill(t(l, "Energy: board power × time × PUE = {} Wh → {} of electricity."), &[&format!("{:.4}", e.energy_wh), &usd(e.energy_usd)])}</li>
+            <li>{fill(t(l, "Memory: weights {} + KV cache {} (2 × layers × KV width × bytes × tokens) = {} for the batch {}."),
+                &[&bytes(e.weights_bytes), &bytes(e.kv_cache_bytes), &bytes(e.memory_needed_bytes),
+                &if e.fits_in_memory { t(l, "— fits on one GPU") } else { t(l, "— does NOT fit on one GPU: it needs several") }])}</li>
         </ul>
     }
 }
 
 #[component]
-fn Languages(report: CostReport) -> impl IntoView {
+fn Languages(l: Lang, report: CostReport) -> impl IntoView {
     if report.languages.is_empty() {
         return ().into_any();
     }
@@ -392,7 +403,7 @@ fn Languages(report: CostReport) -> impl IntoView {
                 .map(|(_, n)| match n {
                     Some(n) => {
                         let ratio = n as f64 / english;
-                        view! { <td class="num" title=format!("{ratio:.2}× English")>{format!("{n} ({ratio:.1}×)")}</td> }.into_any()
+                        view! { <td class="num" title=fill(t(l, "{}× English"), &[&format!("{ratio:.2}")])>{format!("{n} ({ratio:.1}×)")}</td> }.into_any()
                     }
                     None => view! { <td class="num">"…"</td> }.into_any(),
                 })
@@ -401,11 +412,11 @@ fn Languages(report: CostReport) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <h3>"The language token tax"</h3>
-        <p class="muted">"The same two sentences, in tokens per tokenizer (× English). Spanish: from a public explainer post; the other languages: tokenmeter's translations."</p>
+        <h3>{t(l, "The language token tax")}</h3>
+        <p class="muted">{t(l, "The same two sentences, in tokens per tokenizer (× English). Spanish: from a public explainer post; the other languages: tokenmeter's translations.")}</p>
         <div class="scroll">
             <table class="languages" data-testid="languages">
-                <thead><tr><th>"tokenizer"</th>{head}</tr></thead>
+                <thead><tr><th>{t(l, "tokenizer")}</th>{head}</tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>

@@ -80,10 +80,10 @@ pub fn Embedded(state: AppState, actions: Actions, panel: Panel) -> impl IntoVie
     };
     view! {
         <main class="embed" data-embed=panel.name()>
-            <TextInput text=state.text />
+            <TextInput state />
             {body}
             <p class="embed-foot">
-                <a href=open target="_blank" rel="noopener" data-testid="open-full">"Open in tokenmeter ↗"</a>
+                <a href=open target="_blank" rel="noopener" data-testid="open-full">{super::i18n::tx(state, "Open in tokenmeter ↗")}</a>
             </p>
         </main>
     }

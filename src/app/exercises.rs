@@ -7,50 +7,9 @@
 use leptos::prelude::*;
 use tokenmeter_core::exercises::{done, Check, Condition, Exercise, ExerciseSet, Observed};
 
+use super::i18n::{fill, t, Lang};
 use super::{AppState, NextState};
 use crate::protocol::{ColumnState, ToWorker};
-
-/// The page's language for exercise texts (and the few strings around them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Es,
-}
-
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Es => "es",
-        }
-    }
-}
-
-/// `?lang=es|en`, else the browser's language.
-pub fn lang_from_browser() -> Lang {
-    let window = web_sys::window();
-    let asked = window
-        .as_ref()
-        .and_then(|w| w.location().search().ok())
-        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
-        .and_then(|p| p.get("lang"));
-    let browser = window.and_then(|w| w.navigator().language());
-    match asked
-        .or(browser)
-        .as_deref()
-        .map(|l| l.get(..2).unwrap_or(l))
-    {
-        Some("es") => Lang::Es,
-        _ => Lang::En,
-    }
-}
-
-fn tr(lang: Lang, en: &'static str, es: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        Lang::Es => es,
-    }
-}
 
 /// The sets, once the worker has read them.
 pub fn find(state: AppState, set: &str, id: &str) -> Option<(ExerciseSet, Exercise)> {
@@ -104,43 +63,26 @@ fn observe(state: AppState, text: &str) -> Observed<'_> {
 }
 
 fn describe(c: &Condition, lang: Lang) -> String {
-    let es = lang == Lang::Es;
-    let got = |g: Option<String>| match g {
-        Some(g) => format!(" ({}: {g})", if es { "ahora" } else { "now" }),
-        None => String::new(),
-    };
+    let got = |g: Option<String>| g.map_or(String::new(), |g| fill(t(lang, " (now: {})"), &[&g]));
     match c {
-        Condition::OneWord => tr(
-            lang,
-            "one word, no spaces",
-            "una sola palabra, sin espacios",
-        )
-        .into(),
-        Condition::MaxChars(n) => {
-            if es {
-                format!("como mucho {n} caracteres")
-            } else {
-                format!("at most {n} characters")
-            }
-        }
+        Condition::OneWord => t(lang, "one word, no spaces").into(),
+        Condition::MaxChars(n) => fill(t(lang, "at most {} characters"), &[n]),
         Condition::Count {
             tokenizer,
             min,
             max,
             got: g,
         } => {
-            let range = match (min, max, es) {
-                (Some(a), Some(b), _) if a == b => format!("{a}"),
-                (Some(a), None, false) => format!("at least {a}"),
-                (Some(a), None, true) => format!("al menos {a}"),
-                (None, Some(b), false) => format!("at most {b}"),
-                (None, Some(b), true) => format!("como mucho {b}"),
-                (Some(a), Some(b), _) => format!("{a}–{b}"),
-                (None, None, _) => "some".into(),
+            let range = match (min, max) {
+                (Some(a), Some(b)) if a == b => a.to_string(),
+                (Some(a), None) => fill(t(lang, "at least {}"), &[a]),
+                (None, Some(b)) => fill(t(lang, "at most {}"), &[b]),
+                (Some(a), Some(b)) => format!("{a}–{b}"),
+                (None, None) => "?".into(),
             };
-            format!(
-                "{tokenizer}: {range} tokens{}",
-                got(g.map(|g| g.to_string()))
+            fill(
+                t(lang, "{}: {} tokens{}"),
+                &[tokenizer, &range, &got(g.map(|g| g.to_string()))],
             )
         }
         Condition::Ratio {
@@ -154,11 +96,7 @@ fn describe(c: &Condition, lang: Lang) -> String {
         ),
         Condition::TopToken { want, got: g } => format!(
             "{} “{}”{}",
-            tr(
-                lang,
-                "most likely next token:",
-                "token siguiente más probable:"
-            ),
+            t(lang, "most likely next token:"),
             super::visible_whitespace(want),
             got(g
                 .as_ref()
@@ -166,21 +104,17 @@ fn describe(c: &Condition, lang: Lang) -> String {
         ),
         Condition::EntropyBelow { bits, got: g } => format!(
             "{} {bits} bit{}",
-            tr(lang, "entropy below", "entropía menor que"),
+            t(lang, "entropy below"),
             got(g.map(|g| format!("{g:.2}")))
         ),
         Condition::EntropyAbove { bits, got: g } => format!(
             "{} {bits} bits{}",
-            tr(lang, "entropy above", "entropía mayor que"),
+            t(lang, "entropy above"),
             got(g.map(|g| format!("{g:.2}")))
         ),
         Condition::InputCostAbove { model, usd, got: g } => format!(
             "{model}: {} ${usd}{}",
-            tr(
-                lang,
-                "input per 1,000 requests above",
-                "entrada por 1.000 peticiones por encima de"
-            ),
+            t(lang, "input per 1,000 requests above"),
             got(g.map(|g| format!("${g:.3}")))
         ),
     }
@@ -234,10 +168,10 @@ pub fn ExerciseCard(state: AppState) -> impl IntoView {
                     }).collect_view()}
                 </ul>
                 <p role="status" class="verdict" data-testid="exercise-verdict">
-                    {move || if solved() { tr(lang, "Done! Well found.", "¡Hecho! Bien encontrado.") } else { "" }}
+                    {move || if solved() { t(lang, "Done! Well found.") } else { "" }}
                 </p>
                 <details class="hint">
-                    <summary>{tr(lang, "Hint", "Pista")}</summary>
+                    <summary>{t(lang, "Hint")}</summary>
                     <p>{e.hint.get(l).to_string()}</p>
                 </details>
                 <p class="exercise-nav">
@@ -245,12 +179,12 @@ pub fn ExerciseCard(state: AppState) -> impl IntoView {
                         let set_id = set_id.clone();
                         view! {
                             <button data-testid="next-exercise" on:click=move |_| open(state, &set_id, &n)>
-                                {tr(lang, "Next exercise →", "Siguiente ejercicio →")}
+                                {t(lang, "Next exercise →")}
                             </button>
                         }
                     })}
                     " "
-                    <button class="link" on:click=move |_| state.exercise.set(None)>{tr(lang, "Close", "Cerrar")}</button>
+                    <button class="link" on:click=move |_| state.exercise.set(None)>{t(lang, "Close")}</button>
                 </p>
             </section>
         })
@@ -269,12 +203,12 @@ pub fn ExerciseList(state: AppState, request: impl Fn() + Copy + 'static) -> imp
                     request();
                 }
             }>
-                <summary><h2 id="exercises-title">{move || tr(state.lang.get(), "Exercises", "Ejercicios")}</h2></summary>
+                <summary><h2 id="exercises-title">{move || t(state.lang.get(), "Exercises")}</h2></summary>
                 {move || {
                     let lang = state.lang.get();
                     let l = lang.code();
                     match state.exercise_sets.get() {
-                        None => view! { <p class="muted">{tr(lang, "Loading…", "Cargando…")}</p> }.into_any(),
+                        None => view! { <p class="muted">{t(lang, "Loading…")}</p> }.into_any(),
                         Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                         Some(Ok(sets)) => sets.into_iter().map(|set| {
                             let set_id = set.id.clone();
@@ -292,14 +226,14 @@ pub fn ExerciseList(state: AppState, request: impl Fn() + Copy + 'static) -> imp
                                                 <button class="link" data-testid=format!("open-{id}")
                                                     on:click=move |_| open(state, &set_id, &e)>{title}</button>
                                                 {move || state.exercises_done.with(|d| d.contains(&key)).then(|| view! {
-                                                    " " <span aria-label=tr(lang, "done", "hecho")>"✓"</span>
+                                                    " " <span aria-label=t(lang, "done")>"✓"</span>
                                                 })}
                                             </li>
                                         }
                                     }).collect_view()}
                                 </ol>
                                 <p><a href="?instructor" target="_blank" rel="noopener">
-                                    {tr(lang, "Instructor view (printable, with answers)", "Vista del profesor (imprimible, con respuestas)")}
+                                    {t(lang, "Instructor view (printable, with answers)")}
                                 </a></p>
                             }
                         }).collect_view().into_any(),
@@ -315,12 +249,12 @@ pub fn ExerciseList(state: AppState, request: impl Fn() + Copy + 'static) -> imp
 pub fn instructor(state: AppState) -> impl IntoView {
     view! {
         <main class="instructor">
-            <h1>{move || tr(state.lang.get(), "tokenmeter exercises — instructor view", "Ejercicios de tokenmeter — vista del profesor")}</h1>
+            <h1>{move || t(state.lang.get(), "tokenmeter exercises — instructor view")}</h1>
             {move || {
                 let lang = state.lang.get();
                 let l = lang.code();
                 match state.exercise_sets.get() {
-                    None => view! { <p>{tr(lang, "Loading…", "Cargando…")}</p> }.into_any(),
+                    None => view! { <p>{t(lang, "Loading…")}</p> }.into_any(),
                     Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                     Some(Ok(sets)) => sets.into_iter().map(|set| view! {
                         <h2>{set.title.get(l).to_string()}</h2>
@@ -334,9 +268,9 @@ pub fn instructor(state: AppState) -> impl IntoView {
                                     <li data-set=set.id.clone() data-id=e.id.clone() data-answer=e.answer.clone()>
                                         <h3><a href=link>{e.title.get(l).to_string()}</a></h3>
                                         <p>{e.prompt.get(l).to_string()}</p>
-                                        <p><strong>{tr(lang, "Goal: ", "Objetivo: ")}</strong>{goal}</p>
-                                        <p><strong>{tr(lang, "Hint: ", "Pista: ")}</strong>{e.hint.get(l).to_string()}</p>
-                                        <p><strong>{tr(lang, "A sample answer: ", "Una respuesta posible: ")}</strong><code>{e.answer.clone()}</code></p>
+                                        <p><strong>{t(lang, "Goal: ")}</strong>{goal}</p>
+                                        <p><strong>{t(lang, "Hint: ")}</strong>{e.hint.get(l).to_string()}</p>
+                                        <p><strong>{t(lang, "A sample answer: ")}</strong><code>{e.answer.clone()}</code></p>
                                     </li>
                                 }
                             }).collect_view()}

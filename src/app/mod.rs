@@ -8,6 +8,7 @@
 mod cost;
 mod embed;
 mod exercises;
+pub mod i18n;
 mod next;
 pub mod share;
 mod tokens;
@@ -23,6 +24,7 @@ use crate::protocol::{
     FromWorker, ModelSummary, NextRequest, Preference, Scores, ToWorker, Tokenized,
 };
 use crate::worker_client::WorkerHandle;
+use i18n::{t, tx};
 
 /// The model file, served next to the page by Trunk (see `index.html`).
 pub const MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -142,12 +144,12 @@ pub struct AppState {
     pub backend_pref: RwSignal<Preference>,
     /// Why the backend changed without being asked (a GPU failure); shown until dismissed.
     pub backend_notice: RwSignal<Option<String>>,
-    /// Why the shared link the page was opened with could not be used.
+    /// Why the shared link the page was opened with could not be used (shown in a sentence).
     pub share_notice: RwSignal<Option<String>>,
     /// The state is too large to keep in a link.
     pub link_too_long: RwSignal<bool>,
     /// Language of the exercises (`?lang=`, else the browser's).
-    pub lang: RwSignal<exercises::Lang>,
+    pub lang: RwSignal<i18n::Lang>,
     /// The exercise sets, once read by the worker.
     pub exercise_sets: RwSignal<Option<Result<Vec<crate::protocol::ExerciseSet>, String>>>,
     /// The open exercise (set id, exercise id), and those solved in this visit.
@@ -185,9 +187,10 @@ impl Bridge {
         let tokenizer = WorkerHandle::spawn(
             move |msg| on_tokenizer_message(state, msg),
             move |err| {
-                state
-                    .token_error
-                    .set(Some(format!("the tokenizer stopped: {err}")))
+                state.token_error.set(Some(i18n::fill(
+                    i18n::t(state.lang.get_untracked(), "the tokenizer stopped: {}"),
+                    &[&err],
+                )))
             },
         )?;
         let model = if lazy_model {
@@ -216,8 +219,12 @@ impl Bridge {
             move |msg| on_model_message(state, msg),
             move |err| {
                 state.running.set(None);
-                state.model.set(ModelState::Failed(format!(
-                    "the model worker stopped ({err}). Your text is kept; restart the model to go on."
+                state.model.set(ModelState::Failed(i18n::fill(
+                    t(
+                        state.lang.get_untracked(),
+                        "the model worker stopped ({}). Your text is kept; restart the model to go on.",
+                    ),
+                    &[&err],
                 )));
             },
         )?;
@@ -254,7 +261,11 @@ impl Bridge {
         }
         self.state.running.set(None);
         self.state.model.set(ModelState::Failed(
-            "Model download cancelled. Tokenizing still works; retry whenever you like.".into(),
+            t(
+                self.state.lang.get_untracked(),
+                "Model download cancelled. Tokenizing still works; retry whenever you like.",
+            )
+            .into(),
         ));
     }
 
@@ -346,7 +357,11 @@ impl Bridge {
         if text.is_empty() && continuation.is_empty() && !settings.chat {
             self.state.stale.set(false);
             self.state.next.set(NextState::Failed(
-                "Type some text to see what comes next.".into(),
+                t(
+                    self.state.lang.get_untracked(),
+                    "Type some text to see what comes next.",
+                )
+                .into(),
             ));
             return;
         }
@@ -531,12 +546,7 @@ pub fn App() -> impl IntoView {
     // A shared link restores what its sender saw; a damaged one gives the defaults and a notice.
     let (shared, share_notice) = match share::decode(&location_hash()) {
         Ok(shared) => (shared, None),
-        Err(e) => (
-            None,
-            Some(format!(
-                "This link could not be read: {e}. Showing the defaults instead."
-            )),
-        ),
+        Err(e) => (None, Some(e)),
     };
 
     RESTORED_LINK.set(shared.is_some());
@@ -575,11 +585,7 @@ pub fn App() -> impl IntoView {
         backend_notice: RwSignal::new(None),
         share_notice: RwSignal::new(share_notice),
         link_too_long: RwSignal::new(false),
-        lang: RwSignal::new(match shared.lang.as_str() {
-            "es" => exercises::Lang::Es,
-            "en" => exercises::Lang::En,
-            _ => exercises::lang_from_browser(),
-        }),
+        lang: RwSignal::new(i18n::Lang::from_code(&shared.lang).unwrap_or_else(i18n::from_browser)),
         exercise_sets: RwSignal::new(None),
         exercise: RwSignal::new(None),
         exercises_done: RwSignal::new(Vec::new()),
@@ -612,6 +618,16 @@ pub fn App() -> impl IntoView {
             state.continuation.set(Vec::new());
         }
         score_later();
+    });
+    // The document's language follows the interface's (screen readers pronounce by it).
+    Effect::new(move |_| {
+        let code = state.lang.get().code();
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("lang", code);
+        }
     });
     // Keep the address in step with the state, so that it is always a link to what is shown.
     let sync_link = debounced(LINK_DEBOUNCE, move || {
@@ -703,29 +719,30 @@ pub fn App() -> impl IntoView {
         <header>
             <h1>"tokenmeter"</h1>
             <p class="tagline">
-                "A token is a number. To write the next one, a model scores every entry of its vocabulary."
+                {tx(state, "A token is a number. To write the next one, a model scores every entry of its vocabulary.")}
             </p>
             <ShareButton state />
             <label class="lang">
-                {move || if state.lang.get() == exercises::Lang::Es { "Idioma de los ejercicios " } else { "Exercise language " }}
+                {tx(state, "Language ")}
                 <select data-testid="lang" on:change=move |ev| {
-                    state.lang.set(if event_target_value(&ev) == "es" { exercises::Lang::Es } else { exercises::Lang::En });
+                    if let Some(l) = i18n::Lang::from_code(&event_target_value(&ev)) {
+                        state.lang.set(l);
+                    }
                 } prop:value=move || state.lang.get().code()>
-                    <option value="en">"English"</option>
-                    <option value="es">"Español"</option>
+                    {i18n::Lang::ALL.map(|l| view! { <option value=l.code()>{l.name()}</option> })}
                 </select>
             </label>
         </header>
-        {move || state.share_notice.get().map(|n| view! {
+        {move || state.share_notice.get().map(|e| view! {
             <p class="notice" role="alert" data-testid="share-notice">
-                {n}
+                {move || i18n::fill(t(state.lang.get(), "This link could not be read: {}. Showing the defaults instead."), &[&e])}
                 " "
-                <button class="link" on:click=move |_| state.share_notice.set(None)>"Dismiss"</button>
+                <button class="link" on:click=move |_| state.share_notice.set(None)>{tx(state, "Dismiss")}</button>
             </p>
         })}
         <main>
             <exercises::ExerciseCard state />
-            <TextInput text=state.text />
+            <TextInput state />
             <tokens::TokenPanel state actions />
             <next::NextPanel state actions />
             <cost::CostPanel state actions />
@@ -736,10 +753,11 @@ pub fn App() -> impl IntoView {
 }
 
 #[component]
-pub fn TextInput(text: RwSignal<String>) -> impl IntoView {
+pub fn TextInput(state: AppState) -> impl IntoView {
+    let text = state.text;
     view! {
         <section class="input">
-            <label for="text">"Your text"</label>
+            <label for="text">{tx(state, "Your text")}</label>
             <textarea
                 id="text"
                 rows="5"
@@ -747,7 +765,7 @@ pub fn TextInput(text: RwSignal<String>) -> impl IntoView {
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))
             ></textarea>
-            <p class="privacy">"Your text stays in this browser tab: nothing is sent anywhere."</p>
+            <p class="privacy">{tx(state, "Your text stays in this browser tab: nothing is sent anywhere.")}</p>
         </section>
     }
 }
@@ -844,13 +862,14 @@ fn location_hash() -> String {
 #[component]
 fn ShareButton(state: AppState) -> impl IntoView {
     let shown = RwSignal::new(None::<String>);
-    let message = RwSignal::new(None::<String>);
+    let message = RwSignal::new(None::<&'static str>);
     let copy = move |_| {
         shown.set(None);
         let Some(link) = write_link(state) else {
-            message.set(Some(
-                "This text is too long to share in a link; copy the text itself instead.".into(),
-            ));
+            message.set(Some(t(
+                state.lang.get_untracked(),
+                "This text is too long to share in a link; copy the text itself instead.",
+            )));
             return;
         };
         let clipboard = web_sys::window().map(|w| w.navigator().clipboard());
@@ -861,10 +880,10 @@ fn ShareButton(state: AppState) -> impl IntoView {
         let promise = clipboard.write_text(&link);
         wasm_bindgen_futures::spawn_local(async move {
             match wasm_bindgen_futures::JsFuture::from(promise).await {
-                Ok(_) => message.set(Some("Link copied.".into())),
+                Ok(_) => message.set(Some(t(state.lang.get_untracked(), "Link copied."))),
                 Err(_) => {
                     // No clipboard permission (e.g. inside a sandboxed frame): show it instead.
-                    message.set(Some("Copy this link:".into()));
+                    message.set(Some(t(state.lang.get_untracked(), "Copy this link:")));
                     shown.set(Some(link));
                 }
             }
@@ -882,12 +901,12 @@ fn ShareButton(state: AppState) -> impl IntoView {
     };
     view! {
         <div class="share">
-            <button data-testid="copy-link" on:click=copy>"Copy link"</button>
+            <button data-testid="copy-link" on:click=copy>{tx(state, "Copy link")}</button>
             <button data-testid="embed" aria-expanded=move || embedding.get().to_string()
-                on:click=move |_| embedding.update(|e| *e = !*e)>"Embed"</button>
+                on:click=move |_| embedding.update(|e| *e = !*e)>{tx(state, "Embed")}</button>
             <span role="status" data-testid="share-status">{move || message.get()}</span>
             {move || shown.get().map(|link| view! {
-                <input class="link-out" readonly aria-label="Link to this page" prop:value=link
+                <input class="link-out" readonly aria-label=tx(state, "Link to this page") prop:value=link
                     on:focus=move |ev| {
                         use wasm_bindgen::JsCast;
                         if let Some(i) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
@@ -899,18 +918,18 @@ fn ShareButton(state: AppState) -> impl IntoView {
         {move || embedding.get().then(|| view! {
             <div class="embed-code">
                 <label>
-                    "Widget: "
+                    {tx(state, "Widget: ")}
                     <select data-testid="embed-panel" on:change=move |ev| {
                         panel.set(embed::Panel::parse(&event_target_value(&ev)));
                     }>
-                        <option value="tokens">"tokens of this text"</option>
-                        <option value="next">"next-token scores (loads the model when the reader asks)"</option>
-                        <option value="cost">"what this text costs"</option>
+                        <option value="tokens">{tx(state, "tokens of this text")}</option>
+                        <option value="next">{tx(state, "next-token scores (loads the model when the reader asks)")}</option>
+                        <option value="cost">{tx(state, "what this text costs")}</option>
                     </select>
                 </label>
-                <textarea readonly rows="5" data-testid="embed-snippet" aria-label="HTML to paste into a blog post"
+                <textarea readonly rows="5" data-testid="embed-snippet" aria-label=tx(state, "HTML to paste into a blog post")
                     prop:value=snippet></textarea>
-                <p class="muted">"Paste into your page's HTML. The script resizes the frame to its content."</p>
+                <p class="muted">{tx(state, "Paste into your page's HTML. The script resizes the frame to its content.")}</p>
             </div>
         })}
     }

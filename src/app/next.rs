@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::i18n::{fill, t, tx};
 use super::{visible_whitespace, Actions, AppState, Generated, ModelState, NextState};
 use crate::protocol::{Scores, MAX_TOP};
 
@@ -11,20 +12,24 @@ const RUN_TOKENS: usize = 20;
 
 #[component]
 pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
-    let body = move || match state.next.get() {
-        NextState::Waiting => view! { <p class="muted">"Waiting for the model…"</p> }.into_any(),
+    let body = move || {
+        state.lang.track(); // the scores' sentences follow the language
+        let next = state.next.get();
+        match next {
+        NextState::Waiting => view! { <p class="muted">{tx(state, "Waiting for the model…")}</p> }.into_any(),
         NextState::Reading { done, total } => view! {
-            <p class="muted">{format!("Reading your text: {done} of {total} tokens…")}</p>
+            <p class="muted">{move || fill(t(state.lang.get(), "Reading your text: {} of {} tokens…"), &[&done, &total])}</p>
         }
         .into_any(),
         NextState::Failed(e) => {
             view! { <p class="notice" role="status" data-testid="next-notice">{e}</p> }.into_any()
         }
         NextState::Done(s) => view! { <ScoresView state scores=*s /> }.into_any(),
+    }
     };
     view! {
         <section class="next" aria-labelledby="next-title">
-            <h2 id="next-title">"Next token " <small>"scored over the whole vocabulary"</small></h2>
+            <h2 id="next-title">{tx(state, "Next token ")} <small>{tx(state, "scored over the whole vocabulary")}</small></h2>
             <ModelLine state actions />
             <Controls state />
             <Continuation state />
@@ -43,7 +48,9 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
 
 #[component]
 fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
-    move || match state.model.get() {
+    move || {
+        let l = state.lang.get();
+        match state.model.get() {
         ModelState::Downloading {
             loaded,
             total,
@@ -52,38 +59,34 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
             let mb = |b: u64| format!("{:.1}", b as f64 / 1e6);
             let speed = rate
                 .filter(|_| loaded > 0)
-                .map(|r| format!(" at {:.1} MB/s", r / 1e6))
+                .map(|r| fill(t(l, " at {} MB/s"), &[&format!("{:.1}", r / 1e6)]))
                 .unwrap_or_default();
             let text = match total {
-                Some(t) if loaded >= t => "Downloaded; loading the model…".to_string(),
-                Some(t) => format!(
-                    "Downloading the model: {} of {} MB{speed}",
-                    mb(loaded),
-                    mb(t)
+                Some(n) if loaded >= n => t(l, "Downloaded; loading the model…").to_string(),
+                Some(n) => fill(
+                    t(l, "Downloading the model: {} of {} MB{}"),
+                    &[&mb(loaded), &mb(n), &speed],
                 ),
-                None => format!("Downloading the model: {} MB{speed}", mb(loaded)),
+                None => fill(t(l, "Downloading the model: {} MB{}"), &[&mb(loaded), &speed]),
             };
             view! {
                 <div class="download">
                     <progress
                         max=total.unwrap_or(0).max(1) as f64
                         value=loaded as f64
-                        aria-label="model download"
+                        aria-label=t(l, "model download")
                     ></progress>
                     <span>{text}</span>
-                    <button data-testid="cancel-download" on:click=move |_| actions.cancel_model()>"Cancel"</button>
+                    <button data-testid="cancel-download" on:click=move |_| actions.cancel_model()>{t(l, "Cancel")}</button>
                 </div>
             }
             .into_any()
         }
         ModelState::Ready(m) => view! {
             <p class="model-ready" data-testid="model-status">
-                {format!(
-                    "{} · {:.0} M parameters · {:.0} MB of weights · {} vocabulary entries",
-                    m.name,
-                    m.n_params as f64 / 1e6,
-                    m.weight_bytes as f64 / 1e6,
-                    m.vocab_size,
+                {fill(
+                    t(l, "{} · {} M parameters · {} MB of weights · {} vocabulary entries"),
+                    &[&m.name, &format!("{:.0}", m.n_params as f64 / 1e6), &format!("{:.0}", m.weight_bytes as f64 / 1e6), &m.vocab_size],
                 )}
             </p>
         }
@@ -91,25 +94,26 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
         ModelState::Asleep => view! {
             <div class="download">
                 <button data-testid="load-model" on:click=move |_| actions.restart_model()>
-                    "Load the model (SmolLM2, 98 MB, once; kept in this browser)"
+                    {t(l, "Load the model (SmolLM2, 98 MB, once; kept in this browser)")}
                 </button>
-                <span class="muted">" to see its score for every possible next token."</span>
+                <span class="muted">{t(l, " to see its score for every possible next token.")}</span>
             </div>
         }
         .into_any(),
         ModelState::Failed(e) => view! {
             <div class="error" role="alert" data-testid="model-error">
                 <p>{e}</p>
-                <button on:click=move |_| actions.restart_model()>"Retry loading the model"</button>
+                <button on:click=move |_| actions.restart_model()>{t(l, "Retry loading the model")}</button>
             </div>
         }
         .into_any(),
+        }
     }
 }
 
 /// A labelled number input bound to one field of the settings.
 fn number_input(
-    label: &'static str,
+    label: impl Fn() -> &'static str + Send + Sync + Copy + 'static,
     id: &'static str,
     min: f64,
     max: f64,
@@ -141,7 +145,7 @@ fn number_input(
 
 /// A labelled range input from 0 to `max`, with its value shown beside the label.
 fn slider(
-    label: &'static str,
+    label: impl Fn() -> &'static str + Send + Sync + Copy + 'static,
     id: &'static str,
     max: f32,
     step: f32,
@@ -174,25 +178,25 @@ fn Controls(state: AppState) -> impl IntoView {
     let s = state.settings;
     view! {
         <fieldset class="controls">
-            <legend>"Sampling"</legend>
-            {slider("Temperature", "temperature", 2.0, 0.05,
+            <legend>{tx(state, "Sampling")}</legend>
+            {slider(tx(state, "Temperature"), "temperature", 2.0, 0.05,
                 move || {
-                    let t = s.with(|s| s.sampler.temperature);
-                    if t == 0.0 { "0 (greedy)".to_string() } else { format!("{t:.2}") }
+                    let temp = s.with(|s| s.sampler.temperature);
+                    if temp == 0.0 { t(state.lang.get(), "0 (greedy)").to_string() } else { format!("{temp:.2}") }
                 },
                 move || s.with(|s| s.sampler.temperature),
                 move |v| s.update(|s| s.sampler.temperature = v))}
-            {slider("Top-p", "top-p", 1.0, 0.01,
+            {slider(tx(state, "Top-p"), "top-p", 1.0, 0.01,
                 move || format!("{:.2}", s.with(|s| s.sampler.top_p)),
                 move || s.with(|s| s.sampler.top_p),
                 move |v| s.update(|s| s.sampler.top_p = v))}
-            {number_input("Top-k (0 = off)", "top-k", 0.0, 49_152.0, 1.0,
+            {number_input(tx(state, "Top-k (0 = off)"), "top-k", 0.0, 49_152.0, 1.0,
                 move || s.with(|s| s.sampler.top_k) as f64,
                 move |v| s.update(|s| s.sampler.top_k = v as usize))}
-            {number_input("Seed", "seed", 0.0, 4_294_967_295.0, 1.0,
+            {number_input(tx(state, "Seed"), "seed", 0.0, 4_294_967_295.0, 1.0,
                 move || s.with(|s| s.sampler.seed) as f64,
                 move |v| s.update(|s| s.sampler.seed = v as u64))}
-            {number_input("Candidates shown", "top-shown", 1.0, MAX_TOP as f64, 1.0,
+            {number_input(tx(state, "Candidates shown"), "top-shown", 1.0, MAX_TOP as f64, 1.0,
                 move || s.with(|s| s.top) as f64,
                 move |v| s.update(|s| s.top = v as usize))}
             <label class="control toggle" for="chat">
@@ -205,7 +209,7 @@ fn Controls(state: AppState) -> impl IntoView {
                         s.update(|s| s.chat = on)
                     }
                 />
-                " Chat mode (wrap the text as a user message)"
+                {tx(state, " Chat mode (wrap the text as a user message)")}
             </label>
         </fieldset>
     }
@@ -242,15 +246,15 @@ fn Continuation(state: AppState) -> impl IntoView {
     };
     view! {
         <div class="generation">
-            <div class="buttons" role="group" aria-label="generation">
+            <div class="buttons" role="group" aria-label=tx(state, "generation")>
                 <button data-testid="step" on:click=step disabled=move || !ready() || running()>
-                    "Step"
+                    {tx(state, "Step")}
                 </button>
                 <button data-testid="run" on:click=run disabled=move || !ready() || running()>
-                    {format!("Run {RUN_TOKENS}")}
+                    {move || fill(t(state.lang.get(), "Run {}"), &[&RUN_TOKENS])}
                 </button>
                 <button data-testid="stop" on:click=move |_| state.running.set(None) disabled=move || !running()>
-                    "Stop"
+                    {tx(state, "Stop")}
                 </button>
                 <button
                     data-testid="undo"
@@ -262,7 +266,7 @@ fn Continuation(state: AppState) -> impl IntoView {
                     }
                     disabled=move || state.continuation.with(Vec::is_empty)
                 >
-                    "Undo"
+                    {tx(state, "Undo")}
                 </button>
                 <button
                     data-testid="clear"
@@ -272,7 +276,7 @@ fn Continuation(state: AppState) -> impl IntoView {
                     }
                     disabled=move || state.continuation.with(Vec::is_empty)
                 >
-                    "Clear"
+                    {tx(state, "Clear")}
                 </button>
             </div>
             {move || {
@@ -281,12 +285,13 @@ fn Continuation(state: AppState) -> impl IntoView {
                     let text: String = c.iter().map(|g| g.text.as_str()).collect();
                     view! {
                         <div class="continuation" data-testid="continuation">
-                            <span class="muted">"After your text: "</span>
+                            <span class="muted">{tx(state, "After your text: ")}</span>
                             {c.iter().map(|g| {
                                 let class = if g.forced { "gen forced" } else { "gen" };
-                                let title = format!(
-                                    "ID {}{}", g.id, if g.forced { " · chosen by you" } else { " · drawn by the sampler" }
-                                );
+                                let title = fill(t(
+                                    state.lang.get_untracked(),
+                                    if g.forced { "ID {} · chosen by you" } else { "ID {} · drawn by the sampler" }
+                                ), &[&g.id]);
                                 view! { <span class=class title=title data-id=g.id>{visible_whitespace(&g.text)}</span> }
                             }).collect_view()}
                             <p class="gen-text">{text}</p>
@@ -300,6 +305,7 @@ fn Continuation(state: AppState) -> impl IntoView {
 
 #[component]
 fn ScoresView(state: AppState, scores: Scores) -> impl IntoView {
+    let l = state.lang.get_untracked();
     let max_prob = scores
         .next
         .candidates
@@ -339,16 +345,16 @@ fn ScoresView(state: AppState, scores: Scores) -> impl IntoView {
                     class:filtered=kept.is_none()
                     class:drawn=drawn
                     on:click=force
-                    title="Click to choose this token"
+                    title=tx(state, "Click to choose this token")
                 >
                     <td class="rank">{rank + 1}</td>
                     <td class="cand">
                         // The accessible name starts with the visible text (WCAG 2.5.3).
                         <button class="token-button"
-                            aria-label=format!("{} — choose token {}", visible_whitespace(&c.token), c.id)>
+                            aria-label=fill(t(l, "{} — choose token {}"), &[&visible_whitespace(&c.token), &c.id])>
                             <code>{visible_whitespace(&c.token)}</code>
                         </button>
-                        {drawn.then(|| view! { <span class="drawn-mark">" ← next draw"</span> })}
+                        {drawn.then(|| view! { <span class="drawn-mark">{t(l, " ← next draw")}</span> })}
                     </td>
                     <td class="num">{c.id}</td>
                     <td class="num">{format!("{:.3}", c.logit)}</td>
@@ -356,81 +362,89 @@ fn ScoresView(state: AppState, scores: Scores) -> impl IntoView {
                         <span class="bar" style=width></span>
                         <span class="pct">{format!("{:.2}%", 100.0 * c.prob)}</span>
                     </td>
-                    <td class="num kept">{kept.map_or("filtered".to_string(), |p| format!("{:.2}%", 100.0 * p))}</td>
+                    <td class="num kept">{kept.map_or(t(l, "filtered").to_string(), |p| format!("{:.2}%", 100.0 * p))}</td>
                 </tr>
             }
         })
         .collect_view();
     let per_token = if scores.computed_tokens > 0 {
-        format!(
-            "{} new tokens in {:.0} ms ({:.1} ms/token)",
-            scores.computed_tokens,
-            scores.ms,
-            scores.ms / scores.computed_tokens as f64
+        fill(
+            t(l, "{} new tokens in {} ms ({} ms/token)"),
+            &[
+                &scores.computed_tokens,
+                &format!("{:.0}", scores.ms),
+                &format!("{:.1}", scores.ms / scores.computed_tokens as f64),
+            ],
         )
     } else {
-        "from the cache".to_string()
+        t(l, "from the cache").to_string()
     };
     let n = &scores.next;
     view! {
         <p class="stats" data-testid="entropy">
-            {format!(
-                "Entropy {:.2} bits: as unsure as a fair pick among {:.1} tokens · the {} listed hold {:.1}% · {:.1}% is spread over the other {} entries",
-                n.entropy_bits(),
-                n.effective_choices(),
-                n.candidates.len(),
-                100.0 * n.top_mass,
-                100.0 * (1.0 - n.top_mass).max(0.0),
-                n.vocab_size - n.candidates.len(),
+            {fill(
+                t(l, "Entropy {} bits: as unsure as a fair pick among {} tokens · the {} listed hold {}% · {}% is spread over the other {} entries"),
+                &[
+                    &format!("{:.2}", n.entropy_bits()),
+                    &format!("{:.1}", n.effective_choices()),
+                    &n.candidates.len(),
+                    &format!("{:.1}", 100.0 * n.top_mass),
+                    &format!("{:.1}", 100.0 * (1.0 - n.top_mass).max(0.0)),
+                    &(n.vocab_size - n.candidates.len()),
+                ],
             )}
         </p>
         <p class="stats">
-            {format!(
-                "{} of {} tokens survive the filters; the next draw (step {}) is ",
-                d.survivors,
-                n.vocab_size,
-                state.continuation.with_untracked(Vec::len),
+            {fill(
+                t(l, "{} of {} tokens survive the filters; the next draw (step {}) is "),
+                &[&d.survivors, &n.vocab_size, &state.continuation.with_untracked(Vec::len)],
             )}
             <code data-testid="drawn">{visible_whitespace(&scores.sampled_text)}</code>
-            {format!(" ({:.2}% after filtering).", 100.0 * d.token_prob)}
+            {fill(t(l, " ({}% after filtering)."), &[&format!("{:.2}", 100.0 * d.token_prob)])}
         </p>
         <table class="candidates" data-testid="candidates">
             <thead>
                 <tr>
-                    <th>"#"</th><th>"token"</th><th>"ID"</th><th>"logit"</th>
-                    <th>"probability"</th><th>"after filters"</th>
+                    <th>"#"</th><th>{t(l, "token")}</th><th>"ID"</th><th>{t(l, "logit")}</th>
+                    <th>{t(l, "probability")}</th><th>{t(l, "after filters")}</th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
         <Search state scores=scores.clone() />
-        <Curve points=scores.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
-        <p class="stats">{format!("Prompt of {} tokens, {}.", scores.prompt_tokens, per_token)}</p>
+        <Curve state points=scores.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
+        <p class="stats">{fill(t(l, "Prompt of {} tokens, {}."), &[&scores.prompt_tokens, &per_token])}</p>
     }
 }
 
 #[component]
 fn Search(state: AppState, scores: Scores) -> impl IntoView {
+    let l = state.lang.get_untracked();
     let result = scores.search.map(|h| {
         let what = if h.exact {
-            format!("“{}” is token {}", visible_whitespace(&h.token), h.id)
+            fill(
+                t(l, "“{}” is token {}"),
+                &[&visible_whitespace(&h.token), &h.id],
+            )
         } else {
-            format!(
-                "not one token; its first token “{}” (ID {})",
-                visible_whitespace(&h.token),
-                h.id
+            fill(
+                t(l, "not one token; its first token “{}” (ID {})"),
+                &[&visible_whitespace(&h.token), &h.id],
             )
         };
-        format!(
-            "{what}: rank {} of {}, probability {:.4}%.",
-            h.rank + 1,
-            scores.next.vocab_size,
-            100.0 * h.prob
+        fill(
+            t(l, "{}: rank {} of {}, probability {}%."),
+            &[
+                &what,
+                &(h.rank + 1),
+                &scores.next.vocab_size,
+                &format!("{:.4}", 100.0 * h.prob),
+            ],
         )
     });
     view! {
         <div class="search">
-            <label for="search">"Find a token "</label>
+            <label for="search">{tx(state, "Find a token ")}</label>
             <input
                 id="search"
                 type="text"
@@ -449,7 +463,8 @@ fn Search(state: AppState, scores: Scores) -> impl IntoView {
 
 /// The whole distribution sorted by probability, on log–log axes: the long tail made visible.
 #[component]
-fn Curve(points: Vec<(usize, f64)>, vocab: usize, shown: usize) -> impl IntoView {
+fn Curve(state: AppState, points: Vec<(usize, f64)>, vocab: usize, shown: usize) -> impl IntoView {
+    let l = state.lang.get_untracked();
     const W: f64 = 600.0;
     const H: f64 = 140.0;
     const MIN_LOG_P: f64 = -12.0;
@@ -464,14 +479,15 @@ fn Curve(points: Vec<(usize, f64)>, vocab: usize, shown: usize) -> impl IntoView
     let cut = x(shown);
     view! {
         <figure class="curve">
-            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label="sorted probabilities of all vocabulary entries, log scale">
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=t(l, "sorted probabilities of all vocabulary entries, log scale")>
                 <line class="axis" x1="0" y1=H x2=W y2=H />
                 <line class="cut" x1=cut y1="0" x2=cut y2=H />
                 <polyline class="dist" points=line />
             </svg>
             <figcaption>
-                {format!(
-                    "All {vocab} entries, most likely first (both axes logarithmic: rank 1 to {vocab}, probability 1 to 10⁻¹²). The line marks the {shown} listed above."
+                {fill(
+                    t(l, "All {} entries, most likely first (both axes logarithmic: rank 1 to {}, probability 1 to 10⁻¹²). The line marks the {} listed above."),
+                    &[&vocab, &vocab, &shown],
                 )}
             </figcaption>
         </figure>
@@ -485,23 +501,33 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
             return None;
         };
         let s = state.speed.get();
+        let l = state.lang.get();
         let mut parts = vec![m.backend.clone()];
         if let Some(p) = s.prefill {
-            parts.push(format!("prefill {p:.0} tokens/s"));
+            parts.push(fill(t(l, "prefill {} tokens/s"), &[&format!("{p:.0}")]));
         }
         if let Some(ms) = s.decode_ms {
-            parts.push(format!("decode {:.0} tokens/s ({ms:.1} ms/step)", 1e3 / ms));
+            parts.push(fill(
+                t(l, "decode {} tokens/s ({} ms/step)"),
+                &[&format!("{:.0}", 1e3 / ms), &format!("{ms:.1}")],
+            ));
         }
         if s.memory_bytes > 0 {
-            parts.push(format!("{:.0} MB of memory", s.memory_bytes as f64 / 1e6));
+            parts.push(fill(
+                t(l, "{} MB of memory"),
+                &[&format!("{:.0}", s.memory_bytes as f64 / 1e6)],
+            ));
         }
         parts.push(if m.from_cache {
-            "model from this browser's cache".to_string()
+            t(l, "model from this browser's cache").to_string()
         } else {
-            format!("model loaded in {:.0} ms", m.load_ms)
+            fill(
+                t(l, "model loaded in {} ms"),
+                &[&format!("{:.0}", m.load_ms)],
+            )
         });
         if m.saved && !m.from_cache {
-            parts.push("saved in this browser for next time".to_string());
+            parts.push(t(l, "saved in this browser for next time").to_string());
         }
         let reason = m.engine.reason.clone();
         Some(view! {
@@ -509,12 +535,12 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
                 {parts.join(" · ")}
                 " "
                 {m.saved.then(|| view! {
-                    <button class="link" on:click=move |_| actions.clear_model_cache()>"Clear cached model"</button>
+                    <button class="link" on:click=move |_| actions.clear_model_cache()>{t(l, "Clear cached model")}</button>
                 })}
             </p>
             <p class="status backend">
                 <label>
-                    "Run the model on "
+                    {t(l, "Run the model on ")}
                     <select
                         data-testid="backend"
                         prop:value=move || pref_value(state.backend_pref.get())
@@ -524,9 +550,9 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
                             }
                         }
                     >
-                        <option value="auto">"Automatic (WebGPU on a real GPU, else wasm SIMD)"</option>
-                        <option value="cpu">"CPU: wasm SIMD"</option>
-                        <option value="webgpu">"WebGPU (even a software adapter)"</option>
+                        <option value="auto">{t(l, "Automatic (WebGPU on a real GPU, else wasm SIMD)")}</option>
+                        <option value="cpu">{t(l, "CPU: wasm SIMD")}</option>
+                        <option value="webgpu">{t(l, "WebGPU (even a software adapter)")}</option>
                     </select>
                 </label>
                 " "
@@ -539,7 +565,7 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
             <p class="notice" role="status" data-testid="backend-notice">
                 {n}
                 " "
-                <button class="link" on:click=move |_| state.backend_notice.set(None)>"Dismiss"</button>
+                <button class="link" on:click=move |_| state.backend_notice.set(None)>{tx(state, "Dismiss")}</button>
             </p>
         })
     };

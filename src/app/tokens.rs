@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::tokenizer::Piece;
 
+use super::i18n::{fill, t, tx, Lang};
 use super::{visible_whitespace, Actions, AppState, NextState};
 use crate::protocol::{Column, ColumnState, TokenList, MAX_TOKENS_SHOWN};
 
@@ -19,6 +20,7 @@ fn band(bits: f64) -> usize {
 #[component]
 pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
     let columns = move || {
+        state.lang.track(); // re-render the columns' sentences in a new language
         state.tokens.with(|t| {
             t.as_ref()
                 .map(|t| {
@@ -48,7 +50,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             on:drop=drop
         >
             <div class="panel-head">
-                <h2 id="tokens-title">"Tokens"</h2>
+                <h2 id="tokens-title">{tx(state, "Tokens")}</h2>
                 <div class="toggles">
                     <label class="toggle">
                         <input
@@ -56,7 +58,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                             prop:checked=move || state.show_ids.get()
                             on:change=move |ev| state.show_ids.set(event_target_checked(&ev))
                         />
-                        " Show IDs"
+                        {tx(state, " Show IDs")}
                     </label>
                     <label class="toggle">
                         <input
@@ -68,28 +70,28 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                                 state.settings.update(|s| s.surprisal = on)
                             }
                         />
-                        " Colour SmolLM2's tokens by surprisal"
+                        {tx(state, " Colour SmolLM2's tokens by surprisal")}
                     </label>
                 </div>
             </div>
             <Picker state actions />
-            <div class="mode" role="radiogroup" aria-label="what the columns show">
+            <div class="mode" role="radiogroup" aria-label=tx(state, "what the columns show")>
                 <label>
                     <input type="radio" name="mode" data-testid="mode-encode"
                         prop:checked=move || !state.decode.get()
                         on:change=move |_| state.decode.set(false) />
-                    " Your text as tokens"
+                    {tx(state, " Your text as tokens")}
                 </label>
                 <label>
                     <input type="radio" name="mode" data-testid="mode-decode"
                         prop:checked=move || state.decode.get()
                         on:change=move |_| state.decode.set(true) />
-                    " Token IDs back to text"
+                    {tx(state, " Token IDs back to text")}
                 </label>
             </div>
             {move || state.decode.get().then(|| view! {
                 <label class="ids-input">
-                    "Token IDs (commas, spaces or a JSON array): "
+                    {tx(state, "Token IDs (commas, spaces or a JSON array): ")}
                     <input
                         type="text"
                         data-testid="ids-input"
@@ -99,19 +101,19 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                         on:input=move |ev| state.ids_input.set(event_target_value(&ev))
                     />
                 </label>
-                <p class="muted">"The same numbers spell different text in each vocabulary."</p>
+                <p class="muted">{tx(state, "The same numbers spell different text in each vocabulary.")}</p>
             })}
             {move || state.token_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {move || {
                 state.settings.with(|s| s.surprisal && s.chat).then(|| view! {
-                    <p class="notice">"Surprisal is shown for plain text, not in chat mode."</p>
+                    <p class="notice">{tx(state, "Surprisal is shown for plain text, not in chat mode.")}</p>
                 })
             }}
-            {move || state.tokens.with(|t| t.is_none()).then(|| view! { <p class="summary">"Tokenizing…"</p> })}
+            {move || state.tokens.with(|t| t.is_none()).then(|| view! { <p class="summary">{tx(state, "Tokenizing…")}</p> })}
             <div class="columns">
                 <For
                     each=columns
-                    key=|(c, chars, bytes)| (c.tokenizer.clone(), format!("{:?}", c.state).len(), *chars, *bytes)
+                    key=move |(c, chars, bytes)| (c.tokenizer.clone(), format!("{:?}", c.state).len(), *chars, *bytes, state.lang.get_untracked().code())
                     children=move |(c, chars, bytes)| view! { <TokenColumn state column=c chars bytes /> }
                 />
             </div>
@@ -131,7 +133,7 @@ fn Picker(state: AppState, actions: Actions) -> impl IntoView {
     };
     view! {
         <details class="picker">
-            <summary>"Tokenizers: "
+            <summary>{tx(state, "Tokenizers: ")}
                 {move || state.columns.with(|c| c.iter()
                     .filter_map(|id| registry::find(id).map(|s| s.name))
                     .collect::<Vec<_>>()
@@ -184,16 +186,16 @@ fn Picker(state: AppState, actions: Actions) -> impl IntoView {
                                     }
                                 />
                                 <strong>{format!(" {name}")}</strong>
-                                <span class="muted">" — your file (stays in this tab)"</span>
+                                <span class="muted">{tx(state, " — your file (stays in this tab)")}</span>
                             </label>
                         </li>
                     }
                 }).collect_view()}
             </ul>
             <label class="byo">
-                "Bring your own: a tokenizer.json or a GGUF file "
+                {tx(state, "Bring your own: a tokenizer.json or a GGUF file ")}
                 <input type="file" accept=".json,.gguf,.gz,application/json" data-testid="byo-file" on:change=chosen />
-                <span class="muted">" (or drop it on this panel)"</span>
+                <span class="muted">{tx(state, " (or drop it on this panel)")}</span>
             </label>
         </details>
         {move || state.custom_error.get().map(|e| view! {
@@ -204,18 +206,19 @@ fn Picker(state: AppState, actions: Actions) -> impl IntoView {
 
 #[component]
 fn TokenColumn(state: AppState, column: Column, chars: usize, bytes: usize) -> impl IntoView {
+    let l = state.lang.get_untracked();
     let id = column.tokenizer.clone();
     let spec = registry::find(&id);
     let name = spec.map(|s| s.name.to_string()).unwrap_or_else(|| {
         state.custom.with_untracked(|c| {
             c.iter()
                 .find(|(i, _)| *i == id)
-                .map_or(id.clone(), |(_, n)| format!("{n} (your file)"))
+                .map_or(id.clone(), |(_, n)| fill(t(l, "{} (your file)"), &[n]))
         })
     });
     let body = match column.state {
         ColumnState::Loading => view! {
-            <p class="muted">{format!("Loading the {name} vocabulary…")}</p>
+            <p class="muted">{fill(t(l, "Loading the {} vocabulary…"), &[&name])}</p>
         }
         .into_any(),
         ColumnState::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
@@ -240,6 +243,7 @@ fn Strip(
     chars: usize,
     bytes: usize,
 ) -> impl IntoView {
+    let l = state.lang.get_untracked();
     let per = |n: usize| {
         if list.count == 0 {
             "–".to_string()
@@ -251,23 +255,24 @@ fn Strip(
         Some(text) => {
             let bad = list.tokens.iter().filter(|t| t.invalid).count();
             let bad = if bad > 0 {
-                format!(" · {bad} not in this vocabulary")
+                fill(t(l, " · {} not in this vocabulary"), &[&bad])
             } else {
                 String::new()
             };
-            format!("{} IDs{bad} → “{}”", list.count, visible_whitespace(text))
+            fill(
+                t(l, "{} IDs{} → “{}”"),
+                &[&list.count, &bad, &visible_whitespace(text)],
+            )
         }
-        None => format!(
-            "{} tokens · {} characters/token · {} bytes/token",
-            list.count,
-            per(chars),
-            per(bytes)
+        None => fill(
+            t(l, "{} tokens · {} characters/token · {} bytes/token"),
+            &[&list.count, &per(chars), &per(bytes)],
         ),
     };
     let truncated = (list.count > MAX_TOKENS_SHOWN).then(|| {
-        format!(
-            "Showing the first {MAX_TOKENS_SHOWN} of {} tokens.",
-            list.count
+        fill(
+            t(l, "Showing the first {} of {} tokens."),
+            &[&MAX_TOKENS_SHOWN, &list.count],
         )
     });
     let is_model = tokenizer == "smollm2";
@@ -300,12 +305,12 @@ fn Strip(
     view! {
         <p class="summary" data-testid="token-count" aria-live="polite">{summary}</p>
         {move || heat.with(|h| h.is_some()).then(|| view! {
-            <p class="legend" aria-label="surprisal legend">
-                "How surprised the model was by each token (−log₂ p): "
+            <p class="legend" aria-label=t(l, "surprisal legend")>
+                {t(l, "How surprised the model was by each token (−log₂ p): ")}
                 {["< 1", "1–2", "2–4", "4–7", "7–11", "11+"].iter().enumerate().map(|(i, l)| view! {
                     <span class=format!("swatch h{i}")>{format!("{l} bits")}</span>
                 }).collect_view()}
-                " · the first token has no prediction."
+                {t(l, " · the first token has no prediction.")}
             </p>
         })}
         <div
@@ -331,11 +336,11 @@ fn Strip(
                 };
                 let invalid = t.invalid;
                 let title = move || match score() {
-                    Some((bits, p, rank)) => format!(
-                        "ID {} · p = {:.4} · rank {} · {:.2} bits",
-                        t.id, p, rank + 1, bits
+                    Some((bits, p, rank)) => fill(
+                        super::i18n::t(l, "ID {} · p = {} · rank {} · {} bits"),
+                        &[&t.id, &format!("{p:.4}"), &(rank + 1), &format!("{bits:.2}")],
                     ),
-                    None if invalid => format!("ID {} is not in this vocabulary", t.id),
+                    None if invalid => fill(super::i18n::t(l, "ID {} is not in this vocabulary"), &[&t.id]),
                     None => format!("ID {}", t.id),
                 };
                 let bits = move || score().map(|(bits, _, _)| format!("{bits:.2}"));
@@ -352,7 +357,7 @@ fn Strip(
                         on:blur=move |_| state.hovered.set(None)
                     >
                         <span class="text">
-                            {pieces_view(&t.pieces)}
+                            {pieces_view(&t.pieces, l)}
                             {t.invalid.then(|| view! { <span class="bad">"✗"</span> })}
                         </span>
                         <span class="id">{t.id}</span>
@@ -365,14 +370,14 @@ fn Strip(
 }
 
 /// A token's text with visible whitespace, and stray bytes of split characters as hex.
-pub fn pieces_view(pieces: &[Piece]) -> impl IntoView {
+pub fn pieces_view(pieces: &[Piece], lang: Lang) -> impl IntoView {
     pieces
         .iter()
         .map(|p| match p {
             Piece::Text(t) => view! { <span>{visible_whitespace(t)}</span> }.into_any(),
             Piece::Bytes(b) => {
                 let hex: Vec<String> = b.iter().map(|x| format!("{x:02X}")).collect();
-                view! { <span class="bytes" title="bytes of a character split across tokens">{hex.join(" ")}</span> }
+                view! { <span class="bytes" title=t(lang, "bytes of a character split across tokens")>{hex.join(" ")}</span> }
                     .into_any()
             }
         })

@@ -66,3 +66,28 @@ test('exercises open from the list, move on, and read in Spanish', async () => {
   await other.close();
   await context.close();
 });
+
+test('the whole interface reads in Spanish, and switches back to English', async () => {
+  const context = await live.browser.newContext({ locale: 'es-ES' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(live.server.url);
+  await page.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 120_000 });
+  const body = () => page.locator('body').innerText();
+  for (const es of ['Tu texto', 'Siguiente token', 'Muestreo', 'Temperatura', 'probabilidad', 'Entropía',
+    'Lo que cuesta este texto', 'Ejercicios', 'Copiar enlace']) {
+    assert.ok((await body()).includes(es), `"${es}" is on the Spanish page`);
+  }
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'es');
+  await page.click('.cost summary');
+  await page.locator('[data-testid=cost-table] tbody tr').first().waitFor({ timeout: 60_000 });
+  assert.ok((await body()).includes('Detrás del precio'));
+  await page.selectOption('[data-testid=lang]', 'en');
+  for (const en of ['Your text', 'Next token', 'Sampling', 'probability', 'Entropy', 'Behind the price']) {
+    assert.ok((await body()).includes(en), `"${en}" after switching to English`);
+  }
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
