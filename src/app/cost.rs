@@ -414,7 +414,7 @@ fn Languages(l: Lang, report: CostReport) -> impl IntoView {
     view! {
         <h3>{t(l, "The language token tax")}</h3>
         <p class="muted">{t(l, "The same two sentences, in tokens per tokenizer (× English). Spanish: from a public explainer post; the other languages: tokenmeter's translations.")}</p>
-        <div class="scroll">
+        <div class="scroll" tabindex="0" role="region" aria-label=t(l, "The language token tax")>
             <table class="languages" data-testid="languages">
                 <thead><tr><th>{t(l, "tokenizer")}</th>{head}</tr></thead>
                 <tbody>{rows}</tbody>

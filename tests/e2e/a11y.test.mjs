@@ -61,3 +61,18 @@ test('an open exercise and the instructor view have no serious axe violations', 
   await audit(page, 'instructor view');
   await context.close();
 });
+
+test('at phone width nothing overflows sideways and the controls stay usable', async () => {
+  const context = await live.browser.newContext({ viewport: { width: 375, height: 800 }, isMobile: true });
+  const page = await context.newPage();
+  await page.goto(live.server.url);
+  await page.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 120_000 });
+  await page.click('.cost summary');
+  await page.locator('[data-testid=cost-table] tbody tr').first().waitFor({ timeout: 60_000 });
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= 375 && inner <= 375, `page is ${scroll}px wide in a ${inner}px window`);
+  await page.click('[data-testid=step]');
+  await page.waitForSelector('[data-testid=continuation] .gen');
+  await audit(page, 'phone width');
+  await context.close();
+});
