@@ -302,11 +302,10 @@ pub struct Surprisal {
     pub scores: Vec<TokenScore>,
 }
 
-/// What the cost panel asks for.
+/// The cost panel's settings: what the user chose (kept in shared links too).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CostRequest {
-    pub seq: u64,
-    pub text: String,
+#[serde(default)]
+pub struct CostSettings {
     /// Words to find in the price table's model keys (empty: the default models).
     pub search: String,
     /// Output tokens per request; `None`: as many as the input.
@@ -317,6 +316,28 @@ pub struct CostRequest {
     /// The open model whose serving is estimated (a `physics::known_models` name).
     pub physics_model: String,
     pub assumptions: Assumptions,
+}
+
+impl Default for CostSettings {
+    fn default() -> Self {
+        Self {
+            search: String::new(),
+            output_tokens: None,
+            cached_share: 0.0,
+            batch: false,
+            requests_per_day: 1000,
+            physics_model: "Llama 3.1 70B".into(),
+            assumptions: Assumptions::default(),
+        }
+    }
+}
+
+/// What the cost panel asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CostRequest {
+    pub seq: u64,
+    pub text: String,
+    pub settings: CostSettings,
     /// The page's own model measured on this device: (parameters, decode tokens per second).
     pub device: Option<(f64, f64)>,
     /// Tokenizers for the language comparison.

@@ -460,12 +460,12 @@ fn answer_cost() {
         }
         n
     };
-    let (models, matches): (Vec<&ModelPrice>, usize) = if req.search.trim().is_empty() {
+    let (models, matches): (Vec<&ModelPrice>, usize) = if req.settings.search.trim().is_empty() {
         let m: Vec<&ModelPrice> = DEFAULT_MODELS.iter().filter_map(|k| table.get(k)).collect();
         let n = m.len();
         (m, n)
     } else {
-        let all = table.search(&req.search, usize::MAX);
+        let all = table.search(&req.settings.search, usize::MAX);
         let n = all.len();
         (all.into_iter().take(MAX_COST_ROWS).collect(), n)
     };
@@ -474,15 +474,15 @@ fn answer_cost() {
         .map(|p| {
             let counting = cost::counting_for(&p.model);
             let tokens = count(&counting.tokenizer, &req.text);
-            let output_tokens = req.output_tokens.or(tokens);
+            let output_tokens = req.settings.output_tokens.or(tokens);
             let c = tokens.zip(output_tokens).map(|(i, o)| {
                 cost::cost(
                     p,
                     &Usage {
                         input_tokens: i,
                         output_tokens: o,
-                        cached_share: req.cached_share,
-                        batch: req.batch,
+                        cached_share: req.settings.cached_share,
+                        batch: req.settings.batch,
                     },
                 )
             });
@@ -492,15 +492,20 @@ fn answer_cost() {
                 counting,
                 tokens,
                 output_tokens,
-                per_month_usd: c.map(|c| c.total_usd * req.requests_per_day as f64 * 30.0),
+                per_month_usd: c.map(|c| c.total_usd * req.settings.requests_per_day as f64 * 30.0),
                 cost: c,
             }
         })
         .collect();
-    let physics = physics::known_model(&req.physics_model).and_then(|model| {
+    let physics = physics::known_model(&req.settings.physics_model).and_then(|model| {
         let input_tokens = count(&model.tokenizer, &req.text)?;
-        let output_tokens = req.output_tokens.unwrap_or(input_tokens);
-        let estimate = physics::estimate(&model, input_tokens, output_tokens, &req.assumptions)?;
+        let output_tokens = req.settings.output_tokens.unwrap_or(input_tokens);
+        let estimate = physics::estimate(
+            &model,
+            input_tokens,
+            output_tokens,
+            &req.settings.assumptions,
+        )?;
         Some(PhysicsView {
             model,
             input_tokens,

@@ -11,32 +11,7 @@ use super::{Actions, AppState};
 use crate::protocol::{CostReport, PhysicsView};
 
 /// What the user set in the cost panel.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct CostSettings {
-    pub search: String,
-    /// `None`: as many output tokens as input tokens.
-    pub output_tokens: Option<u64>,
-    pub cached_share: f64,
-    pub batch: bool,
-    pub requests_per_day: u64,
-    pub physics_model: String,
-    pub assumptions: Assumptions,
-}
-
-impl Default for CostSettings {
-    fn default() -> Self {
-        Self {
-            search: String::new(),
-            output_tokens: None,
-            cached_share: 0.0,
-            batch: false,
-            requests_per_day: 1000,
-            physics_model: "Llama 3.1 70B".into(),
-            assumptions: Assumptions::default(),
-        }
-    }
-}
+pub use crate::protocol::CostSettings;
 
 /// Dollars, readable at any size.
 pub fn usd(x: f64) -> String {

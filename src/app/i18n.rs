@@ -89,14 +89,8 @@ pub fn fill(template: &str, args: &[&dyn std::fmt::Display]) -> String {
 
 /// `?lang=`, else the browser's language, else English.
 pub fn from_browser() -> Lang {
-    let window = web_sys::window();
-    let asked = window
-        .as_ref()
-        .and_then(|w| w.location().search().ok())
-        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
-        .and_then(|p| p.get("lang"));
-    let browser = window.and_then(|w| w.navigator().language());
-    asked
+    let browser = web_sys::window().and_then(|w| w.navigator().language());
+    super::url_param("lang")
         .or(browser)
         .and_then(|l| Lang::from_code(l.get(..2).unwrap_or(&l)))
         .unwrap_or(Lang::En)

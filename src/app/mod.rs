@@ -303,7 +303,6 @@ impl Bridge {
         let st = self.state;
         let seq = LATEST_COST.get() + 1;
         LATEST_COST.set(seq);
-        let c = st.cost_settings.get_untracked();
         let device = match (st.model.get_untracked(), st.speed.get_untracked().decode_ms) {
             (ModelState::Ready(m), Some(ms)) if ms > 0.0 => Some((m.n_params as f64, 1e3 / ms)),
             _ => None,
@@ -312,13 +311,7 @@ impl Bridge {
             .send(&ToWorker::Cost(crate::protocol::CostRequest {
                 seq,
                 text: st.text.get_untracked(),
-                search: c.search,
-                output_tokens: c.output_tokens,
-                cached_share: c.cached_share,
-                batch: c.batch,
-                requests_per_day: c.requests_per_day,
-                physics_model: c.physics_model,
-                assumptions: c.assumptions,
+                settings: st.cost_settings.get_untracked(),
                 device,
                 languages_for: st.columns.get_untracked(),
             }));
@@ -947,7 +940,7 @@ for (const f of document.querySelectorAll(\"iframe\")) if (f.contentWindow === e
 }
 
 /// A parameter of the page's address (`?name=value`; `Some("")` for a bare `?name`).
-fn url_param(name: &str) -> Option<String> {
+pub fn url_param(name: &str) -> Option<String> {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
         .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
@@ -956,19 +949,12 @@ fn url_param(name: &str) -> Option<String> {
 
 /// The panel asked for by `?embed=` (`tokens`, `next` or `cost`), if any.
 fn embed_from_url() -> Option<embed::Panel> {
-    web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
-        .and_then(|p| p.get("embed"))
-        .map(|e| embed::Panel::parse(&e))
+    url_param("embed").map(|e| embed::Panel::parse(&e))
 }
 
 /// The backend asked for in the page's address (`?backend=cpu`, `webgpu` or `auto`).
 fn backend_from_url() -> Preference {
-    web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
-        .and_then(|p| p.get("backend"))
+    url_param("backend")
         .and_then(|b| b.parse().ok())
         .unwrap_or_default()
 }
