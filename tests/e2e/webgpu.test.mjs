@@ -84,3 +84,33 @@ test('?backend=webgpu runs our WGSL kernels on the adapter and matches the nativ
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a GPU lost mid-run falls back to wasm SIMD, says so, and keeps the text', async () => {
+  const { context, page, errors } = await open('?backend=webgpu');
+  assert.equal((await status(page)).backend, 'webgpu');
+  await page.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 300_000 });
+  // From now on every read-back from the GPU fails, as it does when the device is lost.
+  for (const w of page.workers()) {
+    await w.evaluate(() => {
+      if (self.GPUBuffer) {
+        GPUBuffer.prototype.mapAsync = function () {
+          return Promise.reject(new DOMException('the device was lost (test)', 'OperationError'));
+        };
+      }
+    });
+  }
+  await page.fill('#text', 'The capital of Spain is');
+  const notice = page.locator('[data-testid=backend-notice]');
+  await notice.waitFor({ timeout: 300_000 });
+  assert.match(await notice.textContent(), /continuing on the CPU/);
+  await page.waitForSelector('[data-testid=status][data-backend=cpu]');
+  assert.equal(await page.inputValue('#text'), 'The capital of Spain is');
+  // The answer now comes from the CPU path: the CLI's CPU logits, bit for bit.
+  await page.waitForFunction(() => document.querySelector('.scores')?.dataset.stale === 'false'
+    && document.querySelector('[data-testid=candidates] tbody tr')?.dataset.id === '28030', null, { timeout: 120_000 });
+  const rows = await candidates(page);
+  const native = tokenmeterCli(['next', '--backend', 'cpu', '--prompt', 'The capital of Spain is', '--top', '10']);
+  assert.deepEqual(rows.map((r) => [r.id, Math.fround(r.logit)]), native.candidates.map((c) => [c.id, Math.fround(c.logit)]));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
