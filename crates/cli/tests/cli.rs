@@ -400,3 +400,52 @@ fn gpu_cost_shows_the_physics_at_known_points() {
             .success()
     );
 }
+
+/// `--backend`: the CPU path, the WGSL kernels through Vulkan (Mesa's llvmpipe here, installed
+/// by `./dev setup`), and the automatic choice, which declines a software adapter.
+#[test]
+fn backends_can_be_chosen_and_agree() {
+    let prompt = "The capital of France is";
+    let run = |backend: &str| {
+        let out = tokenmeter(
+            &[
+                "next",
+                "--backend",
+                backend,
+                "--prompt",
+                prompt,
+                "--top",
+                "5",
+            ],
+            None,
+        );
+        json(&out)
+    };
+    let cpu = run("cpu");
+    assert_eq!(cpu["backend"]["kind"], "cpu");
+    let gpu = run("webgpu");
+    assert_eq!(gpu["backend"]["kind"], "webgpu", "{}", gpu["backend"]);
+    assert!(gpu["backend"]["adapter"]["name"].is_string());
+    let ids = |v: &Value| -> Vec<u64> {
+        v["candidates"]
+            .as_array()
+            .expect("candidates")
+            .iter()
+            .map(|c| c["id"].as_u64().expect("id"))
+            .collect()
+    };
+    assert_eq!(ids(&cpu)[0], 7042);
+    assert_eq!(ids(&gpu)[0], 7042, "' Paris' on the GPU too");
+    let auto = run("auto");
+    let fallback = auto["backend"]["adapter"]["fallback"].as_bool();
+    let want = if fallback == Some(false) {
+        "webgpu"
+    } else {
+        "cpu"
+    };
+    assert_eq!(auto["backend"]["kind"], want, "{}", auto["backend"]);
+
+    let bad = tokenmeter(&["next", "--backend", "cuda", "--prompt", prompt], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("auto, cpu or webgpu"));
+}
