@@ -659,8 +659,10 @@ async fn load_model(url: String, backend: Preference) {
             let loaded = match load_from_bytes(&bytes) {
                 Ok(mut loaded) => {
                     // Choose the backend (and upload the weights if it is the GPU).
-                    loaded.engine = Some(Engine::start(loaded.model.clone(), backend).await);
-                    Ok((loaded, now_ms() - t0))
+                    let engine = Engine::start(loaded.model.clone(), backend).await;
+                    let chosen = engine.backend().clone();
+                    loaded.engine = Some(engine);
+                    Ok((loaded, chosen, now_ms() - t0))
                 }
                 Err(e) => Err(e),
             };
@@ -678,13 +680,8 @@ async fn load_model(url: String, backend: Preference) {
             }
             post(&FromWorker::ModelFailed { message })
         }
-        Ok((loaded, load_ms)) => {
+        Ok((loaded, engine, load_ms)) => {
             let model = &loaded.model;
-            let engine = loaded
-                .engine
-                .as_ref()
-                .map(|e| e.backend().clone())
-                .unwrap_or_else(|| Engine::cpu(model.clone(), "").backend().clone());
             let summary = ModelSummary {
                 name: "SmolLM2-135M-Instruct (Q4_1)".into(),
                 n_params: model.n_params(),

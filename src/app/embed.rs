@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{cost, next, share, shared_state, tokens, Actions, AppState, TextInput};
+use super::{cost, next, share, shared_state, tokens, track_shared, Actions, AppState, TextInput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
@@ -66,11 +66,7 @@ pub fn Embedded(state: AppState, actions: Actions, panel: Panel) -> impl IntoVie
     report_height();
     let open = move || {
         // Follow the state, so the link opens what the reader sees now.
-        state.text.track();
-        state.columns.track();
-        state.settings.track();
-        state.continuation.track();
-        state.cost_settings.track();
+        track_shared(state);
         link_to(state, None)
     };
     let body = match panel {

@@ -9,7 +9,7 @@ use tokenmeter_core::exercises::{done, Check, Condition, Exercise, ExerciseSet, 
 
 use super::i18n::{fill, t, Lang};
 use super::{AppState, NextState};
-use crate::protocol::{ColumnState, ToWorker};
+use crate::protocol::ColumnState;
 
 /// The sets, once the worker has read them.
 pub fn find(state: AppState, set: &str, id: &str) -> Option<(ExerciseSet, Exercise)> {
@@ -280,9 +280,4 @@ pub fn instructor(state: AppState) -> impl IntoView {
             }}
         </main>
     }
-}
-
-/// Asks the tokenizer worker for the exercise sets.
-pub fn request_msg() -> ToWorker {
-    ToWorker::Exercises
 }

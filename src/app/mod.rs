@@ -275,7 +275,7 @@ impl Bridge {
 
     fn request_exercises(&self) {
         if self.state.exercise_sets.with_untracked(Option::is_none) {
-            self.tokenizer.send(&exercises::request_msg());
+            self.tokenizer.send(&ToWorker::Exercises);
         }
     }
 
@@ -627,16 +627,7 @@ pub fn App() -> impl IntoView {
         write_link(state);
     });
     Effect::new(move |first: Option<()>| {
-        state.text.track();
-        state.columns.track();
-        state.decode.track();
-        state.ids_input.track();
-        state.settings.track();
-        state.continuation.track();
-        state.cost_open.track();
-        state.cost_settings.track();
-        state.lang.track();
-        state.exercise.track();
+        track_shared(state);
         if first.is_some() {
             sync_link();
         }
@@ -800,6 +791,21 @@ pub fn shared_state(state: AppState) -> share::Shared {
     }
 }
 
+/// Subscribes the running effect or view to every signal [`shared_state`] reads (keep the two
+/// lists in step).
+pub fn track_shared(state: AppState) {
+    state.text.track();
+    state.columns.track();
+    state.decode.track();
+    state.ids_input.track();
+    state.settings.track();
+    state.continuation.track();
+    state.cost_open.track();
+    state.cost_settings.track();
+    state.lang.track();
+    state.exercise.track();
+}
+
 /// A link's state made safe to use: only shipped tokenizers, settings within their ranges.
 fn sanitize(mut s: share::Shared) -> share::Shared {
     use tokenmeter_core::tokenizer::registry::SHIPPED;
@@ -885,11 +891,7 @@ fn ShareButton(state: AppState) -> impl IntoView {
     let embedding = RwSignal::new(false);
     let panel = RwSignal::new(embed::Panel::Tokens);
     let snippet = move || {
-        state.text.track();
-        state.columns.track();
-        state.settings.track();
-        state.continuation.track();
-        state.cost_settings.track();
+        track_shared(state);
         embed_snippet(&embed::link_to(state, Some(panel.get())))
     };
     view! {

@@ -67,20 +67,6 @@ impl Engine {
         engine
     }
 
-    /// An engine on the CPU only.
-    pub fn cpu(model: Arc<Model>, reason: &str) -> Self {
-        Self {
-            session: Session::new(model),
-            gpu: None,
-            backend: Backend {
-                kind: "cpu".into(),
-                adapter: None,
-                reason: reason.into(),
-            },
-            fallback: None,
-        }
-    }
-
     pub fn backend(&self) -> &Backend {
         &self.backend
     }

@@ -115,7 +115,7 @@ pub fn choose(pref: Preference, adapter: Option<&AdapterSummary>) -> Choice {
     Choice { gpu, reason }
 }
 
-/// Asks wgpu for an adapter (high-performance preference). `None` when there is none.
+/// Asks wgpu for an adapter (high-performance preference); an error when there is none.
 pub async fn request_adapter() -> Result<(wgpu::Adapter, AdapterSummary), GpuError> {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = if cfg!(target_arch = "wasm32") {

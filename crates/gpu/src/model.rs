@@ -19,7 +19,7 @@ use tokenmeter_core::model::quant::QMatrix;
 use tokenmeter_core::model::{Config, Logits, Model};
 use wgpu::util::DeviceExt;
 
-use crate::kernels::{self, le_bytes, mat_bytes, pack_blocks, Dims, Kernels, TILE, WG};
+use crate::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, Kernels, TILE, WG};
 use crate::{AdapterSummary, GpuError};
 
 /// Tokens run per GPU step; longer inputs are split into steps of this size.
@@ -588,9 +588,4 @@ async fn read_back(
     };
     buffer.unmap();
     Ok(out)
-}
-
-#[allow(unused)]
-fn _assert_kernels_used() {
-    let _ = kernels::WG;
 }
