@@ -6,8 +6,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use serde_json::Value;
+use tokenmeter_core::distribution::{self, Distribution};
 use tokenmeter_core::gguf::Gguf;
-use tokenmeter_core::scoring::{self, Distribution};
+use tokenmeter_core::service::tokens::ColumnsRequest;
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
 use tokenmeter_web::protocol::{FromWorker, ToWorker};
 use wasm_bindgen_test::*;
@@ -73,7 +74,10 @@ fn scoring_in_wasm_matches_hand_computation() {
     let logits = [0.0f32, 3f32.ln(), f32::NEG_INFINITY];
     let d = Distribution::of(&logits);
     assert!((d.prob(0.0) - 0.25).abs() < 1e-6);
-    assert_eq!(scoring::top_k(&logits, 2), vec![(1, 3f32.ln()), (0, 0.0)]);
+    assert_eq!(
+        distribution::top_k(&logits, 2),
+        vec![(1, 3f32.ln()), (0, 0.0)]
+    );
 }
 
 /// The simd128 kernels give the scalar definition's exact bits (so wasm and native agree).
@@ -118,10 +122,12 @@ fn simd128_matmul_equals_the_scalar_definition() {
 
 #[wasm_bindgen_test]
 fn protocol_messages_survive_json() {
-    let m = ToWorker::Tokenize {
+    let m = ToWorker::Columns {
         seq: 1,
-        text: "<script>alert(1)</script> 你好".into(),
-        tokenizers: vec!["smollm2".into(), "gemma3".into()],
+        req: ColumnsRequest::Tokenize {
+            text: "<script>alert(1)</script> 你好".into(),
+            tokenizers: vec!["smollm2".into(), "gemma3".into()],
+        },
     };
     let back: ToWorker = serde_json::from_str(&m.to_json()).expect("json");
     assert_eq!(back, m);

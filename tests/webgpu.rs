@@ -9,9 +9,9 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
+use tokenmeter_core::distribution;
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{Logits, Model, State};
-use tokenmeter_core::scoring;
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
 use tokenmeter_gpu::{Engine, Preference};
 use wasm_bindgen_test::*;
@@ -32,7 +32,7 @@ fn load() -> (Arc<Model>, TextTokenizer) {
 }
 
 fn top(logits: &[f32], k: usize) -> Vec<u32> {
-    scoring::top_k(logits, k)
+    distribution::top_k(logits, k)
         .into_iter()
         .map(|(id, _)| id)
         .collect()

@@ -6,12 +6,12 @@ use leptos::prelude::*;
 use tokenmeter_core::cost::{LANGUAGE_SAMPLES, PRICES};
 use tokenmeter_core::physics::{self, Assumptions, DEFAULT_SOURCES, GPUS};
 
-use super::i18n::{fill, t, tx, Lang};
-use super::{Actions, AppState};
-use crate::protocol::{CostReport, PhysicsView};
+use tokenmeter_core::service::cost::{CostResponse, CostRow};
+use tokenmeter_core::service::gpu_cost::GpuCostResponse;
 
-/// What the user set in the cost panel.
-pub use crate::protocol::CostSettings;
+use super::bridge::Actions;
+use super::i18n::{fill, t, tm, tx, Lang};
+use super::AppState;
 
 /// Dollars, readable at any size.
 pub fn usd(x: f64) -> String {
@@ -131,7 +131,10 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                 {move || {
                     sort.track();
                     let l = state.lang.get();
-                    report().map(|r| view! { <CostTable l report=r.clone() sort /> <Physics state report=r.clone() /> <Languages l report=r /> })
+                    report().map(|r| match r {
+                        Ok(r) => view! { <CostTable l report=r.clone() sort /> <Physics state report=r.clone() /> <Languages l report=r /> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{tm(l, &e)}</p> }.into_any(),
+                    })
                 }}
                 {move || report().is_none().then(|| view! { <p class="muted">{tx(state, "Pricing…")}</p> })}
             </details>
@@ -140,23 +143,20 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
 }
 
 #[component]
-fn CostTable(l: Lang, mut report: CostReport, sort: RwSignal<u8>) -> impl IntoView {
-    if let Some(e) = report.error {
-        return view! { <p class="error" role="alert">{e}</p> }.into_any();
-    }
+fn CostTable(l: Lang, mut report: CostResponse, sort: RwSignal<u8>) -> impl IntoView {
     let max = report
-        .rows
+        .models
         .iter()
-        .filter_map(|r| r.cost.map(|c| c.total_usd))
+        .filter_map(|r| r.total_usd)
         .fold(0.0f64, f64::max)
         .max(1e-12);
-    let shown = report.rows.len();
+    let shown = report.models.len();
     let order = sort.get_untracked();
     if order != 0 {
-        let key = |r: &crate::protocol::CostRow| r.cost.map_or(f64::INFINITY, |c| c.total_usd);
-        report.rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        let key = |r: &CostRow| r.total_usd.unwrap_or(f64::INFINITY);
+        report.models.sort_by(|a, b| key(a).total_cmp(&key(b)));
         if order == 2 {
-            report.rows.reverse();
+            report.models.reverse();
         }
     }
     let header = move || match sort.get() {
@@ -165,50 +165,45 @@ fn CostTable(l: Lang, mut report: CostReport, sort: RwSignal<u8>) -> impl IntoVi
         _ => t(l, "per request"),
     };
     let rows = report
-        .rows
+        .models
         .into_iter()
         .map(|r| {
             let tokens = match r.tokens {
                 None => "…".to_string(),
-                Some(n) if r.counting.exact => n.to_string(),
+                Some(n) if r.exact => n.to_string(),
                 Some(n) => format!("≈{n}"),
             };
-            let how = if r.counting.exact {
-                fill(t(l, "counted with {}"), &[&r.counting.tokenizer])
+            let how = if r.exact {
+                fill(t(l, "counted with {}"), &[&r.tokenizer])
             } else {
-                fill(t(l, "estimated: {} ({})"), &[&r.counting.note, &r.counting.tokenizer])
+                fill(t(l, "estimated: {} ({})"), &[&r.estimate_note, &r.tokenizer])
             };
-            let (per, per_k, month, ctx, width) = match r.cost {
-                Some(c) => (
-                    usd(c.total_usd),
-                    usd(c.total_usd * 1000.0),
+            let (per, per_k, month, ctx, width) = match r.total_usd {
+                Some(total) => (
+                    usd(total),
+                    r.per_1000_requests_usd.map(usd).unwrap_or_default(),
                     r.per_month_usd.map(usd).unwrap_or_default(),
-                    c.context_used
+                    r.context_used
                         .map(|u| format!("{:.2}%", 100.0 * u))
                         .unwrap_or_else(|| "–".into()),
-                    format!("width: {:.1}%", 100.0 * c.total_usd / max),
+                    format!("width: {:.1}%", 100.0 * total / max),
                 ),
                 None => ("…".into(), "…".into(), "…".into(), "…".into(), "width: 0".into()),
             };
-            let flags = r
-                .cost
-                .map(|c| {
-                    let mut f = Vec::new();
-                    if c.tier_applied {
-                        f.push(t(l, "long-context price"));
-                    }
-                    if c.batch_applied {
-                        f.push(t(l, "batch"));
-                    }
-                    f.join(", ")
-                })
-                .unwrap_or_default();
+            let mut flags = Vec::new();
+            if r.long_context_tier == Some(true) {
+                flags.push(t(l, "long-context price"));
+            }
+            if r.batch_prices == Some(true) {
+                flags.push(t(l, "batch"));
+            }
+            let flags = flags.join(", ");
             view! {
-                <tr data-model=r.model.clone() data-total=r.cost.map(|c| c.total_usd.to_string()).unwrap_or_default()
+                <tr data-model=r.model.clone() data-total=r.total_usd.map(|c| c.to_string()).unwrap_or_default()
                     data-tokens=r.tokens.map(|n| n.to_string()).unwrap_or_default()>
                     <td><code>{r.model.clone()}</code> <span class="muted">{format!(" {}", r.provider)}</span>
                         {(!flags.is_empty()).then(|| view! { <span class="flag">{format!(" · {flags}")}</span> })}</td>
-                    <td class="num" title=how class:estimated=!r.counting.exact>{tokens}</td>
+                    <td class="num" title=how class:estimated=!r.exact>{tokens}</td>
                     <td class="num">{ctx}</td>
                     <td class="num">{per}</td>
                     <td class="num">{per_k}</td>
@@ -236,7 +231,7 @@ fn CostTable(l: Lang, mut report: CostReport, sort: RwSignal<u8>) -> impl IntoVi
 }
 
 #[component]
-fn Physics(state: AppState, report: CostReport) -> impl IntoView {
+fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
     let l = state.lang.get_untracked();
     let s = state.cost_settings;
     let set = move |f: fn(&mut Assumptions, f64)| {
@@ -249,8 +244,7 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
         }
     };
     let a = s.with_untracked(|s| s.assumptions.clone());
-    let rate = a.usd_per_gpu_hour;
-    let explanation = report.physics.map(|p| view! { <PhysicsLines l p rate /> });
+    let explanation = report.physics.map(|p| view! { <PhysicsLines l p /> });
     let device = report.device_flops.map(|f| {
         let peak = physics::gpu(&a.gpu).map_or(0.0, |g| g.bf16_tflops * 1e12);
         view! {
@@ -258,7 +252,7 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
                 t(l, "Your device: SmolLM2 decoded here reached {} GFLOP/s (2 × 135 M parameters × tokens/s). The {} peaks at {} GFLOP/s, {}× more: one clever teacher against thousands of pupils."),
                 &[
                     &format!("{:.1}", f / 1e9),
-                    &physics::gpu(&a.gpu).map_or("GPU", |g| g.name),
+                    &physics::gpu(&a.gpu).map_or("GPU", |g| g.name.as_ref()),
                     &format!("{:.0}", peak / 1e9),
                     &format!("{:.0}", peak / f.max(1.0)),
                 ],
@@ -279,19 +273,18 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
             <label class="control" for="phys-gpu"><span>"GPU"</span>
                 <select id="phys-gpu" data-testid="gpu" on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    // A new GPU brings its typical rent (still editable).
-                    let rent = physics::gpu(&v).map(|g| g.typical_usd_per_hour);
+                    // A new GPU brings its typical rent (still editable): no rent set.
                     s.update(|s| {
                         s.assumptions.gpu = v;
-                        if let Some(r) = rent { s.assumptions.usd_per_gpu_hour = r; }
+                        s.assumptions.usd_per_gpu_hour = None;
                     })
                 }>
-                    {GPUS.iter().map(|g| view! { <option value=g.id selected=g.id == a.gpu>{g.name}</option> }).collect_view()}
+                    {GPUS.iter().map(|g| view! { <option value=g.id.to_string() selected=g.id == a.gpu>{g.name.to_string()}</option> }).collect_view()}
                 </select>
             </label>
             <label class="control" for="rent"><span>{t(l, "$ per GPU-hour")}</span>
-                <input id="rent" type="number" min="0" step="0.1" prop:value=a.usd_per_gpu_hour.to_string()
-                    on:change=set(|a, v| a.usd_per_gpu_hour = v) /></label>
+                <input id="rent" type="number" min="0" step="0.1" prop:value=a.rent().unwrap_or(0.0).to_string()
+                    on:change=set(|a, v| a.usd_per_gpu_hour = Some(v)) /></label>
             <label class="control" for="mfu"><span>{t(l, "Utilisation (MFU, 0–1)")}</span>
                 <input id="mfu" type="number" min="0.01" max="1" step="0.05" prop:value=a.mfu.to_string()
                     on:change=set(|a, v| a.mfu = v.clamp(0.01, 1.0)) /></label>
@@ -321,8 +314,9 @@ fn Physics(state: AppState, report: CostReport) -> impl IntoView {
 }
 
 #[component]
-fn PhysicsLines(l: Lang, p: PhysicsView, rate: f64) -> impl IntoView {
+fn PhysicsLines(l: Lang, p: GpuCostResponse) -> impl IntoView {
     let e = &p.estimate;
+    let rate = p.assumptions.usd_per_gpu_hour.unwrap_or(0.0);
     let m = &p.model;
     let active = if m.active_params < m.params {
         fill(t(l, " (of {} in all)"), &[&sci(m.params)])
@@ -352,14 +346,14 @@ fn PhysicsLines(l: Lang, p: PhysicsView, rate: f64) -> impl IntoView {
                 &[&seconds(e.seconds), &usd(rate), &usd(e.usd)])}</li>
             <li>{fill(t(l, "Energy: board power × time × PUE = {} Wh → {} of electricity."), &[&format!("{:.4}", e.energy_wh), &usd(e.energy_usd)])}</li>
             <li>{fill(t(l, "Memory: weights {} + KV cache {} (2 × layers × KV width × bytes × tokens) = {} for the batch {}."),
-                &[&bytes(e.weights_bytes), &bytes(e.kv_cache_bytes), &bytes(e.memory_needed_bytes),
+                &[&bytes(e.weights_bytes), &e.kv_cache_bytes.map_or("?".to_string(), bytes), &bytes(e.memory_needed_bytes),
                 &if e.fits_in_memory { t(l, "— fits on one GPU") } else { t(l, "— does NOT fit on one GPU: it needs several") }])}</li>
         </ul>
     }
 }
 
 #[component]
-fn Languages(l: Lang, report: CostReport) -> impl IntoView {
+fn Languages(l: Lang, report: CostResponse) -> impl IntoView {
     if report.languages.is_empty() {
         return ().into_any();
     }

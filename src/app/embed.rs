@@ -13,7 +13,8 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{cost, next, share, shared_state, tokens, track_shared, Actions, AppState, TextInput};
+use super::bridge::Actions;
+use super::{cost, link, next, tokens, AppState, TextInput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
@@ -41,34 +42,14 @@ impl Panel {
     }
 }
 
-/// The address of the full page (or of a widget, with `embed`) showing the current state.
-pub fn link_to(state: AppState, embed: Option<Panel>) -> String {
-    let Some(window) = web_sys::window() else {
-        return String::new();
-    };
-    let location = window.location();
-    let origin = location.origin().unwrap_or_default();
-    let path = location.pathname().unwrap_or_default();
-    let query = embed
-        .map(|p| format!("?embed={}", p.name()))
-        .unwrap_or_default();
-    format!(
-        "{origin}{path}{query}{}",
-        share::encode(&shared_state(state))
-    )
-}
-
 #[component]
 pub fn Embedded(state: AppState, actions: Actions, panel: Panel) -> impl IntoView {
     if panel == Panel::Cost {
         state.cost_open.set(true);
     }
     report_height();
-    let open = move || {
-        // Follow the state, so the link opens what the reader sees now.
-        track_shared(state);
-        link_to(state, None)
-    };
+    // Follows the state, so the link opens what the reader sees now.
+    let open = move || link::link_to(state, None);
     let body = match panel {
         Panel::Tokens => view! { <tokens::TokenPanel state actions /> }.into_any(),
         Panel::Next => view! { <next::NextPanel state actions /> }.into_any(),

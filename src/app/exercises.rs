@@ -7,9 +7,10 @@
 use leptos::prelude::*;
 use tokenmeter_core::exercises::{done, Check, Condition, Exercise, ExerciseSet, Observed};
 
-use super::i18n::{fill, t, Lang};
+use tokenmeter_core::service::tokens::ColumnState;
+
+use super::i18n::{fill, t, tm, Lang};
 use super::{AppState, NextState};
-use crate::protocol::ColumnState;
 
 /// The sets, once the worker has read them.
 pub fn find(state: AppState, set: &str, id: &str) -> Option<(ExerciseSet, Exercise)> {
@@ -40,22 +41,22 @@ fn observe(state: AppState, text: &str) -> Observed<'_> {
     };
     state.tokens.with(|t| {
         for c in t.iter().flat_map(|t| &t.columns) {
-            if let ColumnState::Ready(list) = &c.state {
+            if let ColumnState::Tokens(list) = &c.state {
                 o.counts.insert(c.tokenizer.clone(), list.count);
             }
         }
     });
     if !state.stale.get() {
         if let NextState::Done(s) = state.next.get() {
-            o.top_token = s.next.candidates.first().map(|c| c.token.clone());
-            o.entropy_bits = Some(s.next.entropy_nats / std::f64::consts::LN_2);
+            o.top_token = s.scores.row.candidates.first().map(|c| c.token.clone());
+            o.entropy_bits = Some(s.scores.row.entropy_bits);
         }
     }
     state.costs.with(|c| {
-        for row in c.iter().flat_map(|c| &c.rows) {
-            if let Some(cost) = &row.cost {
+        for row in c.iter().flatten().flat_map(|c| &c.models) {
+            if let Some(input) = row.input_cost_usd {
                 o.input_cost_per_1000
-                    .insert(row.model.clone(), cost.input_usd * 1000.0);
+                    .insert(row.model.clone(), input * 1000.0);
             }
         }
     });
@@ -209,7 +210,7 @@ pub fn ExerciseList(state: AppState, request: impl Fn() + Copy + 'static) -> imp
                     let l = lang.code();
                     match state.exercise_sets.get() {
                         None => view! { <p class="muted">{t(lang, "Loading…")}</p> }.into_any(),
-                        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                        Some(Err(e)) => view! { <p class="error" role="alert">{tm(lang, &e)}</p> }.into_any(),
                         Some(Ok(sets)) => sets.into_iter().map(|set| {
                             let set_id = set.id.clone();
                             view! {
@@ -255,7 +256,7 @@ pub fn instructor(state: AppState) -> impl IntoView {
                 let l = lang.code();
                 match state.exercise_sets.get() {
                     None => view! { <p>{t(lang, "Loading…")}</p> }.into_any(),
-                    Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="error" role="alert">{tm(lang, &e)}</p> }.into_any(),
                     Some(Ok(sets)) => sets.into_iter().map(|set| view! {
                         <h2>{set.title.get(l).to_string()}</h2>
                         <p>{set.intro.get(l).to_string()}</p>

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use leptos::prelude::*;
+use tokenmeter_core::Msg;
 
 use super::AppState;
 
@@ -63,6 +64,19 @@ pub fn t(lang: Lang, en: &'static str) -> &'static str {
         .map_or(en, String::as_str)
 }
 
+/// `en` (any string, such as a message key from the core) in `lang`.
+pub fn t_str(lang: Lang, en: &str) -> String {
+    lang.catalog()
+        .and_then(|c| c.get(en))
+        .map_or_else(|| en.to_string(), String::clone)
+}
+
+/// A message from the core or a worker, in `lang` (its arguments translated too when they are
+/// messages themselves).
+pub fn tm(lang: Lang, m: &Msg) -> String {
+    m.render(&|key| t_str(lang, key))
+}
+
 /// A view child or attribute that follows the page's language.
 pub fn tx(
     state: AppState,
@@ -73,24 +87,14 @@ pub fn tx(
 
 /// `template` with each `{}` replaced by the next argument.
 pub fn fill(template: &str, args: &[&dyn std::fmt::Display]) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut args = args.iter();
-    let mut rest = template;
-    while let Some(i) = rest.find("{}") {
-        out.push_str(&rest[..i]);
-        if let Some(a) = args.next() {
-            out.push_str(&a.to_string());
-        }
-        rest = &rest[i + 2..];
-    }
-    out.push_str(rest);
-    out
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokenmeter_core::msg::fill(template, &args)
 }
 
 /// `?lang=`, else the browser's language, else English.
 pub fn from_browser() -> Lang {
     let browser = web_sys::window().and_then(|w| w.navigator().language());
-    super::url_param("lang")
+    super::link::url_param("lang")
         .or(browser)
         .and_then(|l| Lang::from_code(l.get(..2).unwrap_or(&l)))
         .unwrap_or(Lang::En)
@@ -116,6 +120,14 @@ mod tests {
                 .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .map_or(0, |j| j + 1);
             let name = &src[name_start..i];
+            if name == "msg!" || src[..i].ends_with("msg!") {
+                // `msg!("…", args)`: the first argument is the template.
+                let after = src[i + 1..].trim_start();
+                if let Some(lit) = after.strip_prefix('"') {
+                    out.push(literal(lit));
+                }
+                continue;
+            }
             if (name != "t" && name != "tx") || src[..name_start].ends_with("fn ") {
                 continue;
             }
@@ -140,14 +152,19 @@ mod tests {
             let Some(lit) = after.strip_prefix('"') else {
                 continue;
             };
-            let mut end = 0;
-            let lb = lit.as_bytes();
-            while end < lb.len() && !(lb[end] == b'"' && (end == 0 || lb[end - 1] != b'\\')) {
-                end += 1;
-            }
-            out.push(lit[..end].replace("\\n", "\n").replace("\\\"", "\""));
+            out.push(literal(lit));
         }
         out
+    }
+
+    /// The string literal that `lit` starts (after its opening quote), unescaped.
+    fn literal(lit: &str) -> String {
+        let mut end = 0;
+        let lb = lit.as_bytes();
+        while end < lb.len() && !(lb[end] == b'"' && (end == 0 || lb[end - 1] != b'\\')) {
+            end += 1;
+        }
+        lit[..end].replace("\\n", "\n").replace("\\\"", "\"")
     }
 
     /// Every string the interface passes through `t`/`tx` has a Spanish entry, with as many

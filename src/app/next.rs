@@ -3,9 +3,12 @@
 
 use leptos::prelude::*;
 
-use super::i18n::{fill, t, tx};
-use super::{visible_whitespace, Actions, AppState, Generated, ModelState, NextState};
-use crate::protocol::{Scores, MAX_TOP};
+use tokenmeter_core::service::limits::MAX_TOP;
+
+use super::bridge::Actions;
+use super::i18n::{fill, t, tm, tx};
+use super::text::pieces_view;
+use super::{AppState, Generated, ModelState, NextState};
 
 /// How many tokens "Run" generates by default.
 const RUN_TOKENS: usize = 20;
@@ -22,9 +25,9 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
         }
         .into_any(),
         NextState::Failed(e) => {
-            view! { <p class="notice" role="status" data-testid="next-notice">{e}</p> }.into_any()
+            view! { <p class="notice" role="status" data-testid="next-notice">{tm(state.lang.get(), &e)}</p> }.into_any()
         }
-        NextState::Done(s) => view! { <ScoresView state scores=*s /> }.into_any(),
+        NextState::Done(s) => view! { <super::scores::ScoresView state scores=*s actions /> }.into_any(),
     }
     };
     view! {
@@ -32,7 +35,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
             <h2 id="next-title">{tx(state, "Next token ")} <small>{tx(state, "scored over the whole vocabulary")}</small></h2>
             <ModelLine state actions />
             <Controls state />
-            <Continuation state />
+            <Continuation state actions />
             <div
                 aria-live="polite"
                 class="scores"
@@ -82,7 +85,7 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
             }
             .into_any()
         }
-        ModelState::Ready(m) => view! {
+        ModelState::Ready(info) => { let m = &info.summary; view! {
             <p class="model-ready" data-testid="model-status">
                 {fill(
                     t(l, "{} · {} M parameters · {} MB of weights · {} vocabulary entries"),
@@ -90,7 +93,7 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
                 )}
             </p>
         }
-        .into_any(),
+        .into_any() }
         ModelState::Asleep => view! {
             <div class="download">
                 <button data-testid="load-model" on:click=move |_| actions.restart_model()>
@@ -102,7 +105,7 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
         .into_any(),
         ModelState::Failed(e) => view! {
             <div class="error" role="alert" data-testid="model-error">
-                <p>{e}</p>
+                <p>{tm(l, &e)}</p>
                 <button on:click=move |_| actions.restart_model()>{t(l, "Retry loading the model")}</button>
             </div>
         }
@@ -216,64 +219,41 @@ fn Controls(state: AppState) -> impl IntoView {
 }
 
 #[component]
-fn Continuation(state: AppState) -> impl IntoView {
-    let ready = move || matches!(state.next.get(), NextState::Done(_)) && !state.stale.get();
-    let running = move || state.running.get().is_some();
-    // Appends the token the sampler drew for the scores on screen (if they are current).
-    let append_drawn = move || {
-        if state.stale.get_untracked() {
-            return false;
-        }
-        let NextState::Done(s) = state.next.get_untracked() else {
-            return false;
-        };
-        state.continuation.update(|c| {
-            c.push(Generated {
-                id: s.sampling.token,
-                text: s.sampled_text.clone(),
-                forced: false,
-            })
-        });
-        true
-    };
-    let step = move |_| {
-        append_drawn();
-    };
-    let run = move |_| {
-        if append_drawn() {
-            state.running.set(Some(RUN_TOKENS - 1));
-        }
+fn Continuation(state: AppState, actions: Actions) -> impl IntoView {
+    let has_model = move || matches!(state.model.get(), ModelState::Ready(_));
+    let running = move || state.running.get();
+    // The user changed the tokens after the text: score what is there now.
+    let edit = move |f: &dyn Fn(&mut Vec<Generated>)| {
+        actions.stop_if_running();
+        state.continuation.update(|c| f(c));
+        actions.request_next();
     };
     view! {
         <div class="generation">
             <div class="buttons" role="group" aria-label=tx(state, "generation")>
-                <button data-testid="step" on:click=step disabled=move || !ready() || running()>
+                <button data-testid="step" on:click=move |_| actions.generate(1)
+                    disabled=move || !has_model() || running()>
                     {tx(state, "Step")}
                 </button>
-                <button data-testid="run" on:click=run disabled=move || !ready() || running()>
+                <button data-testid="run" on:click=move |_| actions.generate(RUN_TOKENS)
+                    disabled=move || !has_model() || running()>
                     {move || fill(t(state.lang.get(), "Run {}"), &[&RUN_TOKENS])}
                 </button>
-                <button data-testid="stop" on:click=move |_| state.running.set(None) disabled=move || !running()>
+                <button data-testid="stop" on:click=move |_| actions.stop() disabled=move || !running()>
                     {tx(state, "Stop")}
                 </button>
                 <button
                     data-testid="undo"
-                    on:click=move |_| {
-                        state.running.set(None);
-                        state.continuation.update(|c| {
-                            c.pop();
-                        });
-                    }
+                    on:click=move |_| edit(&|c| {
+                        c.pop();
+                    })
                     disabled=move || state.continuation.with(Vec::is_empty)
                 >
                     {tx(state, "Undo")}
                 </button>
                 <button
                     data-testid="clear"
-                    on:click=move |_| {
-                        state.running.set(None);
-                        state.continuation.set(Vec::new());
-                    }
+                    on:click=move |_| edit(&|c| c.clear())
                     disabled=move || state.continuation.with(Vec::is_empty)
                 >
                     {tx(state, "Clear")}
@@ -282,7 +262,18 @@ fn Continuation(state: AppState) -> impl IntoView {
             {move || {
                 let c = state.continuation.get();
                 (!c.is_empty()).then(|| {
-                    let text: String = c.iter().map(|g| g.text.as_str()).collect();
+                    // The bytes of all the tokens decoded together (a character split across
+                    // tokens reads whole), from the model's latest answer for these tokens.
+                    let ids: Vec<u32> = c.iter().map(|g| g.id).collect();
+                    let text = state.next.with(|n| match n {
+                        NextState::Done(s) if s.scores.continuation.tokens.iter().map(|t| t.id).eq(ids.iter().copied()) => {
+                            Some(s.scores.continuation.text.clone())
+                        }
+                        _ => None,
+                    });
+                    let text = text.unwrap_or_else(|| {
+                        c.iter().map(|g| super::text::visible_pieces(&g.pieces)).collect()
+                    });
                     view! {
                         <div class="continuation" data-testid="continuation">
                             <span class="muted">{tx(state, "After your text: ")}</span>
@@ -292,9 +283,11 @@ fn Continuation(state: AppState) -> impl IntoView {
                                     state.lang.get_untracked(),
                                     if g.forced { "ID {} · chosen by you" } else { "ID {} · drawn by the sampler" }
                                 ), &[&g.id]);
-                                view! { <span class=class title=title data-id=g.id>{visible_whitespace(&g.text)}</span> }
+                                let l = state.lang.get_untracked();
+                                let shown = if g.pieces.is_empty() { "…".into_any() } else { pieces_view(&g.pieces, l).into_any() };
+                                view! { <span class=class title=title data-id=g.id>{shown}</span> }
                             }).collect_view()}
-                            <p class="gen-text">{text}</p>
+                            <p class="gen-text" data-testid="gen-text">{text}</p>
                         </div>
                     }
                 })
@@ -304,202 +297,12 @@ fn Continuation(state: AppState) -> impl IntoView {
 }
 
 #[component]
-fn ScoresView(state: AppState, scores: Scores) -> impl IntoView {
-    let l = state.lang.get_untracked();
-    let max_prob = scores
-        .next
-        .candidates
-        .first()
-        .map_or(1.0, |c| c.prob)
-        .max(1e-12);
-    let d = &scores.sampling;
-    let rows = scores
-        .next
-        .candidates
-        .iter()
-        .enumerate()
-        .map(|(rank, c)| {
-            let width = format!("width: {:.1}%", 100.0 * c.prob / max_prob);
-            let kept = d.prob(c.id);
-            let drawn = c.id == d.token;
-            let (id, text) = (c.id, c.token.clone());
-            let force = move |_| {
-                // Scores being replaced belong to an older context: choosing from them would
-                // put a token where the model did not score it.
-                if state.stale.get_untracked() {
-                    return;
-                }
-                state.continuation.update(|v| {
-                    v.push(Generated {
-                        id,
-                        text: text.clone(),
-                        forced: true,
-                    })
-                })
-            };
-            view! {
-                <tr
-                    data-id=c.id
-                    data-logit=c.logit.to_string()
-                    data-prob=c.prob.to_string()
-                    class:filtered=kept.is_none()
-                    class:drawn=drawn
-                    on:click=force
-                    title=tx(state, "Click to choose this token")
-                >
-                    <td class="rank">{rank + 1}</td>
-                    <td class="cand">
-                        // The accessible name starts with the visible text (WCAG 2.5.3).
-                        <button class="token-button"
-                            aria-label=fill(t(l, "{} — choose token {}"), &[&visible_whitespace(&c.token), &c.id])>
-                            <code>{visible_whitespace(&c.token)}</code>
-                        </button>
-                        {drawn.then(|| view! { <span class="drawn-mark">{t(l, " ← next draw")}</span> })}
-                    </td>
-                    <td class="num">{c.id}</td>
-                    <td class="num">{format!("{:.3}", c.logit)}</td>
-                    <td class="bar-cell">
-                        <span class="bar" style=width></span>
-                        <span class="pct">{format!("{:.2}%", 100.0 * c.prob)}</span>
-                    </td>
-                    <td class="num kept">{kept.map_or(t(l, "filtered").to_string(), |p| format!("{:.2}%", 100.0 * p))}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let per_token = if scores.computed_tokens > 0 {
-        fill(
-            t(l, "{} new tokens in {} ms ({} ms/token)"),
-            &[
-                &scores.computed_tokens,
-                &format!("{:.0}", scores.ms),
-                &format!("{:.1}", scores.ms / scores.computed_tokens as f64),
-            ],
-        )
-    } else {
-        t(l, "from the cache").to_string()
-    };
-    let n = &scores.next;
-    view! {
-        <p class="stats" data-testid="entropy">
-            {fill(
-                t(l, "Entropy {} bits: as unsure as a fair pick among {} tokens · the {} listed hold {}% · {}% is spread over the other {} entries"),
-                &[
-                    &format!("{:.2}", n.entropy_bits()),
-                    &format!("{:.1}", n.effective_choices()),
-                    &n.candidates.len(),
-                    &format!("{:.1}", 100.0 * n.top_mass),
-                    &format!("{:.1}", 100.0 * (1.0 - n.top_mass).max(0.0)),
-                    &(n.vocab_size - n.candidates.len()),
-                ],
-            )}
-        </p>
-        <p class="stats">
-            {fill(
-                t(l, "{} of {} tokens survive the filters; the next draw (step {}) is "),
-                &[&d.survivors, &n.vocab_size, &state.continuation.with_untracked(Vec::len)],
-            )}
-            <code data-testid="drawn">{visible_whitespace(&scores.sampled_text)}</code>
-            {fill(t(l, " ({}% after filtering)."), &[&format!("{:.2}", 100.0 * d.token_prob)])}
-        </p>
-        <table class="candidates" data-testid="candidates">
-            <thead>
-                <tr>
-                    <th>"#"</th><th>{t(l, "token")}</th><th>"ID"</th><th>{t(l, "logit")}</th>
-                    <th>{t(l, "probability")}</th><th>{t(l, "after filters")}</th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
-        <Search state scores=scores.clone() />
-        <Curve state points=scores.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
-        <p class="stats">{fill(t(l, "Prompt of {} tokens, {}."), &[&scores.prompt_tokens, &per_token])}</p>
-    }
-}
-
-#[component]
-fn Search(state: AppState, scores: Scores) -> impl IntoView {
-    let l = state.lang.get_untracked();
-    let result = scores.search.map(|h| {
-        let what = if h.exact {
-            fill(
-                t(l, "“{}” is token {}"),
-                &[&visible_whitespace(&h.token), &h.id],
-            )
-        } else {
-            fill(
-                t(l, "not one token; its first token “{}” (ID {})"),
-                &[&visible_whitespace(&h.token), &h.id],
-            )
-        };
-        fill(
-            t(l, "{}: rank {} of {}, probability {}%."),
-            &[
-                &what,
-                &(h.rank + 1),
-                &scores.next.vocab_size,
-                &format!("{:.4}", 100.0 * h.prob),
-            ],
-        )
-    });
-    view! {
-        <div class="search">
-            <label for="search">{tx(state, "Find a token ")}</label>
-            <input
-                id="search"
-                type="text"
-                spellcheck="false"
-                placeholder=" Paris"
-                prop:value=move || state.settings.with(|s| s.search.clone())
-                on:input=move |ev| {
-                    let q = event_target_value(&ev);
-                    state.settings.update(|s| s.search = q)
-                }
-            />
-            <span data-testid="search-result">{result}</span>
-        </div>
-    }
-}
-
-/// The whole distribution sorted by probability, on log–log axes: the long tail made visible.
-#[component]
-fn Curve(state: AppState, points: Vec<(usize, f64)>, vocab: usize, shown: usize) -> impl IntoView {
-    let l = state.lang.get_untracked();
-    const W: f64 = 600.0;
-    const H: f64 = 140.0;
-    const MIN_LOG_P: f64 = -12.0;
-    let max_log_r = (vocab.max(2) as f64).log10();
-    let x = |rank: usize| W * (rank.max(1) as f64).log10() / max_log_r;
-    let y = |p: f64| H * (p.max(1e-12).log10() / MIN_LOG_P);
-    let line: String = points
-        .iter()
-        .map(|&(r, p)| format!("{:.1},{:.1}", x(r), y(p)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let cut = x(shown);
-    view! {
-        <figure class="curve">
-            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=t(l, "sorted probabilities of all vocabulary entries, log scale")>
-                <line class="axis" x1="0" y1=H x2=W y2=H />
-                <line class="cut" x1=cut y1="0" x2=cut y2=H />
-                <polyline class="dist" points=line />
-            </svg>
-            <figcaption>
-                {fill(
-                    t(l, "All {} entries, most likely first (both axes logarithmic: rank 1 to {}, probability 1 to 10⁻¹²). The line marks the {} listed above."),
-                    &[&vocab, &vocab, &shown],
-                )}
-            </figcaption>
-        </figure>
-    }
-}
-
-#[component]
 fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
     let line = move || {
-        let ModelState::Ready(m) = state.model.get() else {
+        let ModelState::Ready(info) = state.model.get() else {
             return None;
         };
+        let m = &info.summary;
         let s = state.speed.get();
         let l = state.lang.get();
         let mut parts = vec![m.backend.clone()];
@@ -518,23 +321,23 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
                 &[&format!("{:.0}", s.memory_bytes as f64 / 1e6)],
             ));
         }
-        parts.push(if m.from_cache {
+        parts.push(if info.from_cache {
             t(l, "model from this browser's cache").to_string()
         } else {
             fill(
                 t(l, "model loaded in {} ms"),
-                &[&format!("{:.0}", m.load_ms)],
+                &[&format!("{:.0}", info.load_ms)],
             )
         });
-        if m.saved && !m.from_cache {
+        if info.saved && !info.from_cache {
             parts.push(t(l, "saved in this browser for next time").to_string());
         }
-        let reason = m.engine.reason.clone();
+        let reason = tm(l, &m.engine.why);
         Some(view! {
             <p class="status" data-testid="status" data-backend=m.engine.kind.clone() title=reason.clone()>
                 {parts.join(" · ")}
                 " "
-                {m.saved.then(|| view! {
+                {info.saved.then(|| view! {
                     <button class="link" on:click=move |_| actions.clear_model_cache()>{t(l, "Clear cached model")}</button>
                 })}
             </p>
@@ -563,7 +366,7 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
     let notice = move || {
         state.backend_notice.get().map(|n| view! {
             <p class="notice" role="status" data-testid="backend-notice">
-                {n}
+                {move || tm(state.lang.get(), &n)}
                 " "
                 <button class="link" on:click=move |_| state.backend_notice.set(None)>{tx(state, "Dismiss")}</button>
             </p>

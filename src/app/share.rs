@@ -1,200 +1,90 @@
-//! The page's state in its address, so that a link reproduces what the sender saw: the text, the
-//! tokenizers shown, decode mode, the sampling settings and seed, the tokens generated or forced,
-//! and the cost panel with its assumptions.
-//!
-//! The state lives in the fragment (`#s=…`), which browsers never send to a server: sharing a
-//! link shares the text with the person who opens it, not with whoever hosts the page. It is JSON,
-//! deflated and written in URL-safe base64. A link that cannot be read gives the defaults and a
-//! notice, never a blank page.
+//! *Copy link* and *Embed*: the address of exactly this state to the clipboard (or shown, to copy
+//! by hand), and the HTML a blog pastes to embed a widget of it.
 
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use leptos::prelude::*;
 
-use super::cost::CostSettings;
-use super::{Generated, Settings};
+use super::embed;
+use super::i18n::{t, tx};
+use super::link;
+use super::state::AppState;
 
-/// Where the state starts in the fragment.
-pub const PREFIX: &str = "#s=";
-/// The format written by this version.
-const VERSION: u32 = 1;
-/// Longer states are not kept in the address (browsers and chat apps cut long links); the page
-/// says so instead.
-pub const MAX_LINK: usize = 32_000;
-/// A link may not inflate to more than this (a small link must not become a huge allocation).
-const MAX_JSON: usize = 8 << 20;
-
-/// Everything a link carries. Missing fields take their defaults, so older links keep working.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Shared {
-    pub v: u32,
-    pub text: String,
-    pub columns: Vec<String>,
-    pub decode: bool,
-    pub ids: String,
-    pub settings: Settings,
-    pub continuation: Vec<Generated>,
-    pub cost_open: bool,
-    pub cost: CostSettings,
-    /// The page's language ("en", "es"); empty: the reader's browser decides.
-    pub lang: String,
-    /// The open exercise, "<set>/<id>".
-    pub exercise: String,
-}
-
-impl Default for Shared {
-    fn default() -> Self {
-        Self {
-            v: VERSION,
-            text: String::new(),
-            columns: Vec::new(),
-            decode: false,
-            ids: String::new(),
-            settings: Settings::default(),
-            continuation: Vec::new(),
-            cost_open: false,
-            cost: CostSettings::default(),
-            lang: String::new(),
-            exercise: String::new(),
-        }
-    }
-}
-
-/// The fragment for `state`: `#s=` and the deflated JSON in URL-safe base64.
-pub fn encode(state: &Shared) -> String {
-    let json = serde_json::to_vec(state).unwrap_or_default();
-    let deflated = miniz_oxide::deflate::compress_to_vec(&json, 9);
-    format!(
-        "{PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(deflated)
-    )
-}
-
-/// Reads a fragment written by [`encode`]. `Ok(None)`: the fragment holds no state (no link was
-/// shared); `Err`: it does, but it is damaged, truncated or from a newer tokenmeter.
-pub fn decode(fragment: &str) -> Result<Option<Shared>, String> {
-    let Some(data) = fragment.strip_prefix(PREFIX) else {
-        return Ok(None);
+/// "Copy link": the address of exactly this state, to the clipboard (or shown, to copy by hand).
+#[component]
+pub fn ShareButton(state: AppState) -> impl IntoView {
+    let shown = RwSignal::new(None::<String>);
+    let message = RwSignal::new(None::<&'static str>);
+    let copy = move |_| {
+        shown.set(None);
+        let Some(link) = link::write(state) else {
+            message.set(Some(t(
+                state.lang.get_untracked(),
+                "This text is too long to share in a link; copy the text itself instead.",
+            )));
+            return;
+        };
+        let clipboard = web_sys::window().map(|w| w.navigator().clipboard());
+        let Some(clipboard) = clipboard else {
+            shown.set(Some(link));
+            return;
+        };
+        let promise = clipboard.write_text(&link);
+        wasm_bindgen_futures::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(promise).await {
+                Ok(_) => message.set(Some(t(state.lang.get_untracked(), "Link copied."))),
+                Err(_) => {
+                    // No clipboard permission (e.g. inside a sandboxed frame): show it instead.
+                    message.set(Some(t(state.lang.get_untracked(), "Copy this link:")));
+                    shown.set(Some(link));
+                }
+            }
+        });
     };
-    let deflated = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(data.trim_end_matches('='))
-        .map_err(|_| "the link's data is not valid base64 (was it cut short?)".to_string())?;
-    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_JSON)
-        .map_err(|_| "the link's data is damaged or cut short".to_string())?;
-    let state: Shared = serde_json::from_slice(&json)
-        .map_err(|e| format!("the link's data does not describe a tokenmeter page ({e})"))?;
-    if state.v > VERSION {
-        return Err(format!(
-            "the link was made by a newer tokenmeter (format {}, this page reads {VERSION})",
-            state.v
-        ));
+    let embedding = RwSignal::new(false);
+    let panel = RwSignal::new(embed::Panel::Tokens);
+    let snippet = move || embed_snippet(&link::link_to(state, Some(panel.get().name())));
+    view! {
+        <div class="share">
+            <button data-testid="copy-link" on:click=copy>{tx(state, "Copy link")}</button>
+            <button data-testid="embed" aria-expanded=move || embedding.get().to_string()
+                on:click=move |_| embedding.update(|e| *e = !*e)>{tx(state, "Embed")}</button>
+            <span role="status" data-testid="share-status">{move || message.get()}</span>
+            {move || shown.get().map(|link| view! {
+                <input class="link-out" readonly aria-label=tx(state, "Link to this page") prop:value=link
+                    on:focus=move |ev| {
+                        use wasm_bindgen::JsCast;
+                        if let Some(i) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            i.select();
+                        }
+                    } />
+            })}
+        </div>
+        {move || embedding.get().then(|| view! {
+            <div class="embed-code">
+                <label>
+                    {tx(state, "Widget: ")}
+                    <select data-testid="embed-panel" on:change=move |ev| {
+                        panel.set(embed::Panel::parse(&event_target_value(&ev)));
+                    }>
+                        <option value="tokens">{tx(state, "tokens of this text")}</option>
+                        <option value="next">{tx(state, "next-token scores (loads the model when the reader asks)")}</option>
+                        <option value="cost">{tx(state, "what this text costs")}</option>
+                    </select>
+                </label>
+                <textarea readonly rows="5" data-testid="embed-snippet" aria-label=tx(state, "HTML to paste into a blog post")
+                    prop:value=snippet></textarea>
+                <p class="muted">{tx(state, "Paste into your page's HTML. The script resizes the frame to its content.")}</p>
+            </div>
+        })}
     }
-    Ok(Some(state))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Shared {
-        let mut s = Shared {
-            text: "Hola, mundo 🌍 — «tokens»\n\tand a tab".into(),
-            columns: vec!["smollm2".into(), "qwen3".into()],
-            decode: true,
-            ids: "9906, 1917".into(),
-            continuation: vec![Generated {
-                id: 7042,
-                text: " Paris".into(),
-                forced: true,
-            }],
-            cost_open: true,
-            lang: "es".into(),
-            exercise: "seed/madrid".into(),
-            ..Shared::default()
-        };
-        s.settings.sampler.temperature = 0.7;
-        s.settings.sampler.seed = 42;
-        s.settings.top = 25;
-        s.cost.output_tokens = Some(300);
-        s.cost.assumptions.batch = 8;
-        s
-    }
-
-    #[test]
-    fn a_link_round_trips_every_field() {
-        let s = sample();
-        let link = encode(&s);
-        assert!(link.starts_with(PREFIX));
-        assert!(link[PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(decode(&link), Ok(Some(s)));
-    }
-
-    #[test]
-    fn long_texts_are_compressed() {
-        let s = Shared {
-            text: "The same sentence, again and again. ".repeat(500),
-            ..Shared::default()
-        };
-        let link = encode(&s);
-        assert!(link.len() < s.text.len() / 10, "{} bytes", link.len());
-        assert_eq!(decode(&link).map(|o| o.map(|s| s.text)), Ok(Some(s.text)));
-    }
-
-    #[test]
-    fn no_state_is_not_an_error() {
-        assert_eq!(decode(""), Ok(None));
-        assert_eq!(decode("#section-2"), Ok(None));
-    }
-
-    #[test]
-    fn damaged_links_are_errors_with_a_reason() {
-        let link = encode(&sample());
-        let cut = &link[..link.len() / 2];
-        assert!(decode(cut).is_err(), "a truncated link");
-        assert!(decode("#s=%%%").unwrap_err().contains("base64"));
-        let not_deflate = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"hello")
-        );
-        assert!(decode(&not_deflate).is_err());
-        let not_ours = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(miniz_oxide::deflate::compress_to_vec(b"[1,2,3]", 9))
-        );
-        assert!(decode(&not_ours).unwrap_err().contains("does not describe"));
-    }
-
-    #[test]
-    fn newer_formats_are_refused_and_missing_fields_default() {
-        let newer = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(miniz_oxide::deflate::compress_to_vec(br#"{"v":99}"#, 9))
-        );
-        assert!(decode(&newer).unwrap_err().contains("newer"));
-        let partial = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-                miniz_oxide::deflate::compress_to_vec(br#"{"v":1,"text":"hi"}"#, 9)
-            )
-        );
-        let s = decode(&partial).expect("readable").expect("state");
-        assert_eq!(s.text, "hi");
-        assert_eq!(s.settings, Settings::default());
-    }
-
-    #[test]
-    fn a_small_link_cannot_inflate_without_bound() {
-        let bomb = vec![b' '; MAX_JSON + 1];
-        let link = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(miniz_oxide::deflate::compress_to_vec(&bomb, 9))
-        );
-        assert!(link.len() < 20_000);
-        assert!(decode(&link).is_err());
-    }
+/// The HTML a blog pastes: the widget's frame and the listener that fits its height.
+fn embed_snippet(src: &str) -> String {
+    let src = src.replace('&', "&amp;").replace('"', "&quot;");
+    format!(
+        "<iframe src=\"{src}\" title=\"tokenmeter\" width=\"100%\" height=\"420\" style=\"border:0\" loading=\"lazy\" \
+sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox\"></iframe>\n\
+<script>addEventListener(\"message\", (e) => {{ if (e.data && e.data.type === \"tokenmeter:height\") \
+for (const f of document.querySelectorAll(\"iframe\")) if (f.contentWindow === e.source) f.style.height = e.data.height + \"px\"; }});</script>"
+    )
 }

@@ -4,11 +4,13 @@
 
 use leptos::prelude::*;
 use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
-use tokenmeter_core::tokenizer::Piece;
 
-use super::i18n::{fill, t, tx, Lang};
-use super::{visible_whitespace, Actions, AppState, NextState};
-use crate::protocol::{Column, ColumnState, TokenList, MAX_TOKENS_SHOWN};
+use tokenmeter_core::service::tokens::{Column, ColumnState, TokenView};
+
+use super::bridge::Actions;
+use super::i18n::{fill, t, tm, tx};
+use super::text::pieces_view;
+use super::{visible_whitespace, AppState, NextState};
 
 /// Surprisal bands in bits (−log₂ p) for the heatmap: 0–1, 1–2, 2–4, 4–7, 7–11, 11+.
 const BANDS: [f64; 5] = [1.0, 2.0, 4.0, 7.0, 11.0];
@@ -21,16 +23,9 @@ fn band(bits: f64) -> usize {
 pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
     let columns = move || {
         state.lang.track(); // re-render the columns' sentences in a new language
-        state.tokens.with(|t| {
-            t.as_ref()
-                .map(|t| {
-                    t.columns
-                        .iter()
-                        .map(|c| (c.clone(), t.chars, t.bytes))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
+        state
+            .tokens
+            .with(|t| t.as_ref().map(|t| t.columns.clone()).unwrap_or_default())
     };
     let drop = move |ev: web_sys::DragEvent| {
         ev.prevent_default();
@@ -103,7 +98,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                 </label>
                 <p class="muted">{tx(state, "The same numbers spell different text in each vocabulary.")}</p>
             })}
-            {move || state.token_error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {move || state.token_error.get().map(|e| view! { <p class="error" role="alert">{tm(state.lang.get(), &e)}</p> })}
             {move || {
                 state.settings.with(|s| s.surprisal && s.chat).then(|| view! {
                     <p class="notice">{tx(state, "Surprisal is shown for plain text, not in chat mode.")}</p>
@@ -113,8 +108,8 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             <div class="columns">
                 <For
                     each=columns
-                    key=move |(c, chars, bytes)| (c.tokenizer.clone(), format!("{:?}", c.state).len(), *chars, *bytes, state.lang.get_untracked().code())
-                    children=move |(c, chars, bytes)| view! { <TokenColumn state column=c chars bytes /> }
+                    key=move |c| (c.tokenizer.clone(), format!("{:?}", c.state).len(), state.lang.get_untracked().code())
+                    children=move |c| view! { <TokenColumn state column=c /> }
                 />
             </div>
         </section>
@@ -199,13 +194,13 @@ fn Picker(state: AppState, actions: Actions) -> impl IntoView {
             </label>
         </details>
         {move || state.custom_error.get().map(|e| view! {
-            <p class="error" role="alert" data-testid="byo-error">{e}</p>
+            <p class="error" role="alert" data-testid="byo-error">{move || tm(state.lang.get(), &e)}</p>
         })}
     }
 }
 
 #[component]
-fn TokenColumn(state: AppState, column: Column, chars: usize, bytes: usize) -> impl IntoView {
+fn TokenColumn(state: AppState, column: Column) -> impl IntoView {
     let l = state.lang.get_untracked();
     let id = column.tokenizer.clone();
     let spec = registry::find(&id);
@@ -221,9 +216,28 @@ fn TokenColumn(state: AppState, column: Column, chars: usize, bytes: usize) -> i
             <p class="muted">{fill(t(l, "Loading the {} vocabulary…"), &[&name])}</p>
         }
         .into_any(),
-        ColumnState::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-        ColumnState::Ready(list) => {
-            view! { <Strip state list tokenizer=id.clone() chars bytes /> }.into_any()
+        ColumnState::Failed(e) => {
+            view! { <p class="error" role="alert">{tm(l, &e)}</p> }.into_any()
+        }
+        ColumnState::Tokens(t) => {
+            let list = List {
+                count: t.count,
+                spans: t.spans,
+                chars: t.chars,
+                bytes: t.bytes,
+                decoded: None,
+            };
+            view! { <Strip state list tokenizer=id.clone() /> }.into_any()
+        }
+        ColumnState::Decoded(d) => {
+            let list = List {
+                count: d.count,
+                spans: d.spans,
+                chars: 0,
+                bytes: 0,
+                decoded: Some(d.text),
+            };
+            view! { <Strip state list tokenizer=id.clone() /> }.into_any()
         }
     };
     view! {
@@ -235,14 +249,21 @@ fn TokenColumn(state: AppState, column: Column, chars: usize, bytes: usize) -> i
     }
 }
 
-#[component]
-fn Strip(
-    state: AppState,
-    list: TokenList,
-    tokenizer: String,
+/// What a column draws: a text's tokens, or typed IDs decoded.
+struct List {
+    /// Tokens (or IDs) in all; `spans` lists the first of them.
+    count: usize,
+    spans: Vec<TokenView>,
+    /// The text's characters and bytes (for characters and bytes per token).
     chars: usize,
     bytes: usize,
-) -> impl IntoView {
+    /// In decode mode: the text the IDs spell.
+    decoded: Option<String>,
+}
+
+#[component]
+fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
+    let (chars, bytes) = (list.chars, list.bytes);
     let l = state.lang.get_untracked();
     let per = |n: usize| {
         if list.count == 0 {
@@ -253,7 +274,7 @@ fn Strip(
     };
     let summary = match &list.decoded {
         Some(text) => {
-            let bad = list.tokens.iter().filter(|t| t.invalid).count();
+            let bad = list.spans.iter().filter(|t| t.invalid).count();
             let bad = if bad > 0 {
                 fill(t(l, " · {} not in this vocabulary"), &[&bad])
             } else {
@@ -269,39 +290,37 @@ fn Strip(
             &[&list.count, &per(chars), &per(bytes)],
         ),
     };
-    let truncated = (list.count > MAX_TOKENS_SHOWN).then(|| {
+    let truncated = (list.count > list.spans.len()).then(|| {
         fill(
             t(l, "Showing the first {} of {} tokens."),
-            &[&MAX_TOKENS_SHOWN, &list.count],
+            &[&list.spans.len(), &list.count],
         )
     });
     let is_model = tokenizer == "smollm2";
     // Per token: its surprisal score, when the model's answer is for this very text.
-    let ids: Vec<u32> = list.tokens.iter().map(|t| t.id).collect();
+    let ids: Vec<u32> = list.spans.iter().map(|t| t.id).collect();
     let heat = Memo::new(move |_| {
         if !is_model || !state.settings.with(|s| s.surprisal && !s.chat) {
             return None;
         }
         state.next.with(|n| match n {
             NextState::Done(s) => {
-                let sur = s.surprisal.as_ref()?;
+                let sur = s.scores.surprisal.as_ref()?;
                 // The model also read any generated tokens: compare the text's part only.
-                (sur.ids.get(..ids.len()) == Some(&ids[..])).then(|| {
-                    std::iter::once(None)
-                        .chain(
-                            sur.scores
-                                .iter()
-                                .take(ids.len().saturating_sub(1))
-                                .map(Some),
-                        )
-                        .map(|s| s.map(|s| (s.surprisal_bits(), s.prob, s.rank)))
+                let read = sur.tokens.get(..ids.len())?;
+                read.iter().map(|t| t.id).eq(ids.iter().copied()).then(|| {
+                    read.iter()
+                        .map(|t| match (t.surprisal_bits, t.prob, t.rank) {
+                            (Some(bits), Some(p), Some(rank)) => Some((bits, p, rank)),
+                            _ => None,
+                        })
                         .collect::<Vec<_>>()
                 })
             }
             _ => None,
         })
     });
-    let tokens: Vec<_> = list.tokens.into_iter().enumerate().collect();
+    let tokens: Vec<_> = list.spans.into_iter().enumerate().collect();
     view! {
         <p class="summary" data-testid="token-count" aria-live="polite">{summary}</p>
         {move || heat.with(|h| h.is_some()).then(|| view! {
@@ -367,19 +386,4 @@ fn Strip(
         </div>
         {truncated.map(|t| view! { <p class="muted truncated">{t}</p> })}
     }
-}
-
-/// A token's text with visible whitespace, and stray bytes of split characters as hex.
-pub fn pieces_view(pieces: &[Piece], lang: Lang) -> impl IntoView {
-    pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Text(t) => view! { <span>{visible_whitespace(t)}</span> }.into_any(),
-            Piece::Bytes(b) => {
-                let hex: Vec<String> = b.iter().map(|x| format!("{x:02X}")).collect();
-                view! { <span class="bytes" title=t(lang, "bytes of a character split across tokens")>{hex.join(" ")}</span> }
-                    .into_any()
-            }
-        })
-        .collect_view()
 }

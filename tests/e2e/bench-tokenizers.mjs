@@ -16,7 +16,7 @@ try {
       worker.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
         if (m.BatchIds) resolve(m.BatchIds);
-        else if (m.BatchFailed) reject(new Error(m.BatchFailed.message));
+        else if (m.BatchFailed) reject(new Error(JSON.stringify(m.BatchFailed.message)));
       };
       worker.postMessage(JSON.stringify({ TokenizeBatch: { tokenizer, texts: [text] } }));
     });

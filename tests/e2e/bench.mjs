@@ -40,10 +40,10 @@ try {
       if (m === 'Ready') send({ LoadModel: { url: MODEL, backend: req.backend } });
       else if (m.ModelReady) {
         loadMs = performance.now() - t0;
-        engine = m.ModelReady.engine;
+        engine = m.ModelReady.summary.engine;
         send({ Bench: req.bench });
       }
-      else if (m.BenchDone) bench = m.BenchDone;
+      else if (m.BenchDone) bench = m.BenchDone.result;
       else if (m === 'ModelCached') cached = true;
       if (bench && cached) done(bench);
     });
@@ -52,8 +52,8 @@ try {
       if (m === 'Ready') send({ LoadModel: { url: MODEL, backend: req.backend } });
       else if (m.ModelReady) {
         if (!m.ModelReady.from_cache) throw new Error('warm start did not use the cache');
-        send({ Next: { seq: 1, text: 'The capital of France is', chat: false, continuation: [], top: 10,
-          sampler: { temperature: 1, top_k: 0, top_p: 1, seed: 0 }, search: '', surprisal: false } });
+        send({ Next: { seq: 1, req: { text: 'The capital of France is', chat: false, continuation: [], top: 10,
+          sampler: { temperature: 1, top_k: 0, top_p: 1, seed: 0 }, search: '', surprisal: false } } });
       } else if (m.Scores) done(performance.now() - t1);
     });
     return { ...cold, engine, download_and_load_ms: loadMs, warm_start_to_first_scores_ms: warmMs };

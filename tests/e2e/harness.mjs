@@ -145,11 +145,38 @@ export function recordRequests(context) {
  * (for JSON-lines output such as `generate`, the last line: the summary).
  */
 export function tokenmeterCli(args) {
+  const lines = tokenmeterCliLines(args);
+  return lines[lines.length - 1];
+}
+
+/** Every JSON line the CLI prints (`generate` prints one per token, then the summary). */
+export function tokenmeterCliLines(args) {
+  const lines = execFileSync(cliPath(), args, { encoding: 'utf8' }).trim().split('\n');
+  return lines.map((l) => JSON.parse(l));
+}
+
+/** What the CLI prints on standard error for a request it refuses. */
+export function tokenmeterCliError(args) {
+  try {
+    execFileSync(cliPath(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    return e.stderr.trim();
+  }
+  throw new Error(`tokenmeter ${args.join(' ')} succeeded`);
+}
+
+function cliPath() {
   const bin = ['target/debug/tokenmeter', 'target/release/tokenmeter']
     .map((p) => join(ROOT, p)).find((p) => existsSync(p));
   if (!bin) throw new Error('the tokenmeter CLI is not built: run ./dev test');
-  const lines = execFileSync(bin, args, { encoding: 'utf8' }).trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]);
+  return bin;
+}
+
+/** A core message (`{ key, args }`) in English, as the CLI prints it. */
+export function renderMsg(m) {
+  const args = (m.args ?? []).map((a) => (typeof a === 'string' ? a : renderMsg(a)));
+  let i = 0;
+  return m.key.replace(/\{\}/g, () => args[i++] ?? '');
 }
 
 /** FNV-1a (32-bit) of token IDs, as crates/core/tests/parity.rs and scripts/parity_reference.py. */

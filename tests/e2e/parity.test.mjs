@@ -27,7 +27,7 @@ before(async () => {
       worker.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
         if (m.BatchIds) resolve(m.BatchIds);
-        else if (m.BatchFailed) reject(new Error(m.BatchFailed.message));
+        else if (m.BatchFailed) reject(new Error(JSON.stringify(m.BatchFailed.message)));
       };
       worker.postMessage(JSON.stringify({ TokenizeBatch: { tokenizer, texts } }));
     });

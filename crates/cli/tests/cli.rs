@@ -296,6 +296,36 @@ fn every_shipped_tokenizer_is_listed_and_tokenizes() {
 }
 
 #[test]
+fn whitespace_runs_are_spaces_in_every_alphabet() {
+    // Gemma's vocabulary has tokens for runs of "▁" (SentencePiece's space): their bytes are
+    // spaces, so the tokens' bytes give back the text.
+    let v = json(&tokenmeter(
+        &[
+            "tokenize",
+            "--tokenizer",
+            "gemma3",
+            "--text",
+            "a   b\u{a0}c",
+        ],
+        None,
+    ));
+    let joined: Vec<u8> = v["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["bytes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_u64().unwrap() as u8)
+        })
+        .collect();
+    assert_eq!(String::from_utf8(joined).unwrap(), "a   b\u{a0}c");
+    assert_eq!(v["tokens"][1], "   ");
+}
+
+#[test]
 fn decode_turns_ids_back_into_text_and_marks_bad_ones() {
     let v = json(&tokenmeter(
         &[

@@ -13,10 +13,12 @@
 //! Long-context tiers ("above 200k tokens"): when a request's input exceeds the threshold, the
 //! provider bills the whole request at the tier's prices (Gemini and Anthropic price this way).
 //! Batch prices apply to the whole request when batch is on and the model has them.
+//!
+//! (A little over 500 lines: about 150 are the tests of these rules, kept beside them.)
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{msg, Error, Result};
 
 /// The pinned price source.
 pub const PRICES: PriceSource = PriceSource {
@@ -116,7 +118,7 @@ impl PriceTable {
     /// Trims LiteLLM's table to chat models that have both an input and an output price.
     pub fn from_litellm(json: &[u8], version: &str, date: &str) -> Result<Self> {
         let all: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json)
-            .map_err(|e| Error::InvalidData(format!("LiteLLM price table: {e}")))?;
+            .map_err(|e| Error::Invalid(msg!("LiteLLM price table: {}", e.to_string())))?;
         let mut models = Vec::new();
         for (key, v) in &all {
             if v.get("mode").and_then(|m| m.as_str()) != Some("chat") {
@@ -180,7 +182,8 @@ impl PriceTable {
 
     /// Reads the trimmed table (as written by `cargo xtask prices`).
     pub fn from_json(json: &[u8]) -> Result<Self> {
-        serde_json::from_slice(json).map_err(|e| Error::InvalidData(format!("price table: {e}")))
+        serde_json::from_slice(json)
+            .map_err(|e| Error::Invalid(msg!("price table: {}", e.to_string())))
     }
 
     pub fn get(&self, model: &str) -> Option<&ModelPrice> {
@@ -312,8 +315,13 @@ pub struct Cost {
     pub tier_applied: bool,
     /// Batch prices applied.
     pub batch_applied: bool,
-    /// Input tokens ÷ the model's context window, if known.
+    /// (Input + output tokens) ÷ the model's context window, if known: the output is written
+    /// into the same window the input occupies.
     pub context_used: Option<f64>,
+    /// The request does not fit the model's context window, or asks for more output than the
+    /// model writes in one reply (LiteLLM's `max_input_tokens`, `max_output_tokens`).
+    pub over_context: bool,
+    pub over_max_output: bool,
 }
 
 /// The price of one request (see the module docs for the rules).
@@ -346,7 +354,11 @@ pub fn cost(p: &ModelPrice, u: &Usage) -> Cost {
         context_used: p
             .max_input_tokens
             .filter(|&m| m > 0)
-            .map(|m| u.input_tokens as f64 / m as f64),
+            .map(|m| (u.input_tokens as f64 + u.output_tokens as f64) / m as f64),
+        over_context: p
+            .max_input_tokens
+            .is_some_and(|m| u.input_tokens.saturating_add(u.output_tokens) > m),
+        over_max_output: p.max_output_tokens.is_some_and(|m| u.output_tokens > m),
     }
 }
 
@@ -403,8 +415,20 @@ mod tests {
         assert!((c.input_usd - 0.0025).abs() < 1e-12);
         assert!((c.output_usd - 0.005).abs() < 1e-12);
         assert!((c.total_usd - 0.0075).abs() < 1e-12);
-        assert!((c.context_used.unwrap() - 1_000.0 / 128_000.0).abs() < 1e-12);
-        assert!(!c.tier_applied);
+        assert!((c.context_used.unwrap() - 1_500.0 / 128_000.0).abs() < 1e-12);
+        assert!(!c.tier_applied && !c.over_context && !c.over_max_output);
+    }
+
+    #[test]
+    fn requests_beyond_a_models_limits_are_flagged() {
+        let mut p = price(2.5e-6, 1e-5);
+        p.max_output_tokens = Some(16_384);
+        let c = cost(&p, &usage(1_000, 5_000_000));
+        assert!(c.over_context && c.over_max_output);
+        assert!(c.context_used.unwrap() > 39.0, "5,001,000 of 128,000");
+        let fits = cost(&p, &usage(100_000, 16_384));
+        assert!(!fits.over_context && !fits.over_max_output);
+        assert!(cost(&p, &usage(120_000, 10_000)).over_context);
     }
 
     #[test]

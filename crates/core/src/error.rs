@@ -1,43 +1,82 @@
-//! One error type for the core. Every message is meant to be shown to a user as is.
+//! One error type for the core. Every message is meant to be shown to a user as is, and each is
+//! a translatable [`Msg`] (see [`Error::msg`]).
+
+use crate::msg;
+use crate::msg::Msg;
 
 /// Everything that can go wrong in the core, phrased for the person who caused it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// The bytes are not a GGUF file, or the file is cut short or corrupt.
-    #[error("not a valid GGUF model file: {0}")]
-    InvalidGguf(String),
+    InvalidGguf(Msg),
 
     /// A GGUF file that is valid but lacks something tokenmeter needs.
-    #[error("the GGUF file has no '{0}' entry, which this model needs")]
     MissingKey(String),
 
     /// A valid file describing something tokenmeter cannot run.
-    #[error("unsupported: {0}")]
-    Unsupported(String),
+    Unsupported(Msg),
 
     /// Building or running a tokenizer failed.
-    #[error("tokenizer error: {0}")]
-    Tokenizer(String),
+    Tokenizer(Msg),
 
     /// A token ID that does not exist in the vocabulary.
-    #[error("token id {id} is outside the vocabulary (size {vocab_size})")]
     TokenIdOutOfRange { id: u32, vocab_size: usize },
 
     /// Nothing to predict from.
-    #[error("the prompt is empty: type some text first")]
     EmptyPrompt,
 
     /// More tokens than the model's context window holds.
-    #[error("the prompt has {tokens} tokens but the model reads at most {limit}")]
     PromptTooLong { tokens: usize, limit: usize },
 
-    /// A data file (price table, …) that cannot be read.
-    #[error("{0}")]
-    InvalidData(String),
+    /// A data file (price table, …) that cannot be read, or a request that asks for something
+    /// that does not exist or is out of range.
+    Invalid(Msg),
 
     /// A failure inside the tensor library while running the model.
-    #[error("model computation failed: {0}")]
     Compute(String),
+}
+
+impl Error {
+    /// The message, ready to show or translate.
+    pub fn msg(&self) -> Msg {
+        match self {
+            Error::InvalidGguf(m) => msg!("not a valid GGUF model file: {}", m.clone()),
+            Error::MissingKey(k) => {
+                msg!("the GGUF file has no '{}' entry, which this model needs", k)
+            }
+            Error::Unsupported(m) => msg!("unsupported: {}", m.clone()),
+            Error::Tokenizer(m) => m.clone(),
+            Error::TokenIdOutOfRange { id, vocab_size } => {
+                msg!(
+                    "token id {} is outside the vocabulary (size {})",
+                    *id,
+                    *vocab_size
+                )
+            }
+            Error::EmptyPrompt => msg!("the prompt is empty: type some text first"),
+            Error::PromptTooLong { tokens, limit } => msg!(
+                "the prompt has {} tokens but the model reads at most {}",
+                *tokens,
+                *limit
+            ),
+            Error::Invalid(m) => m.clone(),
+            Error::Compute(e) => msg!("model computation failed: {}", e),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.msg().fmt(f)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for Msg {
+    fn from(e: Error) -> Self {
+        e.msg()
+    }
 }
 
 impl From<candle_core::Error> for Error {

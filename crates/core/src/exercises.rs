@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{msg, Error, Result};
 
 /// A text in several languages (`en` always present); falls back to English.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -279,7 +279,7 @@ pub struct Index {
 impl Index {
     pub fn parse(toml_text: &str) -> Result<Self> {
         toml::from_str(toml_text)
-            .map_err(|e| Error::InvalidData(format!("exercises/index.toml: {e}")))
+            .map_err(|e| Error::Invalid(msg!("exercises/index.toml: {}", e.to_string())))
     }
 }
 
@@ -288,13 +288,8 @@ impl ExerciseSet {
     /// shown at the start.
     pub fn parse(toml_text: &str) -> Result<Self> {
         let set: ExerciseSet = toml::from_str(toml_text)
-            .map_err(|e| Error::InvalidData(format!("exercise set: {e}")))?;
-        let bad = |m: String| {
-            Err(Error::InvalidData(format!(
-                "exercise set '{}': {m}",
-                set.id
-            )))
-        };
+            .map_err(|e| Error::Invalid(msg!("exercise set: {}", e.to_string())))?;
+        let bad = |m: String| Err(Error::Invalid(msg!("exercise set '{}': {}", &set.id, m)));
         for (i, e) in set.exercises.iter().enumerate() {
             if set.exercises[..i].iter().any(|o| o.id == e.id) {
                 return bad(format!("two exercises are called '{}'", e.id));

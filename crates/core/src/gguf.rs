@@ -12,7 +12,8 @@ use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::QTensor;
 use candle_core::Device;
 
-use crate::{Error, Result};
+use crate::msg::Msg;
+use crate::{msg, Error, Result};
 
 /// A parsed GGUF header: metadata plus where each tensor lives. Tensors are read on demand.
 pub struct Gguf {
@@ -47,33 +48,37 @@ impl Gguf {
             .collect();
         entries.sort_by_key(|(k, _)| *k); // reproducible output
         candle_core::quantized::gguf_file::write(w, &entries, &[])
-            .map_err(|e| Error::InvalidGguf(format!("cannot write GGUF: {}", describe(&e))))
+            .map_err(|e| Error::InvalidGguf(msg!("cannot write GGUF: {}", describe(&e))))
     }
 
     /// Reads one tensor's quantized blocks from `reader` onto the CPU.
     pub fn tensor<R: Read + Seek>(&self, reader: &mut R, name: &str) -> Result<QTensor> {
         if !self.has_tensor(name) {
-            return Err(Error::InvalidGguf(format!(
-                "the file has no tensor '{name}'"
+            return Err(Error::InvalidGguf(msg!(
+                "the file has no tensor '{}'",
+                name
             )));
         }
         self.content
             .tensor(reader, name, &Device::Cpu)
-            .map_err(|e| Error::InvalidGguf(format!("tensor '{name}': {}", describe(&e))))
+            .map_err(|e| Error::InvalidGguf(msg!("tensor '{}': {}", name, describe(&e))))
     }
 }
 
 /// candle's messages for I/O errors ("failed to fill whole buffer") mean the file ended early.
-fn describe(e: &candle_core::Error) -> String {
-    let msg = crate::error::candle_message(e);
-    if msg.contains("failed to fill whole buffer") || msg.contains("UnexpectedEof") {
-        "the file ends early (truncated or incomplete download)".to_string()
-    } else if msg.contains("remaining") {
-        format!("the file ends early (truncated or incomplete download): {msg}")
-    } else if msg.contains("unknown magic") {
-        "it does not start with the GGUF signature".to_string()
+fn describe(e: &candle_core::Error) -> Msg {
+    let text = crate::error::candle_message(e);
+    if text.contains("failed to fill whole buffer") || text.contains("UnexpectedEof") {
+        msg!("the file ends early (truncated or incomplete download)")
+    } else if text.contains("remaining") {
+        msg!(
+            "the file ends early (truncated or incomplete download): {}",
+            text
+        )
+    } else if text.contains("unknown magic") {
+        msg!("it does not start with the GGUF signature")
     } else {
-        msg
+        msg!("{}", text)
     }
 }
 
@@ -89,7 +94,7 @@ impl<'a> Metadata<'a> {
     }
 
     fn wrong_type(key: &str, want: &str) -> Error {
-        Error::InvalidGguf(format!("'{key}' should be {want}"))
+        Error::InvalidGguf(msg!("'{}' should be {}", key, want))
     }
 
     pub fn contains(&self, key: &str) -> bool {

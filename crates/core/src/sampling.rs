@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::distribution::{tempered_weights, top_k};
+
 /// The sampling settings.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -76,16 +78,6 @@ impl Filtered {
     }
 }
 
-/// Unnormalised softmax weights of z / T, in f64: `exp((zᵢ − max z) / T)`.
-fn tempered_weights(logits: &[f32], temperature: f32) -> Vec<f64> {
-    let t = f64::from(temperature);
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    logits
-        .iter()
-        .map(|&z| ((z as f64 - max) / t).exp())
-        .collect()
-}
-
 /// How many tokens top-k keeps out of `n` (all when it is off).
 fn top_k_size(s: &Sampler, n: usize) -> usize {
     if s.top_k == 0 {
@@ -103,7 +95,7 @@ pub fn filter(logits: &[f32], s: &Sampler) -> Filtered {
     }
     // Greedy: the single most likely token (the lowest ID among equals).
     if s.temperature <= 0.0 || !s.temperature.is_finite() {
-        let best = crate::scoring::top_k(logits, 1)[0].0;
+        let best = top_k(logits, 1)[0].0;
         return Filtered {
             tokens: vec![(best, 1.0)],
         };
@@ -178,7 +170,7 @@ pub fn decide(logits: &[f32], s: &Sampler, step: u64, show: usize) -> Decision {
         };
     }
     if s.temperature <= 0.0 || !s.temperature.is_finite() {
-        let best = crate::scoring::top_k(logits, 1)[0].0;
+        let best = top_k(logits, 1)[0].0;
         return Decision {
             token: best,
             token_prob: 1.0,
@@ -192,7 +184,7 @@ pub fn decide(logits: &[f32], s: &Sampler, step: u64, show: usize) -> Decision {
     let total_k: f64 = if k == logits.len() {
         weights.iter().sum()
     } else {
-        crate::scoring::top_k(logits, k)
+        top_k(logits, k)
             .iter()
             .map(|&(id, _)| weights[id as usize])
             .sum()
@@ -203,7 +195,7 @@ pub fn decide(logits: &[f32], s: &Sampler, step: u64, show: usize) -> Decision {
     // Sort a prefix of the most likely tokens, doubling it until it answers every question.
     let mut len = 64.max(show).min(k);
     loop {
-        let prefix = crate::scoring::top_k(logits, len);
+        let prefix = top_k(logits, len);
         // Survivors: the top-k set cut where the cumulative weight reaches top_p.
         let mut mass = 0.0;
         let mut survivors = None;

@@ -1,63 +1,13 @@
-//! Scoring the whole vocabulary: one logit per token → probabilities, entropy, top candidates.
-//!
-//! The model's last layer gives one number (a *logit*) for each of the vocabulary's entries. The
-//! softmax turns them into a probability distribution:
-//!
-//! ```text
-//! p_i = exp(z_i) / Σ_j exp(z_j) = exp(z_i − LSE),   LSE = log Σ_j exp(z_j)   (log-sum-exp)
-//! ```
-//!
-//! computed stably by subtracting the largest logit first. Entropy `H = −Σ p_i ln p_i` (nats)
-//! measures how unsure the model is; `2^(H / ln 2)` is the number of equally likely choices that
-//! would be just as unsure. All sums run over the *whole* vocabulary, never a renormalised top-k.
+//! One row of logits described for people: the best candidates with their text, the entropy, the
+//! sampler's filters and draw, the long-tail curve and any token's rank — everything the
+//! next-token panel (and `tokenmeter next`) shows about the scores of the whole vocabulary. The
+//! maths of the distribution itself is in [`crate::distribution`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::tokenizer::TextTokenizer;
-
-/// Summary of a softmax over the whole vocabulary.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Distribution {
-    /// Number of scored entries (the vocabulary size).
-    pub vocab_size: usize,
-    /// log Σ exp(z_j): subtract it from a logit to get that token's log-probability.
-    pub log_sum_exp: f64,
-    /// Entropy in nats.
-    pub entropy_nats: f64,
-}
-
-impl Distribution {
-    /// Computes the log-sum-exp and entropy of `logits` in f64.
-    pub fn of(logits: &[f32]) -> Self {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        // Σ exp(z − max) and Σ exp(z − max)·(z − max), in one pass.
-        let (mut sum, mut weighted) = (0.0f64, 0.0f64);
-        for &z in logits {
-            let d = z as f64 - max;
-            let e = d.exp();
-            sum += e;
-            weighted += e * d;
-        }
-        let log_sum_exp = max + sum.ln();
-        // H = −Σ p (z − LSE) = LSE − Σ p z = (max + ln S) − (max + W/S) = ln S − W/S
-        let entropy_nats = sum.ln() - weighted / sum;
-        Self {
-            vocab_size: logits.len(),
-            log_sum_exp,
-            entropy_nats,
-        }
-    }
-
-    /// Probability of a token with logit `z`.
-    pub fn prob(&self, z: f32) -> f64 {
-        (z as f64 - self.log_sum_exp).exp()
-    }
-
-    /// Entropy in bits.
-    pub fn entropy_bits(&self) -> f64 {
-        self.entropy_nats / std::f64::consts::LN_2
-    }
-}
+use crate::distribution::{rank_of, sorted_curve, top_k, Distribution};
+use crate::sampling::{self, Sampler};
+use crate::tokenizer::{Piece, TextTokenizer};
 
 /// One candidate next token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,213 +15,150 @@ pub struct Candidate {
     pub id: u32,
     /// The token's text (hex such as `<E4 BD>` when its bytes are not valid UTF-8 alone).
     pub token: String,
+    /// The same split into text and stray bytes, for a viewer to draw each its own way.
+    pub pieces: Vec<Piece>,
     pub logit: f32,
     /// Probability under the softmax over the whole vocabulary.
     pub prob: f64,
 }
 
-/// The next-token distribution, summarised: the best candidates and the whole-vocabulary entropy.
+/// A token as the sampler sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct NextToken {
-    /// The `top` most likely tokens, most likely first.
+pub struct Pick {
+    pub id: u32,
+    pub token: String,
+    pub pieces: Vec<Piece>,
+    /// Probability after the filters (renormalised over the survivors).
+    pub prob: f64,
+    /// Probability under the model's own distribution (no temperature, no filters).
+    pub model_prob: f64,
+}
+
+/// What the sampler makes of the row at this step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SamplingView {
+    pub settings: Sampler,
+    /// The draw's number: tokens already generated after the text.
+    pub step: u64,
+    /// Tokens that survive the filters.
+    pub survivors: usize,
+    /// The most likely survivors (as many as candidates are listed).
+    pub top: Vec<Pick>,
+    /// The token this step's draw picks.
+    pub chosen: Pick,
+    /// Whether the chosen token ends a reply (set by the service, which knows the model's stop
+    /// tokens).
+    #[serde(default)]
+    pub ends: bool,
+}
+
+impl SamplingView {
+    /// A token's probability after filtering, if it is among `top`.
+    pub fn prob(&self, id: u32) -> Option<f64> {
+        self.top.iter().find(|p| p.id == id).map(|p| p.prob)
+    }
+}
+
+/// Where a searched token stands among all vocabulary entries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchHit {
+    pub id: u32,
+    pub token: String,
+    pub pieces: Vec<Piece>,
+    /// False when the query is not one vocabulary entry and this is its first token.
+    pub exact: bool,
+    /// 0 = the most likely.
+    pub rank: usize,
+    pub prob: f64,
+}
+
+/// One row of logits, described.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RowView {
+    /// The most likely tokens, most likely first, with probabilities over the whole vocabulary.
     pub candidates: Vec<Candidate>,
-    /// Entropy of the whole distribution, in nats.
-    pub entropy_nats: f64,
-    /// Number of entries scored (the whole vocabulary).
+    /// Entropy of the whole distribution, in nats and in bits.
+    pub entropy: f64,
+    pub entropy_bits: f64,
+    /// e^H: as unsure as a fair choice among this many tokens.
+    pub effective_choices: f64,
+    /// Entries scored (the whole vocabulary).
     pub vocab_size: usize,
     /// Probability held by the listed candidates (the rest is spread over the other entries).
     pub top_mass: f64,
+    pub sampling: SamplingView,
+    /// The sorted distribution as `(rank, probability)` points, see [`sorted_curve`].
+    pub curve: Vec<(usize, f64)>,
 }
 
-impl NextToken {
-    /// Entropy in bits.
-    pub fn entropy_bits(&self) -> f64 {
-        self.entropy_nats / std::f64::consts::LN_2
-    }
-
-    /// 2^H (H in bits): as unsure as a fair choice among this many tokens.
-    pub fn effective_choices(&self) -> f64 {
-        self.entropy_nats.exp()
-    }
-}
-
-/// Summarises one row of logits: softmax over all of it, the `top` best with their text.
-pub fn next_token(logits: &[f32], tokenizer: &TextTokenizer, top: usize) -> NextToken {
-    next_token_with(logits, &Distribution::of(logits), tokenizer, top)
-}
-
-fn next_token_with(
+/// Describes one row: softmax over all of it, the `top` best with their text, the sampler's
+/// filters and draw for `step`, and the long-tail curve (timed by the benchmark: it runs on
+/// every step).
+pub fn describe(
     logits: &[f32],
-    dist: &Distribution,
     tokenizer: &TextTokenizer,
     top: usize,
-) -> NextToken {
+    sampler: &Sampler,
+    step: u64,
+) -> RowView {
+    let dist = Distribution::of(logits);
+    let show = |id: u32| tokenizer.token_display(id).unwrap_or_default();
+    let pieces = |id: u32| tokenizer.token_pieces(id);
     let candidates: Vec<Candidate> = top_k(logits, top)
         .into_iter()
         .map(|(id, logit)| Candidate {
             id,
-            token: tokenizer.token_display(id).unwrap_or_default(),
+            token: show(id),
+            pieces: pieces(id),
             logit,
             prob: dist.prob(logit),
         })
         .collect();
-    let top_mass = candidates.iter().map(|c| c.prob).sum();
-    NextToken {
-        candidates,
-        entropy_nats: dist.entropy_nats,
-        vocab_size: dist.vocab_size,
-        top_mass,
-    }
-}
-
-/// Everything the explorer shows about one row of logits.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Analysis {
-    pub dist: Distribution,
-    pub next: NextToken,
-    /// The sampler's survivors and its draw for this step.
-    pub decision: crate::sampling::Decision,
-    /// The sorted distribution in points, see [`sorted_curve`].
-    pub curve: Vec<(usize, f64)>,
-}
-
-/// Scores the whole vocabulary once for display: softmax, entropy, top candidates, the sampler's
-/// filters and draw, and the long-tail curve (timed by the benchmark: it runs on every step).
-pub fn analyse(
-    logits: &[f32],
-    tokenizer: &TextTokenizer,
-    top: usize,
-    sampler: &crate::sampling::Sampler,
-    step: u64,
-) -> Analysis {
-    let dist = Distribution::of(logits);
-    Analysis {
-        next: next_token_with(logits, &dist, tokenizer, top),
-        decision: crate::sampling::decide(logits, sampler, step, top),
-        curve: sorted_curve(logits, &dist, 160),
-        dist,
-    }
-}
-
-/// The whole distribution sorted from most to least likely, summarised in at most `points`
-/// points `(rank, probability)`: for thresholds spaced evenly in log-probability from the top
-/// down to 10⁻¹², how many tokens are at least that likely. One pass, no sorting; enough to draw
-/// the long tail on log axes.
-pub fn sorted_curve(logits: &[f32], dist: &Distribution, points: usize) -> Vec<(usize, f64)> {
-    const FLOOR: f64 = -12.0 * std::f64::consts::LN_10; // ln 10⁻¹²
-    let points = points.max(2);
-    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64 - dist.log_sum_exp;
-    if !top.is_finite() {
-        return Vec::new();
-    }
-    let span = (top - FLOOR).max(1e-9);
-    // counts[b]: tokens whose log-probability falls in bin b (bin 0 holds the top).
-    let mut counts = vec![0usize; points];
-    for &z in logits {
-        let lp = z as f64 - dist.log_sum_exp;
-        let b = (((top - lp) / span) * (points - 1) as f64).floor();
-        if b >= 0.0 && (b as usize) < points {
-            counts[b as usize] += 1;
-        }
-    }
-    let mut rank = 0;
-    let mut out = Vec::with_capacity(points);
-    for (b, &n) in counts.iter().enumerate() {
-        if n == 0 {
-            continue;
-        }
-        rank += n;
-        let lp = top - span * b as f64 / (points - 1) as f64;
-        out.push((rank, lp.exp()));
-    }
-    out
-}
-
-/// The `k` highest logits as `(token id, logit)`, highest first; ties go to the lower ID.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
-    let better = |a: &u32, b: &u32| {
-        logits[*b as usize]
-            .total_cmp(&logits[*a as usize])
-            .then(a.cmp(b))
+    let d = sampling::decide(logits, sampler, step, top);
+    let pick = |id: u32, prob: f64| Pick {
+        id,
+        token: show(id),
+        pieces: pieces(id),
+        prob,
+        model_prob: logits.get(id as usize).map_or(0.0, |&z| dist.prob(z)),
     };
-    let k = k.min(ids.len());
-    if k == 0 {
-        return Vec::new();
+    RowView {
+        top_mass: candidates.iter().map(|c| c.prob).sum(),
+        candidates,
+        entropy: dist.entropy_nats,
+        entropy_bits: dist.entropy_bits(),
+        effective_choices: libm::exp(dist.entropy_nats),
+        vocab_size: dist.vocab_size,
+        sampling: SamplingView {
+            settings: *sampler,
+            step,
+            survivors: d.survivors,
+            top: d.head.iter().map(|&(id, p)| pick(id, p)).collect(),
+            chosen: pick(d.token, d.token_prob),
+            ends: false,
+        },
+        curve: sorted_curve(logits, &dist, 160),
     }
-    if k < ids.len() {
-        ids.select_nth_unstable_by(k - 1, better);
-        ids.truncate(k);
-    }
-    ids.sort_unstable_by(better);
-    ids.into_iter().map(|i| (i, logits[i as usize])).collect()
 }
 
-/// Rank (0 = most likely) of `id` among all logits: how many tokens score strictly higher, or
-/// equal with a lower ID.
-pub fn rank_of(logits: &[f32], id: u32) -> usize {
-    let z = logits[id as usize];
-    logits
-        .iter()
-        .enumerate()
-        .filter(|&(j, &w)| w > z || (w == z && (j as u32) < id))
-        .count()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uniform_distribution_has_entropy_ln_n() {
-        let d = Distribution::of(&[0.5; 8]);
-        assert!((d.entropy_nats - 8f64.ln()).abs() < 1e-12);
-        assert!((d.entropy_bits() - 3.0).abs() < 1e-12);
-        assert!((d.prob(0.5) - 0.125).abs() < 1e-12);
+/// Where `query` stands: the vocabulary entry that is exactly `query`, else the first token of
+/// its encoding. `None` for an empty query.
+pub fn search(logits: &[f32], tokenizer: &TextTokenizer, query: &str) -> Option<SearchHit> {
+    let query = query.trim_end_matches(['\n', '\r']);
+    if query.is_empty() {
+        return None;
     }
-
-    #[test]
-    fn hand_computed_two_token_distribution() {
-        // logits [0, ln 3] → p = [1/4, 3/4]; H = −(¼ ln ¼ + ¾ ln ¾) = 0.5623351446188083
-        let d = Distribution::of(&[0.0, 3f32.ln()]);
-        assert!((d.prob(0.0) - 0.25).abs() < 1e-7);
-        assert!((d.entropy_nats - 0.562_335_144_618_808_3).abs() < 1e-7);
-        assert!((d.log_sum_exp - 4f64.ln()).abs() < 1e-7);
-    }
-
-    #[test]
-    fn huge_logits_do_not_overflow() {
-        let d = Distribution::of(&[1000.0, 1000.0, -1000.0]);
-        assert!((d.prob(1000.0) - 0.5).abs() < 1e-12);
-        assert!(d.entropy_nats.is_finite());
-    }
-
-    #[test]
-    fn sorted_curve_counts_ranks_down_the_tail() {
-        // p = [1/2, 1/4, 1/8, 1/8]
-        let logits: Vec<f32> = [0.5f32, 0.25, 0.125, 0.125]
-            .iter()
-            .map(|p| p.ln())
-            .collect();
-        let d = Distribution::of(&logits);
-        let c = sorted_curve(&logits, &d, 200);
-        assert_eq!(c.first().map(|p| p.0), Some(1));
-        assert!((c[0].1 - 0.5).abs() < 1e-6);
-        assert_eq!(
-            c.last().map(|p| p.0),
-            Some(4),
-            "every token is counted once"
-        );
-        assert!(c.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 > w[1].1));
-    }
-
-    #[test]
-    fn top_k_orders_by_logit_then_id() {
-        let logits = [1.0, 5.0, 3.0, 5.0, -2.0];
-        assert_eq!(top_k(&logits, 3), vec![(1, 5.0), (3, 5.0), (2, 3.0)]);
-        assert_eq!(top_k(&logits, 10).len(), 5);
-        assert!(top_k(&logits, 0).is_empty());
-        assert_eq!(rank_of(&logits, 3), 1);
-        assert_eq!(rank_of(&logits, 4), 4);
-    }
+    let (id, exact) = match tokenizer.find(query) {
+        Some(id) => (id, true),
+        None => (tokenizer.encode(query).ok()?.first().copied()?, false),
+    };
+    let z = *logits.get(id as usize)?;
+    Some(SearchHit {
+        id,
+        token: tokenizer.token_display(id).unwrap_or_default(),
+        pieces: tokenizer.token_pieces(id),
+        exact,
+        rank: rank_of(logits, id),
+        prob: Distribution::of(logits).prob(z),
+    })
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokenmeter_core::cost::{self, PriceTable, Usage};
+use tokenmeter_core::distribution::{self, Distribution};
 use tokenmeter_core::exercises::{done, ExerciseSet, Index, Observed};
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{Model, Session};
-use tokenmeter_core::scoring::{self, Distribution};
 use tokenmeter_core::tokenizer::registry::SHIPPED;
 use tokenmeter_core::tokenizer::TextTokenizer;
 
@@ -75,7 +75,7 @@ fn every_shipped_answer_meets_its_goal_and_the_start_does_not() {
                     let mut session = Session::new(model.clone());
                     let ids = model_tok.encode(text).expect("encode");
                     let logits = session.next_logits(&ids).expect("forward");
-                    let top = scoring::top_k(logits, 1)[0].0;
+                    let top = distribution::top_k(logits, 1)[0].0;
                     o.top_token = Some(
                         String::from_utf8_lossy(model_tok.token_bytes(top).expect("bytes")).into(),
                     );

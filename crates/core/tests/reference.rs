@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
+use tokenmeter_core::distribution::{self, Distribution};
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{Model, Session};
-use tokenmeter_core::scoring::{self, Distribution};
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
 
 fn root() -> PathBuf {
@@ -139,7 +139,10 @@ fn smollm2_logits_agree_with_llama_cpp() {
         // token may be in one top-10 and not the other only if llama.cpp scores it within
         // NEAR_TIE of its own 10th logit: twice the largest single-logit error either side shows
         // against exact activations (see LOGIT_TOL), so such ranks are decided by rounding.
-        let ours: Vec<u32> = scoring::top_k(&logits, 10).iter().map(|c| c.0).collect();
+        let ours: Vec<u32> = distribution::top_k(&logits, 10)
+            .iter()
+            .map(|c| c.0)
+            .collect();
         let theirs: Vec<u32> = reference[..10].iter().map(|c| c.0).collect();
         assert_eq!(ours[0], theirs[0], "{name}: top-1");
         let tenth = reference[9].1;

@@ -5,29 +5,17 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use tokenmeter_core::model::bench::Predictor;
-use tokenmeter_core::model::{Model, Session, Step};
+use tokenmeter_core::model::{Backend, Forward, Model, Session, Step, CPU_CHUNK};
+use tokenmeter_core::{msg, Msg};
 
-use crate::{choose, request_adapter, AdapterSummary, GpuError, GpuModel, Preference};
-
-/// Where the forward pass runs, for status lines and JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Backend {
-    /// "webgpu" or "cpu".
-    pub kind: String,
-    /// The adapter, when one was found (also when the CPU was chosen over it).
-    pub adapter: Option<AdapterSummary>,
-    /// Why this backend: the automatic choice, the user's, or a fallback after a GPU failure.
-    pub reason: String,
-}
+use crate::{choose, request_adapter, GpuError, GpuModel, Preference, MAX_STEP};
 
 pub struct Engine {
     pub session: Session,
     gpu: Option<GpuModel>,
     backend: Backend,
     /// Set when the GPU failed and the CPU took over; taken by [`Engine::take_fallback`].
-    fallback: Option<String>,
+    fallback: Option<Msg>,
 }
 
 impl Engine {
@@ -48,7 +36,8 @@ impl Engine {
             backend: Backend {
                 kind: "cpu".into(),
                 adapter: adapter.clone(),
-                reason: choice.reason.clone(),
+                reason: choice.reason.to_string(),
+                why: choice.reason.clone(),
             },
             fallback: None,
         };
@@ -58,10 +47,10 @@ impl Engine {
                     engine.gpu = Some(gpu);
                     engine.backend.kind = "webgpu".into();
                 }
-                Err(e) => {
-                    engine.backend.reason =
-                        format!("the GPU could not take the model ({e}); running on the CPU")
-                }
+                Err(e) => engine.backend.because(msg!(
+                    "the GPU could not take the model ({}); running on the CPU",
+                    e.to_string()
+                )),
             }
         }
         engine
@@ -83,12 +72,7 @@ impl Engine {
         }
     }
 
-    /// The message of a GPU failure the engine recovered from, once.
-    pub fn take_fallback(&mut self) -> Option<String> {
-        self.fallback.take()
-    }
-
-    /// [`Session::advance`] on the chosen backend.
+    /// [`Session::advance`] on the chosen backend (also [`Forward::advance`]).
     pub async fn advance(
         &mut self,
         prompt: &[u32],
@@ -114,11 +98,11 @@ impl Engine {
             }
             Err(e) => {
                 // The GPU is gone or broken: continue on the CPU from an empty cache.
-                let message = format!("the GPU failed ({e}); continuing on the CPU");
+                let message = msg!("the GPU failed ({}); continuing on the CPU", e.to_string());
                 self.gpu = None;
                 self.session.truncate(0);
                 self.backend.kind = "cpu".into();
-                self.backend.reason = message.clone();
+                self.backend.because(message.clone());
                 self.fallback = Some(message);
                 self.session.advance(prompt, budget)
             }
@@ -132,13 +116,34 @@ impl Engine {
             .logits()
             .ok_or(tokenmeter_core::Error::EmptyPrompt)
     }
+
+    /// The message of a GPU failure the engine recovered from, once.
+    pub fn take_fallback(&mut self) -> Option<Msg> {
+        self.fallback.take()
+    }
 }
 
-impl Predictor for Engine {
-    async fn predict(&mut self, prompt: &[u32]) -> tokenmeter_core::Result<Vec<f32>> {
-        self.next_logits(prompt).await.map(<[f32]>::to_vec)
+impl Forward for Engine {
+    async fn advance(&mut self, prompt: &[u32], budget: usize) -> tokenmeter_core::Result<Step> {
+        Engine::advance(self, prompt, budget).await
     }
-    fn reset(&mut self) {
-        self.session.truncate(0);
+    fn session(&self) -> &Session {
+        &self.session
+    }
+    fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+    fn backend(&self) -> Backend {
+        self.backend.clone()
+    }
+    fn chunk(&self) -> usize {
+        if self.on_gpu() {
+            MAX_STEP
+        } else {
+            CPU_CHUNK
+        }
+    }
+    fn take_fallback(&mut self) -> Option<Msg> {
+        Engine::take_fallback(self)
     }
 }

@@ -1,61 +1,120 @@
-//! The compute pipelines, one per WGSL entry point. Each `.wgsl` file is compiled together with
-//! `common.wgsl` (the `Dims` uniform every kernel reads).
+//! The compute pipelines, one per WGSL entry point. Each `.wgsl` file is compiled after a
+//! prelude generated here from the Rust side ([`prelude`]): the uniform structs (`Dims`, `Mat`)
+//! and the constants (`WG`, `TILE`), so the shaders and the code that fills their buffers cannot
+//! drift apart.
 
 /// Threads per workgroup in every kernel (`WG` in the WGSL).
 pub const WG: u32 = 64;
-/// Tokens a matrix-product workgroup handles at once (`TILE` in matmul.wgsl).
+/// Tokens a matrix-product workgroup handles at once (`TILE` in the WGSL).
 pub const TILE: u32 = 8;
 
-/// The `Dims` uniform of common.wgsl, in the same field order.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Dims {
-    pub seq: u32,
-    pub pos: u32,
-    pub dim: u32,
-    pub q_dim: u32,
-    pub kv_dim: u32,
-    pub ffn_dim: u32,
-    pub n_head: u32,
-    pub n_kv_head: u32,
-    pub head_dim: u32,
-    pub vocab: u32,
-    pub out_row0: u32,
-    pub out_rows: u32,
-    pub cap: u32,
-    pub rms_eps: f32,
+/// Declares a uniform struct once: the Rust struct, its little-endian bytes in field order, and
+/// the same struct in WGSL (field types are `u32` or `f32`, the same names in both languages).
+macro_rules! uniform {
+    ($(#[doc = $doc:literal])* struct $name:ident { $($(#[doc = $fdoc:literal])* $field:ident: $ty:ident,)* }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq)]
+        pub struct $name {
+            $($(#[doc = $fdoc])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The bytes the shader reads.
+            pub fn bytes(&self) -> Vec<u8> {
+                let mut out = Vec::new();
+                $(out.extend_from_slice(&self.$field.to_le_bytes());)*
+                out
+            }
+
+            /// The struct's WGSL declaration, each field with its doc as a comment.
+            pub fn wgsl() -> String {
+                let mut s = format!("struct {} {{\n", stringify!($name));
+                $(
+                    let doc: &[&str] = &[$($fdoc),*];
+                    s.push_str(&format!(
+                        "    {}: {},{}\n",
+                        stringify!($field),
+                        stringify!($ty),
+                        doc.first().map_or(String::new(), |d| format!("  //{d}"))
+                    ));
+                )*
+                s.push_str("}\n");
+                s
+            }
+        }
+    };
 }
 
-impl Dims {
-    /// The 64 bytes the shader reads.
-    pub fn bytes(&self) -> Vec<u8> {
-        let words = [
-            self.seq,
-            self.pos,
-            self.dim,
-            self.q_dim,
-            self.kv_dim,
-            self.ffn_dim,
-            self.n_head,
-            self.n_kv_head,
-            self.head_dim,
-            self.vocab,
-            self.out_row0,
-            self.out_rows,
-            self.cap,
-            self.rms_eps.to_bits(),
-            0,
-            0,
-        ];
-        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+uniform! {
+    /// The `Dims` uniform every kernel reads: the model's sizes and where this step is, written
+    /// once per step.
+    struct Dims {
+        /// tokens run in this step
+        seq: u32,
+        /// position of the first of them; the cache holds positions 0..pos before
+        pos: u32,
+        /// width of the residual stream
+        dim: u32,
+        /// n_head · head_dim
+        q_dim: u32,
+        /// n_kv_head · head_dim
+        kv_dim: u32,
+        /// hidden width of the feed-forward block
+        ffn_dim: u32,
+        /// query heads
+        n_head: u32,
+        /// key/value heads (each shared by n_head / n_kv_head query heads)
+        n_kv_head: u32,
+        head_dim: u32,
+        vocab: u32,
+        /// first step row whose logits are wanted
+        out_row0: u32,
+        /// how many
+        out_rows: u32,
+        /// positions the KV cache has room for (row stride of the score scratch)
+        cap: u32,
+        rms_eps: f32,
+        pad0: u32,
+        pad1: u32,
     }
 }
 
-/// The `Mat` uniform of matmul.wgsl: a matrix's shape and how its product is used.
+uniform! {
+    /// The `Mat` uniform of matmul.wgsl: a matrix's shape and how its product is used.
+    struct Mat {
+        rows: u32,
+        cols: u32,
+        /// 1: y += W·x (add into the residual stream)
+        accumulate: u32,
+        /// 1: the output projection, run over the dims.out_rows wanted rows
+        head: u32,
+    }
+}
+
+/// The `Mat` uniform's bytes for a matrix of `rows × cols`.
 pub fn mat_bytes(rows: usize, cols: usize, accumulate: bool, head: bool) -> Vec<u8> {
-    [rows as u32, cols as u32, accumulate as u32, head as u32]
-        .iter()
-        .flat_map(|w| w.to_le_bytes())
-        .collect()
+    Mat {
+        rows: rows as u32,
+        cols: cols as u32,
+        accumulate: accumulate as u32,
+        head: head as u32,
+    }
+    .bytes()
+}
+
+/// What every kernel file is compiled after: the uniform structs, the `dims` binding, `WG` and
+/// `TILE`, then `common.wgsl`.
+pub fn prelude() -> String {
+    format!(
+        "// Generated by kernels.rs from the Rust side.\n{}\n{}\n\
+@group(0) @binding(0) var<uniform> dims: Dims;\n\n\
+// Workgroup width of every row-wise kernel (one workgroup per row or per head).\n\
+const WG: u32 = {WG}u;\n\
+// Tokens a matrix-product workgroup handles at once.\n\
+const TILE: u32 = {TILE}u;\n\n{COMMON}",
+        Dims::wgsl(),
+        Mat::wgsl(),
+    )
 }
 
 pub struct Kernels {
@@ -75,10 +134,11 @@ const COMMON: &str = include_str!("kernels/common.wgsl");
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
+        let prelude = prelude();
         let module = |name: &str, body: &str| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{body}").into()),
+                source: wgpu::ShaderSource::Wgsl(format!("{prelude}\n{body}").into()),
             })
         };
         let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
@@ -159,5 +219,31 @@ impl From<u32> for Word {
 impl From<f32> for Word {
     fn from(f: f32) -> Self {
         Word(f.to_bits())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniforms_are_declared_once_for_both_languages() {
+        // Uniform buffers are read in 16-byte rows: the structs fill whole rows.
+        assert_eq!(Dims::default().bytes().len(), 64);
+        assert_eq!(
+            mat_bytes(3, 4, true, false),
+            [3u32, 4, 1, 0].map(u32::to_le_bytes).concat()
+        );
+        let wgsl = Dims::wgsl();
+        let fields: Vec<&str> = wgsl
+            .lines()
+            .filter_map(|l| l.trim().split(':').next())
+            .filter(|f| !f.starts_with("struct") && *f != "}")
+            .collect();
+        assert_eq!(fields[..3], ["seq", "pos", "dim"]);
+        assert_eq!(fields.len(), 16);
+        assert!(wgsl.contains("rms_eps: f32,"));
+        let p = prelude();
+        assert!(p.contains("const WG: u32 = 64u;") && p.contains("const TILE: u32 = 8u;"));
     }
 }

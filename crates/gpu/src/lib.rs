@@ -21,12 +21,13 @@ mod engine;
 pub mod kernels;
 mod model;
 
-pub use engine::{Backend, Engine};
+pub use engine::Engine;
 pub use model::{GpuModel, MAX_STEP};
-
-use std::fmt;
+pub use tokenmeter_core::model::{AdapterSummary, Backend};
 
 use serde::{Deserialize, Serialize};
+use tokenmeter_core::msg;
+use tokenmeter_core::Msg;
 
 /// Why the GPU path could not run.
 #[derive(Debug, thiserror::Error)]
@@ -69,48 +70,31 @@ impl std::str::FromStr for Preference {
     }
 }
 
-/// What the adapter says about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdapterSummary {
-    /// The adapter's name (e.g. "NVIDIA H100", "llvmpipe (LLVM 15.0.7, 256 bits)").
-    pub name: String,
-    /// The API under wgpu: "Vulkan", "WebGPU", …
-    pub api: String,
-    /// A software rasteriser or an adapter the browser marks `isFallbackAdapter`.
-    pub fallback: bool,
-}
-
-impl fmt::Display for AdapterSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} via {}", self.name, self.api)?;
-        if self.fallback {
-            write!(f, " (software fallback)")?;
-        }
-        Ok(())
-    }
-}
-
 /// The decision [`choose`] made, with its reason for the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
     pub gpu: bool,
-    pub reason: String,
+    pub reason: Msg,
 }
 
 /// CPU or GPU, given the user's preference and the adapter found (if any).
 pub fn choose(pref: Preference, adapter: Option<&AdapterSummary>) -> Choice {
     let (gpu, reason) = match (pref, adapter) {
-        (Preference::Cpu, _) => (false, "CPU chosen by the user".to_string()),
-        (_, None) => (false, "no WebGPU adapter".to_string()),
-        (Preference::Webgpu, Some(a)) => (true, format!("GPU forced by the user: {a}")),
+        (Preference::Cpu, _) => (false, msg!("CPU chosen by the user")),
+        (Preference::Webgpu, None) => (
+            false,
+            msg!("WebGPU was asked for, but this browser offers no WebGPU adapter: running on the CPU"),
+        ),
+        (_, None) => (false, msg!("no WebGPU adapter")),
+        (Preference::Webgpu, Some(a)) => (true, msg!("GPU forced by the user: {}", a.to_string())),
         (Preference::Auto, Some(a)) if a.fallback => (
             false,
-            format!(
+            msg!(
                 "the only adapter is a software fallback ({}): the CPU path is faster",
-                a.name
+                &a.name
             ),
         ),
-        (Preference::Auto, Some(a)) => (true, format!("GPU found: {a}")),
+        (Preference::Auto, Some(a)) => (true, msg!("GPU found: {}", a.to_string())),
     };
     Choice { gpu, reason }
 }
@@ -178,7 +162,11 @@ mod tests {
         assert!(choose(Preference::Auto, Some(&adapter(false))).gpu);
         let c = choose(Preference::Auto, Some(&adapter(true)));
         assert!(!c.gpu);
-        assert!(c.reason.contains("software fallback"), "{}", c.reason);
+        assert!(
+            c.reason.to_string().contains("software fallback"),
+            "{}",
+            c.reason
+        );
         assert!(!choose(Preference::Auto, None).gpu);
     }
 

@@ -12,6 +12,10 @@
 //!     gate = silu(gate) ⊙ up ; x += Wd·gate
 //! logits = lm_head · final_norm(x[wanted rows])       (rows, vocab)   read back
 //! ```
+//!
+//! Longer than most files here (about 600 lines) on purpose: the buffers, the plan of dispatches
+//! and the step that runs it are one forward pass, written out kernel by kernel in the order of
+//! the diagram above, to be read top to bottom beside the CPU's `llama.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -523,6 +527,7 @@ impl GpuModel {
             out_rows: rows.len() as u32,
             cap: self.cap as u32,
             rms_eps: c.rms_eps,
+            ..Dims::default()
         };
         self.queue.write_buffer(&self.act.dims, 0, &dims.bytes());
         self.queue

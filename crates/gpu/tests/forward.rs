@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use tokenmeter_core::distribution;
 use tokenmeter_core::gguf::Gguf;
 use tokenmeter_core::model::{Logits, Model, Session, State};
-use tokenmeter_core::scoring;
 use tokenmeter_core::tokenizer::{smollm2_info, TextTokenizer};
 use tokenmeter_gpu::{block_on, request_adapter, GpuModel};
 
@@ -54,7 +54,7 @@ fn gpu_with_capacity(positions: usize) -> GpuModel {
 }
 
 fn top(logits: &[f32], k: usize) -> Vec<u32> {
-    scoring::top_k(logits, k)
+    distribution::top_k(logits, k)
         .into_iter()
         .map(|(id, _)| id)
         .collect()
@@ -185,8 +185,12 @@ fn a_session_plan_runs_on_the_gpu() {
     for (r, g) in gpu_scores.iter().enumerate() {
         let row = &all[r * vocab..(r + 1) * vocab];
         let next = ids[r + 1];
-        let prob = scoring::Distribution::of(row).prob(row[next as usize]);
-        assert_eq!(g.rank, scoring::rank_of(row, next), "rank of token {r}");
+        let prob = distribution::Distribution::of(row).prob(row[next as usize]);
+        assert_eq!(
+            g.rank,
+            distribution::rank_of(row, next),
+            "rank of token {r}"
+        );
         assert!(
             (g.prob - prob).abs() < 1e-4,
             "token {r}: {} vs {prob}",
@@ -230,7 +234,10 @@ fn a_lost_device_falls_back_to_the_cpu_without_losing_the_text() {
     assert!(!engine.on_gpu());
     assert_eq!(engine.backend().kind, "cpu");
     let notice = engine.take_fallback().expect("a notice for the user");
-    assert!(notice.contains("continuing on the CPU"), "{notice}");
+    assert!(
+        notice.to_string().contains("continuing on the CPU"),
+        "{notice}"
+    );
     // Same answer as a CPU session given the same tokens (the generated one included).
     let mut cpu = Session::new(model.clone());
     assert_eq!(logits, cpu.next_logits(&ids).expect("cpu"));

@@ -23,108 +23,9 @@
 //! allocation per token once the buffers have grown, and the same bits natively and in wasm
 //! (transcendentals come from `libm`, sums run in a fixed order).
 
-use std::io::{Read, Seek};
-
-use candle_core::quantized::GgmlDType;
-
-use super::quant::{Format, Q8Row, QMatrix};
-use crate::gguf::Gguf;
+pub use super::config::Config;
+use super::quant::{Q8Row, QMatrix};
 use crate::{Error, Result};
-
-/// Hyper-parameters, read from the GGUF's `llama.*` metadata.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Config {
-    /// Width of the residual stream (`llama.embedding_length`).
-    pub dim: usize,
-    /// Number of transformer blocks (`llama.block_count`).
-    pub n_layer: usize,
-    /// Query heads (`llama.attention.head_count`).
-    pub n_head: usize,
-    /// Key/value heads (`llama.attention.head_count_kv`); n_head / n_kv_head query heads share one.
-    pub n_kv_head: usize,
-    /// dim / n_head.
-    pub head_dim: usize,
-    /// Hidden width of the feed-forward block (`llama.feed_forward_length`).
-    pub ffn_dim: usize,
-    /// Vocabulary entries scored per token.
-    pub vocab_size: usize,
-    /// Longest sequence the model was trained for (`llama.context_length`).
-    pub context_length: usize,
-    /// RoPE base frequency θ (`llama.rope.freq_base`).
-    pub rope_theta: f32,
-    /// RMSNorm ε (`llama.attention.layer_norm_rms_epsilon`).
-    pub rms_eps: f32,
-}
-
-impl Config {
-    fn from_gguf(gguf: &Gguf) -> Result<Self> {
-        let md = gguf.metadata();
-        let arch = md.string("general.architecture")?;
-        if arch != "llama" {
-            return Err(Error::Unsupported(format!(
-                "model architecture \"{arch}\"; tokenmeter runs Llama-architecture models"
-            )));
-        }
-        let n = |k: &str| md.u32(&format!("llama.{k}")).map(|v| v as usize);
-        let dim = n("embedding_length")?;
-        let n_head = n("attention.head_count")?;
-        let n_kv_head = n("attention.head_count_kv").unwrap_or(n_head);
-        if n_head == 0 || n_kv_head == 0 || dim % n_head != 0 || n_head % n_kv_head != 0 {
-            return Err(Error::InvalidGguf(format!(
-                "inconsistent attention shape: dim {dim}, {n_head} heads, {n_kv_head} kv heads"
-            )));
-        }
-        let head_dim = dim / n_head;
-        let rope_dim = n("rope.dimension_count").unwrap_or(head_dim);
-        if rope_dim != head_dim || head_dim % 2 != 0 {
-            return Err(Error::Unsupported(format!(
-                "rotary embedding over {rope_dim} of {head_dim} dims"
-            )));
-        }
-        let vocab_size = match n("vocab_size") {
-            Ok(v) => v,
-            Err(_) => md.string_array("tokenizer.ggml.tokens")?.len(),
-        };
-        Ok(Self {
-            dim,
-            n_layer: n("block_count")?,
-            n_head,
-            n_kv_head,
-            head_dim,
-            ffn_dim: n("feed_forward_length")?,
-            vocab_size,
-            context_length: n("context_length")?,
-            rope_theta: md.f32("llama.rope.freq_base").unwrap_or(10_000.0),
-            rms_eps: md.f32("llama.attention.layer_norm_rms_epsilon")?,
-        })
-    }
-
-    /// Whether `tokens` can run at positions `pos..`: some tokens, within the context, every ID
-    /// in the vocabulary. Every forward pass (CPU or GPU) checks this first.
-    pub fn check_step(&self, tokens: &[u32], pos: usize) -> Result<()> {
-        if tokens.is_empty() {
-            return Err(Error::EmptyPrompt);
-        }
-        if pos + tokens.len() > self.context_length {
-            return Err(Error::PromptTooLong {
-                tokens: pos + tokens.len(),
-                limit: self.context_length,
-            });
-        }
-        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= self.vocab_size) {
-            return Err(Error::TokenIdOutOfRange {
-                id,
-                vocab_size: self.vocab_size,
-            });
-        }
-        Ok(())
-    }
-
-    /// Width of all key (or value) heads together.
-    pub fn kv_dim(&self) -> usize {
-        self.n_kv_head * self.head_dim
-    }
-}
 
 /// One transformer block's weights. Matrices are `(out, in)`: `y = W·x`.
 pub struct Block {
@@ -141,19 +42,19 @@ pub struct Block {
 
 /// SmolLM2's weights and configuration. Immutable; the per-text state lives in a [`State`].
 pub struct Model {
-    config: Config,
+    pub(super) config: Config,
     /// Token embeddings E, `(vocab, dim)`, kept quantized; rows are dequantized on lookup.
-    embedding: QMatrix,
+    pub(super) embedding: QMatrix,
     /// A separate `output.weight`, `(vocab, dim)`, if the file has one; otherwise E (tied).
-    output: Option<QMatrix>,
-    blocks: Vec<Block>,
-    output_norm: Vec<f32>, // (dim,)
+    pub(super) output: Option<QMatrix>,
+    pub(super) blocks: Vec<Block>,
+    pub(super) output_norm: Vec<f32>, // (dim,)
     /// RoPE rotation for every position p and pair i: cos and sin of `p · θ^(−2i/head_dim)`,
     /// `(context_length, head_dim / 2)` each.
-    rope_cos: Vec<f32>,
-    rope_sin: Vec<f32>,
-    n_params: usize,
-    weight_bytes: usize,
+    pub(super) rope_cos: Vec<f32>,
+    pub(super) rope_sin: Vec<f32>,
+    pub(super) n_params: usize,
+    pub(super) weight_bytes: usize,
 }
 
 /// Which positions' logits a forward pass returns.
@@ -215,85 +116,6 @@ fn resize(v: &mut Vec<f32>, n: usize) {
 }
 
 impl Model {
-    /// Reads the configuration and every weight tensor. `reader` is the same file `gguf` was
-    /// parsed from.
-    pub fn from_gguf<R: Read + Seek>(gguf: &Gguf, reader: &mut R) -> Result<Self> {
-        let config = Config::from_gguf(gguf)?;
-        let (mut n_params, mut weight_bytes) = (0usize, 0usize);
-        let mut read = |name: &str, rows: usize, cols: usize| {
-            let t = gguf.tensor(reader, name)?;
-            let dims = t.shape().dims().to_vec();
-            if dims != [rows, cols] && !(rows == 1 && dims == [cols]) {
-                return Err(Error::InvalidGguf(format!(
-                    "tensor '{name}' has shape {dims:?}, expected [{rows}, {cols}]"
-                )));
-            }
-            n_params += rows * cols;
-            weight_bytes += t.storage_size_in_bytes();
-            Ok(t)
-        };
-        let mut matrix = |name: &str, rows: usize, cols: usize| -> Result<QMatrix> {
-            let t = read(name, rows, cols)?;
-            let format = match t.dtype() {
-                GgmlDType::Q4_1 => Format::Q4_1,
-                GgmlDType::Q8_0 => Format::Q8_0,
-                other => {
-                    return Err(Error::Unsupported(format!(
-                        "tensor '{name}' is {other:?}; this build runs Q4_1 and Q8_0 weights"
-                    )))
-                }
-            };
-            let bytes = t.data().map_err(Error::from)?;
-            QMatrix::from_bytes(format, rows, cols, &bytes)
-        };
-        let c = &config;
-        let embedding = matrix("token_embd.weight", c.vocab_size, c.dim)?;
-        let mut blocks = Vec::with_capacity(c.n_layer);
-        for i in 0..c.n_layer {
-            let name = |part: &str| format!("blk.{i}.{part}.weight");
-            blocks.push(Block {
-                attn_norm: Vec::new(),
-                wq: matrix(&name("attn_q"), c.n_head * c.head_dim, c.dim)?,
-                wk: matrix(&name("attn_k"), c.kv_dim(), c.dim)?,
-                wv: matrix(&name("attn_v"), c.kv_dim(), c.dim)?,
-                wo: matrix(&name("attn_output"), c.dim, c.n_head * c.head_dim)?,
-                ffn_norm: Vec::new(),
-                w_gate: matrix(&name("ffn_gate"), c.ffn_dim, c.dim)?,
-                w_up: matrix(&name("ffn_up"), c.ffn_dim, c.dim)?,
-                w_down: matrix(&name("ffn_down"), c.dim, c.ffn_dim)?,
-            });
-        }
-        let output = if gguf.has_tensor("output.weight") {
-            Some(matrix("output.weight", c.vocab_size, c.dim)?)
-        } else {
-            None
-        };
-        // The norm weights are small f32 vectors.
-        let mut vector = |name: &str| -> Result<Vec<f32>> {
-            let t = read(name, 1, c.dim)?;
-            Ok(t.dequantize(&candle_core::Device::Cpu)?
-                .flatten_all()?
-                .to_vec1::<f32>()?)
-        };
-        for (i, b) in blocks.iter_mut().enumerate() {
-            b.attn_norm = vector(&format!("blk.{i}.attn_norm.weight"))?;
-            b.ffn_norm = vector(&format!("blk.{i}.ffn_norm.weight"))?;
-        }
-        let output_norm = vector("output_norm.weight")?;
-        let (rope_cos, rope_sin) = rope_table(c);
-        Ok(Self {
-            config,
-            embedding,
-            output,
-            blocks,
-            output_norm,
-            rope_cos,
-            rope_sin,
-            n_params,
-            weight_bytes,
-        })
-    }
-
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -306,6 +128,27 @@ impl Model {
     /// Bytes the weights occupy as stored (quantized): what a decode step must read.
     pub fn weight_bytes(&self) -> usize {
         self.weight_bytes
+    }
+
+    /// The block formats of the weight matrices, most common first: "Q4_1", "Q4_1 + Q8_0".
+    pub fn formats(&self) -> String {
+        let mut count: Vec<(super::quant::Format, usize)> = Vec::new();
+        let matrices = self
+            .blocks
+            .iter()
+            .flat_map(|b| [&b.wq, &b.wk, &b.wv, &b.wo, &b.w_gate, &b.w_up, &b.w_down]);
+        for m in matrices
+            .chain(std::iter::once(&self.embedding))
+            .chain(self.output.as_ref())
+        {
+            match count.iter_mut().find(|(f, _)| *f == m.format()) {
+                Some((_, n)) => *n += 1,
+                None => count.push((m.format(), 1)),
+            }
+        }
+        count.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let names: Vec<String> = count.iter().map(|(f, _)| format!("{f:?}")).collect();
+        names.join(" + ")
     }
 
     /// The token embeddings E, `(vocab, dim)`.
@@ -532,22 +375,6 @@ fn rope(head: &mut [f32], cos: &[f32], sin: &[f32]) {
         pair[0] = a * c - b * s;
         pair[1] = a * s + b * c;
     }
-}
-
-/// cos/sin of `p · θ^(−2i/head_dim)` for every position p and pair i, computed in f64.
-fn rope_table(c: &Config) -> (Vec<f32>, Vec<f32>) {
-    let half = c.head_dim / 2;
-    let mut cos = Vec::with_capacity(c.context_length * half);
-    let mut sin = Vec::with_capacity(c.context_length * half);
-    for p in 0..c.context_length {
-        for i in 0..half {
-            let freq = libm::pow(f64::from(c.rope_theta), -2.0 * i as f64 / c.head_dim as f64);
-            let angle = p as f64 * freq;
-            cos.push(libm::cos(angle) as f32);
-            sin.push(libm::sin(angle) as f32);
-        }
-    }
-    (cos, sin)
 }
 
 /// Softmax in place: `wᵢ = exp(sᵢ − max) / Σⱼ exp(sⱼ − max)`.

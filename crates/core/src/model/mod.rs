@@ -4,19 +4,23 @@
 //! - [`quant`] holds the quantized matrices and their integer dot products (SIMD where available).
 //! - [`Session`] keeps the KV cache between calls, so that typing one more word only computes the
 //!   new tokens, and can stop after a budget of tokens so a caller can stay responsive.
-//! - [`bench`] times prefill and decode the same way natively and in wasm.
+//! - [`forward`]: the [`Forward`] trait, a session plus where its passes run (CPU here, the GPU
+//!   crate's engine there).
 
-pub mod bench;
+mod config;
+pub mod forward;
 pub mod llama;
+mod load;
 pub mod quant;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use forward::{cpu_label, next_logits, AdapterSummary, Backend, Forward, CPU_CHUNK};
 pub use llama::{Block, Config, Logits, Model, State};
 
-use crate::scoring::{self, Distribution};
+use crate::distribution::{rank_of, Distribution};
 use crate::{Error, Result};
 
 /// How the model scored one token of a text, given the tokens before it.
@@ -31,7 +35,7 @@ pub struct TokenScore {
 impl TokenScore {
     /// Surprisal in bits: −log₂ p.
     pub fn surprisal_bits(&self) -> f64 {
-        -self.prob.log2()
+        -libm::log2(self.prob)
     }
 }
 
@@ -259,6 +263,6 @@ fn score_of(logits: &[f32], id: u32) -> TokenScore {
     let dist = Distribution::of(logits);
     TokenScore {
         prob: dist.prob(logits[id as usize]),
-        rank: scoring::rank_of(logits, id),
+        rank: rank_of(logits, id),
     }
 }

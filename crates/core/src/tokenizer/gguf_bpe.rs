@@ -15,7 +15,7 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::gguf::Metadata;
-use crate::{Error, Result};
+use crate::{msg, Error, Result};
 
 /// llama.cpp's token types (`llama_token_type`).
 const TOKEN_TYPE_CONTROL: i64 = 3;
@@ -24,8 +24,9 @@ const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
     let model = md.string("tokenizer.ggml.model")?;
     if model != "gpt2" {
-        return Err(Error::Unsupported(format!(
-            "tokenizer.ggml.model = \"{model}\"; only byte-level BPE (\"gpt2\") GGUF tokenizers are supported"
+        return Err(Error::Unsupported(msg!(
+            "tokenizer.ggml.model = \"{}\"; only byte-level BPE (\"gpt2\") GGUF tokenizers are supported",
+            model
         )));
     }
     let pre = md.string("tokenizer.ggml.pre").unwrap_or("default");
@@ -39,7 +40,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
         vec![1; tokens.len()]
     };
     if types.len() != tokens.len() {
-        return Err(Error::InvalidGguf(format!(
+        return Err(Error::InvalidGguf(msg!(
             "{} token types for {} tokens",
             types.len(),
             tokens.len()
@@ -48,8 +49,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
 
     let mut vocab = Vocab::default();
     for (id, piece) in tokens.iter().enumerate() {
-        let id =
-            u32::try_from(id).map_err(|_| Error::InvalidGguf("vocabulary too large".into()))?;
+        let id = u32::try_from(id).map_err(|_| Error::InvalidGguf(msg!("vocabulary too large")))?;
         // A repeated string keeps its first ID, as llama.cpp's text→id map does.
         vocab.entry((*piece).to_string()).or_insert(id);
     }
@@ -59,7 +59,10 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
             m.split_once(' ')
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .ok_or_else(|| {
-                    Error::InvalidGguf(format!("merge {m:?} is not of the form \"a b\""))
+                    Error::InvalidGguf(msg!(
+                        "merge {} is not of the form \"a b\"",
+                        format!("{m:?}")
+                    ))
                 })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -67,7 +70,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)
         .build()
-        .map_err(|e| Error::Tokenizer(format!("cannot build BPE model: {e}")))?;
+        .map_err(|e| Error::Tokenizer(msg!("cannot build BPE model: {}", e.to_string())))?;
     let mut tokenizer = Tokenizer::new(bpe);
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
@@ -99,8 +102,9 @@ fn pre_tokenizer_for(pre: &str) -> Result<PreTokenizerWrapper> {
             ])))
         }
         "default" | "gpt2" | "gpt-2" => Ok(gpt2()),
-        other => Err(Error::Unsupported(format!(
-            "GGUF pre-tokenizer \"{other}\" is not supported yet (supported: smollm, gpt2)"
+        other => Err(Error::Unsupported(msg!(
+            "GGUF pre-tokenizer \"{}\" is not supported yet (supported: smollm, gpt2)",
+            other
         ))),
     }
 }

@@ -11,7 +11,7 @@ pub mod registry;
 use serde::{Deserialize, Serialize};
 
 use crate::gguf::Gguf;
-use crate::{Error, Result};
+use crate::{msg, Error, Result};
 
 /// Where a shipped tokenizer comes from, shown in the UI and `tokenmeter tokenizers`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -125,10 +125,9 @@ fn alphabet_of(t: &tokenizers::Tokenizer) -> Result<Alphabet> {
     } else if decoder.contains("\"ByteFallback\"") || decoder.contains('\u{2581}') {
         Ok(Alphabet::SentencePiece)
     } else {
-        Err(Error::Unsupported(
+        Err(Error::Unsupported(msg!(
             "only byte-level BPE and SentencePiece-style (▁, byte fallback) tokenizers are supported"
-                .into(),
-        ))
+        )))
     }
 }
 
@@ -162,7 +161,7 @@ pub fn parse_ids(input: &str) -> Result<Vec<u32>> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<u32>().map_err(|_| {
-                Error::Tokenizer(format!("“{s}” is not a token ID (a whole number ≥ 0)"))
+                Error::Tokenizer(msg!("“{}” is not a token ID (a whole number ≥ 0)", s))
             })
         })
         .collect()
@@ -173,6 +172,10 @@ pub fn hex_bytes(bytes: &[u8]) -> String {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
     format!("<{}>", hex.join(" "))
 }
+
+/// How far past twice its number of entries a vocabulary's largest ID may be (real vocabularies
+/// leave small gaps, e.g. reserved special-token slots).
+const MAX_ID_GAP: u64 = 1 << 16;
 
 /// A tokenizer together with the per-token facts a viewer needs.
 pub struct TextTokenizer {
@@ -196,14 +199,33 @@ impl TextTokenizer {
     /// Loads a `tokenizer.json` (for example one written by `cargo xtask vocab`).
     pub fn from_json(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
         let inner = tokenizers::Tokenizer::from_bytes(bytes)
-            .map_err(|e| Error::Tokenizer(format!("cannot read tokenizer.json: {e}")))?;
+            .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e.to_string())))?;
         Self::new(inner, info)
     }
 
-    fn new(inner: tokenizers::Tokenizer, info: TokenizerInfo) -> Result<Self> {
+    fn new(mut inner: tokenizers::Tokenizer, info: TokenizerInfo) -> Result<Self> {
+        // tokenmeter shows a text's tokens, never a model's input batch: a file's truncation
+        // (which can make every encode fail) and padding (to any length) are dropped.
+        let _ = inner.with_truncation(None);
+        inner.with_padding(None);
         let alphabet = alphabet_of(&inner)?;
         let vocab = inner.get_vocab(true);
-        let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        // Per-ID tables are sized by the largest ID: refuse IDs far beyond the entries (a file
+        // could name ID 4,294,967,295 and ask for gigabytes).
+        let largest = vocab.values().map(|&id| u64::from(id)).max().unwrap_or(0);
+        let limit = 2 * vocab.len() as u64 + MAX_ID_GAP;
+        if largest >= limit {
+            return Err(Error::Tokenizer(msg!(
+                "token ID {} is far beyond the vocabulary's {} entries",
+                largest,
+                vocab.len()
+            )));
+        }
+        let size = if vocab.is_empty() {
+            0
+        } else {
+            largest as usize + 1
+        };
         let mut token_bytes = vec![Vec::new(); size];
         let mut special = vec![false; size];
         let mut known = vec![false; size];
@@ -212,14 +234,23 @@ impl TextTokenizer {
             let i = id as usize;
             known[i] = true;
             token_bytes[i] = match added.get(&id) {
-                // Added tokens are matched as literal text: their bytes are their content.
+                // Added tokens are matched as literal text: their bytes are their content —
+                // except SentencePiece's whitespace runs (Gemma's "▁▁▁"), which stand for spaces
+                // as every other piece does.
                 Some(tok) => {
                     special[i] = tok.special;
-                    tok.content.as_bytes().to_vec()
+                    match alphabet {
+                        Alphabet::SentencePiece if !tok.special => {
+                            tok.content.replace('\u{2581}', " ").into_bytes()
+                        }
+                        _ => tok.content.as_bytes().to_vec(),
+                    }
                 }
                 None => piece_bytes(&piece, alphabet).ok_or_else(|| {
-                    Error::Unsupported(format!(
-                        "token {id} ({piece:?}) is not in the vocabulary's byte alphabet"
+                    Error::Unsupported(msg!(
+                        "token {} ({}) is not in the vocabulary's byte alphabet",
+                        id,
+                        format!("{piece:?}")
                     ))
                 })?,
             };
@@ -253,7 +284,7 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode_fast(text, false)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -262,7 +293,7 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode(text, false)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
         enc.get_ids()
             .iter()
             .zip(enc.get_offsets())
@@ -292,6 +323,11 @@ impl TextTokenizer {
     /// One token shown as text (see [`Token::display`]).
     pub fn token_display(&self, id: u32) -> Result<String> {
         Ok(display_bytes(self.token_bytes(id)?))
+    }
+
+    /// One token split into text and stray bytes (empty for an unknown ID).
+    pub fn token_pieces(&self, id: u32) -> Vec<Piece> {
+        self.token_bytes(id).map(pieces).unwrap_or_default()
     }
 
     /// The token whose bytes are exactly `text`, if the vocabulary has one (the lowest ID).
@@ -347,7 +383,7 @@ impl TextTokenizer {
     pub fn to_json(&self) -> Result<String> {
         self.inner
             .to_string(false)
-            .map_err(|e| Error::Tokenizer(e.to_string()))
+            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))
     }
 }
 

@@ -11,19 +11,12 @@
 //                         16+4k..16+4k+3 (high nibbles)
 //   Q8_0: [d, q0..q7]     w = d·q, word k holds values 4k..4k+3 as signed bytes
 
-struct Mat {
-    rows: u32,
-    cols: u32,
-    accumulate: u32,  // 1: y += W·x (add into the residual stream)
-    head: u32,        // 1: the output projection, run over the dims.out_rows wanted rows
-}
-
+// `Mat` (rows, cols, accumulate, head) and `TILE` come from the prelude (kernels.rs).
 @group(0) @binding(1) var<uniform> mat: Mat;
 @group(0) @binding(2) var<storage, read> w: array<u32>;            // (rows, cols) in blocks
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;      // (tokens, cols)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;      // (tokens, rows)
 
-const TILE: u32 = 8u;
 var<workgroup> partial: array<array<f32, TILE>, WG>;
 
 fn n_tokens() -> u32 {

@@ -1,36 +1,95 @@
 //! A benchmark that runs identically natively and in wasm: prefill a prompt, then decode greedily.
 //!
+//! Answers *bench* ([`bench`]; `tokenmeter bench`, the worker's `Bench` used by `./dev bench`).
+//!
 //! The clock is passed in (`std::time::Instant` does not exist in the browser), so the CLI and the
 //! worker measure the same code path with their own timers. The model behind is anything that
-//! predicts ([`Predictor`]): the CPU [`Session`], or the GPU engine, whose read-backs are async.
-
-use std::future::Future;
+//! runs forward passes ([`Forward`]): the CPU `Session`, or the GPU engine, whose read-backs are
+//! async.
 
 use serde::{Deserialize, Serialize};
 
-use super::Session;
-
-/// Something that gives next-token logits for a prompt, reusing its cache between calls.
-pub trait Predictor {
-    /// The logits after `prompt`.
-    fn predict(&mut self, prompt: &[u32]) -> impl Future<Output = Result<Vec<f32>>>;
-    /// Forgets the cache.
-    fn reset(&mut self);
-}
-
-impl Predictor for Session {
-    fn predict(&mut self, prompt: &[u32]) -> impl Future<Output = Result<Vec<f32>>> {
-        let logits = self.next_logits(prompt).map(<[f32]>::to_vec);
-        std::future::ready(logits)
-    }
-    fn reset(&mut self) {
-        self.truncate(0);
-    }
-}
+use super::limits::{BENCH_DECODE_TOKENS, BENCH_PROMPT_TOKENS, BENCH_RUNS};
+use super::model::LoadedModel;
+use crate::distribution::top_k;
+use crate::model::{cpu_label, next_logits, Backend, Forward};
+use crate::msg::Msg;
 use crate::sampling::Sampler;
 use crate::scoring;
 use crate::tokenizer::TextTokenizer;
 use crate::Result;
+
+/// What `tokenmeter bench` and `./dev bench` ask for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct BenchRequest {
+    /// Prompt length in tokens (a fixed English paragraph, cut or repeated).
+    pub prompt_tokens: usize,
+    /// Tokens decoded one by one after the prompt.
+    pub decode_tokens: usize,
+    /// Runs; each time reported is the median.
+    pub runs: usize,
+}
+
+/// The benchmark's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BenchResponse {
+    /// What ran: "tokenmeter WGSL kernels (wgpu)", or this build's CPU kernels.
+    pub backend: String,
+    pub engine: Backend,
+    /// Threads the forward pass uses.
+    pub threads: usize,
+    pub prompt_ids: Vec<u32>,
+    pub prefill_tokens_per_s: f64,
+    pub decode_tokens_per_s: f64,
+    pub result: BenchResult,
+}
+
+/// Times prefill and greedy decode on `engine` with the clock `now_ms`, leaving its cache empty.
+pub async fn bench<F: Forward>(
+    m: &LoadedModel,
+    engine: &mut F,
+    req: &BenchRequest,
+    now_ms: impl Fn() -> f64,
+) -> Result<BenchResponse, Msg> {
+    BENCH_PROMPT_TOKENS.check(req.prompt_tokens as f64)?;
+    BENCH_DECODE_TOKENS.check(req.decode_tokens as f64)?;
+    BENCH_RUNS.check(req.runs as f64)?;
+    let limit = m.model.config().context_length;
+    if req.prompt_tokens + req.decode_tokens > limit {
+        return Err(crate::Error::PromptTooLong {
+            tokens: req.prompt_tokens + req.decode_tokens,
+            limit,
+        }
+        .into());
+    }
+    let prompt = bench_prompt(&m.tokenizer, req.prompt_tokens)?;
+    let result = run_median(
+        engine,
+        &m.tokenizer,
+        &prompt,
+        req.decode_tokens,
+        req.runs,
+        now_ms,
+    )
+    .await;
+    // Leave no benchmark state behind for the next real request.
+    engine.session_mut().truncate(0);
+    let r = result?;
+    let engine_info = engine.backend();
+    Ok(BenchResponse {
+        backend: if engine_info.on_gpu() {
+            "tokenmeter WGSL kernels (wgpu)".into()
+        } else {
+            format!("tokenmeter {} (own Q4_1/Q8_0 kernels)", cpu_label())
+        },
+        engine: engine_info,
+        threads: 1,
+        prompt_ids: prompt,
+        prefill_tokens_per_s: r.prefill_tokens_per_s(),
+        decode_tokens_per_s: r.decode_tokens_per_s(),
+        result: r,
+    })
+}
 
 /// What one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,15 +118,15 @@ impl BenchResult {
 
 /// Prefills `prompt` from an empty cache, then decodes `decode_tokens` greedily.
 pub async fn run(
-    model: &mut impl Predictor,
+    model: &mut impl Forward,
     tokenizer: &TextTokenizer,
     prompt: &[u32],
     decode_tokens: usize,
     now_ms: impl Fn() -> f64,
 ) -> Result<BenchResult> {
-    model.reset();
+    model.session_mut().truncate(0);
     let t0 = now_ms();
-    let mut next = argmax(&model.predict(prompt).await?);
+    let mut next = argmax(&next_logits(model, prompt).await?);
     let prefill_ms = now_ms() - t0;
 
     let mut ids = prompt.to_vec();
@@ -76,11 +135,11 @@ pub async fn run(
     for _ in 0..decode_tokens {
         ids.push(next);
         generated.push(next);
-        next = argmax(&model.predict(&ids).await?);
+        next = argmax(&next_logits(model, &ids).await?);
     }
     let decode_ms = now_ms() - t1;
 
-    let logits = model.predict(&ids).await?;
+    let logits = next_logits(model, &ids).await?;
     let sampler = Sampler {
         temperature: 0.8,
         top_k: 0,
@@ -90,7 +149,7 @@ pub async fn run(
     const ROWS: usize = 20;
     let t2 = now_ms();
     for step in 0..ROWS {
-        let a = scoring::analyse(&logits, tokenizer, 10, &sampler, step as u64);
+        let a = scoring::describe(&logits, tokenizer, 10, &sampler, step as u64);
         std::hint::black_box(a);
     }
     let scoring_ms = (now_ms() - t2) / ROWS as f64;
@@ -106,7 +165,7 @@ pub async fn run(
 
 /// `runs` runs (at least one); each time is the median over the runs.
 pub async fn run_median(
-    model: &mut impl Predictor,
+    model: &mut impl Forward,
     tokenizer: &TextTokenizer,
     prompt: &[u32],
     decode_tokens: usize,
@@ -136,7 +195,7 @@ pub fn bench_prompt(tokenizer: &TextTokenizer, n: usize) -> Result<Vec<u32>> {
 }
 
 fn argmax(logits: &[f32]) -> u32 {
-    scoring::top_k(logits, 1).first().map_or(0, |c| c.0)
+    top_k(logits, 1).first().map_or(0, |c| c.0)
 }
 
 /// A fixed English paragraph for benchmarks (tokenized, then cut to the wanted length).

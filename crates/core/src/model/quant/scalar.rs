@@ -1,0 +1,34 @@
+//! The exact integer block dots in plain Rust: the definition the SIMD kernels must equal.
+
+use super::kernel::Kernel;
+
+/// Σ q·qₓ for a Q4_1 block: element j is the low nibble of byte j, element j+16 the high nibble.
+#[inline(always)]
+pub(super) fn isum_q4_scalar(w: &[u8; 16], x: &[i8; 32]) -> i32 {
+    let mut sum = 0i32;
+    for j in 0..16 {
+        sum += i32::from(w[j] & 0x0F) * i32::from(x[j]);
+        sum += i32::from(w[j] >> 4) * i32::from(x[j + 16]);
+    }
+    sum
+}
+
+#[inline(always)]
+pub(super) fn isum_q8_scalar(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+    w.iter()
+        .zip(x)
+        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+        .sum()
+}
+
+/// Plain Rust: the definition the SIMD kernels must equal.
+pub(super) struct Scalar;
+impl Kernel for Scalar {
+    const WEIGHT_ROWS_4: bool = true;
+    fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
+        isum_q4_scalar(w, x)
+    }
+    fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+        isum_q8_scalar(w, x)
+    }
+}

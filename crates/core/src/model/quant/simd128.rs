@@ -1,0 +1,141 @@
+//! The exact integer block dots on wasm `simd128`: bytes widened to i16 and multiplied pairwise
+//! into i32 lanes (`i32x4.dot_i16x8_s`).
+
+use core::arch::wasm32::*;
+
+use super::kernel::Kernel;
+
+pub struct Simd128;
+impl Kernel for Simd128 {
+    // Measured: 72 tokens/s decode with, 66 without (BENCHMARKS.md).
+    const WEIGHT_ROWS_4: bool = true;
+    #[inline(always)]
+    fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
+        isum_q4_simd128(w, x)
+    }
+    #[inline(always)]
+    fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+        isum_q8_simd128(w, x)
+    }
+    #[inline(always)]
+    fn q4x4(w: &[u8; 16], x: [&[i8; 32]; 4]) -> [i32; 4] {
+        let (lo, hi) = unpack_q4(w);
+        hsum4(x.map(|x| {
+            let (x0, x1) = load32(x);
+            i32x4_add(dot16(lo, x0), dot16(hi, x1))
+        }))
+    }
+    #[inline(always)]
+    fn q8x4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
+        let (w0, w1) = load32(w);
+        hsum4(x.map(|x| {
+            let (x0, x1) = load32(x);
+            i32x4_add(dot16(w0, x0), dot16(w1, x1))
+        }))
+    }
+    #[inline(always)]
+    fn q4w4(w: [&[u8; 16]; 4], x: &[i8; 32]) -> [i32; 4] {
+        let (x0, x1) = load32(x);
+        hsum4(w.map(|w| {
+            let (lo, hi) = unpack_q4(w);
+            i32x4_add(dot16(lo, x0), dot16(hi, x1))
+        }))
+    }
+    #[inline(always)]
+    fn q8w4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
+        let (x0, x1) = load32(x);
+        hsum4(w.map(|w| {
+            let (w0, w1) = load32(w);
+            i32x4_add(dot16(w0, x0), dot16(w1, x1))
+        }))
+    }
+}
+
+/// A Q4_1 block's nibbles as two vectors of signed bytes: elements 0..16 and 16..32.
+#[inline(always)]
+fn unpack_q4(w: &[u8; 16]) -> (v128, v128) {
+    // SAFETY: 16 readable bytes; v128_load allows unaligned reads.
+    let q = unsafe { v128_load(w.as_ptr().cast()) };
+    (v128_and(q, u8x16_splat(0x0F)), u8x16_shr(q, 4))
+}
+
+#[inline(always)]
+fn load32(x: &[i8; 32]) -> (v128, v128) {
+    // SAFETY: 32 readable bytes.
+    unsafe {
+        (
+            v128_load(x.as_ptr().cast()),
+            v128_load(x.as_ptr().add(16).cast()),
+        )
+    }
+}
+
+/// Four i32×4 vectors → their four lane sums, by two rounds of transpose-and-add.
+#[inline(always)]
+fn hsum4(v: [v128; 4]) -> [i32; 4] {
+    let ab = i32x4_add(
+        i32x4_shuffle::<0, 4, 1, 5>(v[0], v[1]),
+        i32x4_shuffle::<2, 6, 3, 7>(v[0], v[1]),
+    ); // a0+a2 b0+b2 a1+a3 b1+b3
+    let cd = i32x4_add(
+        i32x4_shuffle::<0, 4, 1, 5>(v[2], v[3]),
+        i32x4_shuffle::<2, 6, 3, 7>(v[2], v[3]),
+    );
+    let s = i32x4_add(
+        i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
+        i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
+    ); // a b c d
+    [
+        i32x4_extract_lane::<0>(s),
+        i32x4_extract_lane::<1>(s),
+        i32x4_extract_lane::<2>(s),
+        i32x4_extract_lane::<3>(s),
+    ]
+}
+
+/// i32 lanes → their sum.
+#[inline(always)]
+fn hsum(v: v128) -> i32 {
+    i32x4_extract_lane::<0>(v)
+        + i32x4_extract_lane::<1>(v)
+        + i32x4_extract_lane::<2>(v)
+        + i32x4_extract_lane::<3>(v)
+}
+
+/// Σ a·b over 16 signed bytes: widen to i16, multiply pairwise and add into i32 lanes.
+#[inline(always)]
+fn dot16(a: v128, b: v128) -> v128 {
+    i32x4_add(
+        i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), i16x8_extend_low_i8x16(b)),
+        i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), i16x8_extend_high_i8x16(b)),
+    )
+}
+
+#[inline(always)]
+fn isum_q4_simd128(w: &[u8; 16], x: &[i8; 32]) -> i32 {
+    // SAFETY: the arrays are 16 and 32 bytes long; v128_load allows unaligned reads.
+    let (q, x0, x1) = unsafe {
+        (
+            v128_load(w.as_ptr().cast()),
+            v128_load(x.as_ptr().cast()),
+            v128_load(x.as_ptr().add(16).cast()),
+        )
+    };
+    let lo = v128_and(q, u8x16_splat(0x0F)); // elements 0..16 (0..=15, valid as i8)
+    let hi = u8x16_shr(q, 4); // elements 16..32
+    hsum(i32x4_add(dot16(lo, x0), dot16(hi, x1)))
+}
+
+#[inline(always)]
+fn isum_q8_simd128(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+    // SAFETY: both arrays are 32 bytes long.
+    let (w0, w1, x0, x1) = unsafe {
+        (
+            v128_load(w.as_ptr().cast()),
+            v128_load(w.as_ptr().add(16).cast()),
+            v128_load(x.as_ptr().cast()),
+            v128_load(x.as_ptr().add(16).cast()),
+        )
+    };
+    hsum(i32x4_add(dot16(w0, x0), dot16(w1, x1)))
+}

@@ -1,0 +1,134 @@
+//! Loading the model: a GGUF file becomes its weights, its own tokenizer, the tokens that end a
+//! reply and its BOS token — and from a request's text, the exact token IDs the model reads.
+//!
+//! Answers *load model* ([`LoadedModel::read`] + [`LoadedModel::summary`]; `tokenmeter model`,
+//! the worker's `LoadModel`).
+
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gguf::Gguf;
+use crate::model::{Backend, Model};
+use crate::msg;
+use crate::msg::Msg;
+use crate::tokenizer::{smollm2_info, TextTokenizer};
+use crate::{chat, Error};
+
+/// The model file, opened.
+pub struct LoadedModel {
+    pub model: Arc<Model>,
+    /// The tokenizer stored in the same file.
+    pub tokenizer: Arc<TextTokenizer>,
+    /// Tokens that end a reply.
+    pub stop: Vec<u32>,
+    /// The beginning-of-sequence token, if the file names one.
+    pub bos: Option<u32>,
+    /// A name for people, from the file's metadata.
+    pub name: String,
+}
+
+/// What the page's status line and `tokenmeter model` tell about the model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelSummary {
+    pub name: String,
+    pub n_params: usize,
+    pub weight_bytes: usize,
+    pub vocab_size: usize,
+    pub context_length: usize,
+    pub layers: usize,
+    /// How it runs, e.g. "wasm SIMD128, 1 thread" or "WebGPU · <adapter>".
+    pub backend: String,
+    /// Which engine, the adapter found and why it was chosen.
+    pub engine: Backend,
+}
+
+/// The text of a request as the model will read it.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptSpec<'a> {
+    pub text: &'a str,
+    /// Wrap the text as a user message in the model's chat template.
+    pub chat: bool,
+    /// Put the BOS token first.
+    pub bos: bool,
+    /// Tokens generated (or chosen) after the text.
+    pub continuation: &'a [u32],
+}
+
+impl LoadedModel {
+    /// Reads a GGUF model file: header, tokenizer, weights.
+    pub fn read<R: Read + Seek>(reader: &mut R) -> Result<Self, Msg> {
+        let gguf = Gguf::read(reader)?;
+        let tokenizer = TextTokenizer::from_gguf(&gguf, smollm2_info())?;
+        let model = Model::from_gguf(&gguf, reader)?;
+        let md = gguf.metadata();
+        let name = md.string("general.name").unwrap_or("model").to_string();
+        Ok(Self {
+            stop: chat::stop_tokens(&gguf, &tokenizer),
+            bos: md.u32("tokenizer.ggml.bos_token_id").ok(),
+            name: format!("{name} ({})", model.formats()),
+            model: Arc::new(model),
+            tokenizer: Arc::new(tokenizer),
+        })
+    }
+
+    pub fn summary(&self, engine: &Backend) -> ModelSummary {
+        let c = self.model.config();
+        ModelSummary {
+            name: self.name.clone(),
+            n_params: self.model.n_params(),
+            weight_bytes: self.model.weight_bytes(),
+            vocab_size: c.vocab_size,
+            context_length: c.context_length,
+            layers: c.n_layer,
+            backend: engine.label(),
+            engine: engine.clone(),
+        }
+    }
+
+    /// The token IDs the model reads for `p`: the text (in the chat template if asked, special
+    /// tokens such as `<|im_start|>` recognised), BOS first if asked, then the continuation.
+    /// Errors: an empty prompt, an ID outside the vocabulary, more tokens than the context holds.
+    pub fn prompt_ids(&self, p: &PromptSpec<'_>) -> Result<Vec<u32>, Msg> {
+        let text = if p.chat {
+            chat::smollm2_prompt(p.text)
+        } else {
+            p.text.to_string()
+        };
+        let mut ids = Vec::new();
+        if p.bos {
+            ids.push(
+                self.bos
+                    .ok_or_else(|| msg!("this model names no BOS token"))?,
+            );
+        }
+        ids.extend(self.tokenizer.encode(&text)?);
+        let vocab = self.model.config().vocab_size;
+        if let Some(&bad) = p.continuation.iter().find(|&&id| id as usize >= vocab) {
+            return Err(Error::TokenIdOutOfRange {
+                id: bad,
+                vocab_size: vocab,
+            }
+            .into());
+        }
+        ids.extend_from_slice(p.continuation);
+        if ids.is_empty() {
+            return Err(Error::EmptyPrompt.into());
+        }
+        let limit = self.model.config().context_length;
+        if ids.len() > limit {
+            return Err(Error::PromptTooLong {
+                tokens: ids.len(),
+                limit,
+            }
+            .into());
+        }
+        Ok(ids)
+    }
+
+    /// A token as text (hex for the bytes of a split character); empty for an unknown ID.
+    pub fn show(&self, id: u32) -> String {
+        self.tokenizer.token_display(id).unwrap_or_default()
+    }
+}

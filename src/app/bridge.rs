@@ -1,0 +1,428 @@
+//! The page's two workers: starting them, sending requests (numbered, so that only the answer
+//! to the newest is shown) and turning their answers into state.
+//!
+//! Generation is driven by the model worker: Step and Run send one `Generate` request built from
+//! what the user sees; the worker appends each drawn token (`Appended`) and scores the context
+//! after it (`Scores`), until done (`GenerateDone`). The page only records what it is told.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use tokenmeter_core::msg;
+
+use super::requests;
+use super::state::{AppState, Generated, ModelInfo, ModelState, NextState, Scores};
+use crate::protocol::{FromWorker, Preference, ToWorker};
+use crate::worker_client::WorkerHandle;
+
+/// The model file, served next to the page by Trunk (see `index.html`).
+pub const MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The numbers of the newest requests; answers to older ones are dropped.
+#[derive(Default)]
+struct Seqs {
+    columns: Cell<u64>,
+    model: Cell<u64>,
+    cost: Cell<u64>,
+}
+
+impl Seqs {
+    fn bump(c: &Cell<u64>) -> u64 {
+        c.set(c.get() + 1);
+        c.get()
+    }
+}
+
+pub struct Bridge {
+    tokenizer: Rc<WorkerHandle>,
+    /// The model worker; `None` until asked for in an embedded widget.
+    model: RefCell<Option<Rc<WorkerHandle>>>,
+    state: AppState,
+    seqs: Rc<Seqs>,
+    files_added: Cell<u32>,
+}
+
+impl Bridge {
+    /// Starts the tokenizer worker, and the model worker unless `lazy_model` (then it starts on
+    /// the first [`Bridge::restart_model`]).
+    pub fn start(state: AppState, lazy_model: bool) -> Result<Rc<Self>, String> {
+        let seqs = Rc::new(Seqs::default());
+        let s = Rc::clone(&seqs);
+        let tokenizer = WorkerHandle::spawn(
+            move |msg| on_tokenizer_message(state, &s, msg),
+            move |err| {
+                state
+                    .token_error
+                    .set(Some(msg!("the tokenizer stopped: {}", err)))
+            },
+        )?;
+        let model = if lazy_model {
+            state.model.set(ModelState::Asleep);
+            None
+        } else {
+            Some(spawn_model(state, &seqs)?)
+        };
+        Ok(Rc::new(Bridge {
+            tokenizer,
+            model: RefCell::new(model),
+            state,
+            seqs,
+            files_added: Cell::new(0),
+        }))
+    }
+
+    /// Sends to the model worker, if one was started.
+    fn to_model(&self, msg: &ToWorker) {
+        if let Some(m) = self.model.borrow().as_ref() {
+            m.send(msg);
+        }
+    }
+
+    /// Replaces the model worker (after a crash or a failed download) and reloads the model.
+    pub fn restart_model(&self) {
+        if let Some(m) = self.model.borrow().as_ref() {
+            m.terminate();
+        }
+        match spawn_model(self.state, &self.seqs) {
+            Ok(handle) => {
+                *self.model.borrow_mut() = Some(handle);
+                self.request_next();
+            }
+            Err(e) => self
+                .state
+                .model
+                .set(ModelState::Failed(msg!("cannot start a worker: {}", e))),
+        }
+    }
+
+    /// Stops a download (or a load) by stopping the model worker; Retry starts a fresh one.
+    pub fn cancel_model(&self) {
+        if let Some(m) = self.model.borrow().as_ref() {
+            m.terminate();
+        }
+        self.state.running.set(false);
+        self.state.model.set(ModelState::Failed(msg!(
+            "Model download cancelled. Tokenizing still works; retry whenever you like."
+        )));
+    }
+
+    pub fn clear_model_cache(&self) {
+        self.to_model(&ToWorker::ClearModelCache);
+    }
+
+    pub fn request_exercises(&self) {
+        if self.state.exercise_sets.with_untracked(Option::is_none) {
+            self.tokenizer.send(&ToWorker::Exercises);
+        }
+    }
+
+    pub fn set_backend(&self, pref: Preference) {
+        self.state.backend_pref.set(pref);
+        self.state.backend_notice.set(None);
+        self.to_model(&ToWorker::SetBackend(pref));
+    }
+
+    /// Hands the user's file to the tokenizer worker, which reads and checks it.
+    pub fn add_tokenizer(&self, file: web_sys::File) {
+        let n = self.files_added.get() + 1;
+        self.files_added.set(n);
+        self.state.custom_error.set(None);
+        self.tokenizer.send_with_file(
+            &ToWorker::AddTokenizer {
+                id: format!("file:{n}"),
+                name: file.name(),
+            },
+            &file,
+        );
+    }
+
+    pub fn request_cost(&self) {
+        let seq = Seqs::bump(&self.seqs.cost);
+        self.tokenizer.send(&ToWorker::Cost {
+            seq,
+            req: requests::cost(self.state),
+        });
+    }
+
+    pub fn request_tokens(&self) {
+        let seq = Seqs::bump(&self.seqs.columns);
+        self.tokenizer.send(&ToWorker::Columns {
+            seq,
+            req: requests::columns(self.state),
+        });
+    }
+
+    /// Asks for the scores of what the user sees now (replacing any request in flight).
+    pub fn request_next(&self) {
+        let st = self.state;
+        let req = requests::next(st);
+        let seq = Seqs::bump(&self.seqs.model);
+        st.running.set(false);
+        if !requests::has_prompt(&req) {
+            st.stale.set(false);
+            st.next.set(NextState::Failed(msg!(
+                "Type some text to see what comes next."
+            )));
+            return;
+        }
+        st.stale.set(true);
+        if !matches!(st.next.get_untracked(), NextState::Done(_)) {
+            st.next.set(NextState::Waiting);
+        }
+        self.to_model(&ToWorker::Next { seq, req });
+    }
+
+    /// Draws `n` tokens after what the user sees now (Step: 1, Run: 20).
+    pub fn generate(&self, n: usize) {
+        let st = self.state;
+        let req = requests::generate(st, n);
+        if !requests::has_prompt(&req.next) || self.model.borrow().is_none() {
+            return;
+        }
+        let seq = Seqs::bump(&self.seqs.model);
+        st.running.set(true);
+        self.to_model(&ToWorker::Generate { seq, req });
+    }
+
+    /// Stops a generation (the tokens drawn so far stay) and scores what is there.
+    pub fn stop(&self) {
+        self.halt();
+        self.request_next();
+    }
+
+    /// Stops a generation, if one runs; its further answers are dropped.
+    fn halt(&self) {
+        if self.state.running.get_untracked() {
+            Seqs::bump(&self.seqs.model);
+            self.state.running.set(false);
+            self.to_model(&ToWorker::Stop);
+        }
+    }
+}
+
+fn spawn_model(state: AppState, seqs: &Rc<Seqs>) -> Result<Rc<WorkerHandle>, String> {
+    let s = Rc::clone(seqs);
+    let handle = WorkerHandle::spawn(
+        move |msg| on_model_message(state, &s, msg),
+        move |err| {
+            state.running.set(false);
+            state.model.set(ModelState::Failed(msg!(
+                "the model worker stopped ({}). Your text is kept; restart the model to go on.",
+                err
+            )));
+        },
+    )?;
+    handle.send(&ToWorker::LoadModel {
+        url: MODEL_URL.into(),
+        backend: state.backend_pref.get_untracked(),
+    });
+    state.model.set(ModelState::Downloading {
+        loaded: 0,
+        total: None,
+        rate: None,
+    });
+    Ok(handle)
+}
+
+fn on_tokenizer_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
+    match msg {
+        FromWorker::Columns { seq, columns } if seq == seqs.columns.get() => {
+            state.token_error.set(None);
+            state.tokens.set(Some(columns));
+        }
+        FromWorker::ColumnsFailed { seq, message } if seq == seqs.columns.get() => {
+            state.token_error.set(Some(message));
+        }
+        FromWorker::Costs { seq, report } if seq == seqs.cost.get() => {
+            state.costs.set(Some(Ok(*report)))
+        }
+        FromWorker::CostFailed { seq, message } if seq == seqs.cost.get() => {
+            state.costs.set(Some(Err(message)))
+        }
+        FromWorker::Exercises(sets) => state.exercise_sets.set(Some(sets)),
+        FromWorker::TokenizerAdded(added) => {
+            state
+                .custom
+                .update(|c| c.push((added.id.clone(), added.name)));
+            state.columns.update(|c| c.push(added.id));
+        }
+        FromWorker::TokenizerRejected { message, .. } => state.custom_error.set(Some(message)),
+        _ => {}
+    }
+}
+
+fn on_model_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
+    let latest = seqs.model.get();
+    match msg {
+        FromWorker::ModelProgress {
+            loaded,
+            total,
+            elapsed_ms,
+        } => state.model.set(ModelState::Downloading {
+            loaded,
+            total,
+            rate: (elapsed_ms > 0.0).then(|| loaded as f64 / (elapsed_ms / 1e3)),
+        }),
+        FromWorker::ModelReady {
+            summary,
+            load_ms,
+            from_cache,
+        } => {
+            follow_engine(state, &summary.engine);
+            state.model.set(ModelState::Ready(Box::new(ModelInfo {
+                summary,
+                load_ms,
+                from_cache,
+                saved: from_cache,
+            })))
+        }
+        FromWorker::BackendChanged { engine, notice } => {
+            follow_engine(state, &engine);
+            state.model.update(|m| {
+                if let ModelState::Ready(info) = m {
+                    info.summary.backend = engine.label();
+                    info.summary.engine = engine;
+                }
+            });
+            // Speeds measured on the other backend no longer apply.
+            state.speed.set(Default::default());
+            if notice.is_some() {
+                state.backend_notice.set(notice);
+            }
+        }
+        FromWorker::ModelFailed { message } => {
+            state.running.set(false);
+            state.model.set(ModelState::Failed(message))
+        }
+        FromWorker::ModelCached => state.model.update(|m| {
+            if let ModelState::Ready(info) = m {
+                info.saved = true;
+            }
+        }),
+        FromWorker::ModelCacheCleared => state.model.update(|m| {
+            if let ModelState::Ready(info) = m {
+                info.from_cache = false;
+                info.saved = false;
+            }
+        }),
+        FromWorker::NextProgress { seq, done, total } if seq == latest => {
+            state.next.set(NextState::Reading { done, total })
+        }
+        FromWorker::Appended { seq, token } if seq == latest => {
+            state.continuation.update(|c| {
+                c.push(Generated {
+                    id: token.id,
+                    forced: false,
+                    pieces: token.pieces,
+                })
+            });
+            // The scores on screen are for the context before this token.
+            state.stale.set(true);
+        }
+        FromWorker::GenerateDone { seq } if seq == latest => state.running.set(false),
+        FromWorker::Scores {
+            seq,
+            scores,
+            ms,
+            memory_bytes,
+        } if seq == latest => {
+            state.speed.update(|speed| {
+                speed.memory_bytes = memory_bytes;
+                match scores.computed_tokens {
+                    0 => {}
+                    1 => speed.decode_ms = Some(ms),
+                    n => speed.prefill = Some(n as f64 / (ms / 1e3)),
+                }
+            });
+            // The tokens after the text, as the model's tokenizer spells them.
+            let ids: Vec<u32> = scores.continuation.tokens.iter().map(|t| t.id).collect();
+            state.continuation.update(|c| {
+                if c.iter().map(|g| g.id).eq(ids.iter().copied()) {
+                    for (g, t) in c.iter_mut().zip(&scores.continuation.tokens) {
+                        if g.pieces != t.pieces {
+                            g.pieces = t.pieces.clone();
+                        }
+                    }
+                }
+            });
+            state.stale.set(false);
+            state.next.set(NextState::Done(Box::new(Scores {
+                scores: *scores,
+                ms,
+            })));
+        }
+        FromWorker::NextFailed { seq, message } if seq == latest => {
+            state.running.set(false);
+            state.stale.set(false);
+            state.next.set(NextState::Failed(message))
+        }
+        _ => {}
+    }
+}
+
+/// Keeps the backend switch in step with where the model runs: WebGPU asked for but not
+/// available (or lost) shows as the CPU, with the reason beside it.
+fn follow_engine(state: AppState, engine: &crate::protocol::Backend) {
+    if state.backend_pref.get_untracked() == Preference::Webgpu && !engine.on_gpu() {
+        state.backend_pref.set(Preference::Cpu);
+    }
+}
+
+/// What the components may ask of the workers.
+#[derive(Clone, Copy)]
+pub struct Actions {
+    bridge: StoredValue<Rc<Bridge>, LocalStorage>,
+}
+
+impl Actions {
+    pub fn new(bridge: Rc<Bridge>) -> Self {
+        Self {
+            bridge: StoredValue::new_local(bridge),
+        }
+    }
+    pub fn with(&self, f: impl FnOnce(&Bridge)) {
+        self.bridge.with_value(|b| f(b));
+    }
+    pub fn restart_model(&self) {
+        self.with(|b| b.restart_model());
+    }
+    pub fn clear_model_cache(&self) {
+        self.with(|b| b.clear_model_cache());
+    }
+    pub fn set_backend(&self, pref: Preference) {
+        self.with(|b| b.set_backend(pref));
+    }
+    pub fn request_exercises(&self) {
+        self.with(|b| b.request_exercises());
+    }
+    pub fn cancel_model(&self) {
+        self.with(|b| b.cancel_model());
+    }
+    pub fn add_tokenizer(&self, file: web_sys::File) {
+        self.with(|b| b.add_tokenizer(file));
+    }
+    /// Step (1) or Run (n): draw tokens after what the user sees now.
+    pub fn generate(&self, n: usize) {
+        self.with(|b| b.generate(n));
+    }
+    pub fn stop(&self) {
+        self.with(|b| b.stop());
+    }
+    /// Before the user changes the tokens after the text: stop a generation that would add more.
+    pub fn stop_if_running(&self) {
+        self.with(|b| b.halt());
+    }
+    /// The continuation changed by the user (a forced token, Undo, Clear): score again.
+    pub fn request_next(&self) {
+        self.with(|b| b.request_next());
+    }
+    /// Scores again unless a generation runs (it scores the context after its last token).
+    pub fn score_if_idle(&self) {
+        self.with(|b| {
+            if !b.state.running.get_untracked() {
+                b.request_next();
+            }
+        });
+    }
+}

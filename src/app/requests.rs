@@ -1,0 +1,74 @@
+//! The requests the page sends, built from what the user sees right now. Nothing is computed
+//! here: each is the core service's own request type, filled from the signals.
+
+use leptos::prelude::*;
+use tokenmeter_core::service::cost::CostRequest;
+use tokenmeter_core::service::next::{GenerateRequest, NextRequest};
+use tokenmeter_core::service::tokens::ColumnsRequest;
+
+use super::state::{AppState, ModelState};
+
+/// The token columns: the text split by each tokenizer shown, or the typed IDs decoded.
+pub fn columns(state: AppState) -> ColumnsRequest {
+    let tokenizers = state.columns.get_untracked();
+    if state.decode.get_untracked() {
+        ColumnsRequest::Decode {
+            ids: state.ids_input.get_untracked(),
+            tokenizers,
+        }
+    } else {
+        ColumnsRequest::Tokenize {
+            text: state.text.get_untracked(),
+            tokenizers,
+        }
+    }
+}
+
+/// The next-token scores for the text, the tokens after it and the settings.
+pub fn next(state: AppState) -> NextRequest {
+    let s = state.settings.get_untracked();
+    NextRequest {
+        text: state.text.get_untracked(),
+        chat: s.chat,
+        bos: false,
+        continuation: state
+            .continuation
+            .with_untracked(|c| c.iter().map(|g| g.id).collect()),
+        top: s.top,
+        sampler: s.sampler,
+        search: s.search,
+        surprisal: s.surprisal,
+    }
+}
+
+/// Draw `n` tokens after what the user sees now, and score the context after them.
+pub fn generate(state: AppState, n: usize) -> GenerateRequest {
+    GenerateRequest {
+        next: next(state),
+        max_tokens: n,
+        then_score: true,
+    }
+}
+
+/// Whether there is anything to predict from.
+pub fn has_prompt(req: &NextRequest) -> bool {
+    !(req.text.is_empty() && req.continuation.is_empty() && !req.chat)
+}
+
+/// The cost panel: the text priced with the panel's settings; the languages of the columns.
+pub fn cost(state: AppState) -> CostRequest {
+    let device = match (
+        state.model.get_untracked(),
+        state.speed.get_untracked().decode_ms,
+    ) {
+        (ModelState::Ready(m), Some(ms)) if ms > 0.0 => Some((m.summary.n_params as f64, 1e3 / ms)),
+        _ => None,
+    };
+    CostRequest {
+        text: state.text.get_untracked(),
+        models: Vec::new(),
+        settings: state.cost_settings.get_untracked(),
+        device,
+        languages_for: state.columns.get_untracked(),
+    }
+}

@@ -1,0 +1,206 @@
+//! The scores of the whole vocabulary, drawn: the candidate table (click one to choose it), the
+//! sampler's filters and draw, a token's rank by search, and the sorted distribution's long tail.
+
+use leptos::prelude::*;
+use tokenmeter_core::service::next::NextResponse;
+
+use super::bridge::Actions;
+use super::i18n::{fill, t, tx};
+use super::state::Scores;
+use super::text::{pieces_view, visible_pieces};
+use super::{AppState, Generated};
+
+#[component]
+pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl IntoView {
+    let l = state.lang.get_untracked();
+    let ms = scores.ms;
+    let scores = scores.scores;
+    let max_prob = scores
+        .row
+        .candidates
+        .first()
+        .map_or(1.0, |c| c.prob)
+        .max(1e-12);
+    let d = &scores.row.sampling;
+    let rows = scores
+        .row
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(rank, c)| {
+            let width = format!("width: {:.1}%", 100.0 * c.prob / max_prob);
+            let kept = d.prob(c.id);
+            let drawn = c.id == d.chosen.id;
+            let (id, pieces) = (c.id, c.pieces.clone());
+            let force = move |_| {
+                // Scores being replaced belong to an older context: choosing from them would
+                // put a token where the model did not score it.
+                if state.stale.get_untracked() {
+                    return;
+                }
+                actions.stop_if_running();
+                state.continuation.update(|v| {
+                    v.push(Generated {
+                        id,
+                        pieces: pieces.clone(),
+                        forced: true,
+                    })
+                });
+                actions.request_next();
+            };
+            view! {
+                <tr
+                    data-id=c.id
+                    data-logit=c.logit.to_string()
+                    data-prob=c.prob.to_string()
+                    class:filtered=kept.is_none()
+                    class:drawn=drawn
+                    on:click=force
+                    title=tx(state, "Click to choose this token")
+                >
+                    <td class="rank">{rank + 1}</td>
+                    <td class="cand">
+                        // The accessible name starts with the visible text (WCAG 2.5.3).
+                        <button class="token-button"
+                            aria-label=fill(t(l, "{} — choose token {}"), &[&visible_pieces(&c.pieces), &c.id])>
+                            <code>{pieces_view(&c.pieces, l)}</code>
+                        </button>
+                        {drawn.then(|| view! { <span class="drawn-mark">{t(l, " ← next draw")}</span> })}
+                    </td>
+                    <td class="num">{c.id}</td>
+                    <td class="num">{format!("{:.3}", c.logit)}</td>
+                    <td class="bar-cell">
+                        <span class="bar" style=width></span>
+                        <span class="pct">{format!("{:.2}%", 100.0 * c.prob)}</span>
+                    </td>
+                    <td class="num kept">{kept.map_or(t(l, "filtered").to_string(), |p| format!("{:.2}%", 100.0 * p))}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let per_token = if scores.computed_tokens > 0 {
+        fill(
+            t(l, "{} new tokens in {} ms ({} ms/token)"),
+            &[
+                &scores.computed_tokens,
+                &format!("{:.0}", ms),
+                &format!("{:.1}", ms / scores.computed_tokens as f64),
+            ],
+        )
+    } else {
+        t(l, "from the cache").to_string()
+    };
+    let n = &scores.row;
+    view! {
+        <p class="stats" data-testid="entropy">
+            {fill(
+                t(l, "Entropy {} bits: as unsure as a fair pick among {} tokens · the {} listed hold {}% · {}% is spread over the other {} entries"),
+                &[
+                    &format!("{:.2}", n.entropy_bits),
+                    &format!("{:.1}", n.effective_choices),
+                    &n.candidates.len(),
+                    &format!("{:.1}", 100.0 * n.top_mass),
+                    &format!("{:.1}", 100.0 * (1.0 - n.top_mass).max(0.0)),
+                    &(n.vocab_size - n.candidates.len()),
+                ],
+            )}
+        </p>
+        <p class="stats">
+            {fill(
+                t(l, "{} of {} tokens survive the filters; the next draw (step {}) is "),
+                &[&d.survivors, &n.vocab_size, &d.step],
+            )}
+            <code data-testid="drawn">{pieces_view(&d.chosen.pieces, l)}</code>
+            {fill(t(l, " ({}% after filtering)."), &[&format!("{:.2}", 100.0 * d.chosen.prob)])}
+        </p>
+        <table class="candidates" data-testid="candidates">
+            <thead>
+                <tr>
+                    <th>"#"</th><th>{t(l, "token")}</th><th>"ID"</th><th>{t(l, "logit")}</th>
+                    <th>{t(l, "probability")}</th><th>{t(l, "after filters")}</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <Search state scores=scores.clone() />
+        <Curve state points=n.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
+        <p class="stats">{fill(t(l, "Prompt of {} tokens, {}."), &[&scores.prompt_tokens, &per_token])}</p>
+    }
+}
+
+#[component]
+fn Search(state: AppState, scores: NextResponse) -> impl IntoView {
+    let l = state.lang.get_untracked();
+    let result = scores.search.map(|h| {
+        let what = if h.exact {
+            fill(
+                t(l, "“{}” is token {}"),
+                &[&visible_pieces(&h.pieces), &h.id],
+            )
+        } else {
+            fill(
+                t(l, "not one token; its first token “{}” (ID {})"),
+                &[&visible_pieces(&h.pieces), &h.id],
+            )
+        };
+        fill(
+            t(l, "{}: rank {} of {}, probability {}%."),
+            &[
+                &what,
+                &(h.rank + 1),
+                &scores.row.vocab_size,
+                &format!("{:.4}", 100.0 * h.prob),
+            ],
+        )
+    });
+    view! {
+        <div class="search">
+            <label for="search">{tx(state, "Find a token ")}</label>
+            <input
+                id="search"
+                type="text"
+                spellcheck="false"
+                placeholder=" Paris"
+                prop:value=move || state.settings.with(|s| s.search.clone())
+                on:input=move |ev| {
+                    let q = event_target_value(&ev);
+                    state.settings.update(|s| s.search = q)
+                }
+            />
+            <span data-testid="search-result">{result}</span>
+        </div>
+    }
+}
+
+/// The whole distribution sorted by probability, on log–log axes: the long tail made visible.
+#[component]
+fn Curve(state: AppState, points: Vec<(usize, f64)>, vocab: usize, shown: usize) -> impl IntoView {
+    let l = state.lang.get_untracked();
+    const W: f64 = 600.0;
+    const H: f64 = 140.0;
+    const MIN_LOG_P: f64 = -12.0;
+    let max_log_r = (vocab.max(2) as f64).log10();
+    let x = |rank: usize| W * (rank.max(1) as f64).log10() / max_log_r;
+    let y = |p: f64| H * (p.max(1e-12).log10() / MIN_LOG_P);
+    let line: String = points
+        .iter()
+        .map(|&(r, p)| format!("{:.1},{:.1}", x(r), y(p)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cut = x(shown);
+    view! {
+        <figure class="curve">
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=t(l, "sorted probabilities of all vocabulary entries, log scale")>
+                <line class="axis" x1="0" y1=H x2=W y2=H />
+                <line class="cut" x1=cut y1="0" x2=cut y2=H />
+                <polyline class="dist" points=line />
+            </svg>
+            <figcaption>
+                {fill(
+                    t(l, "All {} entries, most likely first (both axes logarithmic: rank 1 to {}, probability 1 to 10⁻¹²). The line marks the {} listed above."),
+                    &[&vocab, &vocab, &shown],
+                )}
+            </figcaption>
+        </figure>
+    }
+}

@@ -1,0 +1,97 @@
+//! The Web Worker: an adapter between the page's messages and the core's service layer.
+//!
+//! The page starts two workers from this code, each taking one role on its first message:
+//!
+//! - [`tokens`]: the token columns, the user's tokenizer files, prices and the exercise sets
+//!   (always quick);
+//! - [`model`]: the model — downloading it, choosing the backend, next-token scores, generation,
+//!   the benchmark (may be busy with a long prompt).
+//!
+//! Each role owns its state. Requests the user supersedes by typing go through a one-slot
+//! mailbox ([`mailbox`]); downloads, gzip and Cache Storage are in [`net`]. No logic of its own
+//! lives here: every answer comes from `tokenmeter_core::service`.
+
+mod mailbox;
+mod model;
+mod net;
+mod tokens;
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::protocol::{FromWorker, ToWorker};
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(msg: &FromWorker) {
+    if let Err(e) = scope().post_message(&JsValue::from_str(&msg.to_json())) {
+        web_sys::console::error_2(&"tokenmeter worker: postMessage failed".into(), &e);
+    }
+}
+
+fn now_ms() -> f64 {
+    scope()
+        .performance()
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// Bytes of memory this worker's wasm instance holds.
+fn memory_bytes() -> usize {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as usize
+        })
+        .unwrap_or(0)
+}
+
+/// The worker's two possible roles, each created on first use.
+#[derive(Default)]
+struct Roles {
+    tokens: Option<Rc<tokens::Tokens>>,
+    model: Option<Rc<model::Model>>,
+}
+
+/// The worker's entry point: listen, then say so.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let mut roles = Roles::default();
+    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        // A request is a JSON string, or `[JSON string, File]` when a file comes with it.
+        let data = ev.data();
+        let (text, file) = match data.dyn_ref::<js_sys::Array>() {
+            Some(pair) => (
+                pair.get(0).as_string(),
+                pair.get(1).dyn_into::<web_sys::File>().ok(),
+            ),
+            None => (data.as_string(), None),
+        };
+        let Some(text) = text else {
+            return;
+        };
+        match serde_json::from_str::<ToWorker>(&text) {
+            Ok(msg) if tokens::Tokens::takes(&msg) => roles
+                .tokens
+                .get_or_insert_with(tokens::Tokens::start)
+                .handle(msg, file),
+            Ok(msg) => roles
+                .model
+                .get_or_insert_with(model::Model::start)
+                .handle(msg),
+            Err(e) => {
+                web_sys::console::error_1(&format!("tokenmeter worker: bad message: {e}").into())
+            }
+        }
+    });
+    scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+    post(&FromWorker::Ready);
+}

@@ -1,0 +1,284 @@
+//! The model worker's role: download the GGUF (with progress; kept in Cache Storage), load it,
+//! start the engine on the backend asked for, then answer scoring requests one at a time.
+//!
+//! One task owns the engine and runs every job in turn: control jobs (load, change backend,
+//! benchmark) in order, and the newest scoring job (next or generate) — a newer one replaces an
+//! older one that has not started, and makes a running one give up at its next look at the
+//! mailbox (between prefill chunks, between generated tokens).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::Cursor;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use wasm_bindgen_futures::spawn_local;
+
+use tokenmeter_core::msg;
+use tokenmeter_core::service::bench::{self, BenchRequest};
+use tokenmeter_core::service::model::LoadedModel;
+use tokenmeter_core::service::next::{self, GenerateEvent, GenerateRequest, NextRequest, Progress};
+use tokenmeter_gpu::{Engine, Preference};
+
+use super::mailbox::{yield_to_events, Latest, Notify};
+use super::{memory_bytes, net, now_ms, post};
+use crate::protocol::{FromWorker, ToWorker};
+
+/// The largest model file the page loads (wasm32 addresses 4 GB; the weights are unpacked
+/// beside the file while loading).
+const MAX_MODEL_BYTES: u64 = 1_500_000_000;
+
+enum Control {
+    Load { url: String, backend: Preference },
+    SetBackend(Preference),
+    Bench(BenchRequest),
+}
+
+#[derive(Clone)]
+enum Scoring {
+    Next { seq: u64, req: NextRequest },
+    Generate { seq: u64, req: GenerateRequest },
+}
+
+pub struct Model {
+    controls: RefCell<VecDeque<Control>>,
+    scoring: Latest<Scoring>,
+    /// The user pressed Stop: a running generation ends at its next token.
+    stop: Cell<bool>,
+    changed: Rc<Notify>,
+}
+
+impl Model {
+    pub fn start() -> Rc<Self> {
+        let role = Rc::new(Self {
+            controls: RefCell::new(VecDeque::new()),
+            scoring: Latest::default(),
+            stop: Cell::new(false),
+            changed: Rc::new(Notify::default()),
+        });
+        spawn_local(run(Rc::clone(&role)));
+        role
+    }
+
+    pub fn handle(self: &Rc<Self>, msg: ToWorker) {
+        match msg {
+            ToWorker::LoadModel { url, backend } => self.control(Control::Load { url, backend }),
+            ToWorker::SetBackend(p) => self.control(Control::SetBackend(p)),
+            ToWorker::Bench(req) => self.control(Control::Bench(req)),
+            ToWorker::Next { seq, req } => self.score(Scoring::Next { seq, req }),
+            ToWorker::Generate { seq, req } => self.score(Scoring::Generate { seq, req }),
+            ToWorker::Stop => {
+                self.scoring.clear();
+                self.stop.set(true);
+            }
+            ToWorker::ClearModelCache => spawn_local(async {
+                if let Err(e) = net::clear_model_cache().await {
+                    web_sys::console::warn_1(&format!("tokenmeter: {e}").into());
+                }
+                post(&FromWorker::ModelCacheCleared);
+            }),
+            _ => {}
+        }
+    }
+
+    fn control(&self, c: Control) {
+        self.controls.borrow_mut().push_back(c);
+        self.changed.notify();
+    }
+
+    fn score(&self, s: Scoring) {
+        self.scoring.put(s);
+        self.changed.notify();
+    }
+
+    /// A newer scoring request or a Stop arrived: the running job should give up.
+    fn interrupted(&self) -> bool {
+        self.scoring.is_full() || self.stop.get()
+    }
+}
+
+/// The model once loaded, and the engine its passes run on.
+struct Ready {
+    model: Rc<LoadedModel>,
+    engine: Engine,
+}
+
+/// Runs every job in turn; sleeps when there is none.
+async fn run(role: Rc<Model>) {
+    let mut ready: Option<Ready> = None;
+    loop {
+        let changed = role.changed.wait();
+        let control = role.controls.borrow_mut().pop_front();
+        if let Some(control) = control {
+            match control {
+                Control::Load { url, backend } => {
+                    if ready.is_none() {
+                        ready = load(&url, backend).await;
+                    }
+                }
+                Control::SetBackend(pref) => {
+                    if let Some(r) = ready.as_mut() {
+                        r.engine = Engine::start(Arc::clone(&r.model.model), pref).await;
+                        post(&FromWorker::BackendChanged {
+                            engine: r.engine.backend().clone(),
+                            notice: None,
+                        });
+                    }
+                }
+                Control::Bench(req) => post(&match ready.as_mut() {
+                    None => FromWorker::BenchFailed {
+                        message: msg!("the model is not loaded"),
+                    },
+                    Some(r) => match bench::bench(&r.model, &mut r.engine, &req, now_ms).await {
+                        Ok(result) => FromWorker::BenchDone(Box::new(result)),
+                        Err(message) => FromWorker::BenchFailed { message },
+                    },
+                }),
+            }
+            continue;
+        }
+        // Scoring requests wait for the model.
+        match (ready.as_mut(), role.scoring.is_full()) {
+            (Some(r), true) => {
+                if let Some(job) = role.scoring.take() {
+                    role.stop.set(false);
+                    score(&role, r, job).await;
+                }
+            }
+            _ => changed.await,
+        }
+    }
+}
+
+/// Downloads (or takes from Cache Storage) and loads the model, reporting progress.
+async fn load(url: &str, backend: Preference) -> Option<Ready> {
+    let started = now_ms();
+    let mut last_report = f64::NEG_INFINITY;
+    let mut progress = |loaded: u64, total: Option<u64>| {
+        // Report at most every 100 ms, and at the end.
+        let t = now_ms();
+        if t - last_report > 100.0 || Some(loaded) == total {
+            last_report = t;
+            post(&FromWorker::ModelProgress {
+                loaded,
+                total,
+                elapsed_ms: t - started,
+            });
+        }
+    };
+    let cached = net::cached_model(url, MAX_MODEL_BYTES)
+        .await
+        .unwrap_or_else(|e| {
+            // Cache Storage may be unavailable (private mode, quota): just download.
+            web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());
+            None
+        });
+    let from_cache = cached.is_some();
+    let bytes = match cached {
+        Some(bytes) => bytes,
+        None => match net::fetch_bytes(url, &mut progress, MAX_MODEL_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                post(&FromWorker::ModelFailed {
+                    message: msg!("the model download failed: {}", e),
+                });
+                return None;
+            }
+        },
+    };
+    let t0 = now_ms();
+    let model = match LoadedModel::read(&mut Cursor::new(&bytes[..])) {
+        Ok(m) => Rc::new(m),
+        Err(message) => {
+            if from_cache {
+                // A cached copy that does not load is dropped; a retry downloads it again.
+                if let Err(e) = net::clear_model_cache().await {
+                    web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());
+                }
+            }
+            post(&FromWorker::ModelFailed { message });
+            return None;
+        }
+    };
+    // Choose the backend (and upload the weights if it is the GPU).
+    let engine = Engine::start(Arc::clone(&model.model), backend).await;
+    post(&FromWorker::ModelReady {
+        summary: model.summary(engine.backend()),
+        load_ms: now_ms() - t0,
+        from_cache,
+    });
+    if !from_cache {
+        // Keep a file that loaded for the next visit (after answering: it takes a moment).
+        let url = url.to_string();
+        spawn_local(async move {
+            match net::store_model(&url, bytes).await {
+                Ok(()) => post(&FromWorker::ModelCached),
+                Err(e) => web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into()),
+            }
+        });
+    }
+    Some(Ready { model, engine })
+}
+
+/// Answers one scoring job, posting progress, scores and generated tokens as they come.
+async fn score(role: &Rc<Model>, r: &mut Ready, job: Scoring) {
+    let seq = match &job {
+        Scoring::Next { seq, .. } | Scoring::Generate { seq, .. } => *seq,
+    };
+    let mut t0 = now_ms();
+    let mut between = async |p: Progress| {
+        post(&FromWorker::NextProgress {
+            seq,
+            done: p.done,
+            total: p.total,
+        });
+        yield_to_events().await;
+        !role.interrupted()
+    };
+    let post_scores = |scores: &next::NextResponse, t0: f64| {
+        if let Some(notice) = &scores.fallback {
+            post(&FromWorker::BackendChanged {
+                engine: scores.backend.clone(),
+                notice: Some(notice.clone()),
+            });
+        }
+        post(&FromWorker::Scores {
+            seq,
+            scores: Box::new(scores.clone()),
+            ms: now_ms() - t0,
+            memory_bytes: memory_bytes(),
+        });
+    };
+    match job {
+        Scoring::Next { req, .. } => {
+            match next::next(&r.model, &mut r.engine, &req, &mut between).await {
+                Ok(Some(scores)) => post_scores(&scores, t0),
+                Ok(None) => {} // superseded
+                Err(message) => post(&FromWorker::NextFailed { seq, message }),
+            }
+        }
+        Scoring::Generate { req, .. } => {
+            let mut on = async |e: GenerateEvent<'_>| match e {
+                GenerateEvent::Progress(p) => between(p).await,
+                GenerateEvent::Scores(s) => {
+                    post_scores(s, t0);
+                    // Let a Stop or a newer request arrive between two tokens.
+                    yield_to_events().await;
+                    t0 = now_ms();
+                    !role.interrupted()
+                }
+                GenerateEvent::Token(token) => {
+                    post(&FromWorker::Appended {
+                        seq,
+                        token: token.clone(),
+                    });
+                    true
+                }
+            };
+            match next::generate(&r.model, &mut r.engine, &req, &mut on).await {
+                Ok(_) => post(&FromWorker::GenerateDone { seq }),
+                Err(message) => post(&FromWorker::NextFailed { seq, message }),
+            }
+        }
+    }
+}

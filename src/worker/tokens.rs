@@ -1,0 +1,310 @@
+//! The tokenizer worker's role: vocabularies loaded on first use, the user's own tokenizer files,
+//! the price table, the exercise sets. It keeps only the newest columns and cost requests and
+//! answers them again whenever a vocabulary (or the price table) arrives, so a column fills in
+//! as soon as its vocabulary is ready.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use wasm_bindgen_futures::spawn_local;
+
+use tokenmeter_core::cost::PriceTable;
+use tokenmeter_core::exercises::{ExerciseSet, Index};
+use tokenmeter_core::msg;
+use tokenmeter_core::service::cost::{self, CostRequest};
+use tokenmeter_core::service::limits::{MAX_TOKENS_SHOWN, MAX_USER_TOKENIZERS};
+use tokenmeter_core::service::tokens::{self, ColumnsRequest, VocabState};
+use tokenmeter_core::tokenizer::TextTokenizer;
+use tokenmeter_core::Msg;
+
+use super::mailbox::{yield_to_events, Latest, Notify};
+use super::{net, now_ms, post};
+use crate::protocol::{FromWorker, ToWorker};
+
+/// Where the converted shipped vocabularies are served (written by `cargo xtask data`).
+fn vocab_url(id: &str) -> String {
+    format!("vocab/{id}.json.gz")
+}
+/// Where the trimmed LiteLLM price table is served.
+const PRICES_URL: &str = "prices/prices.json.gz";
+/// Compressed and inflated size limits of what this role downloads or is given.
+const MAX_VOCAB_BYTES: u64 = 64_000_000;
+const MAX_PRICES_BYTES: u64 = 16_000_000;
+/// A GGUF's tokenizer is in its first megabytes: files larger than this are read only that far.
+const GGUF_HEAD: f64 = 64e6;
+/// A `tokenizer.json` (or its gzip) larger than this, before or after inflating, is refused.
+const MAX_JSON: u64 = 256_000_000;
+
+pub struct Tokens {
+    vocabs: RefCell<HashMap<String, VocabState>>,
+    files_added: Cell<usize>,
+    prices: RefCell<Option<Result<Rc<PriceTable>, Msg>>>,
+    prices_loading: Cell<bool>,
+    columns: Latest<(u64, ColumnsRequest)>,
+    cost: Latest<(u64, CostRequest)>,
+    /// Something changed: a request arrived, a vocabulary or the price table loaded.
+    changed: Rc<Notify>,
+}
+
+impl Tokens {
+    /// Whether a message is for this role.
+    pub fn takes(msg: &ToWorker) -> bool {
+        matches!(
+            msg,
+            ToWorker::Columns { .. }
+                | ToWorker::AddTokenizer { .. }
+                | ToWorker::Cost { .. }
+                | ToWorker::Exercises
+                | ToWorker::TokenizeBatch { .. }
+        )
+    }
+
+    pub fn start() -> Rc<Self> {
+        let role = Rc::new(Self {
+            vocabs: RefCell::new(HashMap::new()),
+            files_added: Cell::new(0),
+            prices: RefCell::new(None),
+            prices_loading: Cell::new(false),
+            columns: Latest::default(),
+            cost: Latest::default(),
+            changed: Rc::new(Notify::default()),
+        });
+        spawn_local(answer_loop(Rc::clone(&role)));
+        role
+    }
+
+    pub fn handle(self: &Rc<Self>, msg: ToWorker, file: Option<web_sys::File>) {
+        match msg {
+            ToWorker::Columns { seq, req } => {
+                self.columns.put((seq, req));
+                self.changed.notify();
+            }
+            ToWorker::Cost { seq, req } => {
+                self.cost.put((seq, req));
+                self.changed.notify();
+            }
+            ToWorker::AddTokenizer { id, name } => {
+                spawn_local(add_tokenizer(Rc::clone(self), id, name, file))
+            }
+            ToWorker::TokenizeBatch { tokenizer, texts } => {
+                spawn_local(tokenize_batch(Rc::clone(self), tokenizer, texts))
+            }
+            ToWorker::Exercises => spawn_local(async {
+                post(&FromWorker::Exercises(load_exercises().await));
+            }),
+            _ => {}
+        }
+    }
+
+    /// Vocabulary `id` as it stands, starting its download if it is shipped and not asked for
+    /// yet.
+    fn vocab(self: &Rc<Self>, id: &str) -> VocabState {
+        if let Some(v) = self.vocabs.borrow().get(id) {
+            return v.clone();
+        }
+        let state = match tokens::shipped(id) {
+            Err(unknown) => VocabState::Failed(unknown),
+            Ok(spec) => {
+                let (role, id2, info) = (Rc::clone(self), id.to_string(), spec.info());
+                spawn_local(async move {
+                    let loaded = match load_vocab(&id2, info).await {
+                        Ok(t) => VocabState::Ready(Arc::new(t)),
+                        Err(e) => VocabState::Failed(e),
+                    };
+                    role.vocabs.borrow_mut().insert(id2, loaded);
+                    role.changed.notify();
+                });
+                VocabState::Loading
+            }
+        };
+        self.vocabs
+            .borrow_mut()
+            .insert(id.to_string(), state.clone());
+        state
+    }
+
+    /// The price table, starting its download on first use (`None` while it downloads).
+    fn prices(self: &Rc<Self>) -> Option<Result<Rc<PriceTable>, Msg>> {
+        let have = self.prices.borrow().clone();
+        if have.is_none() && !self.prices_loading.replace(true) {
+            let role = Rc::clone(self);
+            spawn_local(async move {
+                let table = load_prices().await.map(Rc::new);
+                *role.prices.borrow_mut() = Some(table);
+                role.changed.notify();
+            });
+        }
+        have
+    }
+}
+
+/// Answers the newest columns and cost requests, again whenever something changed.
+async fn answer_loop(role: Rc<Tokens>) {
+    // What was last answered, to answer again when a vocabulary arrives.
+    let mut columns: Option<(u64, ColumnsRequest)> = None;
+    let mut cost: Option<(u64, CostRequest)> = None;
+    loop {
+        let changed = role.changed.wait();
+        // Let queued messages arrive, so that only the newest text is tokenized.
+        yield_to_events().await;
+        if let Some(c) = role.columns.take() {
+            columns = Some(c);
+        }
+        if let Some(c) = role.cost.take() {
+            cost = Some(c);
+        }
+        if let Some((seq, req)) = &columns {
+            let lookup = |id: &str| role.vocab(id);
+            post(&match tokens::columns(req, &lookup, MAX_TOKENS_SHOWN) {
+                Ok(columns) => FromWorker::Columns { seq: *seq, columns },
+                Err(message) => FromWorker::ColumnsFailed { seq: *seq, message },
+            });
+        }
+        if let Some((seq, req)) = &cost {
+            if let Some(msg) = answer_cost(&role, *seq, req) {
+                post(&msg);
+            }
+        }
+        changed.await;
+    }
+}
+
+/// Prices a request with whatever vocabularies are loaded (starting the others); `None` while
+/// the price table downloads.
+fn answer_cost(role: &Rc<Tokens>, seq: u64, req: &CostRequest) -> Option<FromWorker> {
+    let table = match role.prices()? {
+        Err(message) => return Some(FromWorker::CostFailed { seq, message }),
+        Ok(t) => t,
+    };
+    let mut count = |id: &str, text: &str| -> Result<Option<u64>, Msg> {
+        Ok(match role.vocab(id) {
+            VocabState::Ready(tok) => Some(tok.encode(text)?.len() as u64),
+            VocabState::Loading | VocabState::Failed(_) => None,
+        })
+    };
+    Some(match cost::cost(req, &table, &mut count) {
+        Ok(report) => FromWorker::Costs {
+            seq,
+            report: Box::new(report),
+        },
+        Err(message) => FromWorker::CostFailed { seq, message },
+    })
+}
+
+async fn load_vocab(
+    id: &str,
+    info: tokenmeter_core::tokenizer::TokenizerInfo,
+) -> Result<TextTokenizer, Msg> {
+    let bytes = net::fetch_bytes(&vocab_url(id), &mut |_, _| {}, MAX_VOCAB_BYTES)
+        .await
+        .map_err(|e| msg!("could not download the {} vocabulary: {}", id, e))?;
+    let json = net::gunzip_if_needed(bytes, MAX_JSON).await?;
+    Ok(TextTokenizer::from_json(&json, info)?)
+}
+
+async fn load_prices() -> Result<PriceTable, Msg> {
+    let bytes = net::fetch_bytes(PRICES_URL, &mut |_, _| {}, MAX_PRICES_BYTES)
+        .await
+        .map_err(|e| msg!("could not download the price table: {}", e))?;
+    Ok(PriceTable::from_json(
+        &net::gunzip_if_needed(bytes, 4 * MAX_PRICES_BYTES).await?,
+    )?)
+}
+
+/// Reads the user's file and adds it as a vocabulary (the page names it `id`).
+async fn add_tokenizer(role: Rc<Tokens>, id: String, name: String, file: Option<web_sys::File>) {
+    let result = async {
+        let file = file.ok_or_else(|| msg!("no file came with the request"))?;
+        if role.files_added.get() >= MAX_USER_TOKENIZERS {
+            return Err(msg!(
+                "at most {} files of your own can be added; reload the page for more",
+                MAX_USER_TOKENIZERS
+            ));
+        }
+        let head = net::read_blob(&file.slice_with_f64_and_f64(0.0, 4.0).map_err(js)?).await?;
+        let bytes = if head == b"GGUF" {
+            let size = file.size().min(GGUF_HEAD);
+            net::read_blob(&file.slice_with_f64_and_f64(0.0, size).map_err(js)?).await?
+        } else if file.size() > MAX_JSON as f64 {
+            return Err(msg!(
+                "{}: {} MB is too large for a tokenizer.json",
+                &name,
+                format!("{:.0}", file.size() / 1e6)
+            ));
+        } else {
+            net::gunzip_if_needed(net::read_blob(&file).await?, MAX_JSON)
+                .await
+                .map_err(|e| msg!("{}: {}", &name, e))?
+        };
+        tokens::read_tokenizer_file(&bytes, &name, &id)
+    }
+    .await;
+    post(&match result {
+        Ok((tok, added)) => {
+            role.files_added.set(role.files_added.get() + 1);
+            role.vocabs
+                .borrow_mut()
+                .insert(id, VocabState::Ready(Arc::new(tok)));
+            role.changed.notify();
+            FromWorker::TokenizerAdded(added)
+        }
+        Err(message) => FromWorker::TokenizerRejected { id, name, message },
+    });
+}
+
+fn js(e: wasm_bindgen::JsValue) -> Msg {
+    msg!("cannot read the file: {}", net::js_error(e))
+}
+
+/// Token IDs of many texts with one tokenizer, waiting for its vocabulary if needed.
+async fn tokenize_batch(role: Rc<Tokens>, tokenizer: String, texts: Vec<String>) {
+    let t0 = now_ms();
+    let tok = loop {
+        let changed = role.changed.wait();
+        match role.vocab(&tokenizer) {
+            VocabState::Ready(t) => break Ok(t),
+            VocabState::Failed(m) => break Err(m),
+            VocabState::Loading => changed.await,
+        }
+    };
+    let msg = match tok {
+        Err(message) => FromWorker::BatchFailed { message },
+        Ok(tok) => {
+            let load_ms = now_ms() - t0;
+            let t1 = now_ms();
+            let ids: Result<Vec<Vec<u32>>, _> = texts.iter().map(|t| tok.encode(t)).collect();
+            match ids {
+                Ok(ids) => FromWorker::BatchIds {
+                    tokenizer,
+                    ids,
+                    load_ms,
+                    encode_ms: now_ms() - t1,
+                },
+                Err(e) => FromWorker::BatchFailed { message: e.msg() },
+            }
+        }
+    };
+    post(&msg);
+}
+
+/// Fetches and checks the exercise sets listed in `exercises/index.toml`.
+async fn load_exercises() -> Result<Vec<ExerciseSet>, Msg> {
+    const MAX: u64 = 4_000_000;
+    let text = |bytes: Vec<u8>| {
+        String::from_utf8(bytes).map_err(|_| msg!("an exercise file is not UTF-8 text"))
+    };
+    let index = net::fetch_bytes("exercises/index.toml", &mut |_, _| {}, MAX)
+        .await
+        .map_err(|e| msg!("could not download the exercises: {}", e))?;
+    let index = Index::parse(&text(index)?)?;
+    let mut sets = Vec::new();
+    for id in &index.sets {
+        let bytes = net::fetch_bytes(&format!("exercises/{id}.toml"), &mut |_, _| {}, MAX)
+            .await
+            .map_err(|e| msg!("could not download the exercise set {}: {}", id, e))?;
+        sets.push(ExerciseSet::parse(&text(bytes)?)?);
+    }
+    Ok(sets)
+}

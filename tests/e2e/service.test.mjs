@@ -1,0 +1,235 @@
+// One service layer: for every kind of request, the page's worker (the core in wasm, in headless
+// Chromium) and the CLI (the core natively) give the same answer — the same struct, compared
+// field by field as JSON, not as pixels. The CPU path is bit-identical across targets, so even
+// probabilities must match exactly. Only what describes the machine itself differs (the name of
+// the CPU kernels, timings, how much of a prompt was already cached).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  serveDist, launch, tokenmeterCli, tokenmeterCliLines, tokenmeterCliError, renderMsg, ROOT,
+} from './harness.mjs';
+
+let server;
+let browser;
+let page;
+const MODEL_WAIT = 180_000;
+
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+  page = await browser.newPage();
+  await page.goto(server.url + '__blank.html');
+  await page.evaluate(async () => {
+    // Two workers, as the page runs them: one tokenizes and prices, one holds the model.
+    const start = () => new Promise((ready) => {
+      const worker = new Worker('./worker-loader.js');
+      const waiting = new Set();
+      worker.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        if (m === 'Ready') ready(api);
+        for (const w of [...waiting]) w(m);
+      };
+      const api = {
+        send: (m, file) => worker.postMessage(file ? [JSON.stringify(m), file] : JSON.stringify(m)),
+        /** Every message until `done(m, seen)` is true; resolves with the messages seen. */
+        until: (done) => new Promise((resolve) => {
+          const seen = [];
+          const w = (m) => { seen.push(m); if (done(m, seen)) { waiting.delete(w); resolve(seen); } };
+          waiting.add(w);
+        }),
+      };
+    });
+    const tokens = await start();
+    const model = await start();
+    let seq = 0;
+    const last = (seen) => seen[seen.length - 1];
+    const failed = (m) => m.ColumnsFailed || m.CostFailed || m.NextFailed || m.ModelFailed
+      || m.BenchFailed || m.TokenizerRejected;
+    window.service = {
+      async columns(req) {
+        const s = ++seq;
+        const done = tokens.until((m) => (m.Columns?.seq === s
+          && m.Columns.columns.columns.every((c) => c.state !== 'Loading')) || m.ColumnsFailed?.seq === s);
+        tokens.send({ Columns: { seq: s, req } });
+        return last(await done);
+      },
+      async addTokenizer(id, name, bytes) {
+        const done = tokens.until((m) => m.TokenizerAdded || m.TokenizerRejected);
+        tokens.send({ AddTokenizer: { id, name } }, new File([new Uint8Array(bytes)], name));
+        return last(await done);
+      },
+      async cost(req) {
+        const s = ++seq;
+        const done = tokens.until((m) => (m.Costs?.seq === s
+          && m.Costs.report.models.every((r) => r.tokens !== null)
+          && (!req.settings.physics_model || m.Costs.report.physics)) || m.CostFailed?.seq === s);
+        tokens.send({ Cost: { seq: s, req } });
+        return last(await done);
+      },
+      async load(backend) {
+        const done = model.until((m) => m.ModelReady || m.ModelFailed);
+        model.send({ LoadModel: { url: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', backend } });
+        return last(await done);
+      },
+      async next(req) {
+        const s = ++seq;
+        const done = model.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
+        model.send({ Next: { seq: s, req } });
+        return last(await done);
+      },
+      async generate(req) {
+        const s = ++seq;
+        const done = model.until((m) => m.GenerateDone?.seq === s || m.NextFailed?.seq === s);
+        model.send({ Generate: { seq: s, req } });
+        return (await done).filter((m) => m.Appended || m.NextFailed);
+      },
+      async bench(req) {
+        const done = model.until((m) => m.BenchDone || m.BenchFailed);
+        model.send({ Bench: req });
+        return last(await done);
+      },
+    };
+    window.failed = failed;
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const ask = (method, ...args) => page.evaluate(([method, args]) => window.service[method](...args), [method, args]);
+const without = (o, ...keys) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
+
+const TEXT = 'Hola, mundo 你好 🌍\n\tThe capital of France is';
+
+test('tokenize: each column of the page is what `tokenmeter tokenize` prints', async () => {
+  const ids = ['smollm2', 'o200k_base', 'gemma3', 'claude-legacy'];
+  const m = await ask('columns', { Tokenize: { text: TEXT, tokenizers: ids } });
+  assert.ok(m.Columns, JSON.stringify(m));
+  for (const column of m.Columns.columns.columns) {
+    const cli = tokenmeterCli(['tokenize', '--tokenizer', column.tokenizer, '--text', TEXT]);
+    assert.deepEqual(column.state.Tokens, cli, column.tokenizer);
+  }
+  // An unknown tokenizer: the same words in the page's column and on the CLI's standard error.
+  const bad = await ask('columns', { Tokenize: { text: TEXT, tokenizers: ['nope'] } });
+  const message = renderMsg(bad.Columns.columns.columns[0].state.Failed);
+  assert.equal(tokenmeterCliError(['tokenize', '--tokenizer', 'nope', '--text', 'x']), `tokenmeter: ${message}`);
+});
+
+test('decode: each column in decode mode is what `tokenmeter decode` prints; a typo is the same error', async () => {
+  const typed = '[9906, 1917, 0, 99999999]';
+  const m = await ask('columns', { Decode: { ids: typed, tokenizers: ['llama3', 'smollm2'] } });
+  for (const column of m.Columns.columns.columns) {
+    assert.deepEqual(column.state.Decoded, tokenmeterCli(['decode', '--tokenizer', column.tokenizer, '--ids', typed]));
+  }
+  const bad = await ask('columns', { Decode: { ids: '1, x', tokenizers: ['llama3'] } });
+  assert.equal(tokenmeterCliError(['decode', '--ids', '1, x']), `tokenmeter: ${renderMsg(bad.ColumnsFailed.message)}`);
+});
+
+test("load tokenizer: a user's file tokenizes in the page as `--tokenizer-file` does", async () => {
+  const path = join(ROOT, 'data/tokenizers/qwen3.json');
+  const added = await ask('addTokenizer', 'file:1', 'qwen3.json', [...readFileSync(path)]);
+  assert.equal(added.TokenizerAdded?.kind, 'tokenizer.json', JSON.stringify(added));
+  const m = await ask('columns', { Tokenize: { text: TEXT, tokenizers: ['file:1'] } });
+  assert.deepEqual(m.Columns.columns.columns[0].state.Tokens, tokenmeterCli(['tokenize', '--tokenizer-file', path, '--text', TEXT]));
+  // Not a tokenizer: the same refusal.
+  const junk = join(ROOT, 'Cargo.toml');
+  const rejected = await ask('addTokenizer', 'file:2', 'Cargo.toml', [...readFileSync(junk)]);
+  assert.equal(tokenmeterCliError(['tokenize', '--tokenizer-file', junk, '--text', 'x']),
+    `tokenmeter: ${renderMsg(rejected.TokenizerRejected.message)}`);
+});
+
+test('load model: the page worker and `tokenmeter model` describe the same model and engine', async () => {
+  const ready = await ask('load', 'cpu');
+  assert.ok(ready.ModelReady, JSON.stringify(ready));
+  const cli = tokenmeterCli(['model', '--backend', 'cpu']);
+  // Only the CPU kernels' name differs: wasm SIMD in the page, the native build in the CLI.
+  assert.deepEqual(without(ready.ModelReady.summary, 'backend'), without(cli, 'backend'));
+  assert.match(ready.ModelReady.summary.backend, /wasm/);
+});
+
+/** The CLI flags that say what a next-token request says. */
+function nextArgs(req, { top = true } = {}) {
+  return [
+    '--backend', 'cpu', '--prompt', req.text, ...(top ? ['--top', String(req.top)] : []),
+    '--temperature', String(req.sampler.temperature), '--top-k', String(req.sampler.top_k),
+    '--top-p', String(req.sampler.top_p), '--seed', String(req.sampler.seed),
+    ...(req.search && top ? ['--search', req.search] : []), ...(req.chat ? ['--chat'] : []), ...(req.bos ? ['--bos'] : []),
+  ];
+}
+
+const REQUESTS = [
+  { text: 'The capital of France is', chat: false, bos: false, continuation: [], top: 10,
+    sampler: { temperature: 0.8, top_k: 0, top_p: 0.9, seed: 3 }, search: ' London', surprisal: false },
+  { text: 'What is a token?', chat: true, bos: false, continuation: [], top: 25,
+    sampler: { temperature: 1.3, top_k: 40, top_p: 1, seed: 11 }, search: '', surprisal: false },
+  { text: 'Once upon a time', chat: false, bos: true, continuation: [], top: 1,
+    sampler: { temperature: 0, top_k: 0, top_p: 0, seed: 0 }, search: 'dragon', surprisal: false },
+];
+
+test('next: the scores the page shows are what `tokenmeter next` prints, bit for bit', async () => {
+  for (const req of REQUESTS) {
+    const m = await ask('next', req);
+    assert.ok(m.Scores, JSON.stringify(m));
+    const cli = tokenmeterCli(['next', ...nextArgs(req)]);
+    // How much of the prompt was already in the worker's cache is not part of the answer.
+    assert.deepEqual(without(m.Scores.scores, 'computed_tokens'), without(cli, 'computed_tokens'), req.text);
+  }
+  // A setting out of range: the same message on both sides.
+  const bad = { ...REQUESTS[0], sampler: { ...REQUESTS[0].sampler, top_p: 1.5 } };
+  const failed = await ask('next', bad);
+  assert.equal(tokenmeterCliError(['next', ...nextArgs(bad)]), `tokenmeter: ${renderMsg(failed.NextFailed.message)}`);
+});
+
+test('surprisal: the heatmap gets what `tokenmeter surprisal` prints', async () => {
+  const text = 'The capital of France is Paris. The capital of Spain is Madrid.';
+  const m = await ask('next', { ...REQUESTS[0], text, surprisal: true });
+  assert.deepEqual(m.Scores.scores.surprisal, tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', text]));
+});
+
+test('generate: Step and Run append the tokens `tokenmeter generate` prints, line for line', async () => {
+  const req = { ...REQUESTS[0], text: 'Once upon a time', top: 5, search: '',
+    sampler: { temperature: 1.2, top_k: 50, top_p: 0.95, seed: 7 } };
+  const messages = await ask('generate', { ...req, max_tokens: 6, then_score: true });
+  const page = messages.map((m) => m.Appended?.token ?? m);
+  const lines = tokenmeterCliLines(['generate', ...nextArgs(req, { top: false }), '--max-tokens', '6']);
+  assert.deepEqual(page, lines.slice(0, -1));
+});
+
+test('cost and gpu-cost: the cost panel prices what `tokenmeter cost` and `gpu-cost` print', async () => {
+  const text = 'In short, tokens are the smallest unit an AI model works with.';
+  const req = {
+    text, models: ['gpt-4o', 'claude-sonnet-4-5', 'gemini/gemini-2.5-pro', 'deepseek/deepseek-chat'],
+    settings: {
+      search: '', output_tokens: 100, cached_share: 0.25, batch: true, requests_per_day: 500,
+      physics_model: 'Llama 3.1 70B',
+      assumptions: { gpu: 'h200', usd_per_gpu_hour: null, mfu: 0.35, batch: 8, pue: 1.3, usd_per_kwh: 0.2,
+        bytes_per_param: 1, kv_bytes: 2 },
+    },
+    device: null, languages_for: [],
+  };
+  const m = await ask('cost', req);
+  assert.ok(m.Costs, JSON.stringify(m));
+  const a = ['--gpu', 'h200', '--mfu', '0.35', '--pue', '1.3', '--usd-per-kwh', '0.2', '--bytes-per-param', '1'];
+  const cli = tokenmeterCli(['cost', '--text', text, ...req.models.flatMap((k) => ['--model', k]),
+    '--output-tokens', '100', '--cached-share', '0.25', '--batch', '--requests-per-day', '500',
+    '--physics-model', 'Llama 3.1 70B', '--batch-size', '8', ...a]);
+  assert.deepEqual(m.Costs.report, cli);
+  const physics = m.Costs.report.physics;
+  assert.deepEqual(physics, tokenmeterCli(['gpu-cost', '--model', 'Llama 3.1 70B', '--tokens', String(physics.input_tokens),
+    '--output-tokens', '100', '--batch', '8', ...a]));
+});
+
+test('bench: the benchmark runs the same prompt and decodes the same tokens', async () => {
+  const m = await ask('bench', { prompt_tokens: 16, decode_tokens: 4, runs: 1 });
+  assert.ok(m.BenchDone, JSON.stringify(m));
+  const cli = tokenmeterCli(['bench', '--backend', 'cpu', '--prompt-tokens', '16', '--decode-tokens', '4', '--runs', '1']);
+  const same = (b) => ({ engine: b.engine, threads: b.threads, prompt_ids: b.prompt_ids, generated: b.result.generated });
+  assert.deepEqual(same(m.BenchDone), same(cli));
+  // Out of range: the same refusal.
+  const bad = await ask('bench', { prompt_tokens: 0, decode_tokens: 4, runs: 1 });
+  assert.equal(tokenmeterCliError(['bench', '--backend', 'cpu', '--prompt-tokens', '0']), `tokenmeter: ${renderMsg(bad.BenchFailed.message)}`);
+});
