@@ -1,30 +1,43 @@
-// tokenmeter's service worker: after one visit, the page opens without a network.
+// tokenmeter's service worker: after one visit, the page opens without a network — and a
+// redeployed site never mixes two builds.
 //
-// - Network first, so a new version of the site is used as soon as it is reachable; the last good
-//   copy (kept in Cache Storage, "tokenmeter-shell-v1") when the network fails.
-// - On install it keeps the app shell: index.html, every file it names (the hashed page wasm,
-//   its glue and style), the worker, the price table and the vocabularies shown by default
-//   (other vocabularies join the cache when first shown).
+// - One Cache Storage bucket per build ("tokenmeter-shell-<build>"; scripts/post_build.mjs writes
+//   the build id and the worker's versioned file names below). Install fills it all-or-nothing
+//   (cache.addAll: one missing file fails the install, and the previous build stays in charge);
+//   activate deletes every other build's bucket, so nothing of an old build remains.
+// - Network first, so a new version is used as soon as it is reachable; this build's copy when
+//   the network fails.
 // - The model file is not handled here: the worker keeps it in its own bucket
 //   ("tokenmeter-models-v1") and reads it from there before asking the network.
 // Everything is relative to this file, so dist/ works under any sub-path.
-const CACHE = 'tokenmeter-shell-v1';
-const FIXED = ['./', 'worker-loader.js', 'worker.js', 'worker_bg.wasm', 'prices/prices.json.gz',
-  'vocab/smollm2.json.gz', 'vocab/o200k_base.json.gz', 'vocab/llama3.json.gz'];
+const BUILD = '__BUILD__';
+const CACHE = `tokenmeter-shell-${BUILD}`;
+const SHELL = ['./', 'embed.html', 'worker-loader.js', '__WORKER__', '__WORKER_WASM__', '__BOOT__',
+  'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.json.gz', 'vocab/o200k_base.json.gz',
+  'vocab/llama3.json.gz', 'exercises/index.toml'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
-    const cache = await caches.open(CACHE);
     const html = await (await fetch('./', { cache: 'no-cache' })).text();
-    const named = [...html.matchAll(/(?:href=|src=|from |module_or_path: )['"]\.\/([^'"]+)['"]/g)].map((m) => m[1]);
-    const names = [...new Set([...FIXED, ...named])];
-    // One missing file must not leave the site without any offline copy.
-    await Promise.all(names.map((n) => cache.add(n).catch(() => {})));
+    // The page's own hashed files (its wasm, glue and style), as index.html names them.
+    const named = [...html.matchAll(/(?:href|src)=["']\.\/([^"']+)["']/g)].map((m) => m[1]);
+    const cache = await caches.open(CACHE);
+    try {
+      await cache.addAll([...new Set([...SHELL, ...named])].map((n) => new Request(n, { cache: 'no-cache' })));
+    } catch (e) {
+      await caches.delete(CACHE); // nothing half-filled
+      throw e;
+    }
     await self.skipWaiting();
   })());
 });
 
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener('activate', (event) => event.waitUntil((async () => {
+  for (const key of await caches.keys()) {
+    if (key.startsWith('tokenmeter-shell-') && key !== CACHE) await caches.delete(key);
+  }
+  await self.clients.claim();
+})()));
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;
@@ -37,8 +50,10 @@ self.addEventListener('fetch', (event) => {
       if (res.ok && res.type === 'basic') cache.put(req, res.clone()).catch(() => {});
       return res;
     } catch (err) {
-      // Offline: the same URL, or for a page (any query, e.g. ?embed=) the app shell.
-      const hit = await cache.match(req) ?? (req.mode === 'navigate' ? await cache.match('./') : undefined);
+      // Offline: the same URL (ignoring the build query of the worker loader), or for a page
+      // (any query, e.g. ?embed=) the app shell.
+      const hit = await cache.match(req, { ignoreSearch: url.pathname.endsWith('worker-loader.js') })
+        ?? (req.mode === 'navigate' ? await cache.match(url.pathname.endsWith('embed.html') ? 'embed.html' : './') : undefined);
       if (hit) return hit;
       throw err;
     }

@@ -40,6 +40,9 @@ pub enum ToWorker {
     /// `backend` says (automatic: WebGPU on a real GPU adapter, else wasm SIMD).
     LoadModel {
         url: String,
+        /// The file's sha256 (hex): checked before the model is used or kept in the cache.
+        #[serde(default)]
+        sha256: Option<String>,
         #[serde(default)]
         backend: Preference,
     },

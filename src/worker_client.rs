@@ -9,8 +9,16 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{FromWorker, ToWorker};
 
-/// Starts the worker build (`public/worker-loader.js`: `worker.js`, then its wasm).
-const WORKER_URL: &str = "./worker-loader.js";
+/// The worker's loader (`public/worker-loader.js`), told which build's worker files to load: the
+/// page's own (`<meta name="tokenmeter-build">`, written by `scripts/post_build.mjs`).
+fn worker_url() -> String {
+    let build = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("meta[name=tokenmeter-build]").ok().flatten())
+        .and_then(|m| m.get_attribute("content"))
+        .unwrap_or_default();
+    format!("./worker-loader.js?build={build}")
+}
 
 /// A running worker.
 pub struct WorkerHandle {
@@ -30,7 +38,7 @@ impl WorkerHandle {
         on_crash: impl Fn(String) + 'static,
     ) -> Result<Rc<Self>, String> {
         let worker =
-            Worker::new(WORKER_URL).map_err(|e| format!("cannot start a worker: {e:?}"))?;
+            Worker::new(&worker_url()).map_err(|e| format!("cannot start a worker: {e:?}"))?;
         let on_crash: Rc<dyn Fn(String)> = Rc::new(on_crash);
         let handle = Rc::new_cyclic(|weak: &std::rc::Weak<WorkerHandle>| {
             let weak_msg = weak.clone();

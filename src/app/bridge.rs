@@ -16,8 +16,11 @@ use super::state::{AppState, Generated, ModelInfo, ModelState, NextState, Scores
 use crate::protocol::{FromWorker, Preference, ToWorker};
 use crate::worker_client::WorkerHandle;
 
-/// The model file, served next to the page by Trunk (see `index.html`).
+/// The model file, served next to the page by Trunk (see `index.html`), and its sha256 (the same
+/// as `./dev` checks at setup; a test compares them): the worker checks it before using or
+/// keeping the file.
 pub const MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+pub const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
 /// The numbers of the newest requests; answers to older ones are dropped.
 #[derive(Default)]
@@ -35,41 +38,128 @@ impl Seqs {
 }
 
 pub struct Bridge {
-    tokenizer: Rc<WorkerHandle>,
+    /// The tokenizer worker (replaced if it crashes).
+    tokenizer: RefCell<Option<Rc<WorkerHandle>>>,
     /// The model worker; `None` until asked for in an embedded widget.
     model: RefCell<Option<Rc<WorkerHandle>>>,
     state: AppState,
     seqs: Rc<Seqs>,
     files_added: Cell<u32>,
+    /// The user's tokenizer files, to hand again to a restarted worker: (id, file).
+    files: RefCell<Vec<(String, web_sys::File)>>,
+    /// The file the tokenizer worker is reading now: if it crashes meanwhile, that file is the
+    /// likely cause and is not handed to the next worker.
+    reading: RefCell<Option<String>>,
+    /// Crashes so far, per worker: after [`MAX_RESTARTS`] the page stops restarting it.
+    tokenizer_crashes: Cell<u32>,
+    model_crashes: Cell<u32>,
 }
+
+/// Restarts of a crashed worker before the page gives up and says so.
+const MAX_RESTARTS: u32 = 3;
 
 impl Bridge {
     /// Starts the tokenizer worker, and the model worker unless `lazy_model` (then it starts on
     /// the first [`Bridge::restart_model`]).
     pub fn start(state: AppState, lazy_model: bool) -> Result<Rc<Self>, String> {
-        let seqs = Rc::new(Seqs::default());
-        let s = Rc::clone(&seqs);
-        let tokenizer = WorkerHandle::spawn(
-            move |msg| on_tokenizer_message(state, &s, msg),
+        let bridge = Rc::new(Bridge {
+            tokenizer: RefCell::new(None),
+            model: RefCell::new(None),
+            state,
+            seqs: Rc::new(Seqs::default()),
+            files_added: Cell::new(0),
+            files: RefCell::new(Vec::new()),
+            reading: RefCell::new(None),
+            tokenizer_crashes: Cell::new(0),
+            model_crashes: Cell::new(0),
+        });
+        bridge.spawn_tokenizer()?;
+        if lazy_model {
+            state.model.set(ModelState::Asleep);
+        } else {
+            let model = bridge.spawn_model()?;
+            *bridge.model.borrow_mut() = Some(model);
+        }
+        Ok(bridge)
+    }
+
+    fn spawn_tokenizer(self: &Rc<Self>) -> Result<(), String> {
+        let (state, seqs) = (self.state, Rc::clone(&self.seqs));
+        let (on_msg, on_crash) = (Rc::downgrade(self), Rc::downgrade(self));
+        let handle = WorkerHandle::spawn(
+            move |msg| {
+                if matches!(msg, FromWorker::TokenizerAdded(_) | FromWorker::TokenizerRejected { .. }) {
+                    if let Some(b) = on_msg.upgrade() {
+                        b.reading.borrow_mut().take();
+                    }
+                }
+                on_tokenizer_message(state, &seqs, msg)
+            },
             move |err| {
-                state
-                    .token_error
-                    .set(Some(msg!("the tokenizer stopped: {}", err)))
+                if let Some(b) = on_crash.upgrade() {
+                    b.tokenizer_crashed(err);
+                }
             },
         )?;
-        let model = if lazy_model {
-            state.model.set(ModelState::Asleep);
-            None
-        } else {
-            Some(spawn_model(state, &seqs)?)
-        };
-        Ok(Rc::new(Bridge {
-            tokenizer,
-            model: RefCell::new(model),
-            state,
-            seqs,
-            files_added: Cell::new(0),
-        }))
+        *self.tokenizer.borrow_mut() = Some(handle);
+        Ok(())
+    }
+
+    fn to_tokenizer(&self, msg: &ToWorker) {
+        if let Some(t) = self.tokenizer.borrow().as_ref() {
+            t.send(msg);
+        }
+    }
+
+    /// The tokenizer worker stopped (an uncaught error, out of memory): start a new one and
+    /// give it everything the page had asked for — the user's files (but the one it was reading
+    /// when it stopped), the columns, the prices, the exercises — with a notice. Nothing typed
+    /// is lost.
+    fn tokenizer_crashed(self: &Rc<Self>, err: String) {
+        let st = self.state;
+        if let Some(t) = self.tokenizer.borrow_mut().take() {
+            t.terminate();
+        }
+        let crashes = self.tokenizer_crashes.get() + 1;
+        self.tokenizer_crashes.set(crashes);
+        if let Some(bad) = self.reading.borrow_mut().take() {
+            self.files.borrow_mut().retain(|(id, _)| *id != bad);
+            let name = st.custom.with_untracked(|c| {
+                c.iter().find(|(id, _)| *id == bad).map(|(_, n)| n.clone())
+            });
+            st.custom.update(|c| c.retain(|(id, _)| *id != bad));
+            st.columns.update(|c| c.retain(|id| *id != bad));
+            st.custom_error.set(Some(msg!(
+                "{} stopped the tokenizer while it was read; it was left out",
+                name.unwrap_or(bad)
+            )));
+        }
+        if crashes > MAX_RESTARTS {
+            st.token_error.set(Some(msg!("the tokenizer stopped: {}", err)));
+            return;
+        }
+        if let Err(e) = self.spawn_tokenizer() {
+            st.token_error.set(Some(msg!("the tokenizer stopped: {}", e)));
+            return;
+        }
+        st.worker_notice.set(Some(msg!(
+            "The tokenizer stopped ({}) and was restarted; nothing you typed was lost.",
+            err
+        )));
+        for (id, file) in self.files.borrow().iter() {
+            if let Some(t) = self.tokenizer.borrow().as_ref() {
+                let name = file.name();
+                t.send_with_file(&ToWorker::AddTokenizer { id: id.clone(), name }, file);
+            }
+        }
+        self.request_tokens();
+        if st.cost_open.get_untracked() {
+            self.request_cost();
+        }
+        if st.exercise_sets.with_untracked(Option::is_some) {
+            st.exercise_sets.set(None);
+            self.to_tokenizer(&ToWorker::Exercises);
+        }
     }
 
     /// Sends to the model worker, if one was started.
@@ -79,12 +169,60 @@ impl Bridge {
         }
     }
 
+    fn spawn_model(self: &Rc<Self>) -> Result<Rc<WorkerHandle>, String> {
+        let (state, seqs) = (self.state, Rc::clone(&self.seqs));
+        let weak = Rc::downgrade(self);
+        let handle = WorkerHandle::spawn(
+            move |msg| on_model_message(state, &seqs, msg),
+            move |err| {
+                if let Some(b) = weak.upgrade() {
+                    b.model_crashed(err);
+                }
+            },
+        )?;
+        handle.send(&ToWorker::LoadModel {
+            url: MODEL_URL.into(),
+            sha256: Some(MODEL_SHA256.into()),
+            backend: state.backend_pref.get_untracked(),
+        });
+        state.model.set(ModelState::Downloading {
+            loaded: 0,
+            total: None,
+            rate: None,
+        });
+        Ok(handle)
+    }
+
+    /// The model worker stopped: start a new one (the model comes back from the browser's
+    /// cache), a few times; then say so and offer a button.
+    fn model_crashed(self: &Rc<Self>, err: String) {
+        let st = self.state;
+        st.running.set(false);
+        let crashes = self.model_crashes.get() + 1;
+        self.model_crashes.set(crashes);
+        if crashes > MAX_RESTARTS {
+            if let Some(m) = self.model.borrow_mut().take() {
+                m.terminate();
+            }
+            st.model.set(ModelState::Failed(msg!(
+                "the model worker stopped ({}). Your text is kept; restart the model to go on.",
+                err
+            )));
+            return;
+        }
+        st.worker_notice.set(Some(msg!(
+            "The model stopped ({}) and was restarted; nothing you typed was lost.",
+            err
+        )));
+        self.restart_model();
+    }
+
     /// Replaces the model worker (after a crash or a failed download) and reloads the model.
-    pub fn restart_model(&self) {
-        if let Some(m) = self.model.borrow().as_ref() {
+    pub fn restart_model(self: &Rc<Self>) {
+        if let Some(m) = self.model.borrow_mut().take() {
             m.terminate();
         }
-        match spawn_model(self.state, &self.seqs) {
+        match self.spawn_model() {
             Ok(handle) => {
                 *self.model.borrow_mut() = Some(handle);
                 self.request_next();
@@ -113,7 +251,7 @@ impl Bridge {
 
     pub fn request_exercises(&self) {
         if self.state.exercise_sets.with_untracked(Option::is_none) {
-            self.tokenizer.send(&ToWorker::Exercises);
+            self.to_tokenizer(&ToWorker::Exercises);
         }
     }
 
@@ -128,18 +266,23 @@ impl Bridge {
         let n = self.files_added.get() + 1;
         self.files_added.set(n);
         self.state.custom_error.set(None);
-        self.tokenizer.send_with_file(
-            &ToWorker::AddTokenizer {
-                id: format!("file:{n}"),
-                name: file.name(),
-            },
-            &file,
-        );
+        let id = format!("file:{n}");
+        *self.reading.borrow_mut() = Some(id.clone());
+        if let Some(t) = self.tokenizer.borrow().as_ref() {
+            t.send_with_file(
+                &ToWorker::AddTokenizer {
+                    id: id.clone(),
+                    name: file.name(),
+                },
+                &file,
+            );
+        }
+        self.files.borrow_mut().push((id, file));
     }
 
     pub fn request_cost(&self) {
         let seq = Seqs::bump(&self.seqs.cost);
-        self.tokenizer.send(&ToWorker::Cost {
+        self.to_tokenizer(&ToWorker::Cost {
             seq,
             req: requests::cost(self.state),
         });
@@ -147,7 +290,7 @@ impl Bridge {
 
     pub fn request_tokens(&self) {
         let seq = Seqs::bump(&self.seqs.columns);
-        self.tokenizer.send(&ToWorker::Columns {
+        self.to_tokenizer(&ToWorker::Columns {
             seq,
             req: requests::columns(self.state),
         });
@@ -201,30 +344,6 @@ impl Bridge {
     }
 }
 
-fn spawn_model(state: AppState, seqs: &Rc<Seqs>) -> Result<Rc<WorkerHandle>, String> {
-    let s = Rc::clone(seqs);
-    let handle = WorkerHandle::spawn(
-        move |msg| on_model_message(state, &s, msg),
-        move |err| {
-            state.running.set(false);
-            state.model.set(ModelState::Failed(msg!(
-                "the model worker stopped ({}). Your text is kept; restart the model to go on.",
-                err
-            )));
-        },
-    )?;
-    handle.send(&ToWorker::LoadModel {
-        url: MODEL_URL.into(),
-        backend: state.backend_pref.get_untracked(),
-    });
-    state.model.set(ModelState::Downloading {
-        loaded: 0,
-        total: None,
-        rate: None,
-    });
-    Ok(handle)
-}
-
 fn on_tokenizer_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
     match msg {
         FromWorker::Columns { seq, columns } if seq == seqs.columns.get() => {
@@ -232,6 +351,9 @@ fn on_tokenizer_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
             state.tokens.set(Some(columns));
         }
         FromWorker::ColumnsFailed { seq, message } if seq == seqs.columns.get() => {
+            // The columns on screen answered the previous input: never leave them under an
+            // error about the new one, as if they were its result.
+            state.tokens.set(None);
             state.token_error.set(Some(message));
         }
         FromWorker::Costs { seq, report } if seq == seqs.cost.get() => {
@@ -381,7 +503,7 @@ impl Actions {
             bridge: StoredValue::new_local(bridge),
         }
     }
-    pub fn with(&self, f: impl FnOnce(&Bridge)) {
+    pub fn with(&self, f: impl FnOnce(&Rc<Bridge>)) {
         self.bridge.with_value(|b| f(b));
     }
     pub fn restart_model(&self) {

@@ -1,75 +1,29 @@
 //! The cost panel: what this text costs through APIs, each model counted with its own
-//! tokenizer, and the GPU time, energy and memory behind the price, with the formulas shown.
-//! Every number comes from the tokenizer worker (`ToWorker::Cost`); this file only draws.
+//! tokenizer, a request too large for a model flagged, the GPU behind the price ([`physics`])
+//! and the language token tax. Every number comes from the tokenizer worker (`Cost`); this file
+//! only draws.
+//!
+//! [`physics`]: super::physics
 
 use leptos::prelude::*;
 use tokenmeter_core::cost::{LANGUAGE_SAMPLES, PRICES};
-use tokenmeter_core::physics::{self, Assumptions, DEFAULT_SOURCES, GPUS};
-
 use tokenmeter_core::service::cost::{CostResponse, CostRow};
-use tokenmeter_core::service::gpu_cost::GpuCostResponse;
+use tokenmeter_core::service::limits::{CACHED_SHARE, OUTPUT_TOKENS, REQUESTS_PER_DAY};
 
 use super::bridge::Actions;
-use super::i18n::{fill, t, tm, tx, Lang};
+use super::controls::{bar, number_field, slider, Number};
+use super::format::{int, num, pct, usd};
+use super::i18n::{fill, t, t_str, tm, tx, Lang};
+use super::sortable::{self, Sort};
 use super::AppState;
-
-/// Dollars, readable at any size.
-pub fn usd(x: f64) -> String {
-    if x == 0.0 {
-        "$0".into()
-    } else if x < 0.01 {
-        format!("${x:.6}")
-    } else if x < 100.0 {
-        format!("${x:.2}")
-    } else {
-        format!("${x:.0}")
-    }
-}
-
-/// 1.23e11 → "1.23×10¹¹".
-fn sci(x: f64) -> String {
-    if x == 0.0 {
-        return "0".into();
-    }
-    let exp = x.abs().log10().floor() as i32;
-    let mant = x / 10f64.powi(exp);
-    let sup: String = exp
-        .to_string()
-        .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹']
-                [d.to_digit(10).unwrap_or(0) as usize],
-        })
-        .collect();
-    format!("{mant:.2}×10{sup}")
-}
-
-fn seconds(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
-fn bytes(b: f64) -> String {
-    if b >= 1e9 {
-        format!("{:.1} GB", b / 1e9)
-    } else {
-        format!("{:.1} MB", b / 1e6)
-    }
-}
 
 #[component]
 pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
     let _ = actions;
     let s = state.cost_settings;
     let report = move || state.costs.get();
-    // How the table is ordered: 0 as listed, 1 cheapest first, 2 dearest first.
-    let sort = RwSignal::new(0u8);
+    let sort = RwSignal::new(Sort::default());
+    let language_sort = RwSignal::new(Sort::default());
     view! {
         <section class="cost" aria-labelledby="cost-title">
             <details
@@ -87,34 +41,32 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                 <div class="controls cost-controls">
                     <label class="control" for="out-tokens">
                         <span>{tx(state, "Output tokens (empty: same as input)")}</span>
-                        <input id="out-tokens" type="number" min="0" data-testid="output-tokens"
+                        <input id="out-tokens" type="number" min="0" data-testid="output-tokens" inputmode="numeric"
                             prop:value=move || s.with(|s| s.output_tokens.map(|n| n.to_string()).unwrap_or_default())
-                            on:change=move |ev| {
-                                let v = event_target_value(&ev);
-                                let n = v.trim().parse::<u64>().ok();
-                                s.update(|s| s.output_tokens = n);
-                            } />
-                    </label>
-                    <label class="control" for="per-day">
-                        <span>{tx(state, "Requests per day")}</span>
-                        <input id="per-day" type="number" min="0"
-                            prop:value=move || s.with(|s| s.requests_per_day.to_string())
-                            on:change=move |ev| {
-                                if let Ok(n) = event_target_value(&ev).trim().parse::<u64>() {
-                                    s.update(|s| s.requests_per_day = n);
-                                }
-                            } />
-                    </label>
-                    <label class="control slider" for="cached">
-                        <span>{tx(state, "Cached share of the input ")} <output>{move || format!("{:.0}%", 100.0 * s.with(|s| s.cached_share))}</output></span>
-                        <input id="cached" type="range" min="0" max="1" step="0.05"
-                            prop:value=move || s.with(|s| s.cached_share).to_string()
                             on:input=move |ev| {
-                                if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                                    s.update(|s| s.cached_share = v.clamp(0.0, 1.0));
+                                let v = event_target_value(&ev);
+                                let n = v.trim().parse::<f64>().ok().filter(|n| OUTPUT_TOKENS.contains(*n));
+                                if v.trim().is_empty() || n.is_some() {
+                                    s.update(|s| s.output_tokens = n.map(|n| n.round() as u64));
                                 }
+                            }
+                            on:change=move |ev| {
+                                let input: web_sys::HtmlInputElement = event_target(&ev);
+                                let n = input.value().trim().parse::<f64>().ok()
+                                    .map(|n| OUTPUT_TOKENS.clamp(n.round(), 0.0) as u64);
+                                s.update(|s| s.output_tokens = n);
+                                input.set_value(&n.map(|n| n.to_string()).unwrap_or_default());
                             } />
                     </label>
+                    {number_field(tx(state, "Requests per day"), Number {
+                        id: "per-day", min: REQUESTS_PER_DAY.min, max: REQUESTS_PER_DAY.max, step: 1.0, integer: true,
+                        get: move || s.with(|s| s.requests_per_day as f64),
+                        set: move |v| s.update(|s| s.requests_per_day = v as u64),
+                    }, "requests-per-day")}
+                    {slider(tx(state, "Cached share of the input "), "cached", (CACHED_SHARE.min, CACHED_SHARE.max, 0.05),
+                        move || format!("{:.0}%", 100.0 * s.with(|s| s.cached_share)),
+                        move || s.with(|s| s.cached_share),
+                        move |v| s.update(|s| s.cached_share = v))}
                     <label class="control toggle" for="batch">
                         <input id="batch" type="checkbox"
                             prop:checked=move || s.with(|s| s.batch)
@@ -123,16 +75,19 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                     </label>
                     <label class="control" for="model-search">
                         <span>{tx(state, "Search all models")}</span>
-                        <input id="model-search" type="search" data-testid="model-search" placeholder="e.g. llama 70b"
+                        <input id="model-search" type="search" data-testid="model-search" placeholder=tx(state, "e.g. llama 70b")
                             prop:value=move || s.with(|s| s.search.clone())
                             on:input=move |ev| { let q = event_target_value(&ev); s.update(|s| s.search = q) } />
                     </label>
                 </div>
                 {move || {
-                    sort.track();
                     let l = state.lang.get();
                     report().map(|r| match r {
-                        Ok(r) => view! { <CostTable l report=r.clone() sort /> <Physics state report=r.clone() /> <Languages l report=r /> }.into_any(),
+                        Ok(r) => view! {
+                            <CostTable l report=r.clone() sort />
+                            <super::physics::Physics state report=r.clone() />
+                            <Languages l report=r sort=language_sort />
+                        }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{tm(l, &e)}</p> }.into_any(),
                     })
                 }}
@@ -142,244 +97,178 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
     }
 }
 
+/// A row's number in each sortable column: tokens, context used, per request, per 1,000, per
+/// month.
+fn column(r: &CostRow, c: usize) -> Option<f64> {
+    match c {
+        1 => r.tokens.map(|n| n as f64),
+        2 => r.context_used,
+        3 => r.total_usd,
+        4 => r.per_1000_requests_usd,
+        5 => r.per_month_usd,
+        _ => None,
+    }
+}
+
 #[component]
-fn CostTable(l: Lang, mut report: CostResponse, sort: RwSignal<u8>) -> impl IntoView {
-    let max = report
-        .models
+fn CostTable(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoView {
+    let CostResponse {
+        models, matches, ..
+    } = report;
+    let max = models
         .iter()
         .filter_map(|r| r.total_usd)
         .fold(0.0f64, f64::max)
         .max(1e-12);
-    let shown = report.models.len();
-    let order = sort.get_untracked();
-    if order != 0 {
-        let key = |r: &CostRow| r.total_usd.unwrap_or(f64::INFINITY);
-        report.models.sort_by(|a, b| key(a).total_cmp(&key(b)));
-        if order == 2 {
-            report.models.reverse();
-        }
-    }
-    let header = move || match sort.get() {
-        1 => t(l, "per request ▲"),
-        2 => t(l, "per request ▼"),
-        _ => t(l, "per request"),
+    let shown = models.len();
+    let all_columns = RwSignal::new(false);
+    let rows = move || {
+        let mut rows = models.clone();
+        sortable::apply(&mut rows, sort.get(), column);
+        rows.into_iter().map(move |r| row(l, r, max)).collect_view()
     };
-    let rows = report
-        .models
-        .into_iter()
-        .map(|r| {
-            let tokens = match r.tokens {
-                None => "…".to_string(),
-                Some(n) if r.exact => n.to_string(),
-                Some(n) => format!("≈{n}"),
-            };
-            let how = if r.exact {
-                fill(t(l, "counted with {}"), &[&r.tokenizer])
-            } else {
-                fill(t(l, "estimated: {} ({})"), &[&r.estimate_note, &r.tokenizer])
-            };
-            let (per, per_k, month, ctx, width) = match r.total_usd {
-                Some(total) => (
-                    usd(total),
-                    r.per_1000_requests_usd.map(usd).unwrap_or_default(),
-                    r.per_month_usd.map(usd).unwrap_or_default(),
-                    r.context_used
-                        .map(|u| format!("{:.2}%", 100.0 * u))
-                        .unwrap_or_else(|| "–".into()),
-                    format!("width: {:.1}%", 100.0 * total / max),
-                ),
-                None => ("…".into(), "…".into(), "…".into(), "…".into(), "width: 0".into()),
-            };
-            let mut flags = Vec::new();
-            if r.long_context_tier == Some(true) {
-                flags.push(t(l, "long-context price"));
-            }
-            if r.batch_prices == Some(true) {
-                flags.push(t(l, "batch"));
-            }
-            let flags = flags.join(", ");
-            view! {
-                <tr data-model=r.model.clone() data-total=r.total_usd.map(|c| c.to_string()).unwrap_or_default()
-                    data-tokens=r.tokens.map(|n| n.to_string()).unwrap_or_default()>
-                    <td><code>{r.model.clone()}</code> <span class="muted">{format!(" {}", r.provider)}</span>
-                        {(!flags.is_empty()).then(|| view! { <span class="flag">{format!(" · {flags}")}</span> })}</td>
-                    <td class="num" title=how class:estimated=!r.exact>{tokens}</td>
-                    <td class="num">{ctx}</td>
-                    <td class="num">{per}</td>
-                    <td class="num">{per_k}</td>
-                    <td class="num">{month}</td>
-                    <td class="bar-cell"><span class="bar" style=width></span></td>
-                </tr>
-            }
-        })
-        .collect_view();
     view! {
+        <p class="phone-hint muted">
+            {t(l, "On a narrow screen the table shows the price per request; ")}
+            <button class="link" data-testid="all-columns" aria-pressed=move || all_columns.get().to_string()
+                on:click=move |_| all_columns.update(|a| *a = !*a)>
+                {move || if all_columns.get() { t(l, "fewer columns") } else { t(l, "show all columns") }}
+            </button>
+        </p>
+        <div class="scroll" class:all-columns=move || all_columns.get() tabindex="0" role="region" aria-label=t(l, "API prices for this text")>
         <table class="cost-table" data-testid="cost-table">
             <thead><tr>
-                <th>{t(l, "model")}</th><th>{t(l, "input tokens")}</th><th>{t(l, "context used")}</th>
-                <th aria-sort=move || match sort.get() { 1 => "ascending", 2 => "descending", _ => "none" }>
-                    <button class="link" data-testid="sort-cost" title=t(l, "sort by price")
-                        on:click=move |_| sort.update(|o| *o = (*o + 1) % 3)>{header}</button>
-                </th>
-                <th>{t(l, "per 1,000")}</th><th>{t(l, "per month")}</th><th>""</th>
+                <th>{t(l, "model")}</th>
+                {sortable::header(t(l, "input tokens").into(), 1, sort, "sort-tokens", "")}
+                {sortable::header(t(l, "context used").into(), 2, sort, "sort-context", "secondary")}
+                {sortable::header(t(l, "per request").into(), 3, sort, "sort-cost", "")}
+                {sortable::header(t(l, "per 1,000").into(), 4, sort, "sort-per-1000", "secondary")}
+                {sortable::header(t(l, "per month").into(), 5, sort, "sort-month", "secondary")}
+                <th class="secondary"><span class="visually-hidden">{t(l, "price bar")}</span></th>
             </tr></thead>
             <tbody>{rows}</tbody>
         </table>
-        <p class="muted">{fill(t(l, "{} of {} models shown. Input tokens × input price + output tokens × output price; cached tokens at the cache-read price; above a long-context threshold the whole request at that tier."), &[&shown, &report.matches])}</p>
-    }
-    .into_any()
-}
-
-#[component]
-fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
-    let l = state.lang.get_untracked();
-    let s = state.cost_settings;
-    let set = move |f: fn(&mut Assumptions, f64)| {
-        move |ev: leptos::ev::Event| {
-            if let Ok(v) = event_target_value(&ev).trim().parse::<f64>() {
-                if v.is_finite() && v >= 0.0 {
-                    s.update(|s| f(&mut s.assumptions, v));
-                }
-            }
-        }
-    };
-    let a = s.with_untracked(|s| s.assumptions.clone());
-    let explanation = report.physics.map(|p| view! { <PhysicsLines l p /> });
-    let device = report.device_flops.map(|f| {
-        let peak = physics::gpu(&a.gpu).map_or(0.0, |g| g.bf16_tflops * 1e12);
-        view! {
-            <p data-testid="device">{fill(
-                t(l, "Your device: SmolLM2 decoded here reached {} GFLOP/s (2 × 135 M parameters × tokens/s). The {} peaks at {} GFLOP/s, {}× more: one clever teacher against thousands of pupils."),
-                &[
-                    &format!("{:.1}", f / 1e9),
-                    &physics::gpu(&a.gpu).map_or("GPU", |g| g.name.as_ref()),
-                    &format!("{:.0}", peak / 1e9),
-                    &format!("{:.0}", peak / f.max(1.0)),
-                ],
-            )}</p>
-        }
-    });
-    view! {
-        <h3>{t(l, "Behind the price")}</h3>
-        <div class="controls">
-            <label class="control" for="phys-model"><span>{t(l, "Open model")}</span>
-                <select id="phys-model" on:change=move |ev| { let v = event_target_value(&ev); s.update(|s| s.physics_model = v) }>
-                    {physics::known_models().into_iter().map(|m| {
-                        let selected = m.name == s.with_untracked(|s| s.physics_model.clone());
-                        view! { <option value=m.name.clone() selected=selected>{m.name.clone()}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
-            <label class="control" for="phys-gpu"><span>"GPU"</span>
-                <select id="phys-gpu" data-testid="gpu" on:change=move |ev| {
-                    let v = event_target_value(&ev);
-                    // A new GPU brings its typical rent (still editable): no rent set.
-                    s.update(|s| {
-                        s.assumptions.gpu = v;
-                        s.assumptions.usd_per_gpu_hour = None;
-                    })
-                }>
-                    {GPUS.iter().map(|g| view! { <option value=g.id.to_string() selected=g.id == a.gpu>{g.name.to_string()}</option> }).collect_view()}
-                </select>
-            </label>
-            <label class="control" for="rent"><span>{t(l, "$ per GPU-hour")}</span>
-                <input id="rent" type="number" min="0" step="0.1" prop:value=a.rent().unwrap_or(0.0).to_string()
-                    on:change=set(|a, v| a.usd_per_gpu_hour = Some(v)) /></label>
-            <label class="control" for="mfu"><span>{t(l, "Utilisation (MFU, 0–1)")}</span>
-                <input id="mfu" type="number" min="0.01" max="1" step="0.05" prop:value=a.mfu.to_string()
-                    on:change=set(|a, v| a.mfu = v.clamp(0.01, 1.0)) /></label>
-            <label class="control" for="batch-size"><span>{t(l, "Batch (sequences at once)")}</span>
-                <input id="batch-size" type="number" min="1" step="1" prop:value=a.batch.to_string()
-                    data-testid="batch-size"
-                    on:change=set(|a, v| a.batch = (v as u32).max(1)) /></label>
-            <label class="control" for="pue"><span>"PUE"</span>
-                <input id="pue" type="number" min="1" step="0.01" prop:value=a.pue.to_string()
-                    on:change=set(|a, v| a.pue = v.max(1.0)) /></label>
-            <label class="control" for="kwh"><span>{t(l, "$ per kWh")}</span>
-                <input id="kwh" type="number" min="0" step="0.01" prop:value=a.usd_per_kwh.to_string()
-                    on:change=set(|a, v| a.usd_per_kwh = v) /></label>
-            <label class="control" for="precision"><span>{t(l, "Weights")}</span>
-                <select id="precision" on:change=set(|a, v| a.bytes_per_param = v)>
-                    <option value="2" selected=a.bytes_per_param == 2.0>{t(l, "BF16 (2 bytes)")}</option>
-                    <option value="1" selected=a.bytes_per_param == 1.0>{t(l, "8-bit (1 byte)")}</option>
-                    <option value="0.5" selected=a.bytes_per_param == 0.5>{t(l, "4-bit (½ byte)")}</option>
-                </select>
-            </label>
         </div>
-        {explanation}
-        {device}
-        <p class="muted sources">{format!("Sources: {DEFAULT_SOURCES}. ")}
-            {physics::gpu(&a.gpu).map(|g| format!("{}: {}. Rent: {}.", g.name, g.source, g.rent_range))}</p>
+        <p class="muted">{fill(t(l, "{} of {} models shown. Input tokens × input price + output tokens × output price; cached tokens at the cache-read price; above a long-context threshold the whole request at that tier."), &[&int(l, shown as f64), &int(l, matches as f64)])}</p>
     }
 }
 
-#[component]
-fn PhysicsLines(l: Lang, p: GpuCostResponse) -> impl IntoView {
-    let e = &p.estimate;
-    let rate = p.assumptions.usd_per_gpu_hour.unwrap_or(0.0);
-    let m = &p.model;
-    let active = if m.active_params < m.params {
-        fill(t(l, " (of {} in all)"), &[&sci(m.params)])
-    } else {
-        String::new()
+fn row(l: Lang, r: CostRow, max: f64) -> impl IntoView {
+    let tokens = match r.tokens {
+        None => "…".to_string(),
+        Some(n) if r.exact => int(l, n as f64),
+        Some(n) => format!("≈{}", int(l, n as f64)),
     };
-    let bound = if e.decode_memory_bound {
-        t(
-            l,
-            "memory-bound: each step waits for all the weights to stream from memory",
-        )
+    let how = if r.exact {
+        fill(t(l, "counted with {}"), &[&r.tokenizer])
     } else {
-        t(
-            l,
-            "compute-bound: the batch is large enough that arithmetic is the limit",
+        fill(
+            t(l, "estimated: {} ({})"),
+            &[&t_str(l, &r.estimate_note), &r.tokenizer],
         )
     };
+    let (per, per_k, month, ctx, width) = match r.total_usd {
+        Some(total) => (
+            usd(l, total),
+            r.per_1000_requests_usd
+                .map(|x| usd(l, x))
+                .unwrap_or_default(),
+            r.per_month_usd.map(|x| usd(l, x)).unwrap_or_default(),
+            r.context_used
+                .map(|u| pct(l, u))
+                .unwrap_or_else(|| "–".into()),
+            total / max,
+        ),
+        None => (
+            "…".into(),
+            "…".into(),
+            "…".into(),
+            "…".into(),
+            0.0,
+        ),
+    };
+    let mut flags = Vec::new();
+    if r.long_context_tier == Some(true) {
+        flags.push(t(l, "long-context price").to_string());
+    }
+    if r.batch_prices == Some(true) {
+        flags.push(t(l, "batch").to_string());
+    }
+    // A request this model cannot serve: said in the row, not left for the reader to find.
+    let mut limits = Vec::new();
+    if r.over_context == Some(true) {
+        limits.push(fill(
+            t(l, "does not fit its {}-token context window"),
+            &[&r.context_window.map_or("?".into(), |n| int(l, n as f64))],
+        ));
+    }
+    if r.over_max_output == Some(true) {
+        limits.push(fill(
+            t(l, "asks for more than its {} output tokens per reply"),
+            &[&r.max_output_tokens.map_or("?".into(), |n| int(l, n as f64))],
+        ));
+    }
+    let flags = flags.join(", ");
+    let over = !limits.is_empty();
     view! {
-        <ul class="physics" data-testid="physics">
-            <li>{fill(t(l, "{} reads your text as {} tokens and writes {} (counted with {})."), &[&m.name, &p.input_tokens, &p.output_tokens, &m.tokenizer])}</li>
-            <li>{fill(t(l, "Compute ≈ 2 × parameters × tokens = 2 × {}{} × {} = {} FLOPs (attention adds a little more)."),
-                &[&sci(m.active_params), &active, &(p.input_tokens + p.output_tokens), &sci(e.flops)])}</li>
-            <li>{fill(t(l, "Reading the text (prefill): {} FLOPs → {} of GPU time."), &[&sci(e.prefill_flops), &seconds(e.prefill_seconds)])}</li>
-            <li>{fill(t(l, "Writing (decode) is {}; {} tokens/s per sequence, {} of GPU time for this request's share."),
-                &[&bound, &format!("{:.0}", e.tokens_per_second), &seconds(e.decode_seconds)])}</li>
-            <li data-testid="gpu-usd">{fill(t(l, "GPU rent: {} of GPU time × {}/hour = {} per request."),
-                &[&seconds(e.seconds), &usd(rate), &usd(e.usd)])}</li>
-            <li>{fill(t(l, "Energy: board power × time × PUE = {} Wh → {} of electricity."), &[&format!("{:.4}", e.energy_wh), &usd(e.energy_usd)])}</li>
-            <li>{fill(t(l, "Memory: weights {} + KV cache {} (2 × layers × KV width × bytes × tokens) = {} for the batch {}."),
-                &[&bytes(e.weights_bytes), &e.kv_cache_bytes.map_or("?".to_string(), bytes), &bytes(e.memory_needed_bytes),
-                &if e.fits_in_memory { t(l, "— fits on one GPU") } else { t(l, "— does NOT fit on one GPU: it needs several") }])}</li>
-        </ul>
+        <tr data-model=r.model.clone() data-total=r.total_usd.map(|c| c.to_string()).unwrap_or_default()
+            data-tokens=r.tokens.map(|n| n.to_string()).unwrap_or_default() class:over=over>
+            <td><code>{r.model.clone()}</code> <span class="muted">{format!(" {}", r.provider)}</span>
+                {(!flags.is_empty()).then(|| view! { <span class="flag">{format!(" · {flags}")}</span> })}
+                {over.then(|| view! {
+                    <span class="limit" data-testid="over-limit">
+                        <span aria-hidden="true">" ⚠ "</span>{fill(t(l, "Impossible as one request: {}."), &[&limits.join("; ")])}
+                    </span>
+                })}
+            </td>
+            <td class="num" title=how class:estimated=!r.exact>{tokens}</td>
+            <td class="num secondary" class:over=r.over_context == Some(true)>{ctx}</td>
+            <td class="num">{per}</td>
+            <td class="num secondary">{per_k}</td>
+            <td class="num secondary">{month}</td>
+            <td class="bar-cell secondary">{bar(width)}</td>
+        </tr>
     }
 }
 
 #[component]
-fn Languages(l: Lang, report: CostResponse) -> impl IntoView {
+fn Languages(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoView {
     if report.languages.is_empty() {
         return ().into_any();
     }
     let head = LANGUAGE_SAMPLES
         .iter()
-        .map(|(_, name, _)| view! { <th>{*name}</th> })
+        .enumerate()
+        .map(|(i, (_, name, _))| sortable::header(t_str(l, name), i + 1, sort, "sort-language", ""))
         .collect_view();
-    let rows = report
-        .languages
-        .into_iter()
-        .map(|row| {
-            let english = row.counts.first().and_then(|c| c.1).unwrap_or(0).max(1) as f64;
-            let cells = row
-                .counts
-                .into_iter()
-                .map(|(_, n)| match n {
-                    Some(n) => {
-                        let ratio = n as f64 / english;
-                        view! { <td class="num" title=fill(t(l, "{}× English"), &[&format!("{ratio:.2}")])>{format!("{n} ({ratio:.1}×)")}</td> }.into_any()
-                    }
-                    None => view! { <td class="num">"…"</td> }.into_any(),
-                })
-                .collect_view();
-            view! { <tr><td><code>{row.tokenizer}</code></td>{cells}</tr> }
-        })
-        .collect_view();
+    let rows = move || {
+        let mut rows = report.languages.clone();
+        sortable::apply(&mut rows, sort.get(), |r, c| {
+            r.counts.get(c - 1).and_then(|(_, n)| n.map(|n| n as f64))
+        });
+        rows.into_iter()
+            .map(|row| {
+                let english = row.counts.first().and_then(|c| c.1).unwrap_or(0).max(1) as f64;
+                let cells = row
+                    .counts
+                    .into_iter()
+                    .map(|(_, n)| match n {
+                        Some(n) => {
+                            let ratio = n as f64 / english;
+                            view! {
+                                <td class="num" title=fill(t(l, "{}× English"), &[&num(l, ratio, 2)])>
+                                    {format!("{} ({}×)", int(l, n as f64), num(l, ratio, 1))}
+                                </td>
+                            }
+                            .into_any()
+                        }
+                        None => view! { <td class="num">"…"</td> }.into_any(),
+                    })
+                    .collect_view();
+                view! { <tr><td><code>{row.tokenizer}</code></td>{cells}</tr> }
+            })
+            .collect_view()
+    };
     view! {
         <h3>{t(l, "The language token tax")}</h3>
         <p class="muted">{t(l, "The same two sentences, in tokens per tokenizer (× English). Spanish: from a public explainer post; the other languages: tokenmeter's translations.")}</p>

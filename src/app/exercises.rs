@@ -22,8 +22,14 @@ pub fn find(state: AppState, set: &str, id: &str) -> Option<(ExerciseSet, Exerci
 }
 
 /// Puts the page in the exercise's starting state.
+/// Opening from the list or the "next" button puts the user's own state aside first (shown in
+/// the card with a way back) and adds an entry to the browser's history, so Back returns to it.
 pub fn open(state: AppState, set: &str, e: &Exercise) {
     let s = &e.start;
+    if state.exercise.get_untracked().is_none() {
+        state.put_aside.set(Some(state.shared.get_untracked()));
+    }
+    super::link::push_history(state);
     state.decode.set(false);
     if !s.columns.is_empty() {
         state.columns.set(s.columns.clone());
@@ -175,6 +181,15 @@ pub fn ExerciseCard(state: AppState) -> impl IntoView {
                     <summary>{t(lang, "Hint")}</summary>
                     <p>{e.hint.get(l).to_string()}</p>
                 </details>
+                {move || state.put_aside.get().map(|before| view! {
+                    <p class="notice" data-testid="put-aside">
+                        {t(lang, "Your own text and settings were put aside for this exercise. ")}
+                        <button class="link" data-testid="bring-back" on:click=move |_| {
+                            state.put_aside.set(None);
+                            state.restore(before.clone());
+                        }>{t(lang, "Bring them back")}</button>
+                    </p>
+                })}
                 <p class="exercise-nav">
                     {next.map(|n| {
                         let set_id = set_id.clone();
@@ -271,7 +286,7 @@ pub fn instructor(state: AppState) -> impl IntoView {
                                         <p>{e.prompt.get(l).to_string()}</p>
                                         <p><strong>{t(lang, "Goal: ")}</strong>{goal}</p>
                                         <p><strong>{t(lang, "Hint: ")}</strong>{e.hint.get(l).to_string()}</p>
-                                        <p><strong>{t(lang, "A sample answer: ")}</strong><code>{e.answer.clone()}</code></p>
+                                        <p><strong>{t(lang, "A sample answer: ")}</strong><code>{short_answer(lang, &e.answer)}</code></p>
                                     </li>
                                 }
                             }).collect_view()}
@@ -281,4 +296,19 @@ pub fn instructor(state: AppState) -> impl IntoView {
             }}
         </main>
     }
+}
+
+/// A sample answer short enough to print: a word repeated many times as "“word” × 500", a long
+/// text cut with its length given.
+fn short_answer(lang: Lang, answer: &str) -> String {
+    let words: Vec<&str> = answer.split_whitespace().collect();
+    if words.len() > 3 && words.iter().all(|w| *w == words[0]) {
+        return fill(t(lang, "“{}” × {}"), &[&words[0], &words.len()]);
+    }
+    let chars = answer.chars().count();
+    if chars <= 80 {
+        return answer.to_string();
+    }
+    let head: String = answer.chars().take(60).collect();
+    fill(t(lang, "{}… ({} characters in all)"), &[&head, &chars])
 }

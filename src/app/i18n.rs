@@ -111,78 +111,127 @@ mod tests {
         assert_eq!(fill("{}{}", &[&"a"]), "a");
     }
 
-    /// The English literals of `t(<expr>, "…")` and `tx(<expr>, "…")` calls in a source file:
-    /// the first string literal after the first top-level comma of the call.
-    fn calls(src: &str) -> Vec<String> {
+    /// Calls whose string literals are shown to people: `t(lang, "…")`, `tx(state, "…")`,
+    /// `plural(lang, n, "…", "…")` and the core's `msg!("…", …)`.
+    const CALLS: [&str; 4] = ["t", "tx", "plural", "msg!"];
+
+    /// Every string literal inside each such call of `src` (both branches of an `if` included),
+    /// up to the file's tests.
+    fn shown_literals(src: &str) -> Vec<String> {
+        let src = src.split("#[cfg(test)]").next().unwrap_or(src);
+        // Comments hold examples, not interface text.
+        let src: String = src
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let src = src.as_str();
+        let bytes = src.as_bytes();
         let mut out = Vec::new();
         for (i, _) in src.match_indices('(') {
             let name_start = src[..i]
-                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .map_or(0, |j| j + 1);
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '!'))
+                .map_or(0, |(j, c)| j + c.len_utf8());
             let name = &src[name_start..i];
-            if name == "msg!" || src[..i].ends_with("msg!") {
-                // `msg!("…", args)`: the first argument is the template.
-                let after = src[i + 1..].trim_start();
-                if let Some(lit) = after.strip_prefix('"') {
-                    out.push(literal(lit));
-                }
+            if !CALLS.contains(&name) || src[..name_start].ends_with("fn ") {
                 continue;
             }
-            if (name != "t" && name != "tx") || src[..name_start].ends_with("fn ") {
-                continue;
-            }
-            let rest = &src[i + 1..];
+            // Walk the call's parentheses, collecting literals.
             let mut depth = 0;
-            let mut comma = None;
-            for (j, c) in rest.char_indices() {
-                match c {
-                    '(' | '[' | '{' => depth += 1,
-                    ')' | ']' | '}' if depth == 0 => break,
-                    ')' | ']' | '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        comma = Some(j);
-                        break;
+            let mut j = i;
+            while j < bytes.len() {
+                match bytes[j] {
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
                     }
-                    '"' => break, // a literal first argument: not a translation call
+                    b'"' => {
+                        let lit = literal(&src[j + 1..]);
+                        j += 1 + raw_len(&src[j + 1..]);
+                        out.push(lit);
+                        if name == "msg!" {
+                            // A message's template is its first literal; the rest are arguments.
+                            break;
+                        }
+                    }
                     _ => {}
                 }
+                j += 1;
             }
-            let Some(comma) = comma else { continue };
-            let after = rest[comma + 1..].trim_start();
-            let Some(lit) = after.strip_prefix('"') else {
-                continue;
-            };
-            out.push(literal(lit));
         }
         out
     }
 
-    /// The string literal that `lit` starts (after its opening quote), unescaped.
-    fn literal(lit: &str) -> String {
+    /// Bytes up to (not including) the closing quote of the literal `lit` starts.
+    fn raw_len(lit: &str) -> usize {
+        let b = lit.as_bytes();
         let mut end = 0;
-        let lb = lit.as_bytes();
-        while end < lb.len() && !(lb[end] == b'"' && (end == 0 || lb[end - 1] != b'\\')) {
+        while end < b.len() && !(b[end] == b'"' && (end == 0 || b[end - 1] != b'\\')) {
             end += 1;
         }
-        lit[..end].replace("\\n", "\n").replace("\\\"", "\"")
+        end
     }
 
-    /// Every string the interface passes through `t`/`tx` has a Spanish entry, with as many
-    /// placeholders as the English one.
-    #[test]
-    fn every_interface_string_is_translated() {
+    /// The string literal that `lit` starts (after its opening quote), unescaped.
+    fn literal(lit: &str) -> String {
+        lit[..raw_len(lit)]
+            .replace("\\n", "\n")
+            .replace("\\\"", "\"")
+            .replace("\\u{a0}", "\u{a0}")
+    }
+
+    /// A literal that needs no translation: no letters outside `{…}` placeholders (a format, a
+    /// symbol, a number).
+    fn is_language(s: &str) -> bool {
+        let mut depth = 0;
+        s.chars().any(|c| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                c if depth == 0 && c.is_alphabetic() => return true,
+                _ => {}
+            }
+            false
+        })
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("source folder") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("i18n.rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    fn spanish() -> HashMap<String, String> {
         let es = parse(include_str!("../../i18n/es.toml"));
         assert!(!es.is_empty(), "i18n/es.toml parses");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app");
+        es
+    }
+
+    /// Every sentence the page can show — its own strings and the messages of the core, the GPU
+    /// engine and the workers — has a Spanish entry with as many placeholders.
+    #[test]
+    fn every_interface_string_and_message_is_translated() {
+        let es = spanish();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["src/app", "src/worker", "crates/core/src", "crates/gpu/src"] {
+            sources(&root.join(dir), &mut files);
+        }
         let mut missing = Vec::new();
         let mut seen = 0;
-        for entry in std::fs::read_dir(&dir).expect("src/app") {
-            let path = entry.expect("entry").path();
-            if path.ends_with("i18n.rs") {
-                continue; // this file only talks about calls
-            }
-            let src = std::fs::read_to_string(&path).expect("source");
-            for en in calls(&src) {
+        for path in &files {
+            let src = std::fs::read_to_string(path).expect("source");
+            for en in shown_literals(&src).into_iter().filter(|s| is_language(s)) {
                 seen += 1;
                 match es.get(&en) {
                     None => missing.push(format!("{}: {en:?}", path.display())),
@@ -193,12 +242,50 @@ mod tests {
                 }
             }
         }
-        eprintln!("{seen} interface strings");
-        assert!(seen > 150, "found only {seen} interface strings");
+        eprintln!("{seen} interface strings and messages");
+        assert!(seen > 300, "found only {seen} strings");
+        missing.sort();
+        missing.dedup();
         assert!(
             missing.is_empty(),
             "not in i18n/es.toml:\n{}",
             missing.join("\n")
         );
+    }
+
+    /// The data the page shows as sentences — tokenizer descriptions, sources, estimate notes,
+    /// language names — is translated too.
+    #[test]
+    fn every_shown_data_string_is_translated() {
+        use tokenmeter_core::{cost, physics, tokenizer::registry::SHIPPED};
+        let es = spanish();
+        let mut shown: Vec<String> = Vec::new();
+        for s in SHIPPED {
+            shown.extend([s.models, s.license, s.source, s.note].map(String::from));
+        }
+        for g in physics::GPUS {
+            shown.extend([g.source.to_string(), g.rent_range.to_string()]);
+        }
+        for m in physics::known_models() {
+            shown.push(m.source);
+        }
+        shown.extend(cost::ESTIMATE_NOTES.iter().map(|n| n.to_string()));
+        shown.extend(
+            cost::LANGUAGE_SAMPLES
+                .iter()
+                .map(|(_, name, _)| name.to_string()),
+        );
+        shown.push(physics::DEFAULT_SOURCES.to_string());
+        let missing: Vec<&String> = shown
+            .iter()
+            .filter(|s| is_language(s) && !es.contains_key(*s))
+            .collect();
+        assert!(missing.is_empty(), "not in i18n/es.toml: {missing:#?}");
+    }
+
+    #[test]
+    fn the_scanner_finds_literals_in_every_branch() {
+        let src = r#"t(l, if x { "one" } else { "two" }); plural(l, n, "{} a", "{} as"); msg!("m {}", y);"#;
+        assert_eq!(shown_literals(src), ["one", "two", "{} a", "{} as", "m {}"]);
     }
 }

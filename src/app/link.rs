@@ -50,6 +50,15 @@ pub fn write(state: AppState) -> Option<String> {
     (!too_long).then(|| location.href().ok()).flatten()
 }
 
+/// A new entry in the browser's history for what is shown now, so that Back returns to it
+/// after a change the user did not type (opening an exercise).
+pub fn push_history(state: AppState) {
+    write(state);
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.push_state(&wasm_bindgen::JsValue::NULL, "");
+    }
+}
+
 fn address_without_fragment() -> Option<String> {
     let location = web_sys::window()?.location();
     Some(format!(

@@ -5,22 +5,28 @@
 //! - [`bridge`]: the two workers, the requests sent to them ([`requests`] builds each from what
 //!   the user sees) and the answers turned into state.
 //! - [`link`]: the page's address (the link it was opened with, kept in step with the state).
-//! - Panels: [`tokens`], [`next`] (with [`scores`]), [`cost`], [`exercises`], the [`embed`]ded widget, the
-//!   [`share`] buttons; [`i18n`] for the interface's language.
+//! - Panels: [`tokens`], [`next`] (with [`scores`]), [`cost`] (with [`physics`]), [`exercises`],
+//!   the [`embed`]ded widget, the [`share`] buttons.
+//! - Shared pieces: [`text`] (how a token's text is drawn), [`format`] (numbers in the page's
+//!   language), [`controls`] (number fields and sliders), [`sortable`] tables, [`i18n`].
 //!
 //! The page never computes: every token, score and price comes from a worker, which asks the
 //! core's service layer.
 
 mod bridge;
+mod controls;
 mod cost;
 mod embed;
 mod exercises;
+mod format;
 pub mod i18n;
 mod link;
 mod next;
+mod physics;
 mod requests;
 mod scores;
 mod share;
+mod sortable;
 mod state;
 mod text;
 mod tokens;
@@ -121,6 +127,13 @@ pub fn App() -> impl IntoView {
                 </p>
             })
         }}
+        {move || state.worker_notice.get().map(|m| view! {
+            <p class="notice" role="alert" data-testid="worker-notice">
+                {move || tm(state.lang.get(), &m)}
+                " "
+                <button class="link" on:click=move |_| state.worker_notice.set(None)>{tx(state, "Dismiss")}</button>
+            </p>
+        })}
         <main>
             <exercises::ExerciseCard state />
             <TextInput state />
@@ -215,6 +228,24 @@ fn wire(state: AppState, actions: Actions) {
         }
         ready
     });
+    // Back and Forward move between states kept in the history (see `link::push_history`); a
+    // link pasted into the address of the open page is read as on opening.
+    let on_pop =
+        wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::PopStateEvent)>::new(move |_| {
+            let (shared, notices) = link::opened_with();
+            if let Some(s) = shared {
+                state.put_aside.set(None);
+                state.restore(s);
+            }
+            if !notices.is_empty() {
+                state.share_notice.set(notices);
+            }
+        });
+    if let Some(w) = web_sys::window() {
+        use wasm_bindgen::JsCast;
+        let _ = w.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
+    }
+    on_pop.forget();
     // An exercise waiting for the sets: open it once they are here.
     Effect::new(move |_| {
         let arrived = state.exercise_sets.with(|s| matches!(s, Some(Ok(_))));
@@ -229,6 +260,8 @@ fn wire(state: AppState, actions: Actions) {
             if let Some((_, e)) = exercises::find(state, set, id) {
                 if fresh {
                     exercises::open(state, set, &e);
+                    // Opened from its own link: there was no text of the user's to put aside.
+                    state.put_aside.set(None);
                 } else {
                     state.exercise.set(Some((set.into(), id.into())));
                 }

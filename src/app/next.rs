@@ -3,9 +3,11 @@
 
 use leptos::prelude::*;
 
-use tokenmeter_core::service::limits::MAX_TOP;
+use tokenmeter_core::service::limits::{SEED, TOP, TOP_P};
 
 use super::bridge::Actions;
+use super::controls::{number_field, slider, Number};
+use super::format::{int, num};
 use super::i18n::{fill, t, tm, tx};
 use super::text::pieces_view;
 use super::{AppState, Generated, ModelState, NextState};
@@ -21,7 +23,10 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
         match next {
         NextState::Waiting => view! { <p class="muted">{tx(state, "Waiting for the model…")}</p> }.into_any(),
         NextState::Reading { done, total } => view! {
-            <p class="muted">{move || fill(t(state.lang.get(), "Reading your text: {} of {} tokens…"), &[&done, &total])}</p>
+            <p class="muted">{move || {
+                let l = state.lang.get();
+                fill(t(l, "Reading your text: {} of {} tokens…"), &[&int(l, done as f64), &int(l, total as f64)])
+            }}</p>
         }
         .into_any(),
         NextState::Failed(e) => {
@@ -32,7 +37,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
     };
     view! {
         <section class="next" aria-labelledby="next-title">
-            <h2 id="next-title">{tx(state, "Next token ")} <small>{tx(state, "scored over the whole vocabulary")}</small></h2>
+            <h2 id="next-title" tabindex="-1">{tx(state, "Next token ")} <small>{tx(state, "scored over the whole vocabulary")}</small></h2>
             <ModelLine state actions />
             <Controls state />
             <Continuation state actions />
@@ -59,10 +64,10 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
             total,
             rate,
         } => {
-            let mb = |b: u64| format!("{:.1}", b as f64 / 1e6);
+            let mb = |b: u64| num(l, b as f64 / 1e6, 1);
             let speed = rate
                 .filter(|_| loaded > 0)
-                .map(|r| fill(t(l, " at {} MB/s"), &[&format!("{:.1}", r / 1e6)]))
+                .map(|r| fill(t(l, " at {} MB/s"), &[&num(l, r / 1e6, 1)]))
                 .unwrap_or_default();
             let text = match total {
                 Some(n) if loaded >= n => t(l, "Downloaded; loading the model…").to_string(),
@@ -89,7 +94,7 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
             <p class="model-ready" data-testid="model-status">
                 {fill(
                     t(l, "{} · {} M parameters · {} MB of weights · {} vocabulary entries"),
-                    &[&m.name, &format!("{:.0}", m.n_params as f64 / 1e6), &format!("{:.0}", m.weight_bytes as f64 / 1e6), &m.vocab_size],
+                    &[&m.name, &int(l, m.n_params as f64 / 1e6), &int(l, m.weight_bytes as f64 / 1e6), &int(l, m.vocab_size as f64)],
                 )}
             </p>
         }
@@ -114,94 +119,39 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
     }
 }
 
-/// A labelled number input bound to one field of the settings.
-fn number_input(
-    label: impl Fn() -> &'static str + Send + Sync + Copy + 'static,
-    id: &'static str,
-    min: f64,
-    max: f64,
-    step: f64,
-    get: impl Fn() -> f64 + Send + Sync + Copy + 'static,
-    set: impl Fn(f64) + Send + Sync + Copy + 'static,
-) -> impl IntoView {
-    view! {
-        <label class="control" for=id>
-            <span>{label}</span>
-            <input
-                id=id
-                type="number"
-                min=min
-                max=max
-                step=step
-                prop:value=move || get().to_string()
-                on:change=move |ev| {
-                    if let Ok(v) = event_target_value(&ev).trim().parse::<f64>() {
-                        if v.is_finite() {
-                            set(v.clamp(min, max));
-                        }
-                    }
-                }
-            />
-        </label>
-    }
-}
-
-/// A labelled range input from 0 to `max`, with its value shown beside the label.
-fn slider(
-    label: impl Fn() -> &'static str + Send + Sync + Copy + 'static,
-    id: &'static str,
-    max: f32,
-    step: f32,
-    shown: impl Fn() -> String + Send + Sync + Copy + 'static,
-    get: impl Fn() -> f32 + Send + Sync + Copy + 'static,
-    set: impl Fn(f32) + Send + Sync + Copy + 'static,
-) -> impl IntoView {
-    view! {
-        <label class="control slider" for=id>
-            <span>{label} " " <output>{shown}</output></span>
-            <input
-                id=id
-                type="range"
-                min="0"
-                max=max
-                step=step
-                prop:value=move || get().to_string()
-                on:input=move |ev| {
-                    if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                        set(v.clamp(0.0, max));
-                    }
-                }
-            />
-        </label>
-    }
-}
-
 #[component]
 fn Controls(state: AppState) -> impl IntoView {
     let s = state.settings;
+    let l = move || state.lang.get();
     view! {
         <fieldset class="controls">
             <legend>{tx(state, "Sampling")}</legend>
-            {slider(tx(state, "Temperature"), "temperature", 2.0, 0.05,
+            {slider(tx(state, "Temperature"), "temperature", (0.0, 2.0, 0.05),
                 move || {
                     let temp = s.with(|s| s.sampler.temperature);
-                    if temp == 0.0 { t(state.lang.get(), "0 (greedy)").to_string() } else { format!("{temp:.2}") }
+                    if temp == 0.0 { t(l(), "0 (greedy)").to_string() } else { num(l(), f64::from(temp), 2) }
                 },
-                move || s.with(|s| s.sampler.temperature),
-                move |v| s.update(|s| s.sampler.temperature = v))}
-            {slider(tx(state, "Top-p"), "top-p", 1.0, 0.01,
-                move || format!("{:.2}", s.with(|s| s.sampler.top_p)),
-                move || s.with(|s| s.sampler.top_p),
-                move |v| s.update(|s| s.sampler.top_p = v))}
-            {number_input(tx(state, "Top-k (0 = off)"), "top-k", 0.0, 49_152.0, 1.0,
-                move || s.with(|s| s.sampler.top_k) as f64,
-                move |v| s.update(|s| s.sampler.top_k = v as usize))}
-            {number_input(tx(state, "Seed"), "seed", 0.0, 4_294_967_295.0, 1.0,
-                move || s.with(|s| s.sampler.seed) as f64,
-                move |v| s.update(|s| s.sampler.seed = v as u64))}
-            {number_input(tx(state, "Candidates shown"), "top-shown", 1.0, MAX_TOP as f64, 1.0,
-                move || s.with(|s| s.top) as f64,
-                move |v| s.update(|s| s.top = v as usize))}
+                move || f64::from(s.with(|s| s.sampler.temperature)),
+                move |v| s.update(|s| s.sampler.temperature = v as f32))}
+            {slider(tx(state, "Top-p"), "top-p", (TOP_P.min, TOP_P.max, 0.01),
+                move || num(l(), f64::from(s.with(|s| s.sampler.top_p)), 2),
+                move || f64::from(s.with(|s| s.sampler.top_p)),
+                move |v| s.update(|s| s.sampler.top_p = v as f32))}
+            {number_field(tx(state, "Top-k (0 = off)"), Number {
+                id: "top-k", min: 0.0, max: 1e6, step: 1.0, integer: true,
+                get: move || s.with(|s| s.sampler.top_k) as f64,
+                set: move |v| s.update(|s| s.sampler.top_k = v as usize),
+            }, "top-k")}
+            {number_field(tx(state, "Seed"), Number {
+                id: "seed", min: SEED.min, max: SEED.max, step: 1.0, integer: true,
+                get: move || s.with(|s| s.sampler.seed) as f64,
+                set: move |v| s.update(|s| s.sampler.seed = v as u64),
+            }, "seed")}
+            {number_field(tx(state, "Candidates shown"), Number {
+                id: "top-shown", min: TOP.min, max: TOP.max, step: 1.0, integer: true,
+                get: move || s.with(|s| s.top) as f64,
+                set: move |v| s.update(|s| s.top = v as usize),
+            }, "top-shown")}
             <label class="control toggle" for="chat">
                 <input
                     id="chat"
@@ -215,6 +165,32 @@ fn Controls(state: AppState) -> impl IntoView {
                 {tx(state, " Chat mode (wrap the text as a user message)")}
             </label>
         </fieldset>
+        // Chat mode: the exact text the model reads, as the model's answer gives it.
+        {move || state.next.with(|n| match n {
+            NextState::Done(s) => s.scores.template.clone(),
+            _ => None,
+        }).map(|text| view! {
+            <details class="template" data-testid="template">
+                <summary>{tx(state, "The exact text the model reads (the chat template applied)")}</summary>
+                <pre>{super::text::text_view(&text)}</pre>
+            </details>
+        })}
+    }
+}
+
+/// A generation button: it stays focusable while it cannot act (`aria-disabled`), so pressing
+/// Enter or Space on it again and again keeps stepping from the keyboard.
+fn gen_button<L: IntoView + 'static>(
+    label: L,
+    testid: &'static str,
+    enabled: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    act: impl Fn() + 'static,
+) -> impl IntoView {
+    view! {
+        <button data-testid=testid aria-disabled=move || (!enabled()).to_string()
+            on:click=move |_| if enabled() { act() }>
+            {label}
+        </button>
     }
 }
 
@@ -222,6 +198,7 @@ fn Controls(state: AppState) -> impl IntoView {
 fn Continuation(state: AppState, actions: Actions) -> impl IntoView {
     let has_model = move || matches!(state.model.get(), ModelState::Ready(_));
     let running = move || state.running.get();
+    let has_tokens = move || !state.continuation.with(Vec::is_empty);
     // The user changed the tokens after the text: score what is there now.
     let edit = move |f: &dyn Fn(&mut Vec<Generated>)| {
         actions.stop_if_running();
@@ -231,37 +208,17 @@ fn Continuation(state: AppState, actions: Actions) -> impl IntoView {
     view! {
         <div class="generation">
             <div class="buttons" role="group" aria-label=tx(state, "generation")>
-                <button data-testid="step" on:click=move |_| actions.generate(1)
-                    disabled=move || !has_model() || running()>
-                    {tx(state, "Step")}
-                </button>
-                <button data-testid="run" on:click=move |_| actions.generate(RUN_TOKENS)
-                    disabled=move || !has_model() || running()>
-                    {move || fill(t(state.lang.get(), "Run {}"), &[&RUN_TOKENS])}
-                </button>
-                <button data-testid="stop" on:click=move |_| actions.stop() disabled=move || !running()>
-                    {tx(state, "Stop")}
-                </button>
-                <button
-                    data-testid="undo"
-                    on:click=move |_| edit(&|c| {
-                        c.pop();
-                    })
-                    disabled=move || state.continuation.with(Vec::is_empty)
-                >
-                    {tx(state, "Undo")}
-                </button>
-                <button
-                    data-testid="clear"
-                    on:click=move |_| edit(&|c| c.clear())
-                    disabled=move || state.continuation.with(Vec::is_empty)
-                >
-                    {tx(state, "Clear")}
-                </button>
+                {gen_button(tx(state, "Step"), "step", move || has_model() && !running(), move || actions.generate(1))}
+                {gen_button(move || fill(t(state.lang.get(), "Run {}"), &[&RUN_TOKENS]), "run",
+                    move || has_model() && !running(), move || actions.generate(RUN_TOKENS))}
+                {gen_button(tx(state, "Stop"), "stop", running, move || actions.stop())}
+                {gen_button(tx(state, "Undo"), "undo", has_tokens, move || edit(&|c| { c.pop(); }))}
+                {gen_button(tx(state, "Clear"), "clear", has_tokens, move || edit(&|c| c.clear()))}
             </div>
             {move || {
                 let c = state.continuation.get();
                 (!c.is_empty()).then(|| {
+                    let l = state.lang.get_untracked();
                     // The bytes of all the tokens decoded together (a character split across
                     // tokens reads whole), from the model's latest answer for these tokens.
                     let ids: Vec<u32> = c.iter().map(|g| g.id).collect();
@@ -276,14 +233,13 @@ fn Continuation(state: AppState, actions: Actions) -> impl IntoView {
                     });
                     view! {
                         <div class="continuation" data-testid="continuation">
-                            <span class="muted">{tx(state, "After your text: ")}</span>
+                            <span class="muted">{t(l, "After your text: ")}</span>
                             {c.iter().map(|g| {
                                 let class = if g.forced { "gen forced" } else { "gen" };
-                                let title = fill(t(
-                                    state.lang.get_untracked(),
-                                    if g.forced { "ID {} · chosen by you" } else { "ID {} · drawn by the sampler" }
-                                ), &[&g.id]);
-                                let l = state.lang.get_untracked();
+                                let title = fill(
+                                    if g.forced { t(l, "ID {} · chosen by you") } else { t(l, "ID {} · drawn by the sampler") },
+                                    &[&g.id],
+                                );
                                 let shown = if g.pieces.is_empty() { "…".into_any() } else { pieces_view(&g.pieces, l).into_any() };
                                 view! { <span class=class title=title data-id=g.id>{shown}</span> }
                             }).collect_view()}
@@ -305,29 +261,31 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
         let m = &info.summary;
         let s = state.speed.get();
         let l = state.lang.get();
-        let mut parts = vec![m.backend.clone()];
+        let backend = match (m.engine.on_gpu(), &m.engine.adapter) {
+            (true, Some(a)) => fill(t(l, "WebGPU · {}"), &[&a.name]),
+            (true, None) => "WebGPU".into(),
+            (false, _) => t(l, "wasm SIMD128, 1 thread").to_string(),
+        };
+        let mut parts = vec![backend];
         if let Some(p) = s.prefill {
-            parts.push(fill(t(l, "prefill {} tokens/s"), &[&format!("{p:.0}")]));
+            parts.push(fill(t(l, "prefill {} tokens/s"), &[&int(l, p)]));
         }
         if let Some(ms) = s.decode_ms {
             parts.push(fill(
                 t(l, "decode {} tokens/s ({} ms/step)"),
-                &[&format!("{:.0}", 1e3 / ms), &format!("{ms:.1}")],
+                &[&int(l, 1e3 / ms), &num(l, ms, 1)],
             ));
         }
         if s.memory_bytes > 0 {
             parts.push(fill(
                 t(l, "{} MB of memory"),
-                &[&format!("{:.0}", s.memory_bytes as f64 / 1e6)],
+                &[&int(l, s.memory_bytes as f64 / 1e6)],
             ));
         }
         parts.push(if info.from_cache {
             t(l, "model from this browser's cache").to_string()
         } else {
-            fill(
-                t(l, "model loaded in {} ms"),
-                &[&format!("{:.0}", info.load_ms)],
-            )
+            fill(t(l, "model loaded in {} ms"), &[&int(l, info.load_ms)])
         });
         if info.saved && !info.from_cache {
             parts.push(t(l, "saved in this browser for next time").to_string());

@@ -2,10 +2,14 @@
 //! sampler's filters and draw, a token's rank by search, and the sorted distribution's long tail.
 
 use leptos::prelude::*;
+use tokenmeter_core::scoring::{Candidate, SamplingView};
 use tokenmeter_core::service::next::NextResponse;
 
 use super::bridge::Actions;
-use super::i18n::{fill, t, tx};
+use super::controls::bar;
+use super::format::{int, num, pct, plural};
+use super::i18n::{fill, t, tx, Lang};
+use super::sortable::{self, Sort};
 use super::state::Scores;
 use super::text::{pieces_view, visible_pieces};
 use super::{AppState, Generated};
@@ -21,70 +25,37 @@ pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl Int
         .first()
         .map_or(1.0, |c| c.prob)
         .max(1e-12);
+    let d = scores.row.sampling.clone();
+    let sort = RwSignal::new(Sort::default());
+    let candidates = scores.row.candidates.clone();
+    let rows = move || {
+        let mut rows: Vec<(usize, Candidate)> = candidates.iter().cloned().enumerate().collect();
+        let sampling = d.clone();
+        sortable::apply(&mut rows, sort.get(), |(rank, c), col| match col {
+            0 => Some(*rank as f64),
+            2 => Some(f64::from(c.id)),
+            3 => Some(f64::from(c.logit)),
+            4 => Some(c.prob),
+            5 => sampling.prob(c.id),
+            _ => None,
+        });
+        rows.into_iter()
+            .map(|(rank, c)| candidate_row(state, actions, &d, rank, c, max_prob))
+            .collect_view()
+    };
     let d = &scores.row.sampling;
-    let rows = scores
-        .row
-        .candidates
-        .iter()
-        .enumerate()
-        .map(|(rank, c)| {
-            let width = format!("width: {:.1}%", 100.0 * c.prob / max_prob);
-            let kept = d.prob(c.id);
-            let drawn = c.id == d.chosen.id;
-            let (id, pieces) = (c.id, c.pieces.clone());
-            let force = move |_| {
-                // Scores being replaced belong to an older context: choosing from them would
-                // put a token where the model did not score it.
-                if state.stale.get_untracked() {
-                    return;
-                }
-                actions.stop_if_running();
-                state.continuation.update(|v| {
-                    v.push(Generated {
-                        id,
-                        pieces: pieces.clone(),
-                        forced: true,
-                    })
-                });
-                actions.request_next();
-            };
-            view! {
-                <tr
-                    data-id=c.id
-                    data-logit=c.logit.to_string()
-                    data-prob=c.prob.to_string()
-                    class:filtered=kept.is_none()
-                    class:drawn=drawn
-                    on:click=force
-                    title=tx(state, "Click to choose this token")
-                >
-                    <td class="rank">{rank + 1}</td>
-                    <td class="cand">
-                        // The accessible name starts with the visible text (WCAG 2.5.3).
-                        <button class="token-button"
-                            aria-label=fill(t(l, "{} — choose token {}"), &[&visible_pieces(&c.pieces), &c.id])>
-                            <code>{pieces_view(&c.pieces, l)}</code>
-                        </button>
-                        {drawn.then(|| view! { <span class="drawn-mark">{t(l, " ← next draw")}</span> })}
-                    </td>
-                    <td class="num">{c.id}</td>
-                    <td class="num">{format!("{:.3}", c.logit)}</td>
-                    <td class="bar-cell">
-                        <span class="bar" style=width></span>
-                        <span class="pct">{format!("{:.2}%", 100.0 * c.prob)}</span>
-                    </td>
-                    <td class="num kept">{kept.map_or(t(l, "filtered").to_string(), |p| format!("{:.2}%", 100.0 * p))}</td>
-                </tr>
-            }
-        })
-        .collect_view();
     let per_token = if scores.computed_tokens > 0 {
         fill(
-            t(l, "{} new tokens in {} ms ({} ms/token)"),
+            t(l, "{} in {} ms ({} ms/token)"),
             &[
-                &scores.computed_tokens,
-                &format!("{:.0}", ms),
-                &format!("{:.1}", ms / scores.computed_tokens as f64),
+                &plural(
+                    l,
+                    scores.computed_tokens as f64,
+                    "{} new token",
+                    "{} new tokens",
+                ),
+                &int(l, ms),
+                &num(l, ms / scores.computed_tokens as f64, 1),
             ],
         )
     } else {
@@ -94,37 +65,115 @@ pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl Int
     view! {
         <p class="stats" data-testid="entropy">
             {fill(
-                t(l, "Entropy {} bits: as unsure as a fair pick among {} tokens · the {} listed hold {}% · {}% is spread over the other {} entries"),
+                t(l, "Entropy {}: as unsure as a fair pick among {} tokens · the {} listed hold {} · {} is spread over the other {} entries"),
                 &[
-                    &format!("{:.2}", n.entropy_bits),
-                    &format!("{:.1}", n.effective_choices),
+                    &plural_f(l, n.entropy_bits, "{} bit", "{} bits"),
+                    &num(l, n.effective_choices, 1),
                     &n.candidates.len(),
-                    &format!("{:.1}", 100.0 * n.top_mass),
-                    &format!("{:.1}", 100.0 * (1.0 - n.top_mass).max(0.0)),
-                    &(n.vocab_size - n.candidates.len()),
+                    &pct(l, n.top_mass),
+                    &pct(l, (1.0 - n.top_mass).max(0.0)),
+                    &int(l, (n.vocab_size - n.candidates.len()) as f64),
                 ],
             )}
         </p>
         <p class="stats">
             {fill(
                 t(l, "{} of {} tokens survive the filters; the next draw (step {}) is "),
-                &[&d.survivors, &n.vocab_size, &d.step],
+                &[&int(l, d.survivors as f64), &int(l, n.vocab_size as f64), &d.step],
             )}
             <code data-testid="drawn">{pieces_view(&d.chosen.pieces, l)}</code>
-            {fill(t(l, " ({}% after filtering)."), &[&format!("{:.2}", 100.0 * d.chosen.prob)])}
+            {fill(t(l, " ({} after filtering)."), &[&pct(l, d.chosen.prob)])}
         </p>
+        <div class="scroll" tabindex="0" role="region" aria-label=t(l, "the most likely next tokens")>
         <table class="candidates" data-testid="candidates">
             <thead>
                 <tr>
-                    <th>"#"</th><th>{t(l, "token")}</th><th>"ID"</th><th>{t(l, "logit")}</th>
-                    <th>{t(l, "probability")}</th><th>{t(l, "after filters")}</th>
+                    {sortable::header("#".into(), 0, sort, "sort-rank", "secondary")}
+                    <th>{t(l, "token")}</th>
+                    {sortable::header("ID".into(), 2, sort, "sort-id", "secondary")}
+                    {sortable::header(t(l, "logit").into(), 3, sort, "sort-logit", "secondary")}
+                    {sortable::header(t(l, "probability").into(), 4, sort, "sort-prob", "")}
+                    {sortable::header(t(l, "after filters").into(), 5, sort, "sort-kept", "")}
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
+        </div>
         <Search state scores=scores.clone() />
         <Curve state points=n.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
-        <p class="stats">{fill(t(l, "Prompt of {} tokens, {}."), &[&scores.prompt_tokens, &per_token])}</p>
+        <p class="stats">{fill(t(l, "Prompt of {}, {}."), &[&plural(l, scores.prompt_tokens as f64, "{} token", "{} tokens"), &per_token])}</p>
+    }
+}
+
+/// A non-integer count: "1 bit" only for exactly 1, "0.5 bits", "1.87 bits".
+fn plural_f(l: Lang, x: f64, one: &'static str, other: &'static str) -> String {
+    let shown = num(l, x, 2);
+    fill(
+        if shown == num(l, 1.0, 2) {
+            t(l, one)
+        } else {
+            t(l, other)
+        },
+        &[&shown],
+    )
+}
+
+fn candidate_row(
+    state: AppState,
+    actions: Actions,
+    d: &SamplingView,
+    rank: usize,
+    c: Candidate,
+    max_prob: f64,
+) -> impl IntoView {
+    let l = state.lang.get_untracked();
+    let width = c.prob / max_prob;
+    let kept = d.prob(c.id);
+    let drawn = c.id == d.chosen.id;
+    let (id, pieces) = (c.id, c.pieces.clone());
+    let force = move |_| {
+        // Scores being replaced belong to an older context: choosing from them would put a
+        // token where the model did not score it.
+        if state.stale.get_untracked() {
+            return;
+        }
+        actions.stop_if_running();
+        state.continuation.update(|v| {
+            v.push(Generated {
+                id,
+                pieces: pieces.clone(),
+                forced: true,
+            })
+        });
+        actions.request_next();
+    };
+    view! {
+        <tr
+            data-id=c.id
+            data-logit=c.logit.to_string()
+            data-prob=c.prob.to_string()
+            class:filtered=kept.is_none()
+            class:drawn=drawn
+            on:click=force
+            title=tx(state, "Click to choose this token")
+        >
+            <td class="rank secondary">{rank + 1}</td>
+            <td class="cand">
+                // The accessible name starts with the visible text (WCAG 2.5.3).
+                <button class="token-button"
+                    aria-label=fill(t(l, "{} — choose token {}"), &[&visible_pieces(&c.pieces), &c.id])>
+                    <code>{pieces_view(&c.pieces, l)}</code>
+                </button>
+                {drawn.then(|| view! { <span class="drawn-mark">{t(l, " ← next draw")}</span> })}
+            </td>
+            <td class="num secondary">{c.id}</td>
+            <td class="num secondary">{num(l, f64::from(c.logit), 3)}</td>
+            <td class="bar-cell">
+                {bar(width)}
+                <span class="pct">{pct(l, c.prob)}</span>
+            </td>
+            <td class="num kept">{kept.map_or(t(l, "filtered").to_string(), |p| pct(l, p))}</td>
+        </tr>
     }
 }
 
@@ -144,12 +193,12 @@ fn Search(state: AppState, scores: NextResponse) -> impl IntoView {
             )
         };
         fill(
-            t(l, "{}: rank {} of {}, probability {}%."),
+            t(l, "{}: rank {} of {}, probability {}."),
             &[
                 &what,
-                &(h.rank + 1),
-                &scores.row.vocab_size,
-                &format!("{:.4}", 100.0 * h.prob),
+                &int(l, (h.rank + 1) as f64),
+                &int(l, scores.row.vocab_size as f64),
+                &pct(l, h.prob),
             ],
         )
     });
@@ -160,7 +209,7 @@ fn Search(state: AppState, scores: NextResponse) -> impl IntoView {
                 id="search"
                 type="text"
                 spellcheck="false"
-                placeholder=" Paris"
+                placeholder=tx(state, " Paris")
                 prop:value=move || state.settings.with(|s| s.search.clone())
                 on:input=move |ev| {
                     let q = event_target_value(&ev);
@@ -198,7 +247,7 @@ fn Curve(state: AppState, points: Vec<(usize, f64)>, vocab: usize, shown: usize)
             <figcaption>
                 {fill(
                     t(l, "All {} entries, most likely first (both axes logarithmic: rank 1 to {}, probability 1 to 10⁻¹²). The line marks the {} listed above."),
-                    &[&vocab, &vocab, &shown],
+                    &[&int(l, vocab as f64), &int(l, vocab as f64), &shown],
                 )}
             </figcaption>
         </figure>

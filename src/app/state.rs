@@ -119,6 +119,8 @@ pub struct AppState {
     pub backend_pref: RwSignal<Preference>,
     /// Why the backend changed without being asked (a GPU failure); shown until dismissed.
     pub backend_notice: RwSignal<Option<Msg>>,
+    /// A worker stopped and was restarted (shown until dismissed).
+    pub worker_notice: RwSignal<Option<Msg>>,
     /// What was wrong with the link the page was opened with (shown until dismissed).
     pub share_notice: RwSignal<Vec<Msg>>,
     /// The state is too large to keep in a link.
@@ -132,6 +134,8 @@ pub struct AppState {
     /// An exercise to open once the sets arrive: `<set>/<id>`, and whether to start it afresh
     /// (`?exercise=`) rather than keep the link's own text.
     pub pending_exercise: RwSignal<Option<(String, bool)>>,
+    /// The user's own state, put aside when an exercise replaced it (shown with a way back).
+    pub put_aside: RwSignal<Option<Shared>>,
     /// The page was opened from a shared link.
     pub from_link: bool,
     /// The shareable state, derived from the signals above.
@@ -162,7 +166,13 @@ impl AppState {
         let exercise = RwSignal::new(None::<(String, String)>);
         let shared = Memo::new(move |_| Shared {
             text: text.get(),
-            columns: columns.get(),
+            // The user's own tokenizer files stay in this tab: a link names shipped ones only.
+            columns: columns.with(|c| {
+                c.iter()
+                    .filter(|c| !c.starts_with("file:"))
+                    .cloned()
+                    .collect()
+            }),
             decode: decode.get(),
             ids: ids_input.get(),
             settings: settings.get(),
@@ -211,6 +221,7 @@ impl AppState {
             backend_pref: RwSignal::new(backend),
             backend_notice: RwSignal::new(None),
             share_notice: RwSignal::new(Vec::new()),
+            worker_notice: RwSignal::new(None),
             link_too_long: RwSignal::new(false),
             lang,
             exercise_sets: RwSignal::new(None),
@@ -219,8 +230,41 @@ impl AppState {
             pending_exercise: RwSignal::new(
                 (!s.exercise.is_empty()).then(|| (s.exercise.clone(), false)),
             ),
+            put_aside: RwSignal::new(None),
             from_link,
             shared,
         }
+    }
+
+    /// Puts a (sanitized) shared state back on the page: the browser's Back button, or the
+    /// state an exercise put aside.
+    pub fn restore(&self, s: Shared) {
+        self.text.set(s.text);
+        if !s.columns.is_empty() {
+            self.columns.set(s.columns);
+        }
+        self.decode.set(s.decode);
+        self.ids_input.set(s.ids);
+        self.settings.set(s.settings);
+        self.continuation.set(
+            s.continuation
+                .into_iter()
+                .map(|t| Generated {
+                    id: t.id,
+                    forced: t.forced,
+                    pieces: Vec::new(),
+                })
+                .collect(),
+        );
+        self.cost_open.set(s.cost_open);
+        self.cost_settings.set(s.cost);
+        if let Some(l) = i18n::Lang::from_code(&s.lang) {
+            self.lang.set(l);
+        }
+        self.exercise.set(
+            s.exercise
+                .split_once('/')
+                .map(|(set, id)| (set.to_string(), id.to_string())),
+        );
     }
 }

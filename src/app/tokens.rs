@@ -8,9 +8,10 @@ use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::service::tokens::{Column, ColumnState, TokenView};
 
 use super::bridge::Actions;
-use super::i18n::{fill, t, tm, tx};
+use super::format::{int, num, plural};
+use super::i18n::{fill, t, t_str, tm, tx};
 use super::text::pieces_view;
-use super::{visible_whitespace, AppState, NextState};
+use super::{visible_whitespace, AppState, ModelState, NextState};
 
 /// Surprisal bands in bits (−log₂ p) for the heatmap: 0–1, 1–2, 2–4, 4–7, 7–11, 11+.
 const BANDS: [f64; 5] = [1.0, 2.0, 4.0, 7.0, 11.0];
@@ -55,6 +56,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                         />
                         {tx(state, " Show IDs")}
                     </label>
+                    {move || (!matches!(state.model.get(), ModelState::Asleep)).then(|| view! {
                     <label class="toggle">
                         <input
                             type="checkbox"
@@ -67,6 +69,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                         />
                         {tx(state, " Colour SmolLM2's tokens by surprisal")}
                     </label>
+                    })}
                 </div>
             </div>
             <Picker state actions />
@@ -104,7 +107,12 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                     <p class="notice">{tx(state, "Surprisal is shown for plain text, not in chat mode.")}</p>
                 })
             }}
-            {move || state.tokens.with(|t| t.is_none()).then(|| view! { <p class="summary">{tx(state, "Tokenizing…")}</p> })}
+            {move || (state.tokens.with(|t| t.is_none()) && state.token_error.with(|e| e.is_none()))
+                .then(|| view! { <p class="summary">{tx(state, "Tokenizing…")}</p> })}
+            // Past every token stop at once, for keyboard users.
+            <button class="skip" data-testid="skip-tokens" on:click=|_| focus_by_id("next-title")>
+                {tx(state, "Skip the tokens: go to the next-token scores")}
+            </button>
             <div class="columns">
                 <For
                     each=columns
@@ -157,9 +165,12 @@ fn Picker(state: AppState, actions: Actions) -> impl IntoView {
                                     }
                                 />
                                 <strong>{format!(" {}", s.name)}</strong>
-                                <span class="muted">{format!(" — {} · {} · {}", s.models, s.license, s.source)}</span>
+                                <span class="muted">{move || {
+                                    let l = state.lang.get();
+                                    format!(" — {} · {} · {}", t_str(l, s.models), t_str(l, s.license), t_str(l, s.source))
+                                }}</span>
                             </label>
-                            {(!s.note.is_empty()).then(|| view! { <p class="note">{s.note}</p> })}
+                            {(!s.note.is_empty()).then(|| view! { <p class="note">{move || t_str(state.lang.get(), s.note)}</p> })}
                         </li>
                     }
                 }).collect_view()}
@@ -243,7 +254,7 @@ fn TokenColumn(state: AppState, column: Column) -> impl IntoView {
     view! {
         <div class="column" data-tokenizer=id.clone()>
             <h3>{name.clone()}</h3>
-            {spec.filter(|s| !s.note.is_empty()).map(|s| view! { <p class="note">{s.note}</p> })}
+            {spec.filter(|s| !s.note.is_empty()).map(|s| view! { <p class="note">{t_str(l, s.note)}</p> })}
             {body}
         </div>
     }
@@ -264,36 +275,46 @@ struct List {
 #[component]
 fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
     let (chars, bytes) = (list.chars, list.bytes);
+    let tokenizer_name =
+        registry::find(&tokenizer).map_or(tokenizer.clone(), |s| s.name.to_string());
     let l = state.lang.get_untracked();
     let per = |n: usize| {
         if list.count == 0 {
             "–".to_string()
         } else {
-            format!("{:.2}", n as f64 / list.count as f64)
+            num(l, n as f64 / list.count as f64, 2)
         }
     };
     let summary = match &list.decoded {
         Some(text) => {
             let bad = list.spans.iter().filter(|t| t.invalid).count();
             let bad = if bad > 0 {
-                fill(t(l, " · {} not in this vocabulary"), &[&bad])
+                fill(t(l, " · {} not in this vocabulary"), &[&int(l, bad as f64)])
             } else {
                 String::new()
             };
             fill(
-                t(l, "{} IDs{} → “{}”"),
-                &[&list.count, &bad, &visible_whitespace(text)],
+                t(l, "{}{} → “{}”"),
+                &[
+                    &plural(l, list.count as f64, "{} ID", "{} IDs"),
+                    &bad,
+                    &visible_whitespace(text),
+                ],
             )
         }
         None => fill(
-            t(l, "{} tokens · {} characters/token · {} bytes/token"),
-            &[&list.count, &per(chars), &per(bytes)],
+            t(l, "{} · {} characters/token · {} bytes/token"),
+            &[
+                &plural(l, list.count as f64, "{} token", "{} tokens"),
+                &per(chars),
+                &per(bytes),
+            ],
         ),
     };
     let truncated = (list.count > list.spans.len()).then(|| {
         fill(
             t(l, "Showing the first {} of {} tokens."),
-            &[&list.spans.len(), &list.count],
+            &[&int(l, list.spans.len() as f64), &int(l, list.count as f64)],
         )
     });
     let is_model = tokenizer == "smollm2";
@@ -326,17 +347,23 @@ fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
         {move || heat.with(|h| h.is_some()).then(|| view! {
             <p class="legend" aria-label=t(l, "surprisal legend")>
                 {t(l, "How surprised the model was by each token (−log₂ p): ")}
-                {["< 1", "1–2", "2–4", "4–7", "7–11", "11+"].iter().enumerate().map(|(i, l)| view! {
-                    <span class=format!("swatch h{i}")>{format!("{l} bits")}</span>
+                {[t(l, "< 1 bit"), t(l, "1–2 bits"), t(l, "2–4 bits"), t(l, "4–7 bits"), t(l, "7–11 bits"), t(l, "11+ bits")]
+                    .into_iter().enumerate().map(|(i, label)| view! {
+                    <span class=format!("swatch h{i}")>{label}</span>
                 }).collect_view()}
                 {t(l, " · the first token has no prediction.")}
             </p>
         })}
+        // One tab stop per column: the arrow keys move between its tokens (a roving tabindex).
         <div
             class="token-strip"
             class:show-ids=move || state.show_ids.get()
             class:heatmap=move || heat.with(|h| h.is_some())
             data-testid="tokens"
+            role="group"
+            aria-label=fill(t(l, "tokens of {}"), &[&tokenizer_name])
+            on:keydown=roving_keys
+            on:focusin=roving_focus
         >
             {tokens.into_iter().map(|(i, t)| {
                 let (start, end) = (t.start, t.end);
@@ -357,7 +384,7 @@ fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
                 let title = move || match score() {
                     Some((bits, p, rank)) => fill(
                         super::i18n::t(l, "ID {} · p = {} · rank {} · {} bits"),
-                        &[&t.id, &format!("{p:.4}"), &(rank + 1), &format!("{bits:.2}")],
+                        &[&t.id, &num(l, p, 4), &int(l, (rank + 1) as f64), &num(l, bits, 2)],
                     ),
                     None if invalid => fill(super::i18n::t(l, "ID {} is not in this vocabulary"), &[&t.id]),
                     None => format!("ID {}", t.id),
@@ -367,7 +394,7 @@ fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
                     <span
                         class=class
                         title=title
-                        tabindex="0"
+                        tabindex=if i == 0 { "0" } else { "-1" }
                         data-id=t.id
                         data-bits=bits
                         on:mouseenter=move |_| state.hovered.set(Some((start, end)))
@@ -385,5 +412,81 @@ fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
             }).collect_view()}
         </div>
         {truncated.map(|t| view! { <p class="muted truncated">{t}</p> })}
+    }
+}
+
+/// Arrow keys, Home and End move the focus between a strip's tokens.
+fn roving_keys(ev: web_sys::KeyboardEvent) {
+    use wasm_bindgen::JsCast;
+    let Some(current) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    else {
+        return;
+    };
+    if !current.class_list().contains("tok") {
+        return;
+    }
+    let sibling = |e: &web_sys::Element, forward: bool| {
+        if forward {
+            e.next_element_sibling()
+        } else {
+            e.previous_element_sibling()
+        }
+    };
+    let target = match ev.key().as_str() {
+        "ArrowRight" | "ArrowDown" => sibling(&current, true),
+        "ArrowLeft" | "ArrowUp" => sibling(&current, false),
+        "Home" => current
+            .parent_element()
+            .and_then(|p| p.first_element_child()),
+        "End" => current
+            .parent_element()
+            .and_then(|p| p.last_element_child()),
+        _ => return,
+    };
+    ev.prevent_default();
+    if let Some(el) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = el.focus();
+    }
+}
+
+/// The token that has the focus becomes the strip's one tab stop.
+fn roving_focus(ev: web_sys::FocusEvent) {
+    use wasm_bindgen::JsCast;
+    let Some(focused) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
+    if !focused.class_list().contains("tok") {
+        return;
+    }
+    if let Some(strip) = focused.parent_element() {
+        if let Ok(stops) = strip.query_selector_all(".tok[tabindex='0']") {
+            for i in 0..stops.length() {
+                if let Some(e) = stops
+                    .get(i)
+                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                {
+                    let _ = e.set_attribute("tabindex", "-1");
+                }
+            }
+        }
+    }
+    focused.set_tab_index(0);
+}
+
+/// Moves the keyboard focus to the element with this id (a heading with `tabindex="-1"`),
+/// without touching the address's fragment, which holds the page's state.
+fn focus_by_id(id: &str) {
+    use wasm_bindgen::JsCast;
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
     }
 }

@@ -29,7 +29,11 @@ use crate::protocol::{FromWorker, ToWorker};
 const MAX_MODEL_BYTES: u64 = 1_500_000_000;
 
 enum Control {
-    Load { url: String, backend: Preference },
+    Load {
+        url: String,
+        sha256: Option<String>,
+        backend: Preference,
+    },
     SetBackend(Preference),
     Bench(BenchRequest),
 }
@@ -62,7 +66,15 @@ impl Model {
 
     pub fn handle(self: &Rc<Self>, msg: ToWorker) {
         match msg {
-            ToWorker::LoadModel { url, backend } => self.control(Control::Load { url, backend }),
+            ToWorker::LoadModel {
+                url,
+                sha256,
+                backend,
+            } => self.control(Control::Load {
+                url,
+                sha256,
+                backend,
+            }),
             ToWorker::SetBackend(p) => self.control(Control::SetBackend(p)),
             ToWorker::Bench(req) => self.control(Control::Bench(req)),
             ToWorker::Next { seq, req } => self.score(Scoring::Next { seq, req }),
@@ -111,9 +123,13 @@ async fn run(role: Rc<Model>) {
         let control = role.controls.borrow_mut().pop_front();
         if let Some(control) = control {
             match control {
-                Control::Load { url, backend } => {
+                Control::Load {
+                    url,
+                    sha256,
+                    backend,
+                } => {
                     if ready.is_none() {
-                        ready = load(&url, backend).await;
+                        ready = load(&url, sha256.as_deref(), backend).await;
                     }
                 }
                 Control::SetBackend(pref) => {
@@ -150,8 +166,10 @@ async fn run(role: Rc<Model>) {
     }
 }
 
-/// Downloads (or takes from Cache Storage) and loads the model, reporting progress.
-async fn load(url: &str, backend: Preference) -> Option<Ready> {
+/// Downloads (or takes from Cache Storage) and loads the model, reporting progress. With a
+/// `sha256`, a file whose digest differs is never used: a cached one is dropped and downloaded
+/// again, a downloaded one is refused (and not kept).
+async fn load(url: &str, sha256: Option<&str>, backend: Preference) -> Option<Ready> {
     let started = now_ms();
     let mut last_report = f64::NEG_INFINITY;
     let mut progress = |loaded: u64, total: Option<u64>| {
@@ -173,6 +191,16 @@ async fn load(url: &str, backend: Preference) -> Option<Ready> {
             web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());
             None
         });
+    let cached = match (cached, sha256) {
+        (Some(bytes), Some(want)) if net::sha256_hex(&bytes).await.ok().as_deref() != Some(want) => {
+            // A damaged or tampered copy: forget it and download the real one.
+            if let Err(e) = net::clear_model_cache().await {
+                web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());
+            }
+            None
+        }
+        (cached, _) => cached,
+    };
     let from_cache = cached.is_some();
     let bytes = match cached {
         Some(bytes) => bytes,
@@ -186,6 +214,25 @@ async fn load(url: &str, backend: Preference) -> Option<Ready> {
             }
         },
     };
+    if let (false, Some(want)) = (from_cache, sha256) {
+        match net::sha256_hex(&bytes).await {
+            Ok(got) if got == want => {}
+            Ok(got) => {
+                post(&FromWorker::ModelFailed {
+                    message: msg!(
+                        "the downloaded model is not the expected file (sha256 {}, expected {}): not used",
+                        got,
+                        want
+                    ),
+                });
+                return None;
+            }
+            Err(message) => {
+                post(&FromWorker::ModelFailed { message });
+                return None;
+            }
+        }
+    }
     let t0 = now_ms();
     let model = match LoadedModel::read(&mut Cursor::new(&bytes[..])) {
         Ok(m) => Rc::new(m),

@@ -198,3 +198,19 @@ pub async fn clear_model_cache() -> Result<(), String> {
         .map_err(js_error)?;
     Ok(())
 }
+
+/// The sha256 of `bytes` in hex, by the browser's own SubtleCrypto.
+pub async fn sha256_hex(bytes: &[u8]) -> Result<String, Msg> {
+    let err = |e: JsValue| msg!("cannot check the file's sha256: {}", js_error(e));
+    let subtle = scope().crypto().map_err(err)?.subtle();
+    let view = Uint8Array::from(bytes);
+    let promise = subtle
+        .digest_with_str_and_buffer_source("SHA-256", &view)
+        .map_err(err)?;
+    let digest = JsFuture::from(promise).await.map_err(err)?;
+    Ok(Uint8Array::new(&digest)
+        .to_vec()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

@@ -38,7 +38,7 @@ async function scoresFor(page, n) {
     const gens = document.querySelectorAll('[data-testid=continuation] .gen').length;
     const drawn = document.querySelector('[data-testid=drawn]');
     const fresh = document.querySelector('.scores')?.dataset.stale === 'false';
-    return gens === n && drawn && fresh && !document.querySelector('[data-testid=step]').disabled;
+    return gens === n && drawn && fresh && document.querySelector('[data-testid=step]').getAttribute('aria-disabled') === 'false';
   }, n, MODEL_WAIT);
 }
 
@@ -85,7 +85,7 @@ test('a seeded run reproduces the native sampler token for token, and Stop halts
   await scoresFor(page, 0);
   await page.click('[data-testid=run]');
   // The run ends by itself after 20 tokens (or an end token).
-  await page.waitForFunction(() => !document.querySelector('[data-testid=run]').disabled
+  await page.waitForFunction(() => document.querySelector('[data-testid=run]').getAttribute('aria-disabled') === 'false'
     && document.querySelectorAll('[data-testid=continuation] .gen').length > 0, null, MODEL_WAIT);
   const ids = await continuation(page);
   const native = tokenmeterCli(['generate', '--backend', 'cpu', '--prompt', 'Once upon a time', '--max-tokens', '20',
@@ -125,7 +125,7 @@ test('searching a token gives its rank and probability among all 49,152', async 
   const page = await openPage();
   await ready(page);
   await page.fill('#search', ' Madrid');
-  await page.waitForFunction(() => /rank [0-9]+ of 49152/.test(document.querySelector('[data-testid=search-result]').textContent), null, MODEL_WAIT);
+  await page.waitForFunction(() => /rank [0-9,]+ of 49,152/.test(document.querySelector('[data-testid=search-result]').textContent), null, MODEL_WAIT);
   const result = await page.textContent('[data-testid=search-result]');
   assert.match(result, /“·Madrid” is token [0-9]+/);
   await page.fill('#search', ' Pariszzz');

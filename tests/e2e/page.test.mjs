@@ -79,7 +79,7 @@ test('empty text and a 1 MB paste give clear messages and keep the text', async 
 
   const big = 'Un token es la unidad mínima de texto. '.repeat(26_000); // ≈ 1 MB
   await typeText(page, big);
-  await page.waitForFunction(() => /^[0-9]{5,} tokens/.test(document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent ?? ''), null, { timeout: 60_000 });
+  await page.waitForFunction(() => /^[0-9,]{6,} tokens/.test(document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent ?? ''), null, { timeout: 60_000 });
   await page.waitForSelector('text=/reads at most 8192/', { timeout: 60_000 });
   assert.equal((await page.inputValue('#text')).length, big.length, 'the text is kept');
   assert.ok(await page.locator('[data-tokenizer=smollm2] .truncated').isVisible());

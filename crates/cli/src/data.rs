@@ -72,7 +72,7 @@ pub fn open_model(path: &Path) -> Result<LoadedModel, Msg> {
 pub fn open_tokenizer(id: &str, model: &Path) -> Result<TextTokenizer, Msg> {
     let spec = tokens::shipped(id)?;
     if id == "smollm2" {
-        let gguf = Gguf::read(&mut open_file(model)?)
+        let gguf = Gguf::read_head(&mut open_file(model)?)
             .map_err(|e| msg!("{}: {}", model.display().to_string(), e.msg()))?;
         return Ok(TextTokenizer::from_gguf(&gguf, spec.info())?);
     }

@@ -207,6 +207,24 @@ impl PriceTable {
     }
 }
 
+/// Why a model's tokens are counted with another tokenizer (shown beside the estimate).
+const NOTE_QWEN: &str = "a newer or unpublished Qwen tokenizer, counted with Qwen3's";
+const NOTE_DISTILLED: &str = "a distilled model with its base model's tokenizer";
+const NOTE_GEMINI: &str = "Gemini's tokenizer is not published; Gemma 3 shares Gemini's vocabulary";
+const NOTE_MISTRAL: &str = "counted with Mistral's Tekken tokenizer (Nemo)";
+const NOTE_CLAUDE: &str =
+    "current Claude tokenizers are not published; counted with Anthropic's older public one";
+const NOTE_OTHER: &str = "no public tokenizer for this model; counted with o200k_base";
+/// Every estimate note, for the page's translation check.
+pub const ESTIMATE_NOTES: &[&str] = &[
+    NOTE_QWEN,
+    NOTE_DISTILLED,
+    NOTE_GEMINI,
+    NOTE_MISTRAL,
+    NOTE_CLAUDE,
+    NOTE_OTHER,
+];
+
 /// How a model's tokens are counted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Counting {
@@ -254,43 +272,25 @@ pub fn counting_for(model: &str) -> Counting {
     } else if full.contains("qwen2.5") || full.contains("qwen2p5") {
         exact("qwen2.5")
     } else if full.contains("qwen") {
-        estimate(
-            "qwen3",
-            "a newer or unpublished Qwen tokenizer, counted with Qwen3's",
-        )
+        estimate("qwen3", NOTE_QWEN)
     } else if full.contains("deepseek") {
         if full.contains("distill") {
-            estimate(
-                "deepseek-v3",
-                "a distilled model with its base model's tokenizer",
-            )
+            estimate("deepseek-v3", NOTE_DISTILLED)
         } else {
             exact("deepseek-v3")
         }
     } else if full.contains("gemma-3") || full.contains("gemma3") {
         exact("gemma3")
     } else if full.contains("gemini") || full.contains("gemma") {
-        estimate(
-            "gemma3",
-            "Gemini's tokenizer is not published; Gemma 3 shares Gemini's vocabulary",
-        )
+        estimate("gemma3", NOTE_GEMINI)
     } else if full.contains("nemo") || full.contains("mistral-small") || full.contains("pixtral") {
         exact("mistral-nemo")
     } else if full.contains("mistral") || full.contains("ministral") || full.contains("magistral") {
-        estimate(
-            "mistral-nemo",
-            "counted with Mistral's Tekken tokenizer (Nemo)",
-        )
+        estimate("mistral-nemo", NOTE_MISTRAL)
     } else if full.contains("claude") {
-        estimate(
-            "claude-legacy",
-            "current Claude tokenizers are not published; counted with Anthropic's older public one",
-        )
+        estimate("claude-legacy", NOTE_CLAUDE)
     } else {
-        estimate(
-            "o200k_base",
-            "no public tokenizer for this model; counted with o200k_base",
-        )
+        estimate("o200k_base", NOTE_OTHER)
     }
 }
 

@@ -6,7 +6,7 @@
 //! errors into messages a user can act on and offers typed getters for the metadata.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::QTensor;
@@ -22,7 +22,39 @@ pub struct Gguf {
 
 impl Gguf {
     /// Parses the header. Reads only the metadata and tensor table, not the tensor data.
+    ///
+    /// A file is untrusted input: before candle parses it, [`check_header`] walks the header
+    /// with every length checked against the bytes left (so no count in the file can ask for
+    /// more memory than the file's own size) and refuses values candle would trip on (an
+    /// alignment of 0); afterwards every tensor must fit inside the file.
     pub fn read<R: Read + Seek>(reader: &mut R) -> Result<Self> {
+        let gguf = Self::read_head(reader)?;
+        let content = &gguf.content;
+        let file_size = reader.seek(SeekFrom::End(0)).map_err(io)?;
+        for (name, t) in &content.tensor_infos {
+            let bytes = tensor_bytes(t).ok_or_else(|| {
+                Error::InvalidGguf(msg!("tensor '{}' has an impossible shape", name))
+            })?;
+            let end = content
+                .tensor_data_offset
+                .checked_add(t.offset)
+                .and_then(|s| s.checked_add(bytes));
+            if end.is_none_or(|e| e > file_size) {
+                return Err(Error::InvalidGguf(msg!(
+                    "tensor '{}' lies beyond the end of the file (truncated or incomplete download)",
+                    name
+                )));
+            }
+        }
+        Ok(gguf)
+    }
+
+    /// The header only, checked as in [`Gguf::read`] but without requiring the tensors' data:
+    /// for reading a tokenizer from the first megabytes of a large model file.
+    pub fn read_head<R: Read + Seek>(reader: &mut R) -> Result<Self> {
+        let start = reader.stream_position().map_err(io)?;
+        check_header(reader)?;
+        reader.seek(SeekFrom::Start(start)).map_err(io)?;
         let content = Content::read(reader).map_err(|e| Error::InvalidGguf(describe(&e)))?;
         Ok(Self { content })
     }
@@ -63,6 +95,162 @@ impl Gguf {
             .tensor(reader, name, &Device::Cpu)
             .map_err(|e| Error::InvalidGguf(msg!("tensor '{}': {}", name, describe(&e))))
     }
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::InvalidGguf(msg!("cannot read the file: {}", e.to_string()))
+}
+
+/// Bytes a tensor's blocks take, if its shape is possible (dimensions multiply without
+/// overflow into whole blocks).
+fn tensor_bytes(t: &candle_core::quantized::gguf_file::TensorInfo) -> Option<u64> {
+    let elems = t
+        .shape
+        .dims()
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
+    let block = t.ggml_dtype.block_size() as u64;
+    (elems % block == 0).then(|| (elems / block).checked_mul(t.ggml_dtype.type_size() as u64))?
+}
+
+/// Largest alignment accepted (llama.cpp writes 32; any power of two up to this is fine).
+const MAX_ALIGNMENT: u64 = 1 << 20;
+
+/// Walks a GGUF header (v2/v3) without keeping it, checking every length against the bytes
+/// left and `general.alignment` (a power of two, not 0).
+pub fn check_header<R: Read + Seek>(r: &mut R) -> Result<()> {
+    let start = r.stream_position().map_err(io)?;
+    let size = r.seek(SeekFrom::End(0)).map_err(io)?;
+    r.seek(SeekFrom::Start(start)).map_err(io)?;
+    let ends_early = || {
+        Error::InvalidGguf(msg!(
+            "the file ends early (truncated or incomplete download)"
+        ))
+    };
+    let mut buf = [0u8; 8];
+    let mut read = |r: &mut R, n: usize| -> Result<u64> {
+        r.read_exact(&mut buf[..n]).map_err(|_| ends_early())?;
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&buf[..n]);
+        Ok(u64::from_le_bytes(b))
+    };
+    let left =
+        |r: &mut R| -> Result<u64> { Ok(size.saturating_sub(r.stream_position().map_err(io)?)) };
+    if read(r, 4)? != 0x4655_4747 {
+        return Err(Error::InvalidGguf(msg!(
+            "it does not start with the GGUF signature"
+        )));
+    }
+    let version = read(r, 4)?;
+    if !(2..=3).contains(&version) {
+        return Err(Error::Unsupported(msg!("GGUF version {}", version)));
+    }
+    let _tensors = read(r, 8)?;
+    let entries = read(r, 8)?;
+    if entries > left(r)? / 13 {
+        return Err(Error::InvalidGguf(msg!(
+            "the header names more entries than the file holds"
+        )));
+    }
+    // Skips one value of `kind`, returning it when it is a small unsigned or signed integer.
+    fn skip<R: Read + Seek>(
+        r: &mut R,
+        kind: u64,
+        size: u64,
+        depth: u32,
+        read: &mut dyn FnMut(&mut R, usize) -> Result<u64>,
+    ) -> Result<Option<i64>> {
+        let fixed = |k: u64| match k {
+            0 | 1 | 7 => Some(1),
+            2 | 3 => Some(2),
+            4..=6 => Some(4),
+            10..=12 => Some(8),
+            _ => None,
+        };
+        let left = |r: &mut R| -> Result<u64> {
+            Ok(size.saturating_sub(r.stream_position().map_err(io)?))
+        };
+        let beyond = || Error::InvalidGguf(msg!("a metadata value runs past the end of the file"));
+        match kind {
+            8 => {
+                let len = read(r, 8)?;
+                if len > left(r)? {
+                    return Err(beyond());
+                }
+                r.seek(SeekFrom::Current(len as i64)).map_err(io)?;
+                Ok(None)
+            }
+            9 => {
+                if depth > 4 {
+                    return Err(Error::InvalidGguf(msg!(
+                        "metadata arrays are nested too deeply"
+                    )));
+                }
+                let elem = read(r, 4)?;
+                let count = read(r, 8)?;
+                match fixed(elem) {
+                    Some(n) => {
+                        let bytes = count.checked_mul(n).ok_or_else(beyond)?;
+                        if bytes > left(r)? {
+                            return Err(beyond());
+                        }
+                        r.seek(SeekFrom::Current(bytes as i64)).map_err(io)?;
+                    }
+                    None => {
+                        // Strings and arrays take at least 8 bytes each.
+                        if count > left(r)? / 8 {
+                            return Err(beyond());
+                        }
+                        for _ in 0..count {
+                            skip(r, elem, size, depth + 1, read)?;
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            k => match fixed(k) {
+                Some(n) => {
+                    let v = read(r, n as usize)?;
+                    Ok(match k {
+                        0 | 2 | 4 | 10 => Some(v as i64),
+                        1 => Some(v as u8 as i8 as i64),
+                        3 => Some(v as u16 as i16 as i64),
+                        5 => Some(v as u32 as i32 as i64),
+                        11 => Some(v as i64),
+                        _ => None,
+                    })
+                }
+                None => Err(Error::InvalidGguf(msg!(
+                    "unknown metadata value type {}",
+                    k
+                ))),
+            },
+        }
+    }
+    for _ in 0..entries {
+        let len = read(r, 8)?;
+        if len > 65_536 || len > left(r)? {
+            return Err(Error::InvalidGguf(msg!(
+                "a metadata key runs past the end of the file"
+            )));
+        }
+        let mut key = vec![0u8; len as usize];
+        r.read_exact(&mut key).map_err(|_| ends_early())?;
+        let kind = read(r, 4)?;
+        let value = skip(r, kind, size, 0, &mut read)?;
+        if key == b"general.alignment" {
+            let ok = value.is_some_and(|a| {
+                a > 0 && (a as u64).is_power_of_two() && (a as u64) <= MAX_ALIGNMENT
+            });
+            if !ok {
+                return Err(Error::InvalidGguf(msg!(
+                    "general.alignment must be a power of two from 1 to {}",
+                    MAX_ALIGNMENT
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// candle's messages for I/O errors ("failed to fill whole buffer") mean the file ended early.
@@ -174,5 +362,98 @@ impl<'a> Metadata<'a> {
                 .collect(),
             _ => Err(Self::wrong_type(key, "an array of integers")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A GGUF v3 header built by hand: `entries` raw key/value bytes, `tensors` raw tensor infos.
+    fn gguf(entries: &[Vec<u8>], tensors: &[Vec<u8>], tail: usize) -> Vec<u8> {
+        let mut b = b"GGUF".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend((tensors.len() as u64).to_le_bytes());
+        b.extend((entries.len() as u64).to_le_bytes());
+        for e in entries.iter().chain(tensors) {
+            b.extend(e);
+        }
+        b.extend(vec![0u8; tail]);
+        b
+    }
+
+    fn string(s: &str) -> Vec<u8> {
+        let mut b = (s.len() as u64).to_le_bytes().to_vec();
+        b.extend(s.as_bytes());
+        b
+    }
+
+    fn entry_u32(key: &str, v: u32) -> Vec<u8> {
+        let mut b = string(key);
+        b.extend(4u32.to_le_bytes());
+        b.extend(v.to_le_bytes());
+        b
+    }
+
+    fn refusal(bytes: Vec<u8>) -> String {
+        match Gguf::read(&mut Cursor::new(bytes)) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_header_reads() {
+        let ok = gguf(&[entry_u32("general.alignment", 32)], &[], 64);
+        assert!(Gguf::read(&mut Cursor::new(ok)).is_ok());
+    }
+
+    #[test]
+    fn an_alignment_of_zero_is_refused_not_a_division_by_zero() {
+        let e = refusal(gguf(&[entry_u32("general.alignment", 0)], &[], 64));
+        assert!(
+            e.contains("general.alignment must be a power of two"),
+            "{e}"
+        );
+        let e = refusal(gguf(&[entry_u32("general.alignment", 48)], &[], 64));
+        assert!(e.contains("power of two"), "{e}");
+    }
+
+    #[test]
+    fn counts_and_lengths_cannot_ask_for_more_than_the_file_holds() {
+        // An array of 2⁶⁰ u32 values in a file of a few bytes.
+        let mut huge = string("tokenizer.ggml.scores");
+        huge.extend(9u32.to_le_bytes());
+        huge.extend(4u32.to_le_bytes());
+        huge.extend((1u64 << 60).to_le_bytes());
+        assert!(refusal(gguf(&[huge], &[], 16)).contains("past the end"));
+        // An array of 2⁴⁰ strings.
+        let mut strings = string("tokenizer.ggml.tokens");
+        strings.extend(9u32.to_le_bytes());
+        strings.extend(8u32.to_le_bytes());
+        strings.extend((1u64 << 40).to_le_bytes());
+        assert!(refusal(gguf(&[strings], &[], 16)).contains("past the end"));
+        // A key claiming a gigabyte.
+        let mut key = (1u64 << 30).to_le_bytes().to_vec();
+        key.extend(b"x");
+        assert!(refusal(gguf(&[key], &[], 16)).contains("past the end"));
+        // A million entries in a 100-byte file.
+        let mut b = gguf(&[], &[], 64);
+        b[16..24].copy_from_slice(&1_000_000u64.to_le_bytes());
+        assert!(refusal(b).contains("more entries than the file holds"));
+    }
+
+    #[test]
+    fn a_tensor_must_fit_inside_the_file() {
+        // One F32 tensor of 2³⁰ × 2³⁰ values: the product alone would overflow a 32-bit size.
+        let mut t = string("token_embd.weight");
+        t.extend(2u32.to_le_bytes());
+        t.extend((1u64 << 30).to_le_bytes());
+        t.extend((1u64 << 30).to_le_bytes());
+        t.extend(0u32.to_le_bytes()); // F32
+        t.extend(0u64.to_le_bytes());
+        let e = refusal(gguf(&[], &[t], 64));
+        assert!(e.contains("beyond the end of the file"), "{e}");
     }
 }

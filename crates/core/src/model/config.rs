@@ -4,6 +4,10 @@
 use crate::gguf::Gguf;
 use crate::{msg, Error, Result};
 
+/// Longest context tokenmeter runs, whatever a model was trained for (a browser tab's memory
+/// bounds the KV cache; SmolLM2's 8,192 fits well within).
+pub const MAX_CONTEXT: usize = 1 << 15;
+
 /// Hyper-parameters, read from the GGUF's `llama.*` metadata.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
@@ -21,7 +25,8 @@ pub struct Config {
     pub ffn_dim: usize,
     /// Vocabulary entries scored per token.
     pub vocab_size: usize,
-    /// Longest sequence the model was trained for (`llama.context_length`).
+    /// Longest sequence tokenmeter runs: the model's `llama.context_length`, at most
+    /// [`MAX_CONTEXT`] (RoPE's tables and the KV cache are sized by it).
     pub context_length: usize,
     /// RoPE base frequency θ (`llama.rope.freq_base`).
     pub rope_theta: f32,
@@ -64,15 +69,39 @@ impl Config {
             Ok(v) => v,
             Err(_) => md.string_array("tokenizer.ggml.tokens")?.len(),
         };
+        // Sizes from the file decide buffers: each must be plausible before anything is
+        // allocated by it (the tensors themselves are checked against the file's size).
+        let n_layer = n("block_count")?;
+        let ffn_dim = n("feed_forward_length")?;
+        for (what, v, max) in [
+            ("embedding_length", dim, 1 << 16),
+            ("block_count", n_layer, 1 << 10),
+            ("attention.head_count", n_head, 1 << 10),
+            ("feed_forward_length", ffn_dim, 1 << 18),
+            ("vocab_size", vocab_size, 1 << 21),
+        ] {
+            if v == 0 || v > max {
+                return Err(Error::InvalidGguf(msg!(
+                    "llama.{} = {} is not a size tokenmeter can run (1 to {})",
+                    what,
+                    v,
+                    max
+                )));
+            }
+        }
+        let context_length = n("context_length")?;
+        if context_length == 0 {
+            return Err(Error::InvalidGguf(msg!("llama.context_length is 0")));
+        }
         Ok(Self {
             dim,
-            n_layer: n("block_count")?,
+            n_layer,
             n_head,
             n_kv_head,
             head_dim,
-            ffn_dim: n("feed_forward_length")?,
+            ffn_dim,
             vocab_size,
-            context_length: n("context_length")?,
+            context_length: context_length.min(MAX_CONTEXT),
             rope_theta: md.f32("llama.rope.freq_base").unwrap_or(10_000.0),
             rms_eps: md.f32("llama.attention.layer_norm_rms_epsilon")?,
         })

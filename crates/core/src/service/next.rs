@@ -94,6 +94,9 @@ pub struct NextResponse {
     /// Per-token scores of the text (and continuation), when asked for.
     pub surprisal: Option<SurprisalReport>,
     pub continuation: Continuation,
+    /// In chat mode: the exact text the model reads, the chat template applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Set when the GPU failed during this request and the CPU took over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Msg>,
@@ -172,6 +175,7 @@ pub async fn next<F: Forward>(
         search: scoring::search(logits, &m.tokenizer, query),
         surprisal: track.then(|| surprisal::report(m, &ids, session.token_scores(), &backend)),
         continuation: continuation(m, &req.continuation),
+        template: req.chat.then(|| crate::chat::smollm2_prompt(text)),
         prompt_tokens: ids.len(),
         prompt_ids: ids,
         computed_tokens: computed,

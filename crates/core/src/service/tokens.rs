@@ -322,7 +322,7 @@ pub fn read_tokenizer_file(
     };
     let named = |e: crate::Error| msg!("{}: {}", name, e.msg());
     let (tok, kind) = if bytes.starts_with(b"GGUF") {
-        let gguf = Gguf::read(&mut Cursor::new(bytes)).map_err(named)?;
+        let gguf = Gguf::read_head(&mut Cursor::new(bytes)).map_err(named)?;
         (
             TextTokenizer::from_gguf(&gguf, info).map_err(named)?,
             "gguf",

@@ -1,0 +1,121 @@
+//! The panels' number fields, sliders and bars. A number field applies a value in range as it is
+//! typed; when the user leaves it (or presses Enter) a value out of range is brought into range
+//! *and shown*, so the field never says one thing while the page computes another.
+
+use leptos::prelude::*;
+
+/// What a number field edits.
+pub struct Number<G, S> {
+    pub id: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub step: f64,
+    /// Whole numbers only.
+    pub integer: bool,
+    pub get: G,
+    pub set: S,
+}
+
+/// A labelled number field.
+pub fn number_field<L, G, S>(label: L, n: Number<G, S>, testid: &'static str) -> impl IntoView
+where
+    L: IntoView + 'static,
+    G: Fn() -> f64 + Send + Sync + Copy + 'static,
+    S: Fn(f64) + Send + Sync + Copy + 'static,
+{
+    let Number {
+        id,
+        min,
+        max,
+        step,
+        integer,
+        get,
+        set,
+    } = n;
+    let parse = move |raw: &str| {
+        raw.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| if integer { v.round() } else { v })
+    };
+    let shown = move |v: f64| {
+        if integer {
+            format!("{}", v as i64)
+        } else {
+            v.to_string()
+        }
+    };
+    view! {
+        <label class="control" for=id>
+            <span>{label}</span>
+            <input
+                id=id
+                type="number"
+                data-testid=testid
+                min=min
+                max=max
+                step=step
+                inputmode=if integer { "numeric" } else { "decimal" }
+                prop:value=move || shown(get())
+                on:input=move |ev| {
+                    if let Some(v) = parse(&event_target_value(&ev)).filter(|v| (min..=max).contains(v)) {
+                        set(v);
+                    }
+                }
+                on:change=move |ev| {
+                    let input: web_sys::HtmlInputElement = event_target(&ev);
+                    let v = parse(&input.value()).map_or(get(), |v| v.clamp(min, max));
+                    set(v);
+                    input.set_value(&shown(v));
+                }
+            />
+        </label>
+    }
+}
+
+/// A labelled range input from `min` to `max`, with its value shown beside the label.
+pub fn slider<L, V, G, S>(
+    label: L,
+    id: &'static str,
+    (min, max, step): (f64, f64, f64),
+    shown: V,
+    get: G,
+    set: S,
+) -> impl IntoView
+where
+    L: IntoView + 'static,
+    V: Fn() -> String + Send + Sync + Copy + 'static,
+    G: Fn() -> f64 + Send + Sync + Copy + 'static,
+    S: Fn(f64) + Send + Sync + Copy + 'static,
+{
+    view! {
+        <label class="control slider" for=id>
+            <span>{label} " " <output>{shown}</output></span>
+            <input
+                id=id
+                type="range"
+                min=min
+                max=max
+                step=step
+                prop:value=move || get().to_string()
+                on:input=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                        set(v.clamp(min, max));
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+/// A horizontal bar for a share from 0 to 1: an SVG rectangle (its width an attribute, not an
+/// inline style, so the strict Content-Security-Policy holds).
+pub fn bar(share: f64) -> impl IntoView {
+    let w = if share.is_finite() { (100.0 * share).clamp(0.0, 100.0) } else { 0.0 };
+    view! {
+        <svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
+            <rect width=format!("{w:.1}") height="10" />
+        </svg>
+    }
+}
