@@ -12,7 +12,9 @@
 // Everything is relative to this file, so dist/ works under any sub-path.
 const BUILD = '__BUILD__';
 const CACHE = `tokenmeter-shell-${BUILD}`;
-const SHELL = ['./', 'embed.html', 'worker-loader.js', '__WORKER__', '__WORKER_WASM__', '__BOOT__',
+// The worker loader is cached under its exact URL, build query included: a worker's location is
+// its script response's URL, and the loader reads the build id from it.
+const SHELL = ['./', 'embed.html', `worker-loader.js?build=${BUILD}`, '__WORKER__', '__WORKER_WASM__', '__BOOT__',
   'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.json.gz', 'vocab/o200k_base.json.gz',
   'vocab/llama3.json.gz', 'exercises/index.toml'];
 
@@ -50,9 +52,8 @@ self.addEventListener('fetch', (event) => {
       if (res.ok && res.type === 'basic') cache.put(req, res.clone()).catch(() => {});
       return res;
     } catch (err) {
-      // Offline: the same URL (ignoring the build query of the worker loader), or for a page
-      // (any query, e.g. ?embed=) the app shell.
-      const hit = await cache.match(req, { ignoreSearch: url.pathname.endsWith('worker-loader.js') })
+      // Offline: the same URL, or for a page (any query, e.g. ?embed=) the app shell.
+      const hit = await cache.match(req)
         ?? (req.mode === 'navigate' ? await cache.match(url.pathname.endsWith('embed.html') ? 'embed.html' : './') : undefined);
       if (hit) return hit;
       throw err;

@@ -14,7 +14,11 @@ use crate::protocol::{FromWorker, ToWorker};
 fn worker_url() -> String {
     let build = web_sys::window()
         .and_then(|w| w.document())
-        .and_then(|d| d.query_selector("meta[name=tokenmeter-build]").ok().flatten())
+        .and_then(|d| {
+            d.query_selector("meta[name=tokenmeter-build]")
+                .ok()
+                .flatten()
+        })
         .and_then(|m| m.get_attribute("content"))
         .unwrap_or_default();
     format!("./worker-loader.js?build={build}")

@@ -88,7 +88,10 @@ impl Bridge {
         let (on_msg, on_crash) = (Rc::downgrade(self), Rc::downgrade(self));
         let handle = WorkerHandle::spawn(
             move |msg| {
-                if matches!(msg, FromWorker::TokenizerAdded(_) | FromWorker::TokenizerRejected { .. }) {
+                if matches!(
+                    msg,
+                    FromWorker::TokenizerAdded(_) | FromWorker::TokenizerRejected { .. }
+                ) {
                     if let Some(b) = on_msg.upgrade() {
                         b.reading.borrow_mut().take();
                     }
@@ -123,10 +126,13 @@ impl Bridge {
         let crashes = self.tokenizer_crashes.get() + 1;
         self.tokenizer_crashes.set(crashes);
         if let Some(bad) = self.reading.borrow_mut().take() {
+            let name = self
+                .files
+                .borrow()
+                .iter()
+                .find(|(id, _)| *id == bad)
+                .map(|(_, f)| f.name());
             self.files.borrow_mut().retain(|(id, _)| *id != bad);
-            let name = st.custom.with_untracked(|c| {
-                c.iter().find(|(id, _)| *id == bad).map(|(_, n)| n.clone())
-            });
             st.custom.update(|c| c.retain(|(id, _)| *id != bad));
             st.columns.update(|c| c.retain(|id| *id != bad));
             st.custom_error.set(Some(msg!(
@@ -135,11 +141,13 @@ impl Bridge {
             )));
         }
         if crashes > MAX_RESTARTS {
-            st.token_error.set(Some(msg!("the tokenizer stopped: {}", err)));
+            st.token_error
+                .set(Some(msg!("the tokenizer stopped: {}", err)));
             return;
         }
         if let Err(e) = self.spawn_tokenizer() {
-            st.token_error.set(Some(msg!("the tokenizer stopped: {}", e)));
+            st.token_error
+                .set(Some(msg!("the tokenizer stopped: {}", e)));
             return;
         }
         st.worker_notice.set(Some(msg!(
@@ -149,7 +157,13 @@ impl Bridge {
         for (id, file) in self.files.borrow().iter() {
             if let Some(t) = self.tokenizer.borrow().as_ref() {
                 let name = file.name();
-                t.send_with_file(&ToWorker::AddTokenizer { id: id.clone(), name }, file);
+                t.send_with_file(
+                    &ToWorker::AddTokenizer {
+                        id: id.clone(),
+                        name,
+                    },
+                    file,
+                );
             }
         }
         self.request_tokens();
@@ -546,5 +560,28 @@ impl Actions {
                 b.request_next();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page checks the model against the same pin `./dev setup` checks at download.
+    #[test]
+    fn the_model_pin_is_the_one_setup_checks() {
+        let dev = include_str!("../../dev");
+        let pinned = |var: &str| {
+            dev.lines()
+                .find_map(|l| l.strip_prefix(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("{var} is not set in ./dev"))
+                .to_string()
+        };
+        assert_eq!(pinned("MODEL_SHA256"), MODEL_SHA256);
+        assert_eq!(
+            format!("models/{}", pinned("MODEL_FILE")),
+            MODEL_URL,
+            "the page loads the file setup fetched"
+        );
     }
 }

@@ -112,7 +112,11 @@ where
 /// A horizontal bar for a share from 0 to 1: an SVG rectangle (its width an attribute, not an
 /// inline style, so the strict Content-Security-Policy holds).
 pub fn bar(share: f64) -> impl IntoView {
-    let w = if share.is_finite() { (100.0 * share).clamp(0.0, 100.0) } else { 0.0 };
+    let w = if share.is_finite() {
+        (100.0 * share).clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
     view! {
         <svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
             <rect width=format!("{w:.1}") height="10" />

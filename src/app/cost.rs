@@ -179,13 +179,7 @@ fn row(l: Lang, r: CostRow, max: f64) -> impl IntoView {
                 .unwrap_or_else(|| "–".into()),
             total / max,
         ),
-        None => (
-            "…".into(),
-            "…".into(),
-            "…".into(),
-            "…".into(),
-            0.0,
-        ),
+        None => ("…".into(), "…".into(), "…".into(), "…".into(), 0.0),
     };
     let mut flags = Vec::new();
     if r.long_context_tier == Some(true) {

@@ -88,8 +88,17 @@ pub fn link_to(state: AppState, embed: Option<&str>) -> String {
     let location = window.location();
     let origin = location.origin().unwrap_or_default();
     let path = location.pathname().unwrap_or_default();
-    let query = embed.map(|p| format!("?embed={p}")).unwrap_or_default();
-    format!("{origin}{path}{query}{}", link::encode(&state.shared.get()))
+    // The page's folder: `/tools/tokenmeter/` for `/tools/tokenmeter/index.html` or `…/embed.html`.
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    // Embeds load `embed.html`: the same app, served with headers that allow framing
+    // (the main page refuses to be framed; see `_headers` written by scripts/post_build.mjs).
+    let page = match embed {
+        Some(p) => format!("{dir}embed.html?embed={p}"),
+        None if path.ends_with("/embed.html") => dir.to_string(),
+        None => path.clone(),
+    };
+    format!("{origin}{page}{}", link::encode(&state.shared.get()))
 }
 
 /// A parameter of the page's address (`?name=value`; `Some("")` for a bare `?name`).

@@ -154,13 +154,20 @@ fn wire(state: AppState, actions: Actions) {
     // (Not while a generation runs: it scores the context after its last token itself.)
     let score_later = debounced(SCORE_DEBOUNCE, move || actions.score_if_idle());
     // A new text: tokenize it, forget what was generated after the old one, score it. (Not on
-    // the first run: a shared link's generated tokens belong to its text.)
+    // the first run, nor for a state restored from a link or the history: its generated tokens
+    // belong to its text.)
     Effect::new(move |first: Option<()>| {
-        state.text.track();
+        let restored = state.text.with(|t| {
+            let mine = state
+                .restored_text
+                .with_value(|r| r.as_deref() == Some(t.as_str()));
+            state.restored_text.set_value(None);
+            mine
+        });
         tokenize();
         if first.is_some() {
             actions.stop_if_running();
-            if !state.continuation.with_untracked(Vec::is_empty) {
+            if !restored && !state.continuation.with_untracked(Vec::is_empty) {
                 state.continuation.set(Vec::new());
             }
         }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use tokenmeter_core::service::limits::{SEED, TOP, TOP_P};
+use tokenmeter_core::service::limits::{SEED, TEMPERATURE, TOP, TOP_P};
 
 use super::bridge::Actions;
 use super::controls::{number_field, slider, Number};
@@ -126,7 +126,7 @@ fn Controls(state: AppState) -> impl IntoView {
     view! {
         <fieldset class="controls">
             <legend>{tx(state, "Sampling")}</legend>
-            {slider(tx(state, "Temperature"), "temperature", (0.0, 2.0, 0.05),
+            {slider(tx(state, "Temperature"), "temperature", (TEMPERATURE.min, TEMPERATURE.max, 0.05),
                 move || {
                     let temp = s.with(|s| s.sampler.temperature);
                     if temp == 0.0 { t(l(), "0 (greedy)").to_string() } else { num(l(), f64::from(temp), 2) }

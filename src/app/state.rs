@@ -92,6 +92,9 @@ pub struct AppState {
     pub next: RwSignal<NextState>,
     pub settings: RwSignal<NextSettings>,
     pub continuation: RwSignal<Vec<Generated>>,
+    /// The text a restored state's continuation belongs to (a link opened in the open page, Back
+    /// or Forward): that text change must keep the continuation; any later edit clears it.
+    pub restored_text: StoredValue<Option<String>>,
     /// A generation (Step, Run) is in progress in the model worker.
     pub running: RwSignal<bool>,
     pub speed: RwSignal<Speed>,
@@ -222,6 +225,7 @@ impl AppState {
             backend_notice: RwSignal::new(None),
             share_notice: RwSignal::new(Vec::new()),
             worker_notice: RwSignal::new(None),
+            restored_text: StoredValue::new(None),
             link_too_long: RwSignal::new(false),
             lang,
             exercise_sets: RwSignal::new(None),
@@ -239,6 +243,7 @@ impl AppState {
     /// Puts a (sanitized) shared state back on the page: the browser's Back button, or the
     /// state an exercise put aside.
     pub fn restore(&self, s: Shared) {
+        self.restored_text.set_value(Some(s.text.clone()));
         self.text.set(s.text);
         if !s.columns.is_empty() {
             self.columns.set(s.columns);

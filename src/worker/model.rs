@@ -192,7 +192,9 @@ async fn load(url: &str, sha256: Option<&str>, backend: Preference) -> Option<Re
             None
         });
     let cached = match (cached, sha256) {
-        (Some(bytes), Some(want)) if net::sha256_hex(&bytes).await.ok().as_deref() != Some(want) => {
+        (Some(bytes), Some(want))
+            if net::sha256_hex(&bytes).await.ok().as_deref() != Some(want) =>
+        {
             // A damaged or tampered copy: forget it and download the real one.
             if let Err(e) = net::clear_model_cache().await {
                 web_sys::console::warn_1(&format!("tokenmeter: model cache: {e}").into());

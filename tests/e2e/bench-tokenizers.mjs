@@ -1,16 +1,16 @@
 // The browser side of the tokenizer benchmark (`./dev bench`): in one headless Chromium page, the
 // worker wasm loads each shipped vocabulary and encodes target/bench/mixed-1mb.txt, and
 // gpt-tokenizer (JavaScript) encodes the same text with o200k_base. Prints one JSON object.
-import { serveDist, launch } from './harness.mjs';
+import { serveDist, launch, workerUrl } from './harness.mjs';
 
 const server = await serveDist();
 const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto(server.url + '__blank.html');
-  const result = await page.evaluate(async (ids) => {
+  const result = await page.evaluate(async ([ids, url]) => {
     const text = await (await fetch('./__bench/mixed-1mb.txt')).text();
-    const worker = new Worker('./worker-loader.js');
+    const worker = new Worker(url);
     await new Promise((ok) => { worker.onmessage = (ev) => { if (JSON.parse(ev.data) === 'Ready') ok(); }; });
     const encode = (tokenizer) => new Promise((resolve, reject) => {
       worker.onmessage = (ev) => {
@@ -32,8 +32,8 @@ try {
     const jsIds = js.encode(text, { allowedSpecial: 'all' });
     const jsMs = performance.now() - t0;
     return { bytes: new TextEncoder().encode(text).length, wasm, js: { encode_ms: jsMs, tokens: jsIds.length } };
-  }, ['smollm2', 'o200k_base', 'cl100k_base', 'o200k_harmony', 'llama3', 'qwen3', 'qwen2.5', 'deepseek-v3',
-    'gemma3', 'mistral-nemo', 'claude-legacy']);
+  }, [['smollm2', 'o200k_base', 'cl100k_base', 'o200k_harmony', 'llama3', 'qwen3', 'qwen2.5', 'deepseek-v3',
+    'gemma3', 'mistral-nemo', 'claude-legacy'], workerUrl()]);
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();

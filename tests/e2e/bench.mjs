@@ -1,10 +1,10 @@
 // The browser side of `./dev bench`: the real worker wasm in headless Chromium, timing prefill
 // and greedy decode with the core's benchmark (the same code `tokenmeter bench` runs natively).
 // Prints one JSON object: the result, plus the .wasm sizes raw and gzipped.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { serveDist, launch, DIST } from './harness.mjs';
+import { serveDist, launch, DIST, workerUrl } from './harness.mjs';
 
 const args = process.argv.slice(2);
 const [promptTokens = 64, decodeTokens = 32, runs = 3] = args.slice(0, 3).map(Number);
@@ -20,7 +20,7 @@ try {
   const result = await page.evaluate(async (req) => {
     const MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
     const start = (onMessage) => {
-      const worker = new Worker('./worker-loader.js');
+      const worker = new Worker(req.worker);
       const send = (m) => worker.postMessage(JSON.stringify(m));
       return new Promise((resolve, reject) => {
         worker.onerror = (e) => reject(new Error(e.message));
@@ -57,7 +57,7 @@ try {
       } else if (m.Scores) done(performance.now() - t1);
     });
     return { ...cold, engine, download_and_load_ms: loadMs, warm_start_to_first_scores_ms: warmMs };
-  }, { backend, bench: { prompt_tokens: promptTokens, decode_tokens: decodeTokens, runs } });
+  }, { backend, worker: workerUrl(), bench: { prompt_tokens: promptTokens, decode_tokens: decodeTokens, runs } });
   if (result.engine.kind !== backend) throw new Error(`asked for ${backend}, got ${JSON.stringify(result.engine)}`);
   const size = (f) => {
     const bytes = readFileSync(join(DIST, f));
@@ -73,7 +73,7 @@ try {
     decode_tokens_per_s: result.decode_tokens / (result.decode_ms / 1e3),
     scoring_ms: result.scoring_ms,
     result,
-    wasm: { worker: size('worker_bg.wasm'), page: size(mainWasm) },
+    wasm: { worker: size(readdirSync(DIST).find((f) => /^worker-[0-9a-f]{16}_bg\.wasm$/.test(f))), page: size(mainWasm) },
   }));
 } finally {
   await browser.close();

@@ -353,7 +353,8 @@ test('phone width: the price and probability columns are visible without scrolli
 test('keyboard: one tab stop per token column, arrows inside, and a skip link past them all', async () => {
   const { context, page } = await open();
   await page.fill('#text', 'one two three four five');
-  await page.waitForSelector('[data-tokenizer=llama3] .tok');
+  // Every column's tokens are there (a column still loading its vocabulary has no tab stop yet).
+  for (const id of ['smollm2', 'o200k_base', 'llama3']) await page.waitForSelector(`[data-tokenizer=${id}] .tok`);
   await page.focus('[data-tokenizer=smollm2] .tok');
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.evaluate(() => [...document.activeElement.parentElement.children].indexOf(document.activeElement)), 1);

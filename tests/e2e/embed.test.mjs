@@ -45,7 +45,7 @@ async function blogWith(snippet) {
 test('the tokens widget works in a sandboxed iframe on another site, sized to its content', async () => {
   const snippet = await snippetFor('tokens');
   // (The frame's document is same-origin with the widget server, not with the blog.)
-  assert.match(snippet, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/\?embed=tokens#s=[A-Za-z0-9_-]+"/);
+  assert.match(snippet, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/embed\.html\?embed=tokens#s=[A-Za-z0-9_-]+"/);
   assert.match(snippet, /sandbox="allow-scripts allow-same-origin/);
   const { context, page, urls, errors } = await blogWith(snippet);
   const frame = page.frameLocator('iframe');

@@ -5,6 +5,7 @@ import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,13 +17,49 @@ const TYPES = {
   '.gguf': 'application/octet-stream',
 };
 
+/** The build id of dist/ (scripts/post_build.mjs), and the URL that starts one of its workers. */
+export function buildId(dist = DIST) {
+  const m = /<meta name="tokenmeter-build" content="([0-9a-f]{16})"/.exec(readFileSync(join(dist, 'index.html'), 'utf8'));
+  if (!m) throw new Error('dist/index.html names no build: was it built by trunk with the post-build hook?');
+  return m[1];
+}
+export const workerUrl = (dist = DIST) => `./worker-loader.js?build=${buildId(dist)}`;
+
 /**
- * Serves dist/ on 127.0.0.1 (a free port) under `prefix` (e.g. '/' or '/some/path/').
- * `faults` can be changed while running: { model: '404' | 'abort' | 'truncate' | 'garbage' |
- * 'slow', wasm: 'corrupt' }.
+ * The headers dist/_headers gives a path (relative to the site's root, as Netlify and
+ * Cloudflare Pages read it): exact paths, then `/*`.
  */
-export async function serveDist({ prefix = '/' } = {}) {
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ is not built: run ./dev test');
+function headersFor(dist, rel) {
+  const file = join(dist, '_headers');
+  if (!existsSync(file)) return {};
+  const rules = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim() || line.startsWith('#')) continue;
+    if (!/^\s/.test(line)) rules.push({ path: line.trim(), headers: {} });
+    else {
+      const [k, ...v] = line.trim().split(':');
+      rules[rules.length - 1].headers[k.trim().toLowerCase()] = v.join(':').trim();
+    }
+  }
+  const path = '/' + (rel === 'index.html' ? '' : rel);
+  const out = {};
+  for (const r of rules) {
+    if (r.path === path || (rel === 'index.html' && r.path === '/index.html') || r.path === '/*') {
+      for (const [k, v] of Object.entries(r.headers)) if (!(k in out)) out[k] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * Serves dist/ on 127.0.0.1 (a free port) under `prefix` (e.g. '/' or '/some/path/'), with the
+ * headers of dist/_headers (its strict Content-Security-Policy among them). `faults` can be
+ * changed while running: { model: '404' | 'abort' | 'truncate' | 'garbage' | 'slow' |
+ * 'tampered', wasm: 'corrupt' }. `dist` may name another build (the redeploy test swaps it).
+ */
+export async function serveDist({ prefix = '/', dist = DIST } = {}) {
+  if (!existsSync(join(dist, 'index.html'))) throw new Error('dist/ is not built: run ./dev test');
+  const site = { dist };
   const faults = {};
   const requests = [];
   const server = createServer((req, res) => {
@@ -51,12 +88,14 @@ export async function serveDist({ prefix = '/' } = {}) {
       res.writeHead(200, { 'content-type': TYPES['.html'] }).end('<!doctype html><title>blank</title>');
       return;
     }
-    const file = normalize(join(DIST, rel));
-    if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) {
+    const root = site.dist;
+    const file = normalize(join(root, rel));
+    if (!file.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) {
       res.writeHead(404).end('not found'); return;
     }
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     const size = statSync(file).size;
+    for (const [k, v] of Object.entries(headersFor(root, rel))) res.setHeader(k, v);
     if (file.endsWith('.gguf') && faults.model) {
       if (faults.model === '404') { res.writeHead(404).end('not found'); return; }
       if (faults.model === 'slow') {
@@ -72,6 +111,12 @@ export async function serveDist({ prefix = '/' } = {}) {
         res.on('close', () => stream.destroy());
         return;
       }
+      if (faults.model === 'tampered') {
+        // The real file with one byte changed: still a loadable GGUF, not the published one.
+        const bytes = Buffer.from(readFileSync(file));
+        bytes[bytes.length - 7] ^= 0x01;
+        res.writeHead(200, { 'content-type': type, 'content-length': bytes.length }).end(bytes); return;
+      }
       if (faults.model === 'garbage') {
         const junk = Buffer.from('this is not a model file, just some bytes '.repeat(100));
         res.writeHead(200, { 'content-type': type, 'content-length': junk.length }).end(junk); return;
@@ -85,7 +130,7 @@ export async function serveDist({ prefix = '/' } = {}) {
       stream.on('end', () => (faults.model === 'abort' ? res.destroy() : res.end()));
       return;
     }
-    if (file.endsWith('worker_bg.wasm') && faults.wasm === 'corrupt') {
+    if (/worker-[0-9a-f]{16}_bg\.wasm$/.test(file) && faults.wasm === 'corrupt') {
       const bytes = readFileSync(file).subarray(0, 1000);
       res.writeHead(200, { 'content-type': type, 'content-length': bytes.length }).end(bytes); return;
     }
@@ -95,7 +140,7 @@ export async function serveDist({ prefix = '/' } = {}) {
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   const origin = `http://127.0.0.1:${server.address().port}`;
   return {
-    url: origin + prefix, origin, faults, requests,
+    url: origin + prefix, origin, faults, requests, site,
     close: () => new Promise((ok) => server.close(ok)),
   };
 }
@@ -105,7 +150,7 @@ export async function serveDist({ prefix = '/' } = {}) {
  * empty profile directory (it refuses a --user-data-dir argument for that reason).
  */
 export async function launch(extraArgs = []) {
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
@@ -114,6 +159,40 @@ export async function launch(extraArgs = []) {
       ...extraArgs,
     ],
   });
+  // Every page and worker runs under the strict Content-Security-Policy of dist/_headers; any
+  // violation is recorded (see `cspViolations`) and fails the test file.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => watchCsp(await newContext(options));
+  const newPage = browser.newPage.bind(browser);
+  browser.newPage = async (options) => {
+    const page = await newPage(options);
+    watchCsp(page.context());
+    return page;
+  };
+  return browser;
+}
+
+/** Content-Security-Policy violations seen in any page or worker (a test file must end with none). */
+export const cspViolations = [];
+
+function watchCsp(context) {
+  if (context.__cspWatched) return context;
+  context.__cspWatched = true;
+  context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} in ${e.sourceFile}:${e.lineNumber}`));
+  });
+  const record = (msg) => {
+    const text = msg.text();
+    if (/CSP violation|Content Security Policy|Refused to (load|execute|apply|connect|create|frame)/.test(text)) cspViolations.push(text);
+  };
+  const watchPage = (page) => {
+    page.on('console', record);
+    page.on('worker', (w) => w.on?.('console', record));
+  };
+  context.pages().forEach(watchPage);
+  context.on('page', watchPage);
+  return context;
 }
 
 /**
@@ -129,6 +208,7 @@ export function useBrowser() {
   after(async () => {
     await live.browser?.close();
     await live.server?.close();
+    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violation in any page or worker');
   });
   return live;
 }

@@ -92,7 +92,7 @@ test('empty text and a 1 MB paste give clear messages and keep the text', async 
   await context.close();
 });
 
-for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
+for (const fault of ['404', 'abort', 'truncate', 'garbage', 'tampered']) {
   test(`a failed model download (${fault}) says what happened, keeps tokenizing, and can be retried`, async () => {
     live.server.faults.model = fault;
     const { context, page } = await openPage();
@@ -101,8 +101,11 @@ for (const fault of ['404', 'abort', 'truncate', 'garbage']) {
     await error.waitFor({ timeout: 60_000 });
     const message = await error.textContent();
     const expected = {
-      '404': /HTTP 404/, abort: /download failed/, truncate: /not a valid GGUF model file/,
-      garbage: /not a valid GGUF model file/,
+      // A short or damaged body fails the model's pinned sha256 before it is parsed or cached.
+      '404': /HTTP 404/, abort: /download failed/, truncate: /not the expected file \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\)/,
+      garbage: /not the expected file/,
+      // One byte changed: still a loadable GGUF, refused all the same (and never cached).
+      tampered: /not the expected file/,
     }[fault];
     assert.match(message, expected);
     // Tokenizing does not need the model.

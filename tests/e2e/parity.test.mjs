@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serveDist, launch, fnv1a, ROOT } from './harness.mjs';
+import { serveDist, launch, fnv1a, ROOT, workerUrl } from './harness.mjs';
 
 const IDS = ['smollm2', 'o200k_base', 'cl100k_base', 'o200k_harmony', 'llama3', 'qwen3', 'qwen2.5',
   'deepseek-v3', 'gemma3', 'mistral-nemo', 'claude-legacy'];
@@ -19,9 +19,9 @@ before(async () => {
   browser = await launch();
   page = await browser.newPage();
   await page.goto(server.url + '__blank.html');
-  await page.evaluate(async () => {
+  await page.evaluate(async (url) => {
     const texts = await (await fetch('./__data/parity/corpus.json')).json();
-    const worker = new Worker('./worker-loader.js');
+    const worker = new Worker(url);
     await new Promise((ok) => { worker.onmessage = (ev) => { if (JSON.parse(ev.data) === 'Ready') ok(); }; });
     window.encodeAll = (tokenizer) => new Promise((resolve, reject) => {
       worker.onmessage = (ev) => {
@@ -31,7 +31,7 @@ before(async () => {
       };
       worker.postMessage(JSON.stringify({ TokenizeBatch: { tokenizer, texts } }));
     });
-  });
+  }, workerUrl());
 });
 after(async () => {
   await browser?.close();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  serveDist, launch, tokenmeterCli, tokenmeterCliLines, tokenmeterCliError, renderMsg, ROOT,
+  serveDist, launch, tokenmeterCli, tokenmeterCliLines, tokenmeterCliError, renderMsg, ROOT, workerUrl,
 } from './harness.mjs';
 
 let server;
@@ -21,10 +21,10 @@ before(async () => {
   browser = await launch();
   page = await browser.newPage();
   await page.goto(server.url + '__blank.html');
-  await page.evaluate(async () => {
+  await page.evaluate(async (url) => {
     // Two workers, as the page runs them: one tokenizes and prices, one holds the model.
     const start = () => new Promise((ready) => {
-      const worker = new Worker('./worker-loader.js');
+      const worker = new Worker(url);
       const waiting = new Set();
       worker.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
@@ -92,7 +92,7 @@ before(async () => {
       },
     };
     window.failed = failed;
-  });
+  }, workerUrl());
 });
 
 after(async () => {

@@ -94,6 +94,21 @@ fn next_scores_the_whole_vocabulary() {
 }
 
 #[test]
+fn a_model_command_without_a_runtime_directory_prints_no_error() {
+    // `--backend auto` probes for a GPU; Vulkan's window-system layer used to print
+    // "error: XDG_RUNTIME_DIR is invalid or not set" twice when the variable was unset.
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
+        .args(["next", "--prompt", "Hi", "--top", "1", "--backend", "auto"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tokenmeter");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.to_lowercase().contains("error"), "stderr: {err}");
+}
+
+#[test]
 fn bad_input_exits_non_zero_with_a_message() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["next", "--prompt", ""], "empty"),

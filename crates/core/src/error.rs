@@ -34,6 +34,9 @@ pub enum Error {
 
     /// A failure inside the tensor library while running the model.
     Compute(String),
+
+    /// The forward pass produced scores that are not numbers (damaged or overflowing weights).
+    NonFinite { count: usize },
 }
 
 impl Error {
@@ -61,6 +64,10 @@ impl Error {
             ),
             Error::Invalid(m) => m.clone(),
             Error::Compute(e) => msg!("model computation failed: {}", e),
+            Error::NonFinite { count } => msg!(
+                "the model produced {} scores that are not numbers (NaN or infinity): its weights are damaged",
+                *count
+            ),
         }
     }
 }

@@ -101,8 +101,9 @@ fn io(e: std::io::Error) -> Error {
     Error::InvalidGguf(msg!("cannot read the file: {}", e.to_string()))
 }
 
-/// Bytes a tensor's blocks take, if its shape is possible (dimensions multiply without
-/// overflow into whole blocks).
+/// Bytes a tensor's blocks take, if its shape is possible: dimensions that multiply without
+/// overflow into at least one whole block. (An empty tensor is refused too: candle would view
+/// its zero bytes as a slice of blocks through a dangling, misaligned pointer.)
 fn tensor_bytes(t: &candle_core::quantized::gguf_file::TensorInfo) -> Option<u64> {
     let elems = t
         .shape
@@ -110,7 +111,8 @@ fn tensor_bytes(t: &candle_core::quantized::gguf_file::TensorInfo) -> Option<u64
         .iter()
         .try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
     let block = t.ggml_dtype.block_size() as u64;
-    (elems % block == 0).then(|| (elems / block).checked_mul(t.ggml_dtype.type_size() as u64))?
+    (elems > 0 && elems % block == 0)
+        .then(|| (elems / block).checked_mul(t.ggml_dtype.type_size() as u64))?
 }
 
 /// Largest alignment accepted (llama.cpp writes 32; any power of two up to this is fine).
@@ -142,8 +144,22 @@ pub fn check_header<R: Read + Seek>(r: &mut R) -> Result<()> {
         )));
     }
     let version = read(r, 4)?;
-    if !(2..=3).contains(&version) {
-        return Err(Error::Unsupported(msg!("GGUF version {}", version)));
+    match version {
+        2 | 3 => {}
+        // Version 1 (before August 2023) and later versions are real formats this reader does
+        // not know; a number far beyond them is damage, not a version.
+        1..=255 => {
+            return Err(Error::Unsupported(msg!(
+                "GGUF version {} (this reader knows versions 2 and 3)",
+                version
+            )))
+        }
+        _ => {
+            return Err(Error::InvalidGguf(msg!(
+                "its version number {} is not a GGUF version",
+                version
+            )))
+        }
     }
     let _tensors = read(r, 8)?;
     let entries = read(r, 8)?;

@@ -252,4 +252,15 @@ fn columns_answer_each_tokenizer_once_and_name_what_is_wrong() {
     };
     let e: Msg = tokens::columns(&typo, &vocab, 10).unwrap_err();
     assert_eq!(e.to_string(), "“x” is not a token ID (a whole number ≥ 0)");
+
+    // A request naming a hundred thousand different tokenizers is answered with a bounded
+    // number of columns (shipped ones plus the files a user may add), not a hundred thousand.
+    let many = ColumnsRequest::Tokenize {
+        text: "x".into(),
+        tokenizers: (0..100_000).map(|i| format!("file:{i}")).collect(),
+    };
+    let c = tokens::columns(&many, &vocab, 1).expect("columns").columns;
+    let most = tokenmeter_core::tokenizer::registry::SHIPPED.len()
+        + tokenmeter_core::service::limits::MAX_USER_TOKENIZERS;
+    assert_eq!(c.len(), most);
 }

@@ -91,7 +91,7 @@ impl Engine {
             .forward(&prompt[work.pos..work.end], work.pos, work.logits)
             .await
         {
-            Ok(logits) => Ok(self.session.finish(prompt, &work, logits)),
+            Ok(logits) => self.session.finish(prompt, &work, logits),
             Err(GpuError::Model(e)) => {
                 self.session.truncate(0);
                 Err(e)

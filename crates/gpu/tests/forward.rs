@@ -171,7 +171,7 @@ fn a_session_plan_runs_on_the_gpu() {
     while let Some(work) = session.plan(&ids, 4).expect("plan") {
         let logits =
             block_on(gpu.forward(&ids[work.pos..work.end], work.pos, work.logits)).expect("gpu");
-        session.finish(&ids, &work, logits);
+        session.finish(&ids, &work, logits).expect("finite scores");
     }
     let gpu_scores = session.token_scores().to_vec();
     let gpu_next = top(session.logits().expect("logits"), 10);

@@ -153,7 +153,7 @@ impl Session {
                 return Err(e);
             }
         };
-        Ok(self.finish(prompt, &work, logits))
+        self.finish(prompt, &work, logits)
     }
 
     /// Decides what the next forward pass must compute to move towards `prompt` (at most
@@ -214,7 +214,15 @@ impl Session {
 
     /// Records the result of the forward pass `work` asked for: `prompt[work.pos..work.end]` is
     /// now cached, and `logits` holds the rows `work.logits` named.
-    pub fn finish(&mut self, prompt: &[u32], work: &Work, logits: Vec<f32>) -> Step {
+    ///
+    /// Scores that are not numbers (NaN, ±∞: damaged or overflowing weights) are refused rather
+    /// than turned into probabilities that would teach nothing; the cache is then dropped.
+    pub fn finish(&mut self, prompt: &[u32], work: &Work, logits: Vec<f32>) -> Result<Step> {
+        let bad = logits.iter().filter(|z| !z.is_finite()).count();
+        if bad > 0 {
+            self.truncate(0);
+            return Err(Error::NonFinite { count: bad });
+        }
         let chunk = &prompt[work.pos..work.end];
         let done = work.end == prompt.len();
         self.tokens.extend_from_slice(chunk);
@@ -231,10 +239,10 @@ impl Session {
         } else if done {
             self.logits = Some(logits);
         }
-        Step {
+        Ok(Step {
             computed: chunk.len(),
             done,
-        }
+        })
     }
 
     /// The logits for the token after [`Session::tokens`], if computed.

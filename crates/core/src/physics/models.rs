@@ -210,15 +210,35 @@ pub fn known_models() -> Vec<ModelShape> {
 }
 
 /// A known model by name (or `smollm2`).
+/// The known model called `name` (any case), or named by its short name — the part before a
+/// parenthesis, e.g. "DeepSeek-V3" for "DeepSeek-V3 (671B, 37B active)" — or "smollm2".
 pub fn known_model(name: &str) -> Option<ModelShape> {
+    let name = name.trim();
+    let short = |full: &str| full.split(" (").next().unwrap_or(full).trim().to_string();
     known_models().into_iter().find(|m| {
-        m.name.eq_ignore_ascii_case(name) || (name == "smollm2" && m.tokenizer == "smollm2")
+        m.name.eq_ignore_ascii_case(name)
+            || (!name.is_empty() && short(&m.name).eq_ignore_ascii_case(name))
+            || (name == "smollm2" && m.tokenizer == "smollm2")
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn models_are_found_by_their_full_or_short_name() {
+        let full = known_model("DeepSeek-V3 (671B, 37B active)").expect("full name");
+        assert_eq!(
+            known_model("deepseek-v3").expect("short name").name,
+            full.name
+        );
+        assert_eq!(
+            known_model("Llama 3.1 70B").expect("plain name").name,
+            "Llama 3.1 70B"
+        );
+        assert!(known_model("").is_none() && known_model("Llama").is_none());
+    }
 
     #[test]
     fn mixtures_of_experts_add_up_to_their_published_sizes() {

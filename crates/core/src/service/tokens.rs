@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::limits::{cut_text, MAX_IDS, MAX_TEXT_BYTES};
+use super::limits::{cut_text, MAX_IDS, MAX_TEXT_BYTES, MAX_USER_TOKENIZERS};
 use crate::gguf::Gguf;
 use crate::msg;
 use crate::msg::Msg;
@@ -227,6 +227,10 @@ pub fn columns(
     for id in tokenizers {
         if seen.contains(&id.as_str()) {
             continue;
+        }
+        // Each shipped tokenizer and each file the user may add, once: never more columns.
+        if seen.len() == SHIPPED.len() + MAX_USER_TOKENIZERS {
+            break;
         }
         seen.push(id);
         let state = match vocab(id) {
