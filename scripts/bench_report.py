@@ -39,6 +39,10 @@ print(f"wasm: model download + load in the worker {wasm['result']['download_and_
       f"warm start (model in Cache Storage) to first scores {wasm['result']['warm_start_to_first_scores_ms']:.0f} ms")
 print(f"whole-vocabulary scoring per step (softmax, entropy, top-10, filters + draw, curve): "
       f"native {native['result']['scoring_ms']:.2f} ms, wasm {wasm['result']['scoring_ms']:.2f} ms")
+decode_step = lambda b: b["result"]["decode_ms"] / b["result"]["decode_tokens"]
+print(f"inside the model (logit lens + attention at the last token) per step, panel open: "
+      f"native {native['result'].get('inside_ms', 0):.1f} ms (a decode step: {decode_step(native):.1f} ms), "
+      f"wasm {wasm['result'].get('inside_ms', 0):.1f} ms (a decode step: {decode_step(wasm):.1f} ms)")
 
 gn, gw, gc = load("gpu-native"), load("gpu-wasm"), load("gpu-wasm-cpu")
 print(f"\nGPU kernels (prompt {gn['result']['prompt_tokens']} tokens, {gn['result']['decode_tokens']} decode steps, 1 run):")
@@ -47,6 +51,8 @@ for b in (gn, gw, gc):
     name = b["backend"] + (f" · {b['engine']['adapter']['name']}" if b.get("engine", {}).get("adapter") and "WGSL kernels (wgpu)" in b["backend"] else "")
     print(f"{name[:80]:<80} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f}")
 print(f"  WebGPU ÷ wasm SIMD in Chromium, same sizes: decode {ratio(gw, gc, 'decode'):.3f}   prefill {ratio(gw, gc, 'prefill'):.3f}")
+print(f"  inside the model with the GPU engine (the CPU reads the whole text again): native {gn['result'].get('inside_ms', 0):.0f} ms, "
+      f"WebGPU page {gw['result'].get('inside_ms', 0):.0f} ms")
 soft = [b for b in (gn, gw) if "fallback" in json.dumps(b.get("engine") or b["result"].get("engine") or {})]
 if soft:
     print("  (software adapters: these time a CPU emulating a GPU, not a GPU)")

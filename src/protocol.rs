@@ -12,13 +12,16 @@ pub use tokenmeter_core::exercises::ExerciseSet;
 pub use tokenmeter_core::model::Backend;
 use tokenmeter_core::service::bench::{BenchRequest, BenchResponse};
 use tokenmeter_core::service::cost::{CostRequest, CostResponse};
+use tokenmeter_core::service::explain::{ExplainRequest, Explained};
+use tokenmeter_core::service::inside::{InsideRequest, InsideResponse};
 use tokenmeter_core::service::model::ModelSummary;
 use tokenmeter_core::service::next::{GenerateRequest, GeneratedToken, NextRequest, NextResponse};
 use tokenmeter_core::service::tokens::{Columns, ColumnsRequest, TokenizerAdded};
 use tokenmeter_core::Msg;
 pub use tokenmeter_gpu::Preference;
 
-/// The page → a worker. The first five go to the tokenizer worker, the rest to the model worker.
+/// The page → a worker. `Columns` to `Explain` go to the tokenizer worker, the rest to the model
+/// worker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum ToWorker {
     /// The token columns: a text split by each tokenizer, or typed IDs decoded. The worker loads
@@ -36,6 +39,14 @@ pub enum ToWorker {
         tokenizer: String,
         texts: Vec<String>,
     },
+    /// How a token of one column was built (its merge path), and the same text in the columns
+    /// named in `compare`.
+    Explain {
+        seq: u64,
+        tokenizer: String,
+        req: ExplainRequest,
+        compare: Vec<String>,
+    },
     /// Download the GGUF model at `url` (relative to the page) and load it, running it where
     /// `backend` says (automatic: WebGPU on a real GPU adapter, else wasm SIMD).
     LoadModel {
@@ -52,6 +63,9 @@ pub enum ToWorker {
     Next { seq: u64, req: NextRequest },
     /// Draw and append tokens (Step, Run), posting each one and the scores after it.
     Generate { seq: u64, req: GenerateRequest },
+    /// Look inside the model at one position (the logit lens and the attention weights); answered
+    /// after any scoring request, reusing its cache.
+    Inside { seq: u64, req: InsideRequest },
     /// Stop a generation (and any scoring not yet started).
     Stop,
     /// Forget the model kept in the browser's Cache Storage.
@@ -160,6 +174,25 @@ pub enum FromWorker {
     },
     /// Scoring that text failed (empty, too long, …).
     NextFailed {
+        seq: u64,
+        message: Msg,
+    },
+    /// The lens and attention for the `Inside` request with the same `seq`.
+    Inside {
+        seq: u64,
+        inside: Box<InsideResponse>,
+        ms: f64,
+    },
+    InsideFailed {
+        seq: u64,
+        message: Msg,
+    },
+    /// A token explained, for the `Explain` request with the same `seq`.
+    Explained {
+        seq: u64,
+        explained: Box<Explained>,
+    },
+    ExplainFailed {
         seq: u64,
         message: Msg,
     },

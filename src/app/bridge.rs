@@ -12,7 +12,9 @@ use leptos::prelude::*;
 use tokenmeter_core::msg;
 
 use super::requests;
-use super::state::{AppState, Generated, ModelInfo, ModelState, NextState, Scores};
+use super::state::{
+    AppState, Explaining, Generated, InsideState, ModelInfo, ModelState, NextState, Scores,
+};
 use crate::protocol::{FromWorker, Preference, ToWorker};
 use crate::worker_client::WorkerHandle;
 
@@ -28,6 +30,8 @@ struct Seqs {
     columns: Cell<u64>,
     model: Cell<u64>,
     cost: Cell<u64>,
+    inside: Cell<u64>,
+    explain: Cell<u64>,
 }
 
 impl Seqs {
@@ -240,6 +244,9 @@ impl Bridge {
             Ok(handle) => {
                 *self.model.borrow_mut() = Some(handle);
                 self.request_next();
+                if self.state.inside_open.get_untracked() {
+                    self.request_inside();
+                }
             }
             Err(e) => self
                 .state
@@ -292,6 +299,44 @@ impl Bridge {
             );
         }
         self.files.borrow_mut().push((id, file));
+    }
+
+    /// Asks for the lens and attention of what the user sees now (after any scoring request: the
+    /// worker answers it from the same cache).
+    pub fn request_inside(&self) {
+        let st = self.state;
+        let req = requests::inside(st);
+        if !requests::has_prompt(&requests::next(st)) {
+            st.inside.set(InsideState::Failed(msg!(
+                "Type some text to see what comes next."
+            )));
+            return;
+        }
+        let seq = Seqs::bump(&self.seqs.inside);
+        if !matches!(st.inside.get_untracked(), InsideState::Done(..)) {
+            st.inside.set(InsideState::Waiting);
+        }
+        self.to_model(&ToWorker::Inside { seq, req });
+    }
+
+    /// Shows how token `id` of column `tokenizer` was built (or, without an ID, every token of
+    /// `text` there), beside the other columns.
+    pub fn explain(&self, tokenizer: String, id: Option<u32>, text: String) {
+        let st = self.state;
+        let seq = Seqs::bump(&self.seqs.explain);
+        let compare = st.columns.get_untracked();
+        st.explaining.set(Some(Explaining {
+            tokenizer: tokenizer.clone(),
+            id,
+            text: text.clone(),
+            answer: None,
+        }));
+        self.to_tokenizer(&ToWorker::Explain {
+            seq,
+            tokenizer,
+            req: tokenmeter_core::service::explain::ExplainRequest { text, id },
+            compare,
+        });
     }
 
     pub fn request_cost(&self) {
@@ -377,6 +422,20 @@ fn on_tokenizer_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
             state.costs.set(Some(Err(message)))
         }
         FromWorker::Exercises(sets) => state.exercise_sets.set(Some(sets)),
+        FromWorker::Explained { seq, explained } if seq == seqs.explain.get() => {
+            state.explaining.update(|e| {
+                if let Some(e) = e {
+                    e.answer = Some(Ok(explained));
+                }
+            })
+        }
+        FromWorker::ExplainFailed { seq, message } if seq == seqs.explain.get() => {
+            state.explaining.update(|e| {
+                if let Some(e) = e {
+                    e.answer = Some(Err(message));
+                }
+            })
+        }
         FromWorker::TokenizerAdded(added) => {
             state
                 .custom
@@ -488,6 +547,12 @@ fn on_model_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
                 ms,
             })));
         }
+        FromWorker::Inside { seq, inside, ms } if seq == seqs.inside.get() => {
+            state.inside.set(InsideState::Done(inside, ms))
+        }
+        FromWorker::InsideFailed { seq, message } if seq == seqs.inside.get() => {
+            state.inside.set(InsideState::Failed(message))
+        }
         FromWorker::NextFailed { seq, message } if seq == latest => {
             state.running.set(false);
             state.stale.set(false);
@@ -537,6 +602,17 @@ impl Actions {
     }
     pub fn add_tokenizer(&self, file: web_sys::File) {
         self.with(|b| b.add_tokenizer(file));
+    }
+    pub fn request_inside(&self) {
+        self.with(|b| b.request_inside());
+    }
+    /// Shows how a token of a column was built.
+    pub fn explain(&self, tokenizer: String, id: u32) {
+        self.with(|b| b.explain(tokenizer, Some(id), String::new()));
+    }
+    /// Shows how every token of a text is built in a column.
+    pub fn explain_text(&self, tokenizer: String, text: String) {
+        self.with(|b| b.explain(tokenizer, None, text));
     }
     /// Step (1) or Run (n): draw tokens after what the user sees now.
     pub fn generate(&self, n: usize) {

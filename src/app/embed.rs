@@ -1,4 +1,4 @@
-//! The embeddable widget: `?embed=tokens`, `?embed=next` or `?embed=cost` renders one panel with
+//! The embeddable widget: `?embed=tokens`, `?embed=next`, `?embed=cost` or `?embed=lens` renders one panel with
 //! the state from the link's fragment, compact, with an "Open in tokenmeter" link and no other
 //! chrome — for an `<iframe>` in a blog post (the full page's *Embed* button writes the snippet).
 //!
@@ -14,13 +14,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::bridge::Actions;
-use super::{cost, link, next, tokens, AppState, TextInput};
+use super::{cost, inside, link, next, tokens, AppState, TextInput};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
     Tokens,
     Next,
     Cost,
+    Lens,
 }
 
 impl Panel {
@@ -29,6 +30,7 @@ impl Panel {
         match s {
             "next" => Panel::Next,
             "cost" => Panel::Cost,
+            "lens" => Panel::Lens,
             _ => Panel::Tokens,
         }
     }
@@ -38,6 +40,7 @@ impl Panel {
             Panel::Tokens => "tokens",
             Panel::Next => "next",
             Panel::Cost => "cost",
+            Panel::Lens => "lens",
         }
     }
 }
@@ -47,6 +50,9 @@ pub fn Embedded(state: AppState, actions: Actions, panel: Panel) -> impl IntoVie
     if panel == Panel::Cost {
         state.cost_open.set(true);
     }
+    if panel == Panel::Lens {
+        state.inside_open.set(true);
+    }
     report_height();
     // Follows the state, so the link opens what the reader sees now.
     let open = move || link::link_to(state, None);
@@ -54,6 +60,7 @@ pub fn Embedded(state: AppState, actions: Actions, panel: Panel) -> impl IntoVie
         Panel::Tokens => view! { <tokens::TokenPanel state actions /> }.into_any(),
         Panel::Next => view! { <next::NextPanel state actions /> }.into_any(),
         Panel::Cost => view! { <cost::CostPanel state actions /> }.into_any(),
+        Panel::Lens => view! { <inside::InsidePanel state actions /> }.into_any(),
     };
     view! {
         <main class="embed" data-embed=panel.name()>

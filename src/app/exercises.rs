@@ -10,6 +10,7 @@ use tokenmeter_core::exercises::{done, Check, Condition, Exercise, ExerciseSet, 
 use tokenmeter_core::service::tokens::ColumnState;
 
 use super::i18n::{fill, t, tm, Lang};
+use super::state::InsideState;
 use super::{AppState, NextState};
 
 /// The sets, once the worker has read them.
@@ -36,6 +37,10 @@ pub fn open(state: AppState, set: &str, e: &Exercise) {
     }
     state.text.set(s.text.clone());
     state.cost_open.set(s.panel == "cost");
+    state.inside_open.set(s.panel == "inside");
+    state.inside_position.set(None);
+    state.inside_head.set((0, 0));
+    state.explaining.set(None);
     state.exercise.set(Some((set.to_string(), e.id.clone())));
 }
 
@@ -58,6 +63,39 @@ fn observe(state: AppState, text: &str) -> Observed<'_> {
             o.entropy_bits = Some(s.scores.row.entropy_bits);
         }
     }
+    // Inside the model, at the last token (the position a goal is about).
+    if state.inside_position.get().is_none() {
+        if let InsideState::Done(r, _) = state.inside.get() {
+            let text_now = r.lens.prompt_ids == r.attention.prompt_ids && !state.stale.get();
+            if text_now {
+                o.lens_first_top = Some((r.lens.answer.token.clone(), r.lens.first_top_layer));
+                let (b, h) = state.inside_head.get();
+                let n = r.attention.tokens.len();
+                o.chosen_head_previous = r
+                    .attention
+                    .layers
+                    .get(b)
+                    .and_then(|l| l.heads.get(h))
+                    .and_then(|head| n.checked_sub(2).and_then(|p| head.weights.get(p)))
+                    .map(|&w| f64::from(w));
+            }
+        }
+    }
+    // Merges, from the explanation of the whole text in a column.
+    state.explaining.with(|e| {
+        if let Some(e) = e {
+            if let (None, Some(Ok(x))) = (e.id, &e.answer) {
+                if x.text == text {
+                    let steps = x
+                        .tokens
+                        .iter()
+                        .map(|t| t.path.as_ref().map_or(0, |p| p.steps.len()))
+                        .sum();
+                    o.merges.insert(e.tokenizer.clone(), steps);
+                }
+            }
+        }
+    });
     state.costs.with(|c| {
         for row in c.iter().flatten().flat_map(|c| &c.models) {
             if let Some(input) = row.input_cost_usd {
@@ -124,6 +162,51 @@ fn describe(c: &Condition, lang: Lang) -> String {
             t(lang, "input per 1,000 requests above"),
             got(g.map(|g| format!("${g:.3}")))
         ),
+        Condition::LensTopBy {
+            token,
+            block,
+            got: g,
+        } => fill(
+            t(lang, "“{}” is the answer and the top choice by block {}{}"),
+            &[
+                &super::visible_whitespace(token),
+                block,
+                &got(g.as_ref().map(|(a, b)| {
+                    fill(
+                        t(lang, "“{}” from block {}"),
+                        &[&super::visible_whitespace(a), b],
+                    )
+                })),
+            ],
+        ),
+        Condition::HeadOnPrevious { at_least, got: g } => fill(
+            t(
+                lang,
+                "the large head puts at least {}% of its weight on the token before{}",
+            ),
+            &[
+                &format!("{:.0}", 100.0 * at_least),
+                &got(g.map(|g| format!("{:.0}%", 100.0 * g))),
+            ],
+        ),
+        Condition::Merges {
+            tokenizer,
+            min,
+            max,
+            got: g,
+        } => {
+            let range = match (min, max) {
+                (Some(a), Some(b)) if a == b => a.to_string(),
+                (Some(a), None) => fill(t(lang, "at least {}"), &[a]),
+                (None, Some(b)) => fill(t(lang, "at most {}"), &[b]),
+                (Some(a), Some(b)) => format!("{a}–{b}"),
+                (None, None) => "?".into(),
+            };
+            fill(
+                t(lang, "{}: {} merges{}"),
+                &[tokenizer, &range, &got(g.map(|g| g.to_string()))],
+            )
+        }
     }
 }
 
@@ -281,12 +364,13 @@ pub fn instructor(state: AppState) -> impl IntoView {
                                 let goal = e.goal.check(&Observed::default()).iter()
                                     .map(|c| describe(&c.condition, lang)).collect::<Vec<_>>().join("; ");
                                 view! {
-                                    <li data-set=set.id.clone() data-id=e.id.clone() data-answer=e.answer.clone()>
+                                    <li data-set=set.id.clone() data-id=e.id.clone() data-answer=e.answer.clone() data-answer-head=e.answer_head.clone()>
                                         <h3><a href=link>{e.title.get(l).to_string()}</a></h3>
                                         <p>{e.prompt.get(l).to_string()}</p>
                                         <p><strong>{t(lang, "Goal: ")}</strong>{goal}</p>
                                         <p><strong>{t(lang, "Hint: ")}</strong>{e.hint.get(l).to_string()}</p>
-                                        <p><strong>{t(lang, "A sample answer: ")}</strong><code>{short_answer(lang, &e.answer)}</code></p>
+                                        <p><strong>{t(lang, "A sample answer: ")}</strong><code>{short_answer(lang, &e.answer)}</code>
+                                            {e.answer_head.split_once('/').map(|(b, h)| fill(t(lang, " (block {}, head {})"), &[&b, &h]))}</p>
                                     </li>
                                 }
                             }).collect_view()}

@@ -5,7 +5,8 @@
 //! - [`bridge`]: the two workers, the requests sent to them ([`requests`] builds each from what
 //!   the user sees) and the answers turned into state.
 //! - [`link`]: the page's address (the link it was opened with, kept in step with the state).
-//! - Panels: [`tokens`], [`next`] (with [`scores`]), [`cost`] (with [`physics`]), [`exercises`],
+//! - Panels: [`tokens`], [`next`] (with [`scores`]), [`inside`] (the logit lens and attention),
+//!   [`cost`] (with [`physics`]), [`exercises`],
 //!   the [`embed`]ded widget, the [`share`] buttons.
 //! - Shared pieces: [`text`] (how a token's text is drawn), [`format`] (numbers in the page's
 //!   language), [`controls`] (number fields and sliders), [`sortable`] tables, [`i18n`].
@@ -18,8 +19,10 @@ mod controls;
 mod cost;
 mod embed;
 mod exercises;
+mod explain;
 mod format;
 pub mod i18n;
+mod inside;
 mod link;
 mod next;
 mod physics;
@@ -139,6 +142,7 @@ pub fn App() -> impl IntoView {
             <TextInput state />
             <tokens::TokenPanel state actions />
             <next::NextPanel state actions />
+            <inside::InsidePanel state actions />
             <cost::CostPanel state actions />
             <exercises::ExerciseList state request=move || actions.request_exercises() />
         </main>
@@ -169,6 +173,10 @@ fn wire(state: AppState, actions: Actions) {
             actions.stop_if_running();
             if !restored && !state.continuation.with_untracked(Vec::is_empty) {
                 state.continuation.set(Vec::new());
+            }
+            // A position of the old text means nothing in the new one.
+            if !restored && state.inside_position.get_untracked().is_some() {
+                state.inside_position.set(None);
             }
         }
         score_later();
@@ -217,6 +225,17 @@ fn wire(state: AppState, actions: Actions) {
             price_later();
         }
     });
+    // The panel inside the model, once open: look again whenever new scores arrive (the worker
+    // answers from the cache they filled) or another position is chosen.
+    let inside_later = debounced(TOKENIZE_DEBOUNCE, move || actions.request_inside());
+    Effect::new(move |_| {
+        let open = state.inside_open.get();
+        state.inside_position.track();
+        let scored = matches!(state.next.get(), NextState::Done(_));
+        if open && scored {
+            inside_later();
+        }
+    });
     // New settings: score again (debounced: sliders move in small steps).
     let score_settings = debounced(SCORE_DEBOUNCE / 2, move || actions.score_if_idle());
     Effect::new(move |first: Option<()>| {
@@ -253,6 +272,28 @@ fn wire(state: AppState, actions: Actions) {
         let _ = w.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
     }
     on_pop.forget();
+    // An exercise about merges: show how its column builds the text, as the text changes.
+    let merges_for: Rc<std::cell::RefCell<Option<(String, String)>>> = Rc::default();
+    let explain_later = {
+        let merges_for = Rc::clone(&merges_for);
+        debounced(TOKENIZE_DEBOUNCE, move || {
+            if let Some((tokenizer, text)) = merges_for.take() {
+                actions.explain_text(tokenizer, text);
+            }
+        })
+    };
+    Effect::new(move |_| {
+        let text = state.text.get();
+        let column = state
+            .exercise
+            .get()
+            .and_then(|(set, id)| exercises::find(state, &set, &id))
+            .and_then(|(_, e)| e.goal.merges.first().map(|r| r.tokenizer.clone()));
+        if let Some(column) = column.filter(|_| !text.trim().is_empty()) {
+            merges_for.replace(Some((column, text)));
+            explain_later();
+        }
+    });
     // An exercise waiting for the sets: open it once they are here.
     Effect::new(move |_| {
         let arrived = state.exercise_sets.with(|s| matches!(s, Some(Ok(_))));

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use tokenmeter_core::service::cost::CostRequest;
+use tokenmeter_core::service::inside::InsideRequest;
 use tokenmeter_core::service::next::{GenerateRequest, NextRequest};
 use tokenmeter_core::service::tokens::ColumnsRequest;
 
@@ -40,6 +41,22 @@ pub fn next(state: AppState) -> NextRequest {
         surprisal: s.surprisal,
     }
 }
+
+/// The look inside the model: the same prompt as the scores, at the chosen position.
+pub fn inside(state: AppState) -> InsideRequest {
+    let next = next(state);
+    InsideRequest {
+        text: next.text,
+        chat: next.chat,
+        bos: next.bos,
+        continuation: next.continuation,
+        position: state.inside_position.get_untracked(),
+        top: LENS_TOP,
+    }
+}
+
+/// Candidates per block in the lens grid.
+pub const LENS_TOP: usize = 5;
 
 /// Draw `n` tokens after what the user sees now, and score the context after them.
 pub fn generate(state: AppState, n: usize) -> GenerateRequest {

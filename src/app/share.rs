@@ -85,6 +85,7 @@ pub fn ShareButton(state: AppState) -> impl IntoView {
                         <option value="tokens">{tx(state, "tokens of this text")}</option>
                         <option value="next">{tx(state, "next-token scores (loads the model when the reader asks)")}</option>
                         <option value="cost">{tx(state, "what this text costs")}</option>
+                        <option value="lens">{tx(state, "inside the model: logit lens and attention (loads the model when the reader asks)")}</option>
                     </select>
                 </label>
                 <textarea readonly rows="5" data-testid="embed-snippet" aria-label=tx(state, "HTML to paste into a blog post")

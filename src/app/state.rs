@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use tokenmeter_core::exercises::ExerciseSet;
 use tokenmeter_core::service::cost::{CostResponse, CostSettings};
+use tokenmeter_core::service::explain::Explained;
+use tokenmeter_core::service::inside::InsideResponse;
 use tokenmeter_core::service::link::{LinkToken, NextSettings, Shared};
 use tokenmeter_core::service::model::ModelSummary;
 use tokenmeter_core::service::next::NextResponse;
@@ -72,6 +74,26 @@ pub struct Generated {
     pub pieces: Vec<Piece>,
 }
 
+/// Where the look inside the model stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsideState {
+    /// Asked for (or waiting for the model).
+    Waiting,
+    /// The answer, and the milliseconds the worker spent on it.
+    Done(Box<InsideResponse>, f64),
+    Failed(Msg),
+}
+
+/// A token being explained (or every token of a text): its column, its ID (`None`: the text's
+/// tokens), and the worker's answer once it came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explaining {
+    pub tokenizer: String,
+    pub id: Option<u32>,
+    pub text: String,
+    pub answer: Option<Result<Box<Explained>, Msg>>,
+}
+
 /// Measured speed, from the worker's answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Speed {
@@ -118,6 +140,14 @@ pub struct AppState {
     pub cost_open: RwSignal<bool>,
     pub cost_settings: RwSignal<CostSettings>,
     pub costs: RwSignal<Option<Result<CostResponse, Msg>>>,
+    /// The panel inside the model: open (it asks only once opened), the token position looked
+    /// at (`None`: the last), the head shown large (block, head; 0-based), and the latest answer.
+    pub inside_open: RwSignal<bool>,
+    pub inside_position: RwSignal<Option<usize>>,
+    pub inside_head: RwSignal<(usize, usize)>,
+    pub inside: RwSignal<InsideState>,
+    /// The token whose making is shown (a click on a token in a column).
+    pub explaining: RwSignal<Option<Explaining>>,
     /// Where the user wants the model to run (`?backend=auto|cpu|webgpu`, or the status line).
     pub backend_pref: RwSignal<Preference>,
     /// Why the backend changed without being asked (a GPU failure); shown until dismissed.
@@ -165,6 +195,8 @@ impl AppState {
         );
         let cost_open = RwSignal::new(s.cost_open);
         let cost_settings = RwSignal::new(s.cost);
+        let inside_open = RwSignal::new(s.inside_open);
+        let inside_position = RwSignal::new(s.inside_position);
         let lang = RwSignal::new(lang);
         let exercise = RwSignal::new(None::<(String, String)>);
         let shared = Memo::new(move |_| Shared {
@@ -189,6 +221,8 @@ impl AppState {
             }),
             cost_open: cost_open.get(),
             cost: cost_settings.get(),
+            inside_open: inside_open.get(),
+            inside_position: inside_position.get(),
             lang: lang.get().code().into(),
             exercise: exercise
                 .get()
@@ -221,6 +255,11 @@ impl AppState {
             cost_open,
             cost_settings,
             costs: RwSignal::new(None),
+            inside_open,
+            inside_position,
+            inside_head: RwSignal::new((0, 0)),
+            inside: RwSignal::new(InsideState::Waiting),
+            explaining: RwSignal::new(None),
             backend_pref: RwSignal::new(backend),
             backend_notice: RwSignal::new(None),
             share_notice: RwSignal::new(Vec::new()),
@@ -263,6 +302,8 @@ impl AppState {
         );
         self.cost_open.set(s.cost_open);
         self.cost_settings.set(s.cost);
+        self.inside_open.set(s.inside_open);
+        self.inside_position.set(s.inside_position);
         if let Some(l) = i18n::Lang::from_code(&s.lang) {
             self.lang.set(l);
         }

@@ -117,9 +117,10 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                 <For
                     each=columns
                     key=move |c| (c.tokenizer.clone(), format!("{:?}", c.state).len(), state.lang.get_untracked().code())
-                    children=move |c| view! { <TokenColumn state column=c /> }
+                    children=move |c| view! { <TokenColumn state actions column=c /> }
                 />
             </div>
+            <super::explain::ExplainView state />
         </section>
     }
 }
@@ -211,7 +212,7 @@ fn Picker(state: AppState, actions: Actions) -> impl IntoView {
 }
 
 #[component]
-fn TokenColumn(state: AppState, column: Column) -> impl IntoView {
+fn TokenColumn(state: AppState, actions: Actions, column: Column) -> impl IntoView {
     let l = state.lang.get_untracked();
     let id = column.tokenizer.clone();
     let spec = registry::find(&id);
@@ -238,7 +239,7 @@ fn TokenColumn(state: AppState, column: Column) -> impl IntoView {
                 bytes: t.bytes,
                 decoded: None,
             };
-            view! { <Strip state list tokenizer=id.clone() /> }.into_any()
+            view! { <Strip state actions list tokenizer=id.clone() /> }.into_any()
         }
         ColumnState::Decoded(d) => {
             let list = List {
@@ -248,7 +249,7 @@ fn TokenColumn(state: AppState, column: Column) -> impl IntoView {
                 bytes: 0,
                 decoded: Some(d.text),
             };
-            view! { <Strip state list tokenizer=id.clone() /> }.into_any()
+            view! { <Strip state actions list tokenizer=id.clone() /> }.into_any()
         }
     };
     view! {
@@ -273,7 +274,7 @@ struct List {
 }
 
 #[component]
-fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
+fn Strip(state: AppState, actions: Actions, list: List, tokenizer: String) -> impl IntoView {
     let (chars, bytes) = (list.chars, list.bytes);
     let tokenizer_name =
         registry::find(&tokenizer).map_or(tokenizer.clone(), |s| s.name.to_string());
@@ -390,6 +391,14 @@ fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
                     None => format!("ID {}", t.id),
                 };
                 let bits = move || score().map(|(bits, _, _)| format!("{bits:.2}"));
+                // A click (or Enter) shows how the token was built.
+                let (column, id) = (tokenizer.clone(), t.id);
+                let explain = move || {
+                    if !invalid {
+                        actions.explain(column.clone(), id)
+                    }
+                };
+                let explain_key = explain.clone();
                 view! {
                     <span
                         class=class
@@ -401,6 +410,13 @@ fn Strip(state: AppState, list: List, tokenizer: String) -> impl IntoView {
                         on:mouseleave=move |_| state.hovered.set(None)
                         on:focus=move |_| state.hovered.set(Some((start, end)))
                         on:blur=move |_| state.hovered.set(None)
+                        on:click=move |_| explain()
+                        on:keydown=move |ev: web_sys::KeyboardEvent| {
+                            if ev.key() == "Enter" {
+                                ev.prevent_default();
+                                explain_key();
+                            }
+                        }
                     >
                         <span class="text">
                             {pieces_view(&t.pieces, l)}

@@ -16,6 +16,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use tokenmeter_core::msg;
 use tokenmeter_core::service::bench::{self, BenchRequest};
+use tokenmeter_core::service::inside::{self, InsideRequest};
 use tokenmeter_core::service::model::LoadedModel;
 use tokenmeter_core::service::next::{self, GenerateEvent, GenerateRequest, NextRequest, Progress};
 use tokenmeter_gpu::{Engine, Preference};
@@ -47,6 +48,8 @@ enum Scoring {
 pub struct Model {
     controls: RefCell<VecDeque<Control>>,
     scoring: Latest<Scoring>,
+    /// The newest look inside the model: answered when no scoring job waits.
+    inside: Latest<(u64, InsideRequest)>,
     /// The user pressed Stop: a running generation ends at its next token.
     stop: Cell<bool>,
     changed: Rc<Notify>,
@@ -57,6 +60,7 @@ impl Model {
         let role = Rc::new(Self {
             controls: RefCell::new(VecDeque::new()),
             scoring: Latest::default(),
+            inside: Latest::default(),
             stop: Cell::new(false),
             changed: Rc::new(Notify::default()),
         });
@@ -79,6 +83,10 @@ impl Model {
             ToWorker::Bench(req) => self.control(Control::Bench(req)),
             ToWorker::Next { seq, req } => self.score(Scoring::Next { seq, req }),
             ToWorker::Generate { seq, req } => self.score(Scoring::Generate { seq, req }),
+            ToWorker::Inside { seq, req } => {
+                self.inside.put((seq, req));
+                self.changed.notify();
+            }
             ToWorker::Stop => {
                 self.scoring.clear();
                 self.stop.set(true);
@@ -153,12 +161,37 @@ async fn run(role: Rc<Model>) {
             }
             continue;
         }
-        // Scoring requests wait for the model.
-        match (ready.as_mut(), role.scoring.is_full()) {
-            (Some(r), true) => {
+        // Scoring requests wait for the model; a look inside waits for them too (it reuses the
+        // cache they fill).
+        match (
+            ready.as_mut(),
+            role.scoring.is_full(),
+            role.inside.is_full(),
+        ) {
+            (Some(r), true, _) => {
                 if let Some(job) = role.scoring.take() {
                     role.stop.set(false);
                     score(&role, r, job).await;
+                }
+            }
+            (Some(r), false, true) => {
+                if let Some((seq, req)) = role.inside.take() {
+                    let t0 = now_ms();
+                    let answer = inside::inside(&r.model, &mut r.engine, &req).await;
+                    if let Some(notice) = r.engine.take_fallback() {
+                        post(&FromWorker::BackendChanged {
+                            engine: r.engine.backend().clone(),
+                            notice: Some(notice),
+                        });
+                    }
+                    post(&match answer {
+                        Ok(answer) => FromWorker::Inside {
+                            seq,
+                            inside: Box::new(answer),
+                            ms: now_ms() - t0,
+                        },
+                        Err(message) => FromWorker::InsideFailed { seq, message },
+                    });
                 }
             }
             _ => changed.await,

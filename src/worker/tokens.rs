@@ -14,6 +14,7 @@ use tokenmeter_core::cost::PriceTable;
 use tokenmeter_core::exercises::{ExerciseSet, Index};
 use tokenmeter_core::msg;
 use tokenmeter_core::service::cost::{self, CostRequest};
+use tokenmeter_core::service::explain::{self, ExplainRequest};
 use tokenmeter_core::service::limits::{MAX_TOKENS_SHOWN, MAX_USER_TOKENIZERS};
 use tokenmeter_core::service::tokens::{self, ColumnsRequest, VocabState};
 use tokenmeter_core::tokenizer::TextTokenizer;
@@ -37,6 +38,9 @@ const GGUF_HEAD: f64 = 64e6;
 /// A `tokenizer.json` (or its gzip) larger than this, before or after inflating, is refused.
 const MAX_JSON: u64 = 256_000_000;
 
+/// A token to explain: (seq, its tokenizer, the request, the columns to compare with).
+type Explain = (u64, String, ExplainRequest, Vec<String>);
+
 pub struct Tokens {
     vocabs: RefCell<HashMap<String, VocabState>>,
     files_added: Cell<usize>,
@@ -44,6 +48,7 @@ pub struct Tokens {
     prices_loading: Cell<bool>,
     columns: Latest<(u64, ColumnsRequest)>,
     cost: Latest<(u64, CostRequest)>,
+    explain: Latest<Explain>,
     /// Something changed: a request arrived, a vocabulary or the price table loaded.
     changed: Rc<Notify>,
 }
@@ -58,6 +63,7 @@ impl Tokens {
                 | ToWorker::Cost { .. }
                 | ToWorker::Exercises
                 | ToWorker::TokenizeBatch { .. }
+                | ToWorker::Explain { .. }
         )
     }
 
@@ -69,6 +75,7 @@ impl Tokens {
             prices_loading: Cell::new(false),
             columns: Latest::default(),
             cost: Latest::default(),
+            explain: Latest::default(),
             changed: Rc::new(Notify::default()),
         });
         spawn_local(answer_loop(Rc::clone(&role)));
@@ -83,6 +90,15 @@ impl Tokens {
             }
             ToWorker::Cost { seq, req } => {
                 self.cost.put((seq, req));
+                self.changed.notify();
+            }
+            ToWorker::Explain {
+                seq,
+                tokenizer,
+                req,
+                compare,
+            } => {
+                self.explain.put((seq, tokenizer, req, compare));
                 self.changed.notify();
             }
             ToWorker::AddTokenizer { id, name } => {
@@ -145,6 +161,8 @@ async fn answer_loop(role: Rc<Tokens>) {
     // What was last answered, to answer again when a vocabulary arrives.
     let mut columns: Option<(u64, ColumnsRequest)> = None;
     let mut cost: Option<(u64, CostRequest)> = None;
+    // A token to explain, kept until its vocabularies are ready.
+    let mut explaining: Option<Explain> = None;
     loop {
         let changed = role.changed.wait();
         // Let queued messages arrive, so that only the newest text is tokenized.
@@ -166,6 +184,13 @@ async fn answer_loop(role: Rc<Tokens>) {
             if let Some(msg) = answer_cost(&role, *seq, req) {
                 post(&msg);
             }
+        }
+        if let Some(e) = role.explain.take() {
+            explaining = Some(e);
+        }
+        if let Some(msg) = explaining.as_ref().and_then(|e| answer_explain(&role, e)) {
+            post(&msg);
+            explaining = None;
         }
         changed.await;
     }
@@ -190,6 +215,34 @@ fn answer_cost(role: &Rc<Tokens>, seq: u64, req: &CostRequest) -> Option<FromWor
             report: Box::new(report),
         },
         Err(message) => FromWorker::CostFailed { seq, message },
+    })
+}
+
+/// Explains a token once its vocabulary and those compared with are loaded (`None` until then;
+/// a vocabulary that failed is left out of the comparison).
+fn answer_explain(role: &Rc<Tokens>, e: &Explain) -> Option<FromWorker> {
+    let (seq, tokenizer, req, compare) = e;
+    let seq = *seq;
+    let tok = match role.vocab(tokenizer) {
+        VocabState::Loading => return None,
+        VocabState::Failed(message) => return Some(FromWorker::ExplainFailed { seq, message }),
+        VocabState::Ready(t) => t,
+    };
+    let mut others = Vec::new();
+    for id in compare {
+        match role.vocab(id) {
+            VocabState::Loading => return None,
+            VocabState::Failed(_) => {}
+            VocabState::Ready(t) => others.push(t),
+        }
+    }
+    let others: Vec<&TextTokenizer> = others.iter().map(|t| t.as_ref()).collect();
+    Some(match explain::explain(&tok, req, &others) {
+        Ok(explained) => FromWorker::Explained {
+            seq,
+            explained: Box::new(explained),
+        },
+        Err(message) => FromWorker::ExplainFailed { seq, message },
     })
 }
 

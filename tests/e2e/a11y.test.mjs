@@ -1,6 +1,6 @@
 // Accessibility: axe-core (npm) on the page in each state a user meets — tokens, the model's
-// scores, the cost panel, decode mode, the embedded widget — with zero serious or critical
-// violations.
+// scores, the cost panel, decode mode, the embedded widget, the view inside the model and a
+// token's merge path — with zero serious or critical violations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -77,4 +77,43 @@ test('at phone width nothing overflows sideways and the controls stay usable', a
   await page.waitForSelector('[data-testid=continuation] .gen');
   await audit(page, 'phone width');
   await context.close();
+});
+
+test('inside the model and a token\'s merge path: no serious axe violations, AA contrast, fits a phone', async () => {
+  for (const [colorScheme, width] of [['light', 1280], ['dark', 375]]) {
+    const context = await live.browser.newContext({ colorScheme, viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(live.server.url);
+    await page.click('[data-testid=inside] summary');
+    await page.locator('[data-testid=lens] tbody tr').first().waitFor({ timeout: 120_000 });
+    await page.locator('[data-tokenizer=smollm2] .tok').first().click();
+    await page.locator('[data-testid=merges]').waitFor({ timeout: 60_000 });
+    await audit(page, `${colorScheme}: lens, attention and merge path`);
+    // Every lens cell's and attention token's text on its own colour meets WCAG AA.
+    const low = await page.evaluate(() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const bg = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+        }
+        return [255, 255, 255];
+      };
+      return [...document.querySelectorAll('.lens td.cell, [data-testid=head-large] .tok, .sym')]
+        .filter((el) => el.textContent.trim())
+        .map((el) => {
+          const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+          return { ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), text: el.textContent.slice(0, 10), cls: el.className };
+        })
+        .filter((c) => c.ratio < 4.5);
+    });
+    assert.deepEqual(low, [], `${colorScheme}: low contrast`);
+    const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scroll <= inner, `${colorScheme}: page is ${scroll}px wide in a ${inner}px window`);
+    await context.close();
+  }
 });

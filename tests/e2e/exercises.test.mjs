@@ -1,6 +1,7 @@
 // Workshop exercises, loaded from exercises/*.toml: every shipped exercise opens in its starting
-// state (not yet solved), and typing its sample answer makes the page check it as done — with the
-// real tokenizers, model and prices in the browser. The instructor view lists them all, and the
+// state (not yet solved), and typing its sample answer (and choosing its head, for the attention
+// exercise) makes the page check it as done — with the real tokenizers, model and prices in the
+// browser, the logit lens, attention and merge paths included. The instructor view lists them all, and the
 // texts switch to Spanish.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,14 +17,20 @@ test('every shipped exercise is unsolved at its start and solved by its sample a
   await page.goto(live.server.url + '?instructor&lang=en');
   const items = page.locator('[data-testid=instructor-list] li');
   await items.first().waitFor({ timeout: 60_000 });
-  const all = await items.evaluateAll((lis) => lis.map((li) => ({ set: li.dataset.set, id: li.dataset.id, answer: li.dataset.answer })));
-  assert.ok(all.length >= 8, `${all.length} exercises`);
+  const all = await items.evaluateAll((lis) => lis.map((li) => ({ set: li.dataset.set, id: li.dataset.id, answer: li.dataset.answer,
+    head: li.dataset.answerHead })));
+  assert.ok(all.length >= 11, `${all.length} exercises`);
   for (const ex of all) {
     await page.goto(`${live.server.url}?exercise=${ex.set}/${ex.id}&lang=en`);
     const card = page.locator(`[data-testid=exercise][data-exercise="${ex.id}"]`);
     await card.waitFor({ timeout: 60_000 });
     assert.equal(await card.getAttribute('data-solved'), 'false', `${ex.id}: solved before any answer`);
     await page.fill('#text', ex.answer);
+    if (ex.head) {
+      // An exercise about the attention view: choose the answer's head (1-based "block/head").
+      const [b, h] = ex.head.split('/').map(Number);
+      await page.click(`[data-head="${b - 1}/${h - 1}"]`, { timeout: 180_000 });
+    }
     await page.waitForSelector(`[data-testid=exercise][data-exercise="${ex.id}"][data-solved=true]`, { timeout: 180_000 })
       .catch(async (e) => { throw new Error(`${ex.id}: ${await card.innerText()}\n${e}`); });
     assert.match(await page.locator('[data-testid=exercise-verdict]').textContent(), /Done/);

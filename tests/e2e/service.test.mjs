@@ -85,6 +85,18 @@ before(async () => {
         model.send({ Generate: { seq: s, req } });
         return (await done).filter((m) => m.Appended || m.NextFailed);
       },
+      async inside(req) {
+        const s = ++seq;
+        const done = model.until((m) => m.Inside?.seq === s || m.InsideFailed?.seq === s);
+        model.send({ Inside: { seq: s, req } });
+        return last(await done);
+      },
+      async explain(tokenizer, req, compare) {
+        const s = ++seq;
+        const done = tokens.until((m) => m.Explained?.seq === s || m.ExplainFailed?.seq === s);
+        tokens.send({ Explain: { seq: s, tokenizer, req, compare } });
+        return last(await done);
+      },
       async bench(req) {
         const done = model.until((m) => m.BenchDone || m.BenchFailed);
         model.send({ Bench: req });
@@ -182,6 +194,33 @@ test('next: the scores the page shows are what `tokenmeter next` prints, bit for
   const bad = { ...REQUESTS[0], sampler: { ...REQUESTS[0].sampler, top_p: 1.5 } };
   const failed = await ask('next', bad);
   assert.equal(tokenmeterCliError(['next', ...nextArgs(bad)]), `tokenmeter: ${renderMsg(failed.NextFailed.message)}`);
+});
+
+test('inside: the lens and attention the panel shows are what `tokenmeter lens` and `attention` print', async () => {
+  for (const text of ['Alice gave Bob a book because Bob', 'The capital of France is']) {
+  // After the scores of the same text (the panel's case: the worker reuses their cache), and at
+  // an earlier position.
+  await ask('next', { ...REQUESTS[0], text, search: '' });
+  for (const position of [null, 3]) {
+    const m = await ask('inside', { text, chat: false, bos: false, continuation: [], position, top: 5 });
+    assert.ok(m.Inside, JSON.stringify(m));
+    const at = position === null ? [] : ['--position', String(position)];
+    const cli = (cmd) => tokenmeterCli([cmd, '--backend', 'cpu', '--prompt', text, ...at, ...(cmd === 'lens' ? ['--top', '5'] : [])]);
+    // Only the CPU kernels' name differs: wasm SIMD in the page, the native build in the CLI.
+    assert.deepEqual(without(m.Inside.inside.lens, 'computed_on'), without(cli('lens'), 'computed_on'));
+    assert.deepEqual(without(m.Inside.inside.attention, 'computed_on'), without(cli('attention'), 'computed_on'));
+  }
+  }
+  const text = 'Alice gave Bob a book because Bob';
+  const bad = await ask('inside', { text, chat: false, bos: false, continuation: [], position: 99, top: 5 });
+  assert.equal(tokenmeterCliError(['lens', '--backend', 'cpu', '--prompt', text, '--position', '99']), `tokenmeter: ${renderMsg(bad.InsideFailed.message)}`);
+});
+
+test('explain token: the panel shows what `tokenmeter explain-token` prints', async () => {
+  const req = { text: 'Здравствуйте', id: null };
+  const m = await ask('explain', 'smollm2', req, ['o200k_base', 'gemma3']);
+  assert.ok(m.Explained, JSON.stringify(m));
+  assert.deepEqual(m.Explained.explained, tokenmeterCli(['explain-token', '--tokenizer', 'smollm2', '--text', req.text, '--compare', 'o200k_base,gemma3']));
 });
 
 test('surprisal: the heatmap gets what `tokenmeter surprisal` prints', async () => {

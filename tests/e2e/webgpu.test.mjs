@@ -85,6 +85,30 @@ test('?backend=webgpu runs our WGSL kernels on the adapter and matches the nativ
   await context.close();
 });
 
+test('inside the model on WebGPU: the lens and attention read back from our kernels match the native kernels', async () => {
+  const { context, page, errors } = await open('?backend=webgpu');
+  assert.equal((await status(page)).backend, 'webgpu');
+  await page.fill('#text', 'The capital of France is');
+  await page.click('[data-testid=inside] summary');
+  await page.waitForFunction(() => /WebGPU/.test(document.querySelector('[data-testid=inside-status]')?.textContent ?? ''),
+    null, { timeout: 300_000 });
+  const rows = await page.$$eval('[data-testid=lens] tbody tr', (trs) => trs.map((r) =>
+    [...r.querySelectorAll('td.cell')].map((c) => ({ id: Number(c.dataset.id), prob: Number(c.dataset.prob) }))));
+  const native = tokenmeterCli(['lens', '--backend', 'webgpu', '--prompt', 'The capital of France is', '--top', '5']);
+  assert.match(native.computed_on, /WebGPU/);
+  assert.equal(rows.length, 30);
+  assert.equal(rows[29][0].id, native.answer.id, 'the same answer');
+  for (const [i, row] of rows.entries()) {
+    for (const c of row) {
+      const n = native.layers[i].top.find((t) => t.id === c.id);
+      // Same kernels on two software GPUs (SwiftShader here, llvmpipe natively): f32 rounding only.
+      if (n) assert.ok(Math.abs(n.prob - c.prob) < 1e-3, `block ${i + 1}, token ${c.id}: ${c.prob} vs ${n.prob}`);
+    }
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a GPU lost mid-run falls back to wasm SIMD, says so, and keeps the text', async () => {
   const { context, page, errors } = await open('?backend=webgpu');
   assert.equal((await status(page)).backend, 'webgpu');

@@ -8,10 +8,11 @@
 //! An adapter only: each subcommand turns its arguments into the core's request, calls the one
 //! function of `tokenmeter_core::service` that answers it, and prints the response as JSON (errors
 //! on standard error, with a non-zero exit). Commands are grouped by subject: [`tokens`],
-//! [`model`], [`cost`]; [`data`] finds the files.
+//! [`model`], [`inside`], [`cost`]; [`data`] finds the files.
 
 mod cost;
 mod data;
+mod inside;
 mod model;
 mod tokens;
 
@@ -62,6 +63,9 @@ enum Command {
     Decode(tokens::DecodeArgs),
     /// List the shipped tokenizers, with source and licence.
     Tokenizers,
+    /// How a token was built: its ID, bytes, BPE merge path (each step with its rank), and the
+    /// same text in the other vocabularies.
+    ExplainToken(tokens::ExplainTokenArgs),
     /// Time loading every shipped tokenizer and encoding a text file with it (`./dev bench`).
     BenchTokenizers(tokens::BenchTokenizersArgs),
     /// Score every vocabulary entry as the next token after a prompt.
@@ -70,6 +74,10 @@ enum Command {
     Generate(model::GenerateArgs),
     /// How surprised the model is by each token of a text: probability, rank, bits.
     Surprisal(model::SurprisalArgs),
+    /// The logit lens: what the model would predict after each block, at one position.
+    Lens(inside::LensArgs),
+    /// Where each attention head of each block looks from one position.
+    Attention(inside::AttentionArgs),
     /// Time prefill and greedy decode on this machine (see BENCHMARKS.md; `./dev bench`).
     Bench(model::BenchArgs),
     /// The model file: name, size, shape, and where it would run.
@@ -89,10 +97,13 @@ fn main() -> ExitCode {
         Command::Tokenize(a) => tokens::tokenize(a, top),
         Command::Decode(a) => tokens::decode(a, top),
         Command::Tokenizers => tokens::tokenizers(),
+        Command::ExplainToken(a) => tokens::explain_token(a, top),
         Command::BenchTokenizers(a) => tokens::bench_tokenizers(a, top),
         Command::Next(a) => model::next(a, top),
         Command::Generate(a) => model::generate(a, top),
         Command::Surprisal(a) => model::surprisal(a, top),
+        Command::Lens(a) => inside::lens(a, top),
+        Command::Attention(a) => inside::attention(a, top),
         Command::Bench(a) => model::bench(a, top),
         Command::Model(a) => model::info(a, top),
         Command::Cost(a) => cost::cost(a, top),

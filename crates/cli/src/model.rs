@@ -32,7 +32,7 @@ fn parse_backend(s: &str) -> Result<Preference, String> {
 }
 
 /// The model file, opened, with an engine on the chosen backend.
-fn open(
+pub fn open(
     gguf: GgufArg,
     top: Option<PathBuf>,
     backend: &BackendArg,

@@ -1,12 +1,13 @@
-//! `tokenize`, `decode`, `tokenizers`, `bench-tokenizers`: arguments → the core's request → JSON.
+//! `tokenize`, `decode`, `tokenizers`, `explain-token`, `bench-tokenizers`: arguments → the core's request → JSON.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
 use tokenmeter_core::msg;
-use tokenmeter_core::service::tokens;
+use tokenmeter_core::service::{explain, tokens};
 use tokenmeter_core::tokenizer::registry::SHIPPED;
+use tokenmeter_core::tokenizer::TextTokenizer;
 use tokenmeter_core::Msg;
 
 use crate::data::{self, Vocabularies};
@@ -91,4 +92,55 @@ pub fn bench_tokenizers(a: BenchTokenizersArgs, model: Option<PathBuf>) -> Resul
         }));
     }
     to_json(&json!({ "bytes": text.len(), "results": results }))
+}
+
+#[derive(clap::Args)]
+pub struct ExplainTokenArgs {
+    #[command(flatten)]
+    gguf: GgufArg,
+    /// Tokenizer id (see `tokenmeter tokenizers`).
+    #[arg(long, default_value = "smollm2")]
+    tokenizer: String,
+    /// Your own tokenizer instead: a `tokenizer.json` or a GGUF file.
+    #[arg(long, value_name = "PATH", conflicts_with = "tokenizer")]
+    tokenizer_file: Option<PathBuf>,
+    /// The text whose tokens to explain (e.g. " Paris"); read from standard input when neither
+    /// this nor --id is given.
+    #[arg(long, conflicts_with = "id")]
+    text: Option<String>,
+    /// A token ID to explain instead of a text.
+    #[arg(long)]
+    id: Option<u32>,
+    /// The vocabularies to compare with, comma-separated (default: every shipped one).
+    #[arg(long, value_delimiter = ',')]
+    compare: Vec<String>,
+}
+
+/// How a token was built (its BPE merge path) and the same text in the other vocabularies.
+pub fn explain_token(a: ExplainTokenArgs, model: Option<PathBuf>) -> Result<String, Msg> {
+    let model = data::model_path(a.gguf.or(model));
+    let tok = match &a.tokenizer_file {
+        Some(path) => data::open_tokenizer_file(path)?,
+        None => data::open_tokenizer(&a.tokenizer, &model)?,
+    };
+    let req = explain::ExplainRequest {
+        text: match (a.id, a.text) {
+            (Some(_), _) => String::new(),
+            (None, text) => text_or_stdin(text)?,
+        },
+        id: a.id,
+    };
+    let ids: Vec<String> = if a.compare.is_empty() {
+        SHIPPED.iter().map(|s| s.id.to_string()).collect()
+    } else {
+        a.compare
+    };
+    let mut vocabs = Vocabularies::new(model);
+    let others = ids
+        .iter()
+        .filter(|id| a.tokenizer_file.is_some() || **id != a.tokenizer)
+        .map(|id| vocabs.get(id))
+        .collect::<Result<Vec<_>, Msg>>()?;
+    let others: Vec<&TextTokenizer> = others.iter().map(|t| t.as_ref()).collect();
+    to_json(&explain::explain(&tok, &req, &others)?)
 }

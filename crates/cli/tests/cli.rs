@@ -494,3 +494,81 @@ fn backends_can_be_chosen_and_agree() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("auto, cpu or webgpu"));
 }
+
+#[test]
+fn lens_and_attention_look_inside_the_model() {
+    let v = json(&tokenmeter(
+        &["lens", "--prompt", "The capital of France is", "--top", "3"],
+        None,
+    ));
+    assert_eq!(v["answer"]["token"], " Paris");
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 30);
+    assert_eq!(layers[29]["answer_rank"], 0);
+    assert_eq!(layers[0]["top"].as_array().unwrap().len(), 3);
+    assert_eq!(v["at"]["position"], 4);
+    assert_eq!(v["at"]["token"], " is");
+
+    // From the prompt's stdin, at position 1 (" capital"), which sees two tokens.
+    let v = json(&tokenmeter(
+        &["attention", "--position", "1"],
+        Some("The capital of France is"),
+    ));
+    assert_eq!(v["at"]["token"], " capital");
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 2);
+    for layer in v["layers"].as_array().unwrap() {
+        for head in layer["heads"].as_array().unwrap() {
+            let w: Vec<f64> = head["weights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            assert_eq!(w.len(), 2);
+            assert!((w[0] + w[1] - 1.0).abs() < 1e-5, "{w:?}");
+        }
+    }
+
+    let out = tokenmeter(&["lens", "--prompt", "Hi", "--position", "7"], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("position 7 is outside the text"), "{err}");
+}
+
+#[test]
+fn explain_token_prints_the_merge_path_and_other_vocabularies() {
+    let v = json(&tokenmeter(
+        &[
+            "explain-token",
+            "--tokenizer",
+            "smollm2",
+            "--text",
+            " Paris",
+            "--compare",
+            "o200k_base,smollm2",
+        ],
+        None,
+    ));
+    let t = &v["tokens"][0];
+    assert_eq!(t["id"], 7042);
+    let steps = t["path"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    assert_eq!(steps.last().unwrap()["result"]["token"], " Paris");
+    assert_eq!(t["path"]["builds_token"], true);
+    // The explained vocabulary is not compared with itself.
+    let elsewhere = v["elsewhere"].as_array().unwrap();
+    assert_eq!(elsewhere.len(), 1);
+    assert_eq!(elsewhere[0]["tokenizer"], "o200k_base");
+    assert_eq!(elsewhere[0]["single"], true);
+
+    // By ID, from the model file's own vocabulary.
+    let v = json(&tokenmeter(
+        &["explain-token", "--id", "7042", "--compare", "gemma3"],
+        None,
+    ));
+    assert_eq!(v["text"], " Paris");
+    assert_eq!(v["elsewhere"][0]["tokenizer"], "gemma3");
+
+    let out = tokenmeter(&["explain-token", "--id", "99999999"], None);
+    assert!(!out.status.success());
+}

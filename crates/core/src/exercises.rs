@@ -59,6 +59,9 @@ pub struct Exercise {
     pub hint: Text,
     /// A text that meets the goal: the instructor's key, and what the tests type in.
     pub answer: String,
+    /// For a goal about the chosen attention head: the answer's head, "<block>/<head>" (1-based).
+    #[serde(default)]
+    pub answer_head: String,
     #[serde(default)]
     pub start: Start,
     pub goal: Goal,
@@ -71,7 +74,7 @@ pub struct Start {
     pub text: String,
     /// Tokenizers shown (the ones the goal counts with must be among them).
     pub columns: Vec<String>,
-    /// "tokens", "next" or "cost": the panel the exercise is about.
+    /// "tokens", "next", "inside" or "cost": the panel the exercise is about.
     pub panel: String,
 }
 
@@ -86,6 +89,21 @@ pub struct Goal {
     pub entropy_below_bits: Option<f64>,
     pub entropy_above_bits: Option<f64>,
     pub input_cost_per_1000_above: Option<CostRule>,
+    /// The logit lens: the model's final answer is `token`, already the top choice after block
+    /// `block` or earlier.
+    pub lens_top_by: Option<LensRule>,
+    /// Attention: the head shown large puts at least this share of its weight on the token just
+    /// before the last one (a "previous-token head").
+    pub chosen_head_on_previous_at_least: Option<f64>,
+    /// BPE merges a tokenizer applies to build the text's tokens, in all.
+    pub merges: Vec<CountRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LensRule {
+    pub token: String,
+    pub block: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +140,13 @@ pub struct Observed<'a> {
     pub entropy_bits: Option<f64>,
     /// Input price per 1,000 requests by price key.
     pub input_cost_per_1000: BTreeMap<String, f64>,
+    /// The logit lens at the last token: the final answer (text) and the first block after which
+    /// it is the top choice.
+    pub lens_first_top: Option<(String, usize)>,
+    /// The weight the head shown large puts on the token before the last.
+    pub chosen_head_previous: Option<f64>,
+    /// Merges applied in all to build the text's tokens, by tokenizer id.
+    pub merges: BTreeMap<String, usize>,
 }
 
 /// One condition of a goal, and whether it holds.
@@ -157,6 +182,21 @@ pub enum Condition {
         model: String,
         usd: f64,
         got: Option<f64>,
+    },
+    LensTopBy {
+        token: String,
+        block: usize,
+        got: Option<(String, usize)>,
+    },
+    HeadOnPrevious {
+        at_least: f64,
+        got: Option<f64>,
+    },
+    Merges {
+        tokenizer: String,
+        min: Option<usize>,
+        max: Option<usize>,
+        got: Option<usize>,
     },
 }
 
@@ -243,6 +283,40 @@ impl Goal {
                 got.map(|g| g > r.usd),
             );
         }
+        if let Some(r) = &self.lens_top_by {
+            let got = o.lens_first_top.clone();
+            let met = got
+                .as_ref()
+                .map(|(answer, block)| *answer == r.token && *block <= r.block);
+            push(
+                Condition::LensTopBy {
+                    token: r.token.clone(),
+                    block: r.block,
+                    got,
+                },
+                met,
+            );
+        }
+        if let Some(at_least) = self.chosen_head_on_previous_at_least {
+            let got = o.chosen_head_previous;
+            push(
+                Condition::HeadOnPrevious { at_least, got },
+                got.map(|g| g >= at_least),
+            );
+        }
+        for r in &self.merges {
+            let got = o.merges.get(&r.tokenizer).copied();
+            let met = got.map(|g| r.min.is_none_or(|m| g >= m) && r.max.is_none_or(|m| g <= m));
+            push(
+                Condition::Merges {
+                    tokenizer: r.tokenizer.clone(),
+                    min: r.min,
+                    max: r.max,
+                    got,
+                },
+                met,
+            );
+        }
         out
     }
 
@@ -253,6 +327,7 @@ impl Goal {
             t.push(r.tokenizer.clone());
             t.push(r.over.clone());
         }
+        t.extend(self.merges.iter().map(|r| r.tokenizer.clone()));
         t.dedup();
         t
     }
@@ -262,6 +337,12 @@ impl Goal {
         self.top_token.is_some()
             || self.entropy_below_bits.is_some()
             || self.entropy_above_bits.is_some()
+            || self.needs_inside()
+    }
+
+    /// Whether the goal asks about the logit lens or the attention heads.
+    pub fn needs_inside(&self) -> bool {
+        self.lens_top_by.is_some() || self.chosen_head_on_previous_at_least.is_some()
     }
 }
 

@@ -62,7 +62,7 @@ fn every_shipped_answer_meets_its_goal_and_the_start_does_not() {
             }
         }
         for e in &set.exercises {
-            for text in [e.answer.as_str(), e.start.text.as_str()] {
+            for (text, is_answer) in [(e.answer.as_str(), true), (e.start.text.as_str(), false)] {
                 let mut o = Observed {
                     text,
                     ..Observed::default()
@@ -81,6 +81,46 @@ fn every_shipped_answer_meets_its_goal_and_the_start_does_not() {
                     );
                     o.entropy_bits =
                         Some(Distribution::of(logits).entropy_nats / std::f64::consts::LN_2);
+                }
+                if e.goal.needs_inside() && !text.is_empty() {
+                    let ids = model_tok.encode(text).expect("encode");
+                    let last = ids.len() - 1;
+                    let seen = model.inspect(&ids, last).expect("inspect");
+                    let top1 = |l: usize| distribution::top_k(seen.lens_row(l), 1)[0].0;
+                    let answer = top1(seen.n_layer - 1);
+                    let first = (0..seen.n_layer)
+                        .find(|&l| top1(l) == answer)
+                        .expect("last")
+                        + 1;
+                    let answer_text =
+                        String::from_utf8_lossy(model_tok.token_bytes(answer).expect("bytes"));
+                    o.lens_first_top = Some((answer_text.into_owned(), first));
+                    // The answer's head for the answer; the page's first head for the start.
+                    let (b, h) = match e.answer_head.split_once('/') {
+                        Some((b, h)) if is_answer => (
+                            b.parse::<usize>().expect("block"),
+                            h.parse::<usize>().expect("head"),
+                        ),
+                        _ => (1, 1),
+                    };
+                    if last >= 1 {
+                        o.chosen_head_previous =
+                            Some(f64::from(seen.attention_row(b - 1, h - 1)[last - 1]));
+                    }
+                }
+                for r in &e.goal.merges {
+                    let tok = tokenizer(&r.tokenizer);
+                    let merges: usize = tok
+                        .encode(text)
+                        .expect("encode")
+                        .iter()
+                        .map(|&id| {
+                            tok.merge_path(id)
+                                .expect("merge path")
+                                .map_or(0, |p| p.steps.len())
+                        })
+                        .sum();
+                    o.merges.insert(r.tokenizer.clone(), merges);
                 }
                 if let Some(rule) = &e.goal.input_cost_per_1000_above {
                     let price = prices.get(&rule.model).expect("priced model");
@@ -102,7 +142,7 @@ fn every_shipped_answer_meets_its_goal_and_the_start_does_not() {
                         BTreeMap::from([(rule.model.clone(), c.input_usd * 1000.0)]);
                 }
                 let checks = e.goal.check(&o);
-                if text == e.answer {
+                if is_answer {
                     assert!(
                         done(&checks),
                         "{}/{}: the answer {text:?} fails: {checks:?}",
@@ -121,5 +161,5 @@ fn every_shipped_answer_meets_its_goal_and_the_start_does_not() {
             }
         }
     }
-    assert!(checked >= 8, "{checked} exercises checked");
+    assert!(checked >= 11, "{checked} exercises checked");
 }

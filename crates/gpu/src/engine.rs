@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tokenmeter_core::model::{Backend, Forward, Model, Session, Step, CPU_CHUNK};
+use tokenmeter_core::model::{Backend, Forward, Inspection, Model, Session, Step, CPU_CHUNK};
 use tokenmeter_core::{msg, Msg};
 
 use crate::{choose, request_adapter, GpuError, GpuModel, Preference, MAX_STEP};
@@ -121,6 +121,37 @@ impl Engine {
     pub fn take_fallback(&mut self) -> Option<Msg> {
         self.fallback.take()
     }
+
+    /// Inside the model at `position` (also [`Forward::inspect`]): on the GPU, the text up to the
+    /// position is fed first (reusing the cache), then the position is run again with its rows
+    /// read back; on the CPU, [`Session::inspect`].
+    pub async fn inspect(
+        &mut self,
+        tokens: &[u32],
+        position: usize,
+    ) -> tokenmeter_core::Result<Inspection> {
+        if self.gpu.is_none() || position >= tokens.len() {
+            return self.session.inspect(tokens, position);
+        }
+        self.next_logits(&tokens[..=position]).await?;
+        let Some(gpu) = self.gpu.as_mut() else {
+            // The GPU failed while feeding the text: the CPU holds it now.
+            return self.session.inspect(tokens, position);
+        };
+        match gpu.inspect(tokens[position], position).await {
+            Ok(seen) => Ok(seen),
+            Err(GpuError::Model(e)) => Err(e),
+            Err(e) => {
+                let message = msg!("the GPU failed ({}); continuing on the CPU", e.to_string());
+                self.gpu = None;
+                self.session.truncate(0);
+                self.backend.kind = "cpu".into();
+                self.backend.because(message.clone());
+                self.fallback = Some(message);
+                self.session.inspect(tokens, position)
+            }
+        }
+    }
 }
 
 impl Forward for Engine {
@@ -145,5 +176,12 @@ impl Forward for Engine {
     }
     fn take_fallback(&mut self) -> Option<Msg> {
         Engine::take_fallback(self)
+    }
+    async fn inspect(
+        &mut self,
+        tokens: &[u32],
+        position: usize,
+    ) -> tokenmeter_core::Result<Inspection> {
+        Engine::inspect(self, tokens, position).await
     }
 }

@@ -260,3 +260,46 @@ fn automatic_choice_skips_a_software_adapter() {
         assert_eq!(b.kind, "webgpu", "{b:?}");
     }
 }
+
+/// Inside the model on the GPU (the lens rows read back and put through the head as one step,
+/// the attention scores copied out after each block) against the CPU path with exact f32
+/// activations, as every other GPU result: each lens logit within `LOGIT_TOL`, each attention
+/// weight within 1e-4 — after the text was scored (the panel's case) and at an earlier position.
+#[test]
+fn the_lens_and_attention_on_the_gpu_match_the_exact_cpu_path() {
+    let (model, tok) = load();
+    let mut engine = block_on(tokenmeter_gpu::Engine::start(
+        model.clone(),
+        tokenmeter_gpu::Preference::Webgpu,
+    ));
+    assert!(engine.on_gpu(), "{:?}", engine.backend());
+    let ids = tok
+        .encode("Alice gave Bob a book because Bob")
+        .expect("encode");
+    block_on(engine.next_logits(&ids)).expect("gpu step");
+    for position in [ids.len() - 1, 2, 0] {
+        let gpu = block_on(engine.inspect(&ids, position)).expect("gpu inspect");
+        let cpu = model.inspect_f32(&ids, position).expect("cpu inspect");
+        assert_eq!((gpu.n_layer, gpu.n_head, gpu.position), (30, 9, position));
+        let mut worst = 0.0f32;
+        for l in 0..cpu.n_layer {
+            let d = max_diff(cpu.lens_row(l), gpu.lens_row(l));
+            assert!(d < LOGIT_TOL, "position {position}, block {}: {d}", l + 1);
+            worst = worst.max(d);
+        }
+        let last = cpu.n_layer - 1;
+        assert_eq!(top(cpu.lens_row(last), 1), top(gpu.lens_row(last), 1));
+        assert_eq!(cpu.attention.len(), gpu.attention.len());
+        let d = max_diff(&cpu.attention, &gpu.attention);
+        eprintln!("position {position}: lens max |Δ| {worst:e}, attention max |Δ| {d:e}");
+        assert!(d < 1e-4, "position {position}: attention differs by {d}");
+    }
+    assert!(engine.on_gpu(), "no fallback: {:?}", engine.backend());
+    // The engine still scores the whole text afterwards.
+    let after = top(block_on(engine.next_logits(&ids)).expect("gpu step"), 1);
+    let mut state = State::new(model.config());
+    let want = model
+        .forward_f32(&ids, 0, &mut state, Logits::Last)
+        .expect("cpu");
+    assert_eq!(after, top(&want, 1));
+}

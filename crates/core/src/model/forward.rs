@@ -9,7 +9,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Session, Step};
+use super::{Inspection, Session, Step};
 use crate::msg::Msg;
 use crate::{msg, Error, Result};
 
@@ -101,6 +101,16 @@ pub trait Forward {
     /// The message of a GPU failure recovered from by moving to the CPU, once.
     fn take_fallback(&mut self) -> Option<Msg> {
         None
+    }
+    /// [`Session::inspect`] on this backend: the logit lens and the attention weights at
+    /// `position` of `tokens`. The CPU path reuses the session's cache; the GPU engine reads them
+    /// back from its own kernels.
+    fn inspect(
+        &mut self,
+        tokens: &[u32],
+        position: usize,
+    ) -> impl Future<Output = Result<Inspection>> {
+        std::future::ready(self.session().inspect(tokens, position))
     }
 }
 

@@ -24,6 +24,7 @@
 //! (transcendentals come from `libm`, sums run in a fixed order).
 
 pub use super::config::Config;
+use super::inspect::Probe;
 use super::quant::{Q8Row, QMatrix};
 use crate::{Error, Result};
 
@@ -84,6 +85,20 @@ impl State {
             v_cache: vec![Vec::new(); config.n_layer],
             buf: Buffers::default(),
         }
+    }
+
+    /// A copy holding the first `len` positions, if this cache holds that many (the GPU engine
+    /// keeps its own cache: this one is then empty).
+    pub(super) fn prefix(&self, len: usize, config: &Config) -> Option<State> {
+        let n = len * config.kv_dim();
+        let copy = |c: &Vec<Vec<f32>>| -> Option<Vec<Vec<f32>>> {
+            c.iter().map(|l| l.get(..n).map(<[f32]>::to_vec)).collect()
+        };
+        Some(State {
+            k_cache: copy(&self.k_cache)?,
+            v_cache: copy(&self.v_cache)?,
+            buf: Buffers::default(),
+        })
     }
 
     /// Forgets every position from `len` on.
@@ -187,7 +202,7 @@ impl Model {
         state: &mut State,
         logits: Logits,
     ) -> Result<Vec<f32>> {
-        self.forward_with(tokens, pos, state, logits, false)
+        self.forward_with(tokens, pos, state, logits, false, None)
     }
 
     /// [`Model::forward`] with exact f32 activations: each weight row is dequantized and
@@ -200,7 +215,21 @@ impl Model {
         state: &mut State,
         logits: Logits,
     ) -> Result<Vec<f32>> {
-        self.forward_with(tokens, pos, state, logits, true)
+        self.forward_with(tokens, pos, state, logits, true, None)
+    }
+
+    /// [`Model::forward`] that also records, for `probe.row`, the residual stream after each
+    /// block and each head's attention weights (see [`inspect`](super::inspect)).
+    pub(super) fn forward_probed(
+        &self,
+        tokens: &[u32],
+        pos: usize,
+        state: &mut State,
+        probe: &mut Probe,
+        exact: bool,
+    ) -> Result<()> {
+        self.forward_with(tokens, pos, state, Logits::None, exact, Some(probe))?;
+        Ok(())
     }
 
     fn forward_with(
@@ -210,6 +239,7 @@ impl Model {
         state: &mut State,
         logits: Logits,
         exact: bool,
+        mut probe: Option<&mut Probe>,
     ) -> Result<Vec<f32>> {
         let c = &self.config;
         c.check_step(tokens, pos)?;
@@ -281,6 +311,9 @@ impl Model {
                         *score = dot(q, k) * scale;
                     }
                     softmax(&mut b.scores);
+                    if let Some(p) = probe.as_deref_mut().filter(|p| p.row == t) {
+                        p.attention.extend_from_slice(&b.scores); // (visible,) for layer l, head h
+                    }
                     // The output is the scores' weighted sum of the values.
                     let out = &mut b.attn[t * q_dim + h * c.head_dim..][..c.head_dim];
                     out.fill(0.0);
@@ -305,6 +338,10 @@ impl Model {
             }
             Input::new(&b.gate, c.ffn_dim, &mut b.xq, exact).times(&block.w_down, &mut b.out); // (seq, dim)
             add(&mut b.x, &b.out); // residual
+            if let Some(p) = probe.as_deref_mut() {
+                p.residual
+                    .extend_from_slice(&b.x[p.row * dim..(p.row + 1) * dim]); // after block l
+            }
         }
 
         // Final norm, then one dot product per vocabulary entry for each wanted position.
@@ -331,13 +368,13 @@ impl Model {
 }
 
 /// A matrix product's input rows `(seq, cols)`: quantized to 8 bits (the default), or kept f32.
-enum Input<'a> {
+pub(super) enum Input<'a> {
     Q8(&'a [Q8Row]),
     F32(&'a [f32], usize),
 }
 
 impl<'a> Input<'a> {
-    fn new(x: &'a [f32], cols: usize, xq: &'a mut Vec<Q8Row>, exact: bool) -> Self {
+    pub(super) fn new(x: &'a [f32], cols: usize, xq: &'a mut Vec<Q8Row>, exact: bool) -> Self {
         if exact {
             Input::F32(x, cols)
         } else {
@@ -347,7 +384,7 @@ impl<'a> Input<'a> {
     }
 
     /// `out[t·rows + r] = W[r] · x[t]`.
-    fn times(&self, w: &QMatrix, out: &mut [f32]) {
+    pub(super) fn times(&self, w: &QMatrix, out: &mut [f32]) {
         match *self {
             Input::Q8(xq) => w.matmul(xq, out),
             Input::F32(x, cols) => w.matmul_f32(&x[..out.len() / w.rows() * cols], out),
@@ -356,7 +393,7 @@ impl<'a> Input<'a> {
 }
 
 /// RMSNorm (Zhang & Sennrich 2019), row by row: `y = x / sqrt(mean(x²) + ε) ⊙ w`.
-fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
+pub(super) fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
     for (x, y) in x.chunks_exact(w.len()).zip(y.chunks_exact_mut(w.len())) {
         let mean_sq = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
         let scale = 1.0 / (mean_sq as f32 + eps).sqrt();

@@ -4,11 +4,13 @@
 //! - [`quant`] holds the quantized matrices and their integer dot products (SIMD where available).
 //! - [`Session`] keeps the KV cache between calls, so that typing one more word only computes the
 //!   new tokens, and can stop after a budget of tokens so a caller can stay responsive.
+//! - [`inspect`]: one position seen from inside — the logit lens and the attention weights.
 //! - [`forward`]: the [`Forward`] trait, a session plus where its passes run (CPU here, the GPU
 //!   crate's engine there).
 
 mod config;
 pub mod forward;
+pub mod inspect;
 pub mod llama;
 mod load;
 pub mod quant;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use forward::{cpu_label, next_logits, AdapterSummary, Backend, Forward, CPU_CHUNK};
+pub use inspect::Inspection;
 pub use llama::{Block, Config, Logits, Model, State};
 
 use crate::distribution::{rank_of, Distribution};
@@ -63,7 +66,8 @@ pub struct Step {
 /// A model plus the state of one running text: the tokens fed so far and their KV cache.
 pub struct Session {
     model: Arc<Model>,
-    state: State,
+    /// The CPU path's KV cache (empty when another engine runs the passes).
+    pub(super) state: State,
     /// Tokens whose keys/values are in the cache, in order.
     tokens: Vec<u32>,
     /// Logits predicting the token after `tokens`, once the whole prompt has been fed.

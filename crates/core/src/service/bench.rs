@@ -105,6 +105,11 @@ pub struct BenchResult {
     /// Time to analyse one row of logits for display (softmax, entropy, top-10, the sampler's
     /// filters and draw, the long-tail curve over the whole vocabulary), averaged over 20 rows.
     pub scoring_ms: f64,
+    /// What the panel inside the model adds to a step: the logit lens and attention at the last
+    /// token (`Forward::inspect`), averaged over 3 looks, on the benchmark's backend: one token
+    /// through the blocks with its rows read out, and 30 vocabulary-wide products.
+    #[serde(default)]
+    pub inside_ms: f64,
 }
 
 impl BenchResult {
@@ -153,6 +158,13 @@ pub async fn run(
         std::hint::black_box(a);
     }
     let scoring_ms = (now_ms() - t2) / ROWS as f64;
+    const LOOKS: usize = 3;
+    let t3 = now_ms();
+    for _ in 0..LOOKS {
+        let seen = model.inspect(&ids, ids.len() - 1).await?;
+        std::hint::black_box(seen);
+    }
+    let inside_ms = (now_ms() - t3) / LOOKS as f64;
     Ok(BenchResult {
         prompt_tokens: prompt.len(),
         decode_tokens,
@@ -160,6 +172,7 @@ pub async fn run(
         decode_ms,
         generated,
         scoring_ms,
+        inside_ms,
     })
 }
 
@@ -185,6 +198,7 @@ pub async fn run_median(
     out.prefill_ms = median(|r| r.prefill_ms);
     out.decode_ms = median(|r| r.decode_ms);
     out.scoring_ms = median(|r| r.scoring_ms);
+    out.inside_ms = median(|r| r.inside_ms);
     Ok(out)
 }
 

@@ -90,6 +90,9 @@ pub struct Shared {
     pub lang: String,
     /// The open exercise, "<set>/<id>".
     pub exercise: String,
+    /// The panel inside the model is open, at this token position (`None`: the last).
+    pub inside_open: bool,
+    pub inside_position: Option<usize>,
 }
 
 impl Default for Shared {
@@ -106,6 +109,8 @@ impl Default for Shared {
             cost: CostSettings::default(),
             lang: String::new(),
             exercise: String::new(),
+            inside_open: false,
+            inside_position: None,
         }
     }
 }
@@ -259,6 +264,11 @@ pub fn sanitize(mut s: Shared) -> (Shared, Vec<Msg>) {
     a.usd_per_kwh = num(a.usd_per_kwh, da.usd_per_kwh, USD_PER_KWH);
     a.bytes_per_param = num(a.bytes_per_param, da.bytes_per_param, BYTES_PER_PARAM);
     a.kv_bytes = num(a.kv_bytes, da.kv_bytes, KV_BYTES);
+    // A position beyond any text the model reads: the last one instead.
+    if s.inside_position.is_some_and(|p| p >= MAX_CONTINUATION) {
+        s.inside_position = None;
+        changed.push("position");
+    }
     if !changed.is_empty() {
         notes.push(msg!(
             "out-of-range settings were brought into range: {}",

@@ -14,6 +14,9 @@
 //! | load model         | [`model::LoadedModel::read`], `summary`  | `model`              | `LoadModel`             |
 //! | next               | [`next::next`]                           | `next`               | `Next`                  |
 //! | generate step      | [`next::generate`]                       | `generate`           | `Generate`              |
+//! | explain token      | [`explain::explain`]                     | `explain-token`      | —                       |
+//! | logit lens         | [`inside::lens`]                         | `lens`               | —                       |
+//! | attention          | [`inside::attention`]                    | `attention`          | —                       |
 //! | surprisal          | [`surprisal::surprisal`] ([`surprisal::report`]) | `surprisal`  | inside `Next`           |
 //! | cost               | [`cost::cost`]                           | `cost`               | `Cost`                  |
 //! | gpu-cost           | [`gpu_cost::gpu_cost`]                   | `gpu-cost`           | inside `Cost`           |
@@ -25,7 +28,9 @@
 
 pub mod bench;
 pub mod cost;
+pub mod explain;
 pub mod gpu_cost;
+pub mod inside;
 pub mod limits;
 pub mod link;
 pub mod model;

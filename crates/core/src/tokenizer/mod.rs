@@ -6,9 +6,14 @@
 
 pub mod byte_level;
 mod gguf_bpe;
+pub mod merges;
 pub mod registry;
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
+
+use merges::{MergePath, MergeTable};
 
 use crate::gguf::Gguf;
 use crate::{msg, Error, Result};
@@ -187,6 +192,10 @@ pub struct TextTokenizer {
     special: Vec<bool>,
     /// Whether each ID below the largest is in the vocabulary (some vocabularies have gaps).
     known: Vec<bool>,
+    alphabet: Alphabet,
+    /// The BPE merges in rank order, read on first use (see [`TextTokenizer::merge_path`]);
+    /// `None`: not a BPE vocabulary.
+    merges: OnceLock<Option<MergeTable>>,
 }
 
 impl TextTokenizer {
@@ -261,6 +270,8 @@ impl TextTokenizer {
             token_bytes,
             special,
             known,
+            alphabet,
+            merges: OnceLock::new(),
         })
     }
 
@@ -376,6 +387,44 @@ impl TextTokenizer {
             bytes.extend_from_slice(self.token_bytes(id)?);
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// How BPE builds token `id` from its characters ([`merges`]). `Ok(None)`: an added or
+    /// special token (matched whole, never merged), or a character outside the alphabet.
+    /// Errors: an unknown ID, a vocabulary that is not BPE.
+    pub fn merge_path(&self, id: u32) -> Result<Option<MergePath>> {
+        self.token_bytes(id)?;
+        let table = self
+            .merges
+            .get_or_init(|| MergeTable::of(&self.inner).ok())
+            .as_ref()
+            .ok_or_else(|| {
+                Error::Unsupported(msg!("this vocabulary is not built by merges (not BPE)"))
+            })?;
+        if self.is_added(id) {
+            return Ok(None);
+        }
+        Ok(self
+            .inner
+            .id_to_token(id)
+            .and_then(|piece| table.path(&self.inner, &piece)))
+    }
+
+    /// An added token (special or not): matched as literal text, outside the merges.
+    pub fn is_added(&self, id: u32) -> bool {
+        self.inner.get_added_tokens_decoder().contains_key(&id)
+    }
+
+    /// Whether the vocabulary takes a word it holds whole without merging (`ignore_merges`:
+    /// Llama 3, Mistral NeMo, o200k_harmony); false until a merge path was asked for.
+    pub fn ignores_merges(&self) -> bool {
+        matches!(self.merges.get(), Some(Some(t)) if t.ignore_merges)
+    }
+
+    /// SentencePiece-style pieces (`▁` for a space, `<0xE4>` byte fallback) rather than GPT-2's
+    /// byte-level alphabet.
+    pub fn is_sentencepiece(&self) -> bool {
+        self.alphabet == Alphabet::SentencePiece
     }
 
     /// The tokenizer as `tokenizer.json`, loadable by [`TextTokenizer::from_json`] and by the
