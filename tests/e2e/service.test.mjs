@@ -200,7 +200,11 @@ test('inside: the lens and attention the panel shows are what `tokenmeter lens` 
   for (const text of ['Alice gave Bob a book because Bob', 'The capital of France is']) {
   // After the scores of the same text (the panel's case: the worker reuses their cache), and at
   // an earlier position.
-  await ask('next', { ...REQUESTS[0], text, search: '' });
+  const scores = await ask('next', { ...REQUESTS[0], text, search: '', top: 5 });
+  const last = await ask('inside', { text, chat: false, bos: false, continuation: [], position: null, top: 5 });
+  // In wasm too, the last block's lens is the prediction itself: the same candidates, bit for bit.
+  assert.deepEqual(last.Inside.inside.lens.layers[29].top.map((c) => [c.id, c.prob]),
+    scores.Scores.scores.candidates.map((c) => [c.id, c.prob]));
   for (const position of [null, 3]) {
     const m = await ask('inside', { text, chat: false, bos: false, continuation: [], position, top: 5 });
     assert.ok(m.Inside, JSON.stringify(m));
