@@ -82,6 +82,16 @@ pub fn open_tokenizer(id: &str, model: &Path) -> Result<TextTokenizer, Msg> {
     )?)
 }
 
+/// A shipped tokenizer from its converted `tokenizer.json` (also SmolLM2's, which
+/// `cargo xtask data` writes from the model file): for `bench --synthetic`, without the model.
+pub fn open_tokenizer_json(id: &str) -> Result<TextTokenizer, Msg> {
+    let spec = tokens::shipped(id)?;
+    Ok(TextTokenizer::from_json(
+        &read(&vocab_path(id))?,
+        spec.info(),
+    )?)
+}
+
 /// A tokenizer file the user names (`--tokenizer-file`): a `tokenizer.json` or a GGUF. Its id is
 /// `file:1`, as the page names the first file a user brings.
 pub fn open_tokenizer_file(path: &Path) -> Result<TextTokenizer, Msg> {

@@ -217,6 +217,14 @@ pub struct BenchArgs {
     /// Runs; each time reported is the median.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Without the model file: SmolLM2-135M's exact shapes and formats with seeded random weights
+    /// (same work per token; meaningless scores), and SmolLM2's tokenizer from
+    /// `$TOKENMETER_DATA/tokenizers/smollm2.json`. For a GPU machine the 98 MB file cannot reach.
+    #[arg(long)]
+    synthetic: bool,
+    /// The weights' seed with --synthetic.
+    #[arg(long, default_value_t = 1, requires = "synthetic")]
+    seed: u64,
 }
 
 pub fn bench(a: BenchArgs, model: Option<PathBuf>) -> Result<String, Msg> {
@@ -225,7 +233,14 @@ pub fn bench(a: BenchArgs, model: Option<PathBuf>) -> Result<String, Msg> {
         decode_tokens: a.decode_tokens,
         runs: a.runs,
     };
-    let (m, mut engine) = open(a.gguf, model, &a.backend)?;
+    let (m, mut engine) = if a.synthetic {
+        let tok = data::open_tokenizer_json("smollm2")?;
+        let m = LoadedModel::synthetic(tok, a.seed)?;
+        let engine = block_on(Engine::start(Arc::clone(&m.model), a.backend.backend));
+        (m, engine)
+    } else {
+        open(a.gguf, model, &a.backend)?
+    };
     let start = Instant::now();
     let now = || start.elapsed().as_secs_f64() * 1e3;
     to_json(&block_on(bench::bench(&m, &mut engine, &req, now))?)

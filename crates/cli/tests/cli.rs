@@ -572,3 +572,35 @@ fn explain_token_prints_the_merge_path_and_other_vocabularies() {
     let out = tokenmeter(&["explain-token", "--id", "99999999"], None);
     assert!(!out.status.success());
 }
+
+/// `bench --synthetic`: SmolLM2's shapes without the model file, on the CPU path and on our GPU
+/// kernels (llvmpipe here: CI-sized, correctness only).
+#[test]
+fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
+    for backend in ["cpu", "webgpu"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
+            .args([
+                "bench",
+                "--synthetic",
+                "--backend",
+                backend,
+                "--prompt-tokens",
+                "8",
+                "--decode-tokens",
+                "2",
+                "--runs",
+                "1",
+            ])
+            .env("TOKENMETER_MODEL", "/nonexistent/model.gguf")
+            .output()
+            .expect("run tokenmeter");
+        let v = json(&out);
+        assert!(v["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("synthetic SmolLM2-135M shapes"));
+        assert_eq!(v["engine"]["kind"], backend, "{}", v["engine"]);
+        assert_eq!(v["result"]["generated"].as_array().unwrap().len(), 2);
+        assert!(v["decode_tokens_per_s"].as_f64().unwrap() > 0.0);
+    }
+}

@@ -99,7 +99,7 @@ impl Model {
 }
 
 /// cos/sin of `p · θ^(−2i/head_dim)` for every position p and pair i, computed in f64.
-fn rope_table(c: &Config) -> (Vec<f32>, Vec<f32>) {
+pub(super) fn rope_table(c: &Config) -> (Vec<f32>, Vec<f32>) {
     let half = c.head_dim / 2;
     let mut cos = Vec::with_capacity(c.context_length * half);
     let mut sin = Vec::with_capacity(c.context_length * half);

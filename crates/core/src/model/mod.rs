@@ -5,6 +5,8 @@
 //! - [`Session`] keeps the KV cache between calls, so that typing one more word only computes the
 //!   new tokens, and can stop after a budget of tokens so a caller can stay responsive.
 //! - [`inspect`]: one position seen from inside — the logit lens and the attention weights.
+//! - [`synthetic`]: SmolLM2-135M's shapes and formats with seeded random weights, for benchmarks
+//!   where the real file cannot go.
 //! - [`forward`]: the [`Forward`] trait, a session plus where its passes run (CPU here, the GPU
 //!   crate's engine there).
 
@@ -14,6 +16,7 @@ pub mod inspect;
 pub mod llama;
 mod load;
 pub mod quant;
+pub mod synthetic;
 
 use std::sync::Arc;
 

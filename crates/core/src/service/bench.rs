@@ -35,6 +35,9 @@ pub struct BenchRequest {
 pub struct BenchResponse {
     /// What ran: "tokenmeter WGSL kernels (wgpu)", or this build's CPU kernels.
     pub backend: String,
+    /// The model's name: the file's, or "synthetic SmolLM2-135M shapes, seed …".
+    #[serde(default)]
+    pub model: String,
     pub engine: Backend,
     /// Threads the forward pass uses.
     pub threads: usize,
@@ -83,6 +86,7 @@ pub async fn bench<F: Forward>(
             format!("tokenmeter {} (own Q4_1/Q8_0 kernels)", cpu_label())
         },
         engine: engine_info,
+        model: m.name.clone(),
         threads: 1,
         prompt_ids: prompt,
         prefill_tokens_per_s: r.prefill_tokens_per_s(),

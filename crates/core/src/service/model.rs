@@ -73,6 +73,30 @@ impl LoadedModel {
         })
     }
 
+    /// SmolLM2-135M's shapes and formats with weights drawn from `seed`
+    /// ([`crate::model::synthetic`]), beside SmolLM2's real `tokenizer`: for benchmarks where the
+    /// model file cannot go. Its scores mean nothing.
+    pub fn synthetic(tokenizer: TextTokenizer, seed: u64) -> Result<Self, Msg> {
+        let model = Model::synthetic(crate::model::synthetic::smollm2_135m(), seed)?;
+        if tokenizer.vocab_size() != model.config().vocab_size {
+            return Err(msg!(
+                "the tokenizer has {} entries; SmolLM2's shapes need {}",
+                tokenizer.vocab_size(),
+                model.config().vocab_size
+            ));
+        }
+        Ok(Self {
+            name: format!(
+                "synthetic SmolLM2-135M shapes, seed {seed} ({})",
+                model.formats()
+            ),
+            model: Arc::new(model),
+            tokenizer: Arc::new(tokenizer),
+            stop: Vec::new(),
+            bos: None,
+        })
+    }
+
     pub fn summary(&self, engine: &Backend) -> ModelSummary {
         let c = self.model.config();
         ModelSummary {
