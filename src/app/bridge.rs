@@ -1,5 +1,6 @@
-//! The page's two workers: starting them, sending requests (numbered, so that only the answer
-//! to the newest is shown) and turning their answers into state.
+//! The page's two workers: starting them, restarting them after a crash, and sending requests
+//! (numbered, so that only the answer to the newest is shown; [`super::replies`] turns the answers
+//! into state).
 //!
 //! Generation is driven by the model worker: Step and Run send one `Generate` request built from
 //! what the user sees; the worker appends each drawn token (`Appended`) and scores the context
@@ -11,10 +12,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use tokenmeter_core::msg;
 
+use super::replies::{on_model_message, on_tokenizer_message, Seqs};
 use super::requests;
-use super::state::{
-    AppState, Explaining, Generated, InsideState, ModelInfo, ModelState, NextState, Scores,
-};
+use super::state::{AppState, Explaining, InsideState, ModelState, NextState};
 use crate::protocol::{FromWorker, Preference, ToWorker};
 use crate::worker_client::WorkerHandle;
 
@@ -23,23 +23,6 @@ use crate::worker_client::WorkerHandle;
 /// keeping the file.
 pub const MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-
-/// The numbers of the newest requests; answers to older ones are dropped.
-#[derive(Default)]
-struct Seqs {
-    columns: Cell<u64>,
-    model: Cell<u64>,
-    cost: Cell<u64>,
-    inside: Cell<u64>,
-    explain: Cell<u64>,
-}
-
-impl Seqs {
-    fn bump(c: &Cell<u64>) -> u64 {
-        c.set(c.get() + 1);
-        c.get()
-    }
-}
 
 pub struct Bridge {
     /// The tokenizer worker (replaced if it crashes).
@@ -305,13 +288,14 @@ impl Bridge {
     /// worker answers it from the same cache).
     pub fn request_inside(&self) {
         let st = self.state;
-        let req = requests::inside(st);
-        if !requests::has_prompt(&requests::next(st)) {
+        let next = requests::next(st);
+        if !requests::has_prompt(&next) {
             st.inside.set(InsideState::Failed(msg!(
                 "Type some text to see what comes next."
             )));
             return;
         }
+        let req = requests::inside(st, next);
         let seq = Seqs::bump(&self.seqs.inside);
         if !matches!(st.inside.get_untracked(), InsideState::Done(..)) {
             st.inside.set(InsideState::Waiting);
@@ -400,173 +384,6 @@ impl Bridge {
             self.state.running.set(false);
             self.to_model(&ToWorker::Stop);
         }
-    }
-}
-
-fn on_tokenizer_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
-    match msg {
-        FromWorker::Columns { seq, columns } if seq == seqs.columns.get() => {
-            state.token_error.set(None);
-            state.tokens.set(Some(columns));
-        }
-        FromWorker::ColumnsFailed { seq, message } if seq == seqs.columns.get() => {
-            // The columns on screen answered the previous input: never leave them under an
-            // error about the new one, as if they were its result.
-            state.tokens.set(None);
-            state.token_error.set(Some(message));
-        }
-        FromWorker::Costs { seq, report } if seq == seqs.cost.get() => {
-            state.costs.set(Some(Ok(*report)))
-        }
-        FromWorker::CostFailed { seq, message } if seq == seqs.cost.get() => {
-            state.costs.set(Some(Err(message)))
-        }
-        FromWorker::Exercises(sets) => state.exercise_sets.set(Some(sets)),
-        FromWorker::Explained { seq, explained } if seq == seqs.explain.get() => {
-            state.explaining.update(|e| {
-                if let Some(e) = e {
-                    e.answer = Some(Ok(explained));
-                }
-            })
-        }
-        FromWorker::ExplainFailed { seq, message } if seq == seqs.explain.get() => {
-            state.explaining.update(|e| {
-                if let Some(e) = e {
-                    e.answer = Some(Err(message));
-                }
-            })
-        }
-        FromWorker::TokenizerAdded(added) => {
-            state
-                .custom
-                .update(|c| c.push((added.id.clone(), added.name)));
-            state.columns.update(|c| c.push(added.id));
-        }
-        FromWorker::TokenizerRejected { message, .. } => state.custom_error.set(Some(message)),
-        _ => {}
-    }
-}
-
-fn on_model_message(state: AppState, seqs: &Seqs, msg: FromWorker) {
-    let latest = seqs.model.get();
-    match msg {
-        FromWorker::ModelProgress {
-            loaded,
-            total,
-            elapsed_ms,
-        } => state.model.set(ModelState::Downloading {
-            loaded,
-            total,
-            rate: (elapsed_ms > 0.0).then(|| loaded as f64 / (elapsed_ms / 1e3)),
-        }),
-        FromWorker::ModelReady {
-            summary,
-            load_ms,
-            from_cache,
-        } => {
-            follow_engine(state, &summary.engine);
-            state.model.set(ModelState::Ready(Box::new(ModelInfo {
-                summary,
-                load_ms,
-                from_cache,
-                saved: from_cache,
-            })))
-        }
-        FromWorker::BackendChanged { engine, notice } => {
-            follow_engine(state, &engine);
-            state.model.update(|m| {
-                if let ModelState::Ready(info) = m {
-                    info.summary.backend = engine.label();
-                    info.summary.engine = engine;
-                }
-            });
-            // Speeds measured on the other backend no longer apply.
-            state.speed.set(Default::default());
-            if notice.is_some() {
-                state.backend_notice.set(notice);
-            }
-        }
-        FromWorker::ModelFailed { message } => {
-            state.running.set(false);
-            state.model.set(ModelState::Failed(message))
-        }
-        FromWorker::ModelCached => state.model.update(|m| {
-            if let ModelState::Ready(info) = m {
-                info.saved = true;
-            }
-        }),
-        FromWorker::ModelCacheCleared => state.model.update(|m| {
-            if let ModelState::Ready(info) = m {
-                info.from_cache = false;
-                info.saved = false;
-            }
-        }),
-        FromWorker::NextProgress { seq, done, total } if seq == latest => {
-            state.next.set(NextState::Reading { done, total })
-        }
-        FromWorker::Appended { seq, token } if seq == latest => {
-            state.continuation.update(|c| {
-                c.push(Generated {
-                    id: token.id,
-                    forced: false,
-                    pieces: token.pieces,
-                })
-            });
-            // The scores on screen are for the context before this token.
-            state.stale.set(true);
-        }
-        FromWorker::GenerateDone { seq } if seq == latest => state.running.set(false),
-        FromWorker::Scores {
-            seq,
-            scores,
-            ms,
-            memory_bytes,
-        } if seq == latest => {
-            state.speed.update(|speed| {
-                speed.memory_bytes = memory_bytes;
-                match scores.computed_tokens {
-                    0 => {}
-                    1 => speed.decode_ms = Some(ms),
-                    n => speed.prefill = Some(n as f64 / (ms / 1e3)),
-                }
-            });
-            // The tokens after the text, as the model's tokenizer spells them.
-            let ids: Vec<u32> = scores.continuation.tokens.iter().map(|t| t.id).collect();
-            state.continuation.update(|c| {
-                if c.iter().map(|g| g.id).eq(ids.iter().copied()) {
-                    for (g, t) in c.iter_mut().zip(&scores.continuation.tokens) {
-                        if g.pieces != t.pieces {
-                            g.pieces = t.pieces.clone();
-                        }
-                    }
-                }
-            });
-            state.stale.set(false);
-            state.next.set(NextState::Done(Box::new(Scores {
-                scores: *scores,
-                ms,
-            })));
-        }
-        FromWorker::Inside { seq, inside, ms } if seq == seqs.inside.get() => {
-            state.inside.set(InsideState::Done(inside, ms))
-        }
-        FromWorker::InsideFailed { seq, message } if seq == seqs.inside.get() => {
-            state.inside.set(InsideState::Failed(message))
-        }
-        FromWorker::NextFailed { seq, message } if seq == latest => {
-            state.running.set(false);
-            state.stale.set(false);
-            state.next.set(NextState::Failed(message))
-        }
-        _ => {}
-    }
-}
-
-/// Keeps the backend switch in step with where the model runs: WebGPU asked for but not
-/// available (or lost) shows as the CPU, with the reason beside it.
-fn follow_engine(state: AppState, engine: &crate::protocol::Backend) {
-    if state.backend_pref.get_untracked() == Preference::Webgpu && !engine.on_gpu() {
-        state.backend_pref.set(Preference::Cpu);
     }
 }
 

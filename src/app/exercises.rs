@@ -107,6 +107,17 @@ fn observe(state: AppState, text: &str) -> Observed<'_> {
     o
 }
 
+/// A count's allowed range in words: "3", "at least 3", "at most 3", "2–5".
+fn range(lang: Lang, min: &Option<usize>, max: &Option<usize>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), None) => fill(t(lang, "at least {}"), &[a]),
+        (None, Some(b)) => fill(t(lang, "at most {}"), &[b]),
+        (Some(a), Some(b)) => format!("{a}–{b}"),
+        (None, None) => "?".into(),
+    }
+}
+
 fn describe(c: &Condition, lang: Lang) -> String {
     let got = |g: Option<String>| g.map_or(String::new(), |g| fill(t(lang, " (now: {})"), &[&g]));
     match c {
@@ -117,19 +128,14 @@ fn describe(c: &Condition, lang: Lang) -> String {
             min,
             max,
             got: g,
-        } => {
-            let range = match (min, max) {
-                (Some(a), Some(b)) if a == b => a.to_string(),
-                (Some(a), None) => fill(t(lang, "at least {}"), &[a]),
-                (None, Some(b)) => fill(t(lang, "at most {}"), &[b]),
-                (Some(a), Some(b)) => format!("{a}–{b}"),
-                (None, None) => "?".into(),
-            };
-            fill(
-                t(lang, "{}: {} tokens{}"),
-                &[tokenizer, &range, &got(g.map(|g| g.to_string()))],
-            )
-        }
+        } => fill(
+            t(lang, "{}: {} tokens{}"),
+            &[
+                tokenizer,
+                &range(lang, min, max),
+                &got(g.map(|g| g.to_string())),
+            ],
+        ),
         Condition::Ratio {
             tokenizer,
             over,
@@ -194,19 +200,14 @@ fn describe(c: &Condition, lang: Lang) -> String {
             min,
             max,
             got: g,
-        } => {
-            let range = match (min, max) {
-                (Some(a), Some(b)) if a == b => a.to_string(),
-                (Some(a), None) => fill(t(lang, "at least {}"), &[a]),
-                (None, Some(b)) => fill(t(lang, "at most {}"), &[b]),
-                (Some(a), Some(b)) => format!("{a}–{b}"),
-                (None, None) => "?".into(),
-            };
-            fill(
-                t(lang, "{}: {} merges{}"),
-                &[tokenizer, &range, &got(g.map(|g| g.to_string()))],
-            )
-        }
+        } => fill(
+            t(lang, "{}: {} merges{}"),
+            &[
+                tokenizer,
+                &range(lang, min, max),
+                &got(g.map(|g| g.to_string())),
+            ],
+        ),
     }
 }
 

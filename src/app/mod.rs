@@ -2,8 +2,8 @@
 //!
 //! - [`state`]: every signal the page renders from ([`AppState`]), and the shareable state
 //!   derived from them.
-//! - [`bridge`]: the two workers, the requests sent to them ([`requests`] builds each from what
-//!   the user sees) and the answers turned into state.
+//! - [`bridge`]: the two workers and the requests sent to them ([`requests`] builds each from
+//!   what the user sees); [`replies`]: their answers turned into state.
 //! - [`link`]: the page's address (the link it was opened with, kept in step with the state).
 //! - Panels: [`tokens`], [`next`] (with [`scores`]), [`inside`] (the logit lens and attention),
 //!   [`cost`] (with [`physics`]), [`exercises`],
@@ -26,6 +26,7 @@ mod inside;
 mod link;
 mod next;
 mod physics;
+mod replies;
 mod requests;
 mod scores;
 mod share;

@@ -42,9 +42,8 @@ pub fn next(state: AppState) -> NextRequest {
     }
 }
 
-/// The look inside the model: the same prompt as the scores, at the chosen position.
-pub fn inside(state: AppState) -> InsideRequest {
-    let next = next(state);
+/// The look inside the model: the prompt of the scores request `next`, at the chosen position.
+pub fn inside(state: AppState, next: NextRequest) -> InsideRequest {
     InsideRequest {
         text: next.text,
         chat: next.chat,

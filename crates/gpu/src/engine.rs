@@ -97,16 +97,21 @@ impl Engine {
                 Err(e)
             }
             Err(e) => {
-                // The GPU is gone or broken: continue on the CPU from an empty cache.
-                let message = msg!("the GPU failed ({}); continuing on the CPU", e.to_string());
-                self.gpu = None;
-                self.session.truncate(0);
-                self.backend.kind = "cpu".into();
-                self.backend.because(message.clone());
-                self.fallback = Some(message);
+                self.fall_back_to_cpu(e);
                 self.session.advance(prompt, budget)
             }
         }
+    }
+
+    /// The GPU is gone or broken: drop it and continue on the CPU from an empty cache, with a
+    /// notice for the user.
+    fn fall_back_to_cpu(&mut self, e: GpuError) {
+        let message = msg!("the GPU failed ({}); continuing on the CPU", e.to_string());
+        self.gpu = None;
+        self.session.truncate(0);
+        self.backend.kind = "cpu".into();
+        self.backend.because(message.clone());
+        self.fallback = Some(message);
     }
 
     /// The logits after `prompt` (all of it fed, reusing the cache).
@@ -142,12 +147,7 @@ impl Engine {
             Ok(seen) => Ok(seen),
             Err(GpuError::Model(e)) => Err(e),
             Err(e) => {
-                let message = msg!("the GPU failed ({}); continuing on the CPU", e.to_string());
-                self.gpu = None;
-                self.session.truncate(0);
-                self.backend.kind = "cpu".into();
-                self.backend.because(message.clone());
-                self.fallback = Some(message);
+                self.fall_back_to_cpu(e);
                 self.session.inspect(tokens, position)
             }
         }

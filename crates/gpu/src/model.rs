@@ -20,11 +20,13 @@
 use std::sync::{Arc, Mutex};
 
 use tokenmeter_core::model::quant::QMatrix;
-use tokenmeter_core::model::{Config, Inspection, Logits, Model};
+use tokenmeter_core::model::{Config, Logits, Model};
 use wgpu::util::DeviceExt;
 
 use crate::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, Kernels, TILE, WG};
 use crate::{AdapterSummary, GpuError};
+
+mod inspect;
 
 /// Tokens run per GPU step; longer inputs are split into steps of this size.
 pub const MAX_STEP: usize = 32;
@@ -502,18 +504,12 @@ impl GpuModel {
         Ok(out)
     }
 
-    /// One command encoder: `tokens` (at most [`MAX_STEP`]) through every layer, then the
-    /// logits of step rows `rows`, read back.
-    async fn step(
-        &mut self,
-        tokens: &[u32],
-        pos: usize,
-        rows: std::ops::Range<usize>,
-    ) -> Result<Vec<f32>, GpuError> {
+    /// The uniform of a step of `seq` tokens at positions `pos..`, wanting the logits of step
+    /// rows `rows`.
+    fn dims(&self, seq: usize, pos: usize, rows: std::ops::Range<usize>) -> Dims {
         let c = &self.config;
-        let seq = tokens.len() as u32;
-        let dims = Dims {
-            seq,
+        Dims {
+            seq: seq as u32,
             pos: pos as u32,
             dim: c.dim as u32,
             q_dim: (c.n_head * c.head_dim) as u32,
@@ -528,7 +524,19 @@ impl GpuModel {
             cap: self.cap as u32,
             rms_eps: c.rms_eps,
             ..Dims::default()
-        };
+        }
+    }
+
+    /// One command encoder: `tokens` (at most [`MAX_STEP`]) through every layer, then the
+    /// logits of step rows `rows`, read back.
+    async fn step(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>, GpuError> {
+        let c = &self.config;
+        let dims = self.dims(tokens.len(), pos, rows.clone());
         self.queue.write_buffer(&self.act.dims, 0, &dims.bytes());
         self.queue
             .write_buffer(&self.act.tokens, 0, &le_bytes(tokens));
@@ -547,121 +555,6 @@ impl GpuModel {
         encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
         read_back(&self.device, &self.act.staging, bytes).await
-    }
-}
-
-impl GpuModel {
-    /// Inside the model at `position` (see `tokenmeter_core::model::inspect`): runs `token` there
-    /// as a one-token step — the cache must hold the positions before it — copying, after each
-    /// block, the residual row and the attention scores out; then puts the `n_layer` residuals
-    /// through the final norm and the output projection as one step of `n_layer` rows (the logit
-    /// lens), and reads both back. Attention rows are normalised here from the kernel's
-    /// `exp(s − max)` scores.
-    pub async fn inspect(&mut self, token: u32, position: usize) -> Result<Inspection, GpuError> {
-        self.take_failure()?;
-        self.config.check_step(&[token], position)?;
-        self.reserve(position + 1);
-        let c = self.config.clone();
-        if c.n_layer > MAX_STEP {
-            return Err(GpuError::Gpu(format!(
-                "the lens runs the {} blocks' rows as one step of at most {MAX_STEP}",
-                c.n_layer
-            )));
-        }
-        let f = 4u64;
-        let (dim, cap, visible) = (c.dim as u64, self.cap as u64, position + 1);
-        let att_row = c.n_head as u64 * cap; // one token's (n_head, cap) scores
-        let residuals = storage(&self.device, "probe_x", c.n_layer * c.dim * 4);
-        let scores = storage(&self.device, "probe_att", c.n_layer * att_row as usize * 4);
-        let scores_read = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("probe_att_read"),
-            size: c.n_layer as u64 * att_row * f,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let per_layer = (self.plan.len() - 1) / c.n_layer;
-        let step = Dims {
-            seq: 1,
-            pos: position as u32,
-            dim: c.dim as u32,
-            q_dim: (c.n_head * c.head_dim) as u32,
-            kv_dim: c.kv_dim() as u32,
-            ffn_dim: c.ffn_dim as u32,
-            n_head: c.n_head as u32,
-            n_kv_head: c.n_kv_head as u32,
-            head_dim: c.head_dim as u32,
-            vocab: c.vocab_size as u32,
-            out_row0: 0,
-            out_rows: 0,
-            cap: self.cap as u32,
-            rms_eps: c.rms_eps,
-            ..Dims::default()
-        };
-        self.queue.write_buffer(&self.act.dims, 0, &step.bytes());
-        self.queue
-            .write_buffer(&self.act.tokens, 0, &le_bytes(&[token]));
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        for l in 0..c.n_layer {
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                let first = if l == 0 { 0 } else { 1 + l * per_layer };
-                record(
-                    &mut pass,
-                    self.plan[first..1 + (l + 1) * per_layer].iter(),
-                    &step,
-                );
-            }
-            // After block l: the residual row, and the scores of every head.
-            encoder.copy_buffer_to_buffer(&self.act.x, 0, &residuals, l as u64 * dim * f, dim * f);
-            encoder.copy_buffer_to_buffer(
-                &self.act.att,
-                0,
-                &scores,
-                l as u64 * att_row * f,
-                att_row * f,
-            );
-        }
-        encoder.copy_buffer_to_buffer(&scores, 0, &scores_read, 0, c.n_layer as u64 * att_row * f);
-        self.queue.submit([encoder.finish()]);
-
-        // The lens: the n_layer residual rows as one step through the final norm and the head.
-        let rows = c.n_layer as u32;
-        let lens_step = Dims {
-            seq: rows,
-            out_rows: rows,
-            ..step
-        };
-        self.queue
-            .write_buffer(&self.act.dims, 0, &lens_step.bytes());
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&residuals, 0, &self.act.x, 0, c.n_layer as u64 * dim * f);
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            record(&mut pass, self.head_plan.iter(), &lens_step);
-        }
-        let bytes = (c.n_layer * c.vocab_size) as u64 * f;
-        encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
-        self.queue.submit([encoder.finish()]);
-        let lens = read_back(&self.device, &self.act.staging, bytes).await?;
-        let raw = read_back(&self.device, &scores_read, c.n_layer as u64 * att_row * f).await?;
-        self.check().await?;
-
-        // Softmax rows from exp(s − max): divide by their sum over the visible positions.
-        let mut attention = Vec::with_capacity(c.n_layer * c.n_head * visible);
-        for row in raw.chunks_exact(self.cap) {
-            let e = &row[..visible];
-            let sum: f32 = e.iter().sum();
-            attention.extend(e.iter().map(|&v| v / sum));
-        }
-        Ok(Inspection {
-            position,
-            n_layer: c.n_layer,
-            n_head: c.n_head,
-            n_kv_head: c.n_kv_head,
-            vocab_size: c.vocab_size,
-            lens,
-            attention,
-        })
     }
 }
 

@@ -19,7 +19,7 @@
 //! `h / group == h' / group` (grouped-query attention, `group = n_head / n_kv_head`).
 
 use super::llama::{rms_norm, Input, State};
-use super::{Logits, Model, Session};
+use super::{Config, Logits, Model, Session};
 use crate::{Error, Result};
 
 /// What the forward pass records of one position while it runs (see [`Model::inspect`]).
@@ -51,6 +51,25 @@ pub struct Inspection {
 }
 
 impl Inspection {
+    /// What a backend saw at `position` of a model shaped by `c`: its lens rows `(n_layer,
+    /// vocab)` and attention rows `(n_layer, n_head, position + 1)`. Lens scores that are not
+    /// numbers (damaged weights) are refused, as the session refuses such logits.
+    pub fn new(c: &Config, position: usize, lens: Vec<f32>, attention: Vec<f32>) -> Result<Self> {
+        let bad = lens.iter().filter(|z| !z.is_finite()).count();
+        if bad > 0 {
+            return Err(Error::NonFinite { count: bad });
+        }
+        Ok(Self {
+            position,
+            n_layer: c.n_layer,
+            n_head: c.n_head,
+            n_kv_head: c.n_kv_head,
+            vocab_size: c.vocab_size,
+            lens,
+            attention,
+        })
+    }
+
     /// The lens logits after block `layer` (0-based: `layer = n_layer − 1` is the prediction).
     pub fn lens_row(&self, layer: usize) -> &[f32] {
         &self.lens[layer * self.vocab_size..][..self.vocab_size]
@@ -123,19 +142,7 @@ impl Model {
         let mut lens = vec![0.0; c.n_layer * c.vocab_size];
         let mut xq = Vec::new();
         Input::new(&h, c.dim, &mut xq, exact).times(self.lm_head(), &mut lens); // (n_layer, vocab)
-        let bad = lens.iter().filter(|z| !z.is_finite()).count();
-        if bad > 0 {
-            return Err(Error::NonFinite { count: bad });
-        }
-        Ok(Inspection {
-            position,
-            n_layer: c.n_layer,
-            n_head: c.n_head,
-            n_kv_head: c.n_kv_head,
-            vocab_size: c.vocab_size,
-            lens,
-            attention: probe.attention,
-        })
+        Inspection::new(c, position, lens, probe.attention)
     }
 }
 
