@@ -14,7 +14,12 @@ const BUILD = '__BUILD__';
 const CACHE = `tokenmeter-shell-${BUILD}`;
 // The worker loader is cached under its exact URL, build query included: a worker's location is
 // its script response's URL, and the loader reads the build id from it.
-const SHELL = ['./', 'embed.html', `worker-loader.js?build=${BUILD}`, '__WORKER__', '__WORKER_WASM__', '__BOOT__',
+// The full worker is kept in the build the loader will pick for this browser (wasm-features.js).
+importScripts('./wasm-features.js');
+const RELAXED = ['__RELAXED__', '__RELAXED_WASM__'];
+const FULL = RELAXED[0] && self.tokenmeterRelaxedSimd ? RELAXED : ['__WORKER__', '__WORKER_WASM__'];
+const SHELL = ['./', 'embed.html', `worker-loader.js?build=${BUILD}`, ...FULL, 'wasm-features.js',
+  `worker-loader.js?build=${BUILD}&role=tokens`, '__TOKENS__', '__TOKENS_WASM__', '__BOOT__',
   'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.json.gz', 'vocab/o200k_base.json.gz',
   'vocab/llama3.json.gz', 'exercises/index.toml'];
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The body of `./dev bench` (which sets up and builds dist/ first): the same prompt through
 #   1. tokenmeter natively (candle on the CPU, 1 thread),
-#   2. tokenmeter's worker wasm in headless Chromium (wasm SIMD, 1 thread),
-#   3. llama.cpp through llama-cpp-python (1 thread),
+#   2. tokenmeter's worker wasm in headless Chromium (wasm SIMD, 1 thread): the build with relaxed
+#      SIMD (what Chromium gets) and the plain one,
+#   3. llama.cpp through llama-cpp-python (1 thread, and all cores),
+#   4. wllama (llama.cpp in wasm; npm @wllama/wllama) in the same Chromium (1 thread, all cores),
 # in one run, and prints their ratios. Raw results land in target/bench/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +16,22 @@ mkdir -p "$out"
 
 cargo build --quiet --release -p tokenmeter-cli
 echo "native candle…" >&2
-RAYON_NUM_THREADS=1 target/release/tokenmeter bench --backend cpu --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/native.json"
+target/release/tokenmeter bench --backend cpu --threads 1 --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/native.json"
+target/release/tokenmeter bench --backend cpu --threads "$(nproc)" --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/native-threads.json"
 ids=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["prompt_ids"]))' "$out/native.json")
 echo "llama.cpp…" >&2
 .tools/pyref/bin/python scripts/bench_llama_cpp.py "$ids" "$D" "$R" 1 >"$out/llama_cpp.json"
+N=$(nproc)
+.tools/pyref/bin/python scripts/bench_llama_cpp.py "$ids" "$D" "$R" "$N" >"$out/llama_cpp-threads.json"
+echo "wllama in Chromium…" >&2
+# The same prompt as text (wllama tokenizes it itself; its prompt_n is reported beside ours).
+target/release/tokenmeter decode --tokenizer smollm2 --ids "$ids" \
+  | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' >"$out/prompt.txt"
+(cd tests/e2e && node bench-wllama.mjs "$out/prompt.txt" "$D" "$R" 1) >"$out/wllama.json"
+(cd tests/e2e && node bench-wllama.mjs "$out/prompt.txt" "$D" "$R" "$N") >"$out/wllama-threads.json"
 echo "wasm in Chromium…" >&2
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R") >"$out/wasm.json"
+(cd tests/e2e && node bench.mjs "$P" "$D" "$R" cpu plain) >"$out/wasm-plain.json"
 # The GPU kernels, natively (Vulkan) and in Chromium (WebGPU). Without a GPU these run on software
 # adapters (llvmpipe, SwiftShader), which take about a second per token: fewer tokens, one run.
 GP=${BENCH_GPU_PROMPT_TOKENS:-32}

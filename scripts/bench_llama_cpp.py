@@ -46,7 +46,7 @@ def main():
         decode.append((time.perf_counter() - t1) * 1e3)
     prefill_ms, decode_ms = statistics.median(prefill), statistics.median(decode)
     json.dump({
-        "backend": f"llama.cpp (llama-cpp-python {llama_cpp.__version__})",
+        "backend": f"llama.cpp (llama-cpp-python {llama_cpp.__version__}), {threads} thread{'' if threads == 1 else 's'}",
         "threads": threads,
         "prefill_tokens_per_s": len(prompt) / (prefill_ms / 1e3),
         "decode_tokens_per_s": decode_tokens / (decode_ms / 1e3),

@@ -9,21 +9,27 @@ import sys
 out = sys.argv[1]
 load = lambda name: json.load(open(os.path.join(out, f"{name}.json")))
 native, wasm, llama = load("native"), load("wasm"), load("llama_cpp")
+plain = load("wasm-plain")
+wllama, wllama_n, llama_n = load("wllama"), load("wllama-threads"), load("llama_cpp-threads")
+native_n = load("native-threads")
 r = native["result"]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 
 print(f"tokenmeter bench · {datetime.date.today()} · {cpu} · SmolLM2-135M-Instruct Q4_1")
 print(f"prompt {r['prompt_tokens']} tokens, then {r['decode_tokens']} greedy decode steps; medians of runs; 1 thread each\n")
 print(f"{'backend':<58} {'prefill tok/s':>13} {'decode tok/s':>13} {'ms/token':>9}")
-for b in (llama, native, wasm):
+for b in (llama, native, wasm, plain, wllama):
     print(f"{b['backend']:<58} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f} "
           f"{1000 / b['decode_tokens_per_s']:>9.1f}")
 
 ratio = lambda a, b, k: a[f"{k}_tokens_per_s"] / b[f"{k}_tokens_per_s"]
 print("\nratios (tokens/s ÷ tokens/s, same run):")
 for label, a, b in (("wasm ÷ native", wasm, native), ("native ÷ llama.cpp", native, llama),
-                    ("wasm ÷ llama.cpp", wasm, llama)):
+                    ("wasm ÷ llama.cpp", wasm, llama), ("relaxed ÷ plain wasm", wasm, plain),
+                    ("wasm ÷ wllama", wasm, wllama)):
     print(f"  {label:<20} decode {ratio(a, b, 'decode'):.3f}   prefill {ratio(a, b, 'prefill'):.3f}")
+print(f"  (wllama tokenized the same text into {wllama['prompt_tokens']} tokens; ours {r['prompt_tokens']})")
+
 
 def agree(a, b):
     """How many greedy steps two backends take before their first different token."""
@@ -31,10 +37,21 @@ def agree(a, b):
     return next((i for i, (x, y) in enumerate(pairs) if x != y), len(pairs))
 n = r["decode_tokens"]
 print(f"\ngreedy decode identical for the first … of {n} steps: native vs llama.cpp {agree(native, llama)}, "
-      f"wasm vs llama.cpp {agree(wasm, llama)}, native vs wasm {agree(native, wasm)}")
+      f"wasm vs llama.cpp {agree(wasm, llama)}, native vs wasm {agree(native, wasm)}, "
+      f"relaxed vs plain wasm {agree(wasm, plain)}")
+print(f"\nall {llama_n['threads']} cores (same prompt; tokenmeter's wasm has no threaded build yet: its 1-thread figures):")
+for b in (llama_n, native_n, wllama_n):
+    print(f"{b['backend']:<58} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f} "
+          f"{1000 / b['decode_tokens_per_s']:>9.1f}")
+for label, a, b in (("native threads ÷ llama.cpp", native_n, llama_n), ("native threads ÷ 1 thread", native_n, native),
+                    ("wasm (1 thread) ÷ wllama", wasm, wllama_n)):
+    print(f"  {label:<30} decode {ratio(a, b, 'decode'):.3f}   prefill {ratio(a, b, 'prefill'):.3f}")
+print(f"  greedy decode identical, native 1 thread vs {native_n['threads']}: {agree(native, native_n)} of {r['decode_tokens']} steps")
+print()
 w = wasm["wasm"]
 kb = lambda s: f"{s['raw'] / 1024:.0f} KiB raw, {s['gzip'] / 1024:.0f} KiB gzip"
-print(f".wasm size: worker {kb(w['worker'])}; page {kb(w['page'])}")
+print(f".wasm size (after wasm-opt): page {kb(w['page'])}; light tokens worker {kb(w['tokens'])}; "
+      f"model worker {kb(w['worker'])}, with relaxed SIMD {kb(w['worker_relaxed'])}")
 print(f"wasm: model download + load in the worker {wasm['result']['download_and_load_ms']:.0f} ms (localhost); "
       f"warm start (model in Cache Storage) to first scores {wasm['result']['warm_start_to_first_scores_ms']:.0f} ms")
 print(f"whole-vocabulary scoring per step (softmax, entropy, top-10, filters + draw, curve): "

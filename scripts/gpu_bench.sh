@@ -43,7 +43,7 @@ echo "GPU: $P-token prompt, $D decode steps, $R runs…" >&2
 echo "GPU: a $LONG-token prompt…" >&2
 "$bin" bench --synthetic --backend webgpu --prompt-tokens "$LONG" --decode-tokens "$D" --runs "$R" >"$out/gpu-long.json"
 echo "CPU path, 1 thread, the same sizes…" >&2
-RAYON_NUM_THREADS=1 "$bin" bench --synthetic --backend cpu --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/cpu.json"
+"$bin" bench --synthetic --backend cpu --threads 1 --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/cpu.json"
 
 # A small report without python or jq: the numbers are plain JSON fields.
 field() { grep -oE "\"$2\":(\"[^\"]*\"|[^,}]*)" "$1" | head -1 | cut -d: -f2- | tr -d '"'; }

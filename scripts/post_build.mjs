@@ -1,10 +1,20 @@
 // Trunk's post-build hook (Trunk.toml [[hooks]]): makes the staged build versioned and strictly
 // policed before it becomes dist/.
 //
+// 0a. The full worker once more with relaxed SIMD (`+relaxed-simd`: the Q4_1 dot in one
+//    instruction, exact — see crates/core/src/model/quant/simd128.rs): worker-relaxed.js + its
+//    wasm, built by cargo and wasm-bindgen in target/relaxed (its own flags, its own cache).
+//    worker-loader.js picks it where the browser validates a relaxed-SIMD module, the plain one
+//    elsewhere (or with `&simd=plain`). TOKENMETER_RELAXED=0 skips it (the plain one is used).
+// 0. wasm-opt -O3 (npm `binaryen`, pinned in tools/package.json; ./dev setup installs it) on every
+//    wasm: the page, the full worker and the light one. Binaryen keeps IEEE semantics (no
+//    fast-math), so the logits stay bit-identical (tests/e2e/service.test.mjs checks them against
+//    the native CLI). TOKENMETER_WASM_OPT=0 skips it for a quick local build.
 // 1. A build id: the sha256 of every built file's bytes, first 16 hex digits.
-// 2. The worker's files get it in their names (worker-<id>.js, worker-<id>_bg.wasm), and the page
-//    names it in <meta name="tokenmeter-build">: the page starts worker-loader.js?build=<id>, which
-//    loads exactly those files, so new glue never meets an old wasm after a redeploy.
+// 2. The workers' files get it in their names (worker-<id>.js, worker-<id>_bg.wasm, and the light
+//    tokens-<id>.*), and the page names it in <meta name="tokenmeter-build">: the page starts
+//    worker-loader.js?build=<id>[&role=tokens], which loads exactly those files, so new glue never
+//    meets an old wasm after a redeploy.
 // 3. Trunk's inline start-up script moves to boot-<id>.js: no inline script is left, so the
 //    Content-Security-Policy needs no 'unsafe-inline' (nor hashes).
 // 4. sw.js gets the id: one Cache Storage bucket per build, filled all-or-nothing on install,
@@ -16,11 +26,44 @@
 //
 // Usage: Trunk runs it with TRUNK_STAGING_DIR set; `node scripts/post_build.mjs DIR` by hand.
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, renameSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const dir = process.env.TRUNK_STAGING_DIR ?? process.argv[2];
 if (!dir) throw new Error('post_build: no TRUNK_STAGING_DIR and no directory given');
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// 0a. The relaxed-SIMD worker (the flags of .cargo/config.toml, plus relaxed-simd).
+const relaxed = process.env.TOKENMETER_RELAXED !== '0';
+if (relaxed) {
+  const target = join(root, 'target', 'relaxed');
+  const rustflags = ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"'];
+  console.log('post_build: cargo build --release --bin worker (+relaxed-simd) in target/relaxed');
+  await run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown', '--bin', 'worker'], {
+    cwd: root, maxBuffer: 1 << 26,
+    env: { ...process.env, CARGO_TARGET_DIR: target, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f') },
+  });
+  await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', 'worker-relaxed',
+    join(target, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
+}
+
+// 0. wasm-opt, all files at once.
+if (process.env.TOKENMETER_WASM_OPT !== '0') {
+  const wasmOpt = join(root, 'tools', 'node_modules', '.bin', 'wasm-opt');
+  if (!existsSync(wasmOpt)) throw new Error(`post_build: ${wasmOpt} is missing (./dev setup installs it)`);
+  const wasms = readdirSync(dir).filter((n) => n.endsWith('.wasm'));
+  await Promise.all(wasms.map(async (name) => {
+    const path = join(dir, name);
+    const before = statSync(path).size;
+    await run(wasmOpt, ['-O3', path, '-o', path], { maxBuffer: 1 << 24 });
+    console.log(`post_build: wasm-opt -O3 ${name}: ${before} → ${statSync(path).size} bytes`);
+  }));
+}
 
 const BUILT = /\.(js|wasm|css|html)$/;
 const hash = createHash('sha256');
@@ -29,11 +72,21 @@ for (const name of readdirSync(dir).filter((n) => BUILT.test(n)).sort()) {
 }
 const id = hash.digest('hex').slice(0, 16);
 
-// 2. The worker's files, named by the build.
+// 2. The workers' files, named by the build.
 const worker = `worker-${id}.js`;
 const workerWasm = `worker-${id}_bg.wasm`;
+const tokens = `tokens-${id}.js`;
+const tokensWasm = `tokens-${id}_bg.wasm`;
 renameSync(join(dir, 'worker.js'), join(dir, worker));
 renameSync(join(dir, 'worker_bg.wasm'), join(dir, workerWasm));
+renameSync(join(dir, 'tokens.js'), join(dir, tokens));
+renameSync(join(dir, 'tokens_bg.wasm'), join(dir, tokensWasm));
+const relaxedJs = `worker-relaxed-${id}.js`;
+const relaxedWasm = `worker-relaxed-${id}_bg.wasm`;
+if (relaxed) {
+  renameSync(join(dir, 'worker-relaxed.js'), join(dir, relaxedJs));
+  renameSync(join(dir, 'worker-relaxed_bg.wasm'), join(dir, relaxedWasm));
+}
 
 // The policies. 'wasm-unsafe-eval' lets WebAssembly compile (no JavaScript eval is allowed).
 const common = [
@@ -45,6 +98,12 @@ const pagePolicy = [...common, "frame-ancestors 'none'"].join('; ');
 const embedPolicy = [...common, 'frame-ancestors *'].join('; ');
 const metaPolicy = common.join('; '); // frame-ancestors cannot be set from a <meta>
 const workerPolicy = ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self'"].join('; ');
+
+// The loader knows whether the relaxed worker exists.
+const loaderPath = join(dir, 'worker-loader.js');
+const loader = readFileSync(loaderPath, 'utf8');
+if (!loader.includes("'__RELAXED_BUILT__'")) throw new Error('post_build: worker-loader.js has no relaxed placeholder');
+writeFileSync(loaderPath, loader.replace("'__RELAXED_BUILT__'", String(relaxed)));
 
 // 3. The inline start-up script, out of the HTML.
 const htmlPath = join(dir, 'index.html');
@@ -68,8 +127,12 @@ const sw = readFileSync(swPath, 'utf8')
   .replace("'__BUILD__'", JSON.stringify(id))
   .replace("'__WORKER__'", JSON.stringify(worker))
   .replace("'__WORKER_WASM__'", JSON.stringify(workerWasm))
+  .replace("'__TOKENS__'", JSON.stringify(tokens))
+  .replace("'__TOKENS_WASM__'", JSON.stringify(tokensWasm))
+  .replace("'__RELAXED__'", relaxed ? JSON.stringify(relaxedJs) : "''")
+  .replace("'__RELAXED_WASM__'", relaxed ? JSON.stringify(relaxedWasm) : "''")
   .replace("'__BOOT__'", JSON.stringify(boot));
-if (sw.includes('__BUILD__')) throw new Error('post_build: sw.js has no build placeholder left to fill');
+if (/'__[A-Z_]+__'/.test(sw)) throw new Error('post_build: sw.js has a placeholder left unfilled');
 writeFileSync(swPath, sw);
 
 // 5. Headers for hosts that read _headers (paths from the site's root; see README for others).
@@ -88,5 +151,5 @@ writeFileSync(join(dir, '_headers'), [
   '/*', '  X-Content-Type-Options: nosniff',
   '',
 ].join('\n'));
-if (!existsSync(join(dir, worker))) throw new Error('post_build: the worker is missing');
-console.log(`post_build: build ${id}: ${worker}, ${boot}, sw.js, embed.html, _headers`);
+if (!existsSync(join(dir, worker)) || !existsSync(join(dir, tokens))) throw new Error('post_build: a worker is missing');
+console.log(`post_build: build ${id}: ${worker}, ${tokens}, ${boot}, sw.js, embed.html, _headers`);

@@ -9,9 +9,19 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use crate::protocol::{FromWorker, ToWorker};
 
-/// The worker's loader (`public/worker-loader.js`), told which build's worker files to load: the
-/// page's own (`<meta name="tokenmeter-build">`, written by `scripts/post_build.mjs`).
-fn worker_url() -> String {
+/// Which build of the worker to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerKind {
+    /// `tokens.js`: tokens, prices and exercises only (small; no model or GPU code).
+    Tokens,
+    /// `worker.js`: everything, the model included.
+    Full,
+}
+
+/// The worker's loader (`public/worker-loader.js`), told which build's worker files to load (the
+/// page's own, `<meta name="tokenmeter-build">`, written by `scripts/post_build.mjs`) and which
+/// of its two workers.
+fn worker_url(kind: WorkerKind) -> String {
     let build = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| {
@@ -21,7 +31,15 @@ fn worker_url() -> String {
         })
         .and_then(|m| m.get_attribute("content"))
         .unwrap_or_default();
-    format!("./worker-loader.js?build={build}")
+    // `?simd=plain` on the page's address keeps the worker without relaxed SIMD (to compare).
+    let plain = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|s| s.split(['?', '&']).any(|p| p == "simd=plain"));
+    match kind {
+        WorkerKind::Tokens => format!("./worker-loader.js?build={build}&role=tokens"),
+        WorkerKind::Full if plain => format!("./worker-loader.js?build={build}&simd=plain"),
+        WorkerKind::Full => format!("./worker-loader.js?build={build}"),
+    }
 }
 
 /// A running worker.
@@ -38,11 +56,12 @@ impl WorkerHandle {
     /// Starts a worker. `on_message` gets every reply but `Ready`; `on_crash` gets the message of
     /// an uncaught error inside the worker (after which it should be restarted).
     pub fn spawn(
+        kind: WorkerKind,
         on_message: impl Fn(FromWorker) + 'static,
         on_crash: impl Fn(String) + 'static,
     ) -> Result<Rc<Self>, String> {
         let worker =
-            Worker::new(&worker_url()).map_err(|e| format!("cannot start a worker: {e:?}"))?;
+            Worker::new(&worker_url(kind)).map_err(|e| format!("cannot start a worker: {e:?}"))?;
         let on_crash: Rc<dyn Fn(String)> = Rc::new(on_crash);
         let handle = Rc::new_cyclic(|weak: &std::rc::Weak<WorkerHandle>| {
             let weak_msg = weak.clone();

@@ -16,7 +16,7 @@ use super::replies::{on_model_message, on_tokenizer_message, Seqs};
 use super::requests;
 use super::state::{AppState, Explaining, InsideState, ModelState, NextState};
 use crate::protocol::{FromWorker, Preference, ToWorker};
-use crate::worker_client::WorkerHandle;
+use crate::worker_client::{WorkerHandle, WorkerKind};
 
 /// The model file, served next to the page by Trunk (see `index.html`), and its sha256 (the same
 /// as `./dev` checks at setup; a test compares them): the worker checks it before using or
@@ -74,6 +74,7 @@ impl Bridge {
         let (state, seqs) = (self.state, Rc::clone(&self.seqs));
         let (on_msg, on_crash) = (Rc::downgrade(self), Rc::downgrade(self));
         let handle = WorkerHandle::spawn(
+            WorkerKind::Tokens,
             move |msg| {
                 if matches!(
                     msg,
@@ -174,6 +175,7 @@ impl Bridge {
         let (state, seqs) = (self.state, Rc::clone(&self.seqs));
         let weak = Rc::downgrade(self);
         let handle = WorkerHandle::spawn(
+            WorkerKind::Full,
             move |msg| on_model_message(state, &seqs, msg),
             move |err| {
                 if let Some(b) = weak.upgrade() {

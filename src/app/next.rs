@@ -264,6 +264,10 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
         let backend = match (m.engine.on_gpu(), &m.engine.adapter) {
             (true, Some(a)) => fill(t(l, "WebGPU · {}"), &[&a.name]),
             (true, None) => "WebGPU".into(),
+            // The worker's build: the plain one, or the one with relaxed SIMD.
+            (false, _) if m.engine.cpu.contains("relaxed") => {
+                t(l, "wasm SIMD128 + relaxed dot, 1 thread").to_string()
+            }
             (false, _) => t(l, "wasm SIMD128, 1 thread").to_string(),
         };
         let mut parts = vec![backend];

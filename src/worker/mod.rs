@@ -1,11 +1,12 @@
 //! The Web Worker: an adapter between the page's messages and the core's service layer.
 //!
-//! The page starts two workers from this code, each taking one role on its first message:
+//! The page starts two workers from this code, one per role:
 //!
 //! - [`tokens`]: the token columns, the user's tokenizer files, prices and the exercise sets
-//!   (always quick);
+//!   (always quick) — the light build `tokens.js` ([`start_tokens`]), without the model's code;
 //! - [`model`]: the model — downloading it, choosing the backend, next-token scores, generation,
-//!   the benchmark (may be busy with a long prompt).
+//!   the benchmark (may be busy with a long prompt) — the full build `worker.js` ([`start`]),
+//!   which takes either role on its first message (the tests and the benchmark drive it directly).
 //!
 //! Each role owns its state. Requests the user supersedes by typing go through a one-slot
 //! mailbox ([`mailbox`]); downloads, gzip and Cache Storage are in [`net`]. No logic of its own
@@ -60,10 +61,46 @@ struct Roles {
     model: Option<Rc<model::Model>>,
 }
 
-/// The worker's entry point: listen, then say so.
+/// The full worker's entry point (`worker.js`): both roles, each on its first message.
 pub fn start() {
-    console_error_panic_hook::set_once();
     let mut roles = Roles::default();
+    listen(move |msg, file| {
+        if tokens::Tokens::takes(&msg) {
+            roles
+                .tokens
+                .get_or_insert_with(tokens::Tokens::start)
+                .handle(msg, file)
+        } else {
+            roles
+                .model
+                .get_or_insert_with(model::Model::start)
+                .handle(msg)
+        }
+    });
+}
+
+/// The light worker's entry point (`tokens.js`): the tokenizer role only. The page starts this
+/// one for tokens, prices and exercises, so showing tokens (`?embed=tokens`, `?embed=cost`)
+/// never downloads the model's or the GPU's code: nothing here reaches them, and the linker
+/// leaves them out of this build.
+pub fn start_tokens() {
+    let mut role: Option<Rc<tokens::Tokens>> = None;
+    listen(move |msg, file| {
+        if tokens::Tokens::takes(&msg) {
+            role.get_or_insert_with(tokens::Tokens::start)
+                .handle(msg, file)
+        } else {
+            web_sys::console::error_1(
+                &"tokenmeter: the tokens worker has no model; this message belongs to the model worker"
+                    .into(),
+            )
+        }
+    });
+}
+
+/// Listens for the page's messages, hands each decoded request to `handle`, then says `Ready`.
+fn listen(mut handle: impl FnMut(ToWorker, Option<web_sys::File>) + 'static) {
+    console_error_panic_hook::set_once();
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         // A request is a JSON string, or `[JSON string, File]` when a file comes with it.
         let data = ev.data();
@@ -78,14 +115,7 @@ pub fn start() {
             return;
         };
         match serde_json::from_str::<ToWorker>(&text) {
-            Ok(msg) if tokens::Tokens::takes(&msg) => roles
-                .tokens
-                .get_or_insert_with(tokens::Tokens::start)
-                .handle(msg, file),
-            Ok(msg) => roles
-                .model
-                .get_or_insert_with(model::Model::start)
-                .handle(msg),
+            Ok(msg) => handle(msg, file),
             Err(e) => {
                 web_sys::console::error_1(&format!("tokenmeter worker: bad message: {e}").into())
             }

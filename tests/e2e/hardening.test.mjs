@@ -241,7 +241,7 @@ test('after a redeploy only the new build runs: its workers, one cache, nothing 
     for (let i = 0; i < 600 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await shells(), [`tokenmeter-shell-${B}`]);
     assert.equal(await page.getAttribute('meta[name=tokenmeter-build]', 'content'), B);
-    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}$`));
+    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}(&role=tokens)?$`));
     // Nothing of build A was asked for after the redeploy, and nothing of it is cached.
     const asked = server.requests.slice(since);
     assert.deepEqual(asked.filter((u) => u.includes(A)), []);
@@ -251,7 +251,8 @@ test('after a redeploy only the new build runs: its workers, one cache, nothing 
       return urls;
     });
     assert.deepEqual(cached.filter((u) => u.includes(A)), []);
-    assert.ok(cached.some((u) => u.includes(`worker-${B}_bg.wasm`)), 'the new worker is precached');
+    assert.ok(cached.some((u) => new RegExp(`worker-(relaxed-)?${B}_bg\\.wasm$`).test(u)), 'the new worker is precached');
+    assert.ok(cached.some((u) => u.endsWith(`tokens-${B}_bg.wasm`)), 'the new light worker is precached');
 
     // Offline, the reader still gets build B, whole.
     server.faults.offline = true;
@@ -259,7 +260,7 @@ test('after a redeploy only the new build runs: its workers, one cache, nothing 
     await page.fill('#text', 'Hola, mundo');
     await tokensShown(page);
     assert.equal(await page.getAttribute('meta[name=tokenmeter-build]', 'content'), B);
-    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}$`));
+    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}(&role=tokens)?$`));
     await context.close();
   } finally {
     await browser.close();

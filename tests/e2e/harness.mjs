@@ -130,7 +130,7 @@ export async function serveDist({ prefix = '/', dist = DIST } = {}) {
       stream.on('end', () => (faults.model === 'abort' ? res.destroy() : res.end()));
       return;
     }
-    if (/worker-[0-9a-f]{16}_bg\.wasm$/.test(file) && faults.wasm === 'corrupt') {
+    if (/(worker|worker-relaxed|tokens)-[0-9a-f]{16}_bg\.wasm$/.test(file) && faults.wasm === 'corrupt') {
       const bytes = readFileSync(file).subarray(0, 1000);
       res.writeHead(200, { 'content-type': type, 'content-length': bytes.length }).end(bytes); return;
     }

@@ -2,7 +2,9 @@
 // Chromium) and the CLI (the core natively) give the same answer — the same struct, compared
 // field by field as JSON, not as pixels. The CPU path is bit-identical across targets, so even
 // probabilities must match exactly. Only what describes the machine itself differs (the name of
-// the CPU kernels, timings, how much of a prompt was already cached).
+// the CPU kernels, timings, how much of a prompt was already cached). The workers are the page's:
+// the light tokens build, and the model worker with relaxed SIMD (Chromium has it) — and the plain
+// build beside it, which must agree with it bit for bit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ before(async () => {
   await page.goto(server.url + '__blank.html');
   await page.evaluate(async (url) => {
     // Two workers, as the page runs them: one tokenizes and prices, one holds the model.
-    const start = () => new Promise((ready) => {
+    const start = (url) => new Promise((ready) => {
       const worker = new Worker(url);
       const waiting = new Set();
       worker.onmessage = (ev) => {
@@ -41,8 +43,9 @@ before(async () => {
         }),
       };
     });
-    const tokens = await start();
-    const model = await start();
+    const tokens = await start(url + '&role=tokens');
+    const model = await start(url);
+    let plain; // the model worker without relaxed SIMD, started by the test that compares them
     let seq = 0;
     const last = (seen) => seen[seen.length - 1];
     const failed = (m) => m.ColumnsFailed || m.CostFailed || m.NextFailed || m.ModelFailed
@@ -97,6 +100,23 @@ before(async () => {
         tokens.send({ Explain: { seq: s, tokenizer, req, compare } });
         return last(await done);
       },
+      /** Loads the model in a plain-SIMD worker too, and asks both the same `Next` requests. */
+      async bothBuilds(reqs) {
+        plain ??= await start(url + '&simd=plain');
+        const loaded = plain.until((m) => m.ModelReady || m.ModelFailed);
+        plain.send({ LoadModel: { url: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', backend: 'cpu' } });
+        const plainModel = last(await loaded);
+        const pairs = [];
+        for (const req of reqs) {
+          const s = ++seq;
+          const a = model.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
+          const b = plain.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
+          model.send({ Next: { seq: s, req } });
+          plain.send({ Next: { seq: s, req } });
+          pairs.push([last(await a), last(await b)]);
+        }
+        return { plainModel, pairs };
+      },
       async bench(req) {
         const done = model.until((m) => m.BenchDone || m.BenchFailed);
         model.send({ Bench: req });
@@ -114,6 +134,9 @@ after(async () => {
 
 const ask = (method, ...args) => page.evaluate(([method, args]) => window.service[method](...args), [method, args]);
 const without = (o, ...keys) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
+/** An answer without what describes the machine, wherever it sits: the CPU kernels' name
+ * (`backend.cpu`) and how much of the prompt was already in the cache. */
+const answer = (v) => JSON.parse(JSON.stringify(v, (k, x) => (k === 'cpu' || k === 'computed_tokens' ? undefined : x)));
 
 const TEXT = 'Hola, mundo 你好 🌍\n\tThe capital of France is';
 
@@ -159,8 +182,12 @@ test('load model: the page worker and `tokenmeter model` describe the same model
   assert.ok(ready.ModelReady, JSON.stringify(ready));
   const cli = tokenmeterCli(['model', '--backend', 'cpu']);
   // Only the CPU kernels' name differs: wasm SIMD in the page, the native build in the CLI.
-  assert.deepEqual(without(ready.ModelReady.summary, 'backend'), without(cli, 'backend'));
-  assert.match(ready.ModelReady.summary.backend, /wasm/);
+  const same = (s) => ({ ...without(s, 'backend', 'engine'), engine: without(s.engine, 'cpu') });
+  assert.deepEqual(same(ready.ModelReady.summary), same(cli));
+  // Chromium validates relaxed SIMD, so the loader started that build, and the worker says so.
+  assert.equal(ready.ModelReady.summary.backend, 'wasm SIMD128 + relaxed dot, 1 thread');
+  assert.equal(ready.ModelReady.summary.engine.cpu, ready.ModelReady.summary.backend);
+  assert.match(cli.engine.cpu, /^native CPU, \d+ threads?$/);
 });
 
 /** The CLI flags that say what a next-token request says. */
@@ -188,12 +215,28 @@ test('next: the scores the page shows are what `tokenmeter next` prints, bit for
     assert.ok(m.Scores, JSON.stringify(m));
     const cli = tokenmeterCli(['next', ...nextArgs(req)]);
     // How much of the prompt was already in the worker's cache is not part of the answer.
-    assert.deepEqual(without(m.Scores.scores, 'computed_tokens'), without(cli, 'computed_tokens'), req.text);
+    assert.deepEqual(answer(m.Scores.scores), answer(cli), req.text);
   }
   // A setting out of range: the same message on both sides.
   const bad = { ...REQUESTS[0], sampler: { ...REQUESTS[0].sampler, top_p: 1.5 } };
   const failed = await ask('next', bad);
   assert.equal(tokenmeterCliError(['next', ...nextArgs(bad)]), `tokenmeter: ${renderMsg(failed.NextFailed.message)}`);
+});
+
+test('relaxed SIMD: the worker built with it scores exactly as the plain build', async () => {
+  // Prefill runs four activation rows per weight block, decode four weight rows per activation:
+  // a long prompt and short ones cover both loops, with Q4_1 (relaxed dot) and Q8_0 (widening).
+  const long = 'The relaxed dot product multiplies signed bytes by seven-bit ones. '.repeat(6);
+  const reqs = [...REQUESTS, { ...REQUESTS[0], text: long, top: 50, surprisal: true }];
+  const { plainModel, pairs } = await ask('bothBuilds', reqs);
+  assert.equal(plainModel.ModelReady?.summary.backend, 'wasm SIMD128, 1 thread', JSON.stringify(plainModel));
+  for (const [[relaxed, plain], req] of pairs.map((p, i) => [p, reqs[i]])) {
+    assert.ok(relaxed.Scores && plain.Scores, JSON.stringify([relaxed, plain]).slice(0, 300));
+    assert.deepEqual(answer(relaxed.Scores.scores), answer(plain.Scores.scores), req.text);
+    assert.notEqual(relaxed.Scores.scores.backend.cpu, plain.Scores.scores.backend.cpu);
+  }
+  // Every position of the long prompt (its surprisal) agrees with the native CLI too.
+  assert.deepEqual(answer(pairs[3][0].Scores.scores.surprisal), answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', long])));
 });
 
 test('inside: the lens and attention the panel shows are what `tokenmeter lens` and `attention` print', async () => {
@@ -230,7 +273,7 @@ test('explain token: the panel shows what `tokenmeter explain-token` prints', as
 test('surprisal: the heatmap gets what `tokenmeter surprisal` prints', async () => {
   const text = 'The capital of France is Paris. The capital of Spain is Madrid.';
   const m = await ask('next', { ...REQUESTS[0], text, surprisal: true });
-  assert.deepEqual(m.Scores.scores.surprisal, tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', text]));
+  assert.deepEqual(answer(m.Scores.scores.surprisal), answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', text])));
 });
 
 test('generate: Step and Run append the tokens `tokenmeter generate` prints, line for line', async () => {
@@ -269,8 +312,8 @@ test('cost and gpu-cost: the cost panel prices what `tokenmeter cost` and `gpu-c
 test('bench: the benchmark runs the same prompt and decodes the same tokens', async () => {
   const m = await ask('bench', { prompt_tokens: 16, decode_tokens: 4, runs: 1 });
   assert.ok(m.BenchDone, JSON.stringify(m));
-  const cli = tokenmeterCli(['bench', '--backend', 'cpu', '--prompt-tokens', '16', '--decode-tokens', '4', '--runs', '1']);
-  const same = (b) => ({ engine: b.engine, threads: b.threads, prompt_ids: b.prompt_ids, generated: b.result.generated });
+  const cli = tokenmeterCli(['bench', '--backend', 'cpu', '--threads', '1', '--prompt-tokens', '16', '--decode-tokens', '4', '--runs', '1']);
+  const same = (b) => ({ engine: without(b.engine, 'cpu'), threads: b.threads, prompt_ids: b.prompt_ids, generated: b.result.generated });
   assert.deepEqual(same(m.BenchDone), same(cli));
   // Out of range: the same refusal.
   const bad = await ask('bench', { prompt_tokens: 0, decode_tokens: 4, runs: 1 });

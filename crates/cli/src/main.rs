@@ -36,6 +36,11 @@ struct Cli {
     /// also accepted after the model-using subcommands.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
+    /// Threads for the model's forward pass on the CPU (default: every core). Each thread
+    /// computes whole rows of each matrix product, so the results are the same bits whatever
+    /// the count.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +97,8 @@ enum Command {
 fn main() -> ExitCode {
     quiet_gpu_probe();
     let cli = Cli::parse();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokenmeter_core::model::threads::set_threads(cli.threads.map_or(cores, usize::from));
     let top = cli.model;
     let result = match cli.command {
         Command::Tokenize(a) => tokens::tokenize(a, top),

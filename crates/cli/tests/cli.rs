@@ -604,3 +604,53 @@ fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
         assert!(v["decode_tokens_per_s"].as_f64().unwrap() > 0.0);
     }
 }
+
+/// `--threads`: each thread computes whole rows of a product, so the scores of a long prompt
+/// (whose products are split) are the same bits with one thread or three, and the benchmark
+/// says how many ran. Zero threads is refused.
+#[test]
+fn threads_change_the_speed_not_the_bits() {
+    let prompt = "Each thread computes whole rows of each matrix product. ".repeat(8);
+    let run = |threads: &str| {
+        let args = [
+            "next",
+            "--backend",
+            "cpu",
+            "--threads",
+            threads,
+            "--top",
+            "50",
+            "--prompt",
+            &prompt,
+        ];
+        json(&tokenmeter(&args, None))
+    };
+    let (mut one, mut three) = (run("1"), run("3"));
+    assert_eq!(one["candidates"].as_array().map(Vec::len), Some(50));
+    // Only the line naming the kernels differs ("native CPU, 3 threads").
+    assert_eq!(three["backend"]["cpu"], "native CPU, 3 threads");
+    one["backend"].take();
+    three["backend"].take();
+    assert_eq!(one, three);
+    let args = [
+        "bench",
+        "--backend",
+        "cpu",
+        "--threads",
+        "2",
+        "--prompt-tokens",
+        "64",
+        "--decode-tokens",
+        "2",
+        "--runs",
+        "1",
+    ];
+    let v = json(&tokenmeter(&args, None));
+    assert_eq!(v["threads"], 2);
+    assert_eq!(v["engine"]["cpu"], "native CPU, 2 threads");
+    assert!(
+        !tokenmeter(&["next", "--threads", "0", "--prompt", "x"], None)
+            .status
+            .success()
+    );
+}

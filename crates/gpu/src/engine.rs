@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use tokenmeter_core::model::{Backend, Forward, Inspection, Model, Session, Step, CPU_CHUNK};
+use tokenmeter_core::model::{
+    cpu_label, Backend, Forward, Inspection, Model, Session, Step, CPU_CHUNK,
+};
 use tokenmeter_core::{msg, Msg};
 
 use crate::{choose, request_adapter, GpuError, GpuModel, Preference, MAX_STEP};
@@ -38,6 +40,7 @@ impl Engine {
                 adapter: adapter.clone(),
                 reason: choice.reason.to_string(),
                 why: choice.reason.clone(),
+                cpu: cpu_label(),
             },
             fallback: None,
         };

@@ -45,6 +45,10 @@ pub struct Backend {
     /// (in English; `why` is the same, translatable).
     pub reason: String,
     pub why: Msg,
+    /// The CPU kernels of the build that runs it ([`cpu_label`]): the page's status line names
+    /// the worker's build, which the page itself cannot know.
+    #[serde(default)]
+    pub cpu: String,
 }
 
 impl Backend {
@@ -55,6 +59,7 @@ impl Backend {
             adapter: None,
             reason: why.to_string(),
             why,
+            cpu: cpu_label(),
         }
     }
 
@@ -73,17 +78,22 @@ impl Backend {
         match (self.on_gpu(), &self.adapter) {
             (true, Some(a)) => format!("WebGPU · {}", a.name),
             (true, None) => "WebGPU".into(),
-            (false, _) => cpu_label().into(),
+            (false, _) => self.cpu.clone(),
         }
     }
 }
 
 /// The CPU kernels of this build, as the status line and the benchmark name them.
-pub fn cpu_label() -> &'static str {
-    if cfg!(target_arch = "wasm32") {
-        "wasm SIMD128, 1 thread"
+pub fn cpu_label() -> String {
+    if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+        "wasm SIMD128 + relaxed dot, 1 thread".into()
+    } else if cfg!(target_arch = "wasm32") {
+        "wasm SIMD128, 1 thread".into()
     } else {
-        "native CPU, 1 thread"
+        match super::threads::threads() {
+            1 => "native CPU, 1 thread".into(),
+            n => format!("native CPU, {n} threads"),
+        }
     }
 }
 

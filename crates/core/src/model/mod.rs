@@ -7,6 +7,7 @@
 //! - [`inspect`]: one position seen from inside — the logit lens and the attention weights.
 //! - [`synthetic`]: SmolLM2-135M's shapes and formats with seeded random weights, for benchmarks
 //!   where the real file cannot go.
+//! - [`threads`]: how many threads a pass uses, and how a product's rows are shared among them.
 //! - [`forward`]: the [`Forward`] trait, a session plus where its passes run (CPU here, the GPU
 //!   crate's engine there).
 
@@ -17,6 +18,7 @@ pub mod llama;
 mod load;
 pub mod quant;
 pub mod synthetic;
+pub mod threads;
 
 use std::sync::Arc;
 

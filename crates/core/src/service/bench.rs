@@ -79,6 +79,11 @@ pub async fn bench<F: Forward>(
     engine.session_mut().truncate(0);
     let r = result?;
     let engine_info = engine.backend();
+    let threads = if engine_info.on_gpu() {
+        1
+    } else {
+        crate::model::threads::threads()
+    };
     Ok(BenchResponse {
         backend: if engine_info.on_gpu() {
             "tokenmeter WGSL kernels (wgpu)".into()
@@ -87,7 +92,7 @@ pub async fn bench<F: Forward>(
         },
         engine: engine_info,
         model: m.name.clone(),
-        threads: 1,
+        threads,
         prompt_ids: prompt,
         prefill_tokens_per_s: r.prefill_tokens_per_s(),
         decode_tokens_per_s: r.decode_tokens_per_s(),

@@ -253,7 +253,7 @@ fn lens_view(
         first_top_layer,
         settled_layer,
         layers,
-        computed_on: crate::model::cpu_label().into(),
+        computed_on: crate::model::cpu_label(),
     })
 }
 
@@ -293,6 +293,6 @@ fn attention_view(m: &LoadedModel, ids: &[u32], seen: &Inspection) -> AttentionR
         n_head: seen.n_head,
         n_kv_head: seen.n_kv_head,
         layers,
-        computed_on: crate::model::cpu_label().into(),
+        computed_on: crate::model::cpu_label(),
     }
 }

@@ -3,12 +3,14 @@
 
 use std::arch::x86_64::*;
 
+use std::ops::Range;
+
 use super::kernel::{matmul_with, Kernel};
 use super::{Q8Row, QMatrix};
 
 #[target_feature(enable = "avx2")]
-pub(super) fn matmul_avx2(w: &QMatrix, xs: &[Q8Row], out: &mut [f32]) {
-    matmul_with::<Avx2>(w, xs, out);
+pub(super) fn matmul_avx2(w: &QMatrix, xs: &[Q8Row], out: &mut [f32], part: Range<usize>) {
+    matmul_with::<Avx2>(w, xs, out, part);
 }
 
 /// Only used inside `matmul_avx2`, which checked that the CPU has AVX2.

@@ -2,6 +2,8 @@
 //! exact integer block dots of one instruction set). Whichever kernel computed the integers,
 //! the float sums over blocks run in the same order here: the same bits everywhere.
 
+use std::ops::Range;
+
 use super::{Blocks, Q8Row, QMatrix, QK};
 
 /// Exact integer block dot products for one instruction set: one activation row, or four at a
@@ -27,13 +29,25 @@ pub(super) trait Kernel {
     }
 }
 
-/// The loop shared by every instruction set. Each output is `Σ_blocks d·dₓ·isum (+ m·sₓ)` summed
-/// in block order, whichever kernel computed the integers: the same bits everywhere.
+/// The loop shared by every instruction set, over the weight rows `part` (`part.start` a multiple
+/// of 4): `out[t·n + (r − part.start)] = W[r]·x[t]`, `n = part.len()` — the whole product when
+/// `part` is every row, one thread's share otherwise. Each output is `Σ_blocks d·dₓ·isum (+ m·sₓ)`
+/// summed in block order, whichever kernel computed the integers and whichever thread ran it:
+/// the same bits everywhere.
 #[inline(always)]
-pub(super) fn matmul_with<K: Kernel>(w: &QMatrix, xs: &[Q8Row], out: &mut [f32]) {
+pub(super) fn matmul_with<K: Kernel>(
+    w: &QMatrix,
+    xs: &[Q8Row],
+    out: &mut [f32],
+    part: Range<usize>,
+) {
+    debug_assert!(part.start.is_multiple_of(4) && part.end <= w.rows);
     let nb = w.cols / QK;
-    let rows = w.rows;
-    for r in 0..rows {
+    // `rows` is the stride of `out`, `end` where this part's rows stop.
+    let (rows, end, r0) = (part.len(), part.end, part.start);
+    for r in part {
+        // This row's column in `out`.
+        let o = r - r0;
         let blocks = r * nb..(r + 1) * nb;
         // Four activation rows at a time share each weight block while it is in registers.
         let mut t = 0;
@@ -59,11 +73,11 @@ pub(super) fn matmul_with<K: Kernel>(w: &QMatrix, xs: &[Q8Row], out: &mut [f32])
                 }
             }
             for (k, s) in sum.into_iter().enumerate() {
-                out[(t + k) * rows + r] = s;
+                out[(t + k) * rows + o] = s;
             }
             t += 4;
         }
-        if K::WEIGHT_ROWS_4 && r % 4 == 0 && r + 4 <= rows {
+        if K::WEIGHT_ROWS_4 && r % 4 == 0 && r + 4 <= end {
             // The last activation rows, one at a time, against four weight rows at once.
             for (t, x) in xs.iter().enumerate().skip(t) {
                 let mut sum = [0.0f32; 4];
@@ -88,9 +102,9 @@ pub(super) fn matmul_with<K: Kernel>(w: &QMatrix, xs: &[Q8Row], out: &mut [f32])
                         }
                     }
                 }
-                out[t * rows + r..t * rows + r + 4].copy_from_slice(&sum);
+                out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
             }
-        } else if !K::WEIGHT_ROWS_4 || r / 4 * 4 + 4 > rows {
+        } else if !K::WEIGHT_ROWS_4 || r / 4 * 4 + 4 > end {
             // Weight rows past the last group of four: one by one.
             for (t, x) in xs.iter().enumerate().skip(t) {
                 let mut sum = 0.0f32;
@@ -108,7 +122,7 @@ pub(super) fn matmul_with<K: Kernel>(w: &QMatrix, xs: &[Q8Row], out: &mut [f32])
                         }
                     }
                 }
-                out[t * rows + r] = sum;
+                out[t * rows + o] = sum;
             }
         }
     }

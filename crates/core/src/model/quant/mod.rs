@@ -46,6 +46,7 @@ use Scalar as Portable;
 
 use half::f16;
 
+use super::threads;
 use crate::{msg, Error, Result};
 
 /// Values per quantization block in every format used here.
@@ -207,16 +208,40 @@ impl QMatrix {
     /// `out[t·rows + r] = W[r] · x[t]` for every activation row `x[t]`: `xs · Wᵀ`.
     ///
     /// Each weight row is read once and multiplied with every activation row while it is hot.
+    /// With several threads ([`threads`](crate::model::threads)), each computes a band of rows
+    /// into its own buffer and the bands are copied into `out`: which thread computed a row
+    /// changes nothing in its bits.
     pub fn matmul(&self, xs: &[Q8Row], out: &mut [f32]) {
         assert!(xs.iter().all(|x| x.qs.len() * QK == self.cols));
         assert_eq!(out.len(), xs.len() * self.rows);
+        let bands = threads::bands(self.rows, self.cols * xs.len());
+        if bands.len() == 1 {
+            self.matmul_band(xs, out, 0..self.rows);
+            return;
+        }
+        // (tokens, band) each, then into (tokens, rows).
+        let computed = threads::map(bands, |band| {
+            let mut part = vec![0.0f32; xs.len() * band.len()];
+            self.matmul_band(xs, &mut part, band.clone());
+            (band, part)
+        });
+        for (band, part) in computed {
+            for (t, row) in part.chunks_exact(band.len()).enumerate() {
+                out[t * self.rows + band.start..t * self.rows + band.end].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// The rows `band` of [`QMatrix::matmul`] into `out` `(tokens, band.len())`, on the best
+    /// kernel of this CPU.
+    fn matmul_band(&self, xs: &[Q8Row], out: &mut [f32], band: std::ops::Range<usize>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is present (checked just above).
-            unsafe { avx2::matmul_avx2(self, xs, out) };
+            unsafe { avx2::matmul_avx2(self, xs, out, band) };
             return;
         }
-        matmul_with::<Portable>(self, xs, out);
+        matmul_with::<Portable>(self, xs, out, band);
     }
 
     /// `out[t·rows + r] = W[r] · x[t]` with f32 activations `x` `(tokens, cols)`: each weight
@@ -242,7 +267,7 @@ impl QMatrix {
     /// for bit (tests compare them, natively and in wasm).
     pub fn matmul_scalar(&self, xs: &[Q8Row], out: &mut [f32]) {
         assert_eq!(out.len(), xs.len() * self.rows);
-        matmul_with::<Scalar>(self, xs, out);
+        matmul_with::<Scalar>(self, xs, out, 0..self.rows);
     }
 }
 

@@ -152,3 +152,36 @@ fn quantizing_rounds_halves_away_from_zero() {
     q.quantize(&[0.0; 32]);
     assert_eq!(q.qs[0], [0; 32]);
 }
+
+/// Shared among threads, each weight row is still computed whole by one of them: the product
+/// has the scalar definition's exact bits for any thread count, with bands that end inside a
+/// group of four rows and activation rows left over from groups of four.
+#[test]
+fn threaded_matmul_equals_the_scalar_definition_bit_for_bit() {
+    use crate::model::threads;
+    let mut rng = Lcg(11);
+    // Wide enough rows that a few activation rows are worth several threads.
+    let (rows, cols) = (203, 96 * 1024);
+    let w = QMatrix::from_bytes(
+        Format::Q4_1,
+        rows,
+        cols,
+        &q4_1_bytes(&mut rng, rows * cols / QK),
+    )
+    .expect("q4_1");
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    for n in [3, 2] {
+        assert_eq!(threads::set_threads(n), n);
+        assert_eq!(threads::bands(rows, cols).len(), n, "{n} bands of rows");
+        for seq in 1..=6 {
+            let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 3.0).collect();
+            let mut xq = Vec::new();
+            Q8Row::quantize_rows(&x, cols, &mut xq);
+            let (mut threaded, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
+            w.matmul(&xq, &mut threaded);
+            w.matmul_scalar(&xq, &mut reference);
+            assert_eq!(bits(&threaded), bits(&reference), "{n} threads, seq {seq}");
+        }
+    }
+    threads::set_threads(1);
+}

@@ -1,0 +1,106 @@
+//! How many threads the forward pass uses, and how a matrix product's rows are shared among them.
+//!
+//! Only the *rows* of a product are split: each output `W[r]·x` is computed whole by one thread,
+//! with the same kernel and in the same order as with one thread, so the logits are
+//! bit-identical whatever the count (a sum is never split across threads). Natively the threads
+//! are rayon's pool (`tokenmeter --threads N`); the wasm builds run one thread.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Least work (multiply-adds) worth a thread of its own: waking a thread costs about as much as
+/// a few million of them, so a decode step splits only the output projection (49,152 × 576) and
+/// a prefill of 64 tokens splits every product. Measured with `tokenmeter bench --threads 2`.
+const MIN_WORK: usize = 4 << 20;
+
+/// Most threads a forward pass may use.
+pub const MAX_THREADS: usize = 256;
+
+/// Sets how many threads later forward passes use (1 ..= [`MAX_THREADS`]); returns the count
+/// now in effect. Natively this also sizes rayon's global pool, once; a wasm build stays at 1.
+pub fn set_threads(n: usize) -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let n = n.clamp(1, MAX_THREADS);
+        // Only the first call can size the global pool; later ones only change how many parts
+        // a product is cut into (the pool then has its own size).
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+        THREADS.store(n, Ordering::Relaxed);
+    }
+    #[cfg(target_arch = "wasm32")]
+    let _ = n;
+    threads()
+}
+
+/// Threads a forward pass uses now.
+pub fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
+/// `rows` weight rows of `row_work` multiply-adds each, cut into at most one band per thread
+/// (fewer when the work is small), each band starting at a multiple of 4 (the kernels take rows
+/// four at a time), together covering `0..rows` in order.
+pub(crate) fn bands(rows: usize, row_work: usize) -> Vec<Range<usize>> {
+    bands_for(rows, row_work, threads())
+}
+
+fn bands_for(rows: usize, row_work: usize, threads: usize) -> Vec<Range<usize>> {
+    let k = threads
+        .min(rows.saturating_mul(row_work) / MIN_WORK)
+        .min(rows / 4)
+        .max(1);
+    let size = rows.div_ceil(k).div_ceil(4) * 4;
+    (0..rows)
+        .step_by(size.max(4))
+        .map(|start| start..(start + size).min(rows))
+        .collect()
+}
+
+/// `f` of each band, on the pool's threads natively, in order.
+pub(crate) fn map<T: Send>(
+    bands: Vec<Range<usize>>,
+    f: impl Fn(Range<usize>) -> T + Sync + Send,
+) -> Vec<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        bands.into_par_iter().map(f).collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        bands.into_iter().map(f).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_cover_the_rows_in_order_on_multiples_of_four() {
+        for threads in [1, 2, 3, 7, 16] {
+            for rows in [1, 4, 63, 64, 130, 192, 576, 1536, 49152, 49153] {
+                let b = bands_for(rows, 1 << 20, threads);
+                assert!(
+                    b.len() <= threads.max(1),
+                    "{threads} threads, {rows} rows: {b:?}"
+                );
+                assert_eq!(b.first().map(|r| r.start), Some(0));
+                assert_eq!(b.last().map(|r| r.end), Some(rows));
+                for w in b.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                }
+                assert!(b.iter().all(|r| r.start % 4 == 0 && !r.is_empty()));
+            }
+        }
+        // Enough work: every thread gets a band; too little: one band.
+        assert_eq!(bands_for(1536, 576 * 64, 2), [0..768, 768..1536]);
+        assert_eq!(bands_for(576, 576 * 64, 3), [0..192, 192..384, 384..576]);
+        assert_eq!(bands_for(1536, 576, 2).len(), 1);
+        assert_eq!(bands_for(49152, 576, 2), [0..24576, 24576..49152]);
+    }
+}
