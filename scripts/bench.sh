@@ -8,6 +8,7 @@
 # in one run, and prints their ratios. Raw results land in target/bench/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 P=${BENCH_PROMPT_TOKENS:-64}
 D=${BENCH_DECODE_TOKENS:-32}
 R=${BENCH_RUNS:-3}
@@ -27,8 +28,8 @@ echo "wllama in Chromium…" >&2
 # The same prompt as text (wllama tokenizes it itself; its prompt_n is reported beside ours).
 target/release/tokenmeter decode --tokenizer smollm2 --ids "$ids" \
   | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' >"$out/prompt.txt"
-(cd tests/e2e && node bench-wllama.mjs "$out/prompt.txt" "$D" "$R" 1) >"$out/wllama.json"
-(cd tests/e2e && node bench-wllama.mjs "$out/prompt.txt" "$D" "$R" "$N") >"$out/wllama-threads.json"
+(cd tests/e2e && node bench-wllama.mjs "$ROOT/$out/prompt.txt" "$D" "$R" 1) >"$out/wllama.json"
+(cd tests/e2e && node bench-wllama.mjs "$ROOT/$out/prompt.txt" "$D" "$R" "$N") >"$out/wllama-threads.json"
 echo "wasm in Chromium…" >&2
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R") >"$out/wasm.json"
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R" cpu plain) >"$out/wasm-plain.json"
