@@ -6,19 +6,14 @@
 //! combining marks, zero-width characters, very long single "words", special-token strings, and
 //! random Unicode from many blocks.
 
-/// SplitMix64: a tiny, well-known generator, so the corpus is the same on every machine.
-struct Rng(u64);
+use tokenmeter_core::splitmix::SplitMix;
+
+/// The core's SplitMix64, so the corpus is the same on every machine.
+struct Rng(SplitMix);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.0.next_u64() % n as u64) as usize
     }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
@@ -396,7 +391,7 @@ fn one(rng: &mut Rng, category: usize) -> String {
 
 /// The corpus: `n` strings, the same for every run.
 pub fn corpus(n: usize) -> Vec<String> {
-    let mut rng = Rng(0x746F_6B65_6E6D_6574); // "tokenmet"
+    let mut rng = Rng(SplitMix(0x746F_6B65_6E6D_6574)); // "tokenmet"
     let mut out: Vec<String> = Vec::with_capacity(n);
     // Edge cases first, then a round-robin over the categories.
     for s in [

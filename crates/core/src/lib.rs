@@ -29,6 +29,7 @@ pub mod physics;
 pub mod sampling;
 pub mod scoring;
 pub mod service;
+pub mod splitmix;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

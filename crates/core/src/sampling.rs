@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::distribution::{tempered_weights, top_k};
+use crate::splitmix;
 
 /// The sampling settings.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -262,10 +263,7 @@ pub fn decide(logits: &[f32], s: &Sampler, step: u64, show: usize) -> Decision {
 
 /// The uniform number in [0, 1) for draw `step` of a run seeded with `seed` (SplitMix64).
 pub fn uniform(seed: u64, step: u64) -> f64 {
-    let mut z = seed ^ step.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
+    let z = splitmix::mix(seed ^ step.wrapping_add(1).wrapping_mul(splitmix::GAMMA));
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -8,6 +8,7 @@
 use super::config::Config;
 use super::llama::{Block, Model};
 use super::quant::{Format, QMatrix, QK};
+use crate::splitmix::SplitMix;
 use crate::Result;
 
 /// SmolLM2-135M's hyper-parameters, as its GGUF states them.
@@ -26,26 +27,6 @@ pub fn smollm2_135m() -> Config {
     }
 }
 
-/// SplitMix64 (Steele et al. 2014): a seeded stream of 64-bit words.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn bytes(&mut self, out: &mut [u8]) {
-        for chunk in out.chunks_mut(8) {
-            let w = self.next().to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
-    }
-}
-
 /// f16 bit patterns of the block scales used below (exact powers of two).
 const F16_2_POW_M7: [u8; 2] = 0x2000u16.to_le_bytes(); // 2⁻⁷
 const F16_MINUS_2_POW_M4: [u8; 2] = 0xAC00u16.to_le_bytes(); // −2⁻⁴ = −8 · 2⁻⁷
@@ -58,7 +39,7 @@ fn random_matrix(rng: &mut SplitMix, format: Format, rows: usize, cols: usize) -
     let size = format.block_bytes();
     let mut bytes = vec![0u8; blocks * size];
     for block in bytes.chunks_exact_mut(size) {
-        rng.bytes(block);
+        rng.fill_bytes(block);
         match format {
             Format::Q4_1 => {
                 block[0..2].copy_from_slice(&F16_2_POW_M7);
