@@ -71,16 +71,22 @@ fn matmul_equals_the_scalar_definition_bit_for_bit() {
     ];
     for w in &matrices {
         for seq in 1..=9 {
-            let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 3.0).collect();
-            let mut xq = Vec::new();
-            Q8Row::quantize_rows(&x, cols, &mut xq);
-            let (mut fast, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
-            w.matmul(&xq, &mut fast);
-            w.matmul_scalar(&xq, &mut reference);
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&fast), bits(&reference), "seq {seq}");
+            assert_matmul_is_scalar(w, &mut rng, seq, "");
         }
     }
+}
+
+/// `w.matmul` of `seq` random activation rows has `w.matmul_scalar`'s exact bits.
+fn assert_matmul_is_scalar(w: &QMatrix, rng: &mut Lcg, seq: usize, what: &str) {
+    let (rows, cols) = (w.rows(), w.cols());
+    let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 3.0).collect();
+    let mut xq = Vec::new();
+    Q8Row::quantize_rows(&x, cols, &mut xq);
+    let (mut fast, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
+    w.matmul(&xq, &mut fast);
+    w.matmul_scalar(&xq, &mut reference);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&fast), bits(&reference), "{what}seq {seq}");
 }
 
 /// Packs random Q4_1 blocks as they sit in a GGUF file.
@@ -169,18 +175,11 @@ fn threaded_matmul_equals_the_scalar_definition_bit_for_bit() {
         &q4_1_bytes(&mut rng, rows * cols / QK),
     )
     .expect("q4_1");
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     for n in [3, 2] {
         assert_eq!(threads::set_threads(n), n);
         assert_eq!(threads::bands(rows, cols).len(), n, "{n} bands of rows");
         for seq in 1..=6 {
-            let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 3.0).collect();
-            let mut xq = Vec::new();
-            Q8Row::quantize_rows(&x, cols, &mut xq);
-            let (mut threaded, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
-            w.matmul(&xq, &mut threaded);
-            w.matmul_scalar(&xq, &mut reference);
-            assert_eq!(bits(&threaded), bits(&reference), "{n} threads, seq {seq}");
+            assert_matmul_is_scalar(&w, &mut rng, seq, &format!("{n} threads, "));
         }
     }
     threads::set_threads(1);
