@@ -14,8 +14,9 @@ use crate::protocol::{FromWorker, ToWorker};
 pub enum WorkerKind {
     /// `tokens.js`: tokens, prices and exercises only (small; no model or GPU code).
     Tokens,
-    /// `worker.js`: everything, the model included.
-    Full,
+    /// `worker.js`: everything, the model included; `plain_simd` keeps the build without
+    /// relaxed SIMD even where the browser has it (the loader picks the relaxed one otherwise).
+    Full { plain_simd: bool },
 }
 
 /// The worker's loader (`public/worker-loader.js`), told which build's worker files to load (the
@@ -31,14 +32,12 @@ fn worker_url(kind: WorkerKind) -> String {
         })
         .and_then(|m| m.get_attribute("content"))
         .unwrap_or_default();
-    // `?simd=plain` on the page's address keeps the worker without relaxed SIMD (to compare).
-    let plain = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|s| s.split(['?', '&']).any(|p| p == "simd=plain"));
     match kind {
         WorkerKind::Tokens => format!("./worker-loader.js?build={build}&role=tokens"),
-        WorkerKind::Full if plain => format!("./worker-loader.js?build={build}&simd=plain"),
-        WorkerKind::Full => format!("./worker-loader.js?build={build}"),
+        WorkerKind::Full { plain_simd: true } => {
+            format!("./worker-loader.js?build={build}&simd=plain")
+        }
+        WorkerKind::Full { plain_simd: false } => format!("./worker-loader.js?build={build}"),
     }
 }
 

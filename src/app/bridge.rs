@@ -175,7 +175,10 @@ impl Bridge {
         let (state, seqs) = (self.state, Rc::clone(&self.seqs));
         let weak = Rc::downgrade(self);
         let handle = WorkerHandle::spawn(
-            WorkerKind::Full,
+            // `?simd=plain` on the page's address: the worker without relaxed SIMD (to compare).
+            WorkerKind::Full {
+                plain_simd: super::link::url_param("simd").as_deref() == Some("plain"),
+            },
             move |msg| on_model_message(state, &seqs, msg),
             move |err| {
                 if let Some(b) = weak.upgrade() {

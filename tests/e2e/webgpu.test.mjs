@@ -50,8 +50,21 @@ test('automatic choice keeps the model on wasm SIMD when the only WebGPU adapter
   const s = await status(page);
   assert.equal(s.backend, 'cpu');
   assert.match(s.text, /wasm SIMD128/);
+  // Chromium has relaxed SIMD: the loader started that build, and the status line names it.
+  assert.match(s.text, /wasm SIMD128 \+ relaxed dot, 1 thread/);
   assert.match(s.reason, /software fallback/);
   assert.equal(await page.locator('[data-testid=backend]').inputValue(), 'auto');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('?simd=plain keeps the model worker without relaxed SIMD, and the status line says so', async () => {
+  const { context, page, errors } = await open('?simd=plain&backend=cpu');
+  const s = await status(page);
+  assert.equal(s.backend, 'cpu');
+  assert.match(s.text, /wasm SIMD128, 1 thread/);
+  assert.doesNotMatch(s.text, /relaxed/);
+  assert.ok(page.workers().some((w) => /[?&]simd=plain$/.test(w.url())), page.workers().map((w) => w.url()).join(' '));
   assert.deepEqual(errors, []);
   await context.close();
 });
