@@ -625,8 +625,8 @@ proptest! {
         let mut xq = Vec::new();
         Q8Row::quantize_rows(x, cols, &mut xq);
         let (mut fast, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
-        w.matmul(&xq, &mut fast);
-        w.matmul_scalar(&xq, &mut reference);
+        w.matmul(x, &xq, &mut fast);
+        w.matmul_scalar(x, &xq, &mut reference);
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         prop_assert_eq!(bits(&fast), bits(&reference));
     }

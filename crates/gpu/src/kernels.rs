@@ -173,11 +173,15 @@ impl Kernels {
 }
 
 /// A weight matrix's blocks in the GPU layout matmul.wgsl reads (u32 words, scales as f32 bits):
-/// Q4_1 → 6 words per block `[d, m, q0..q3]`, Q8_0 → 9 words `[d, q0..q7]`.
-pub fn pack_blocks(m: &tokenmeter_core::model::quant::QMatrix) -> (Vec<u32>, bool) {
+/// Q4 (Q4_0, Q4_1, Q4_K) → 6 words per block `[d, m, q0..q3]`, Q8_0 → 9 words `[d, q0..q7]`.
+/// Other layouts have no WGSL kernel yet: the error says which format (the engine then runs the
+/// model on the CPU).
+pub fn pack_blocks(
+    m: &tokenmeter_core::model::quant::QMatrix,
+) -> Result<(Vec<u32>, bool), crate::GpuError> {
     use tokenmeter_core::model::quant::BlockView;
-    match m.blocks() {
-        BlockView::Q4_1 { d, m, qs } => {
+    Ok(match m.blocks() {
+        BlockView::Q4 { d, m, qs } => {
             let mut words = Vec::with_capacity(d.len() * 6);
             for ((d, m), q) in d.iter().zip(m).zip(qs) {
                 words.push(d.to_bits());
@@ -189,7 +193,7 @@ pub fn pack_blocks(m: &tokenmeter_core::model::quant::QMatrix) -> (Vec<u32>, boo
             }
             (words, true)
         }
-        BlockView::Q8_0 { d, qs } => {
+        BlockView::Q8 { d, qs } => {
             let mut words = Vec::with_capacity(d.len() * 9);
             for (d, q) in d.iter().zip(qs) {
                 words.push(d.to_bits());
@@ -201,7 +205,13 @@ pub fn pack_blocks(m: &tokenmeter_core::model::quant::QMatrix) -> (Vec<u32>, boo
             }
             (words, false)
         }
-    }
+        BlockView::Other => {
+            return Err(crate::GpuError::Gpu(format!(
+                "the GPU kernels do not read {} weights yet",
+                m.format().name()
+            )))
+        }
+    })
 }
 
 /// Little-endian bytes of a slice of words or floats, for buffer uploads.

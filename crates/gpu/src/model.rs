@@ -158,6 +158,13 @@ impl GpuModel {
         model: &Model,
         positions: usize,
     ) -> Result<Self, GpuError> {
+        let arch = model.config().arch;
+        if arch != tokenmeter_core::model::Arch::Llama {
+            return Err(GpuError::Gpu(format!(
+                "the GPU kernels run llama models, not {} yet",
+                arch.name()
+            )));
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("tokenmeter"),
@@ -199,7 +206,7 @@ impl GpuModel {
         let usage = wgpu::BufferUsages::STORAGE;
         let uniform = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST;
         let matrix = |name: &str, m: &QMatrix, accumulate: bool, head: bool| {
-            let (words, q4_1) = pack_blocks(m);
+            let (words, q4_1) = pack_blocks(m)?;
             if words.len() * 4 > max_binding {
                 return Err(GpuError::Gpu(format!(
                     "{name} takes {} MB, more than one GPU binding holds ({} MB)",

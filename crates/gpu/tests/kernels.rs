@@ -25,11 +25,7 @@ fn tensor(name: &str) -> (QMatrix, Tensor) {
         .tensor(&mut file, name, &Device::Cpu)
         .expect("tensor");
     let (rows, cols) = q.shape().dims2().expect("2-D");
-    let format = match q.dtype() {
-        candle_core::quantized::GgmlDType::Q4_1 => Format::Q4_1,
-        candle_core::quantized::GgmlDType::Q8_0 => Format::Q8_0,
-        other => panic!("{name} is {other:?}"),
-    };
+    let format = Format::from_ggml(q.dtype()).expect("a format tokenmeter reads");
     let m = QMatrix::from_bytes(format, rows, cols, &q.data().expect("bytes")).expect("QMatrix");
     (m, q.dequantize(&Device::Cpu).expect("dequantize"))
 }
@@ -45,7 +41,7 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
             .await
             .expect("device");
         let kernels = Kernels::new(&device);
-        let (words, q4_1) = pack_blocks(m);
+        let (words, q4_1) = pack_blocks(m).expect("a layout the GPU reads");
         let init = |bytes: &[u8], usage| {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: None,

@@ -23,7 +23,7 @@
 //! allocation per token once the buffers have grown, and the same bits natively and in wasm
 //! (transcendentals come from `libm`, sums run in a fixed order).
 
-pub use super::config::Config;
+pub use super::config::{Arch, Config, RopeStyle};
 use super::inspect::Probe;
 use super::quant::{Q8Row, QMatrix};
 use crate::{Error, Result};
@@ -39,6 +39,17 @@ pub struct Block {
     pub w_gate: QMatrix,     // (ffn_dim, dim)
     pub w_up: QMatrix,       // (ffn_dim, dim)
     pub w_down: QMatrix,     // (dim, ffn_dim)
+    /// Qwen2: biases added to the query, key and value projections.
+    pub bias: Option<QkvBias>,
+    /// Qwen3: RMSNorm weights for each query head and each key head, `(head_dim,)` each.
+    pub qk_norm: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// Biases of the query `(n_head·head_dim,)`, key and value `(n_kv_head·head_dim,)` projections.
+pub struct QkvBias {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
 }
 
 /// SmolLM2's weights and configuration. Immutable; the per-text state lives in a [`State`].
@@ -162,7 +173,7 @@ impl Model {
             }
         }
         count.sort_by_key(|c| std::cmp::Reverse(c.1));
-        let names: Vec<String> = count.iter().map(|(f, _)| format!("{f:?}")).collect();
+        let names: Vec<&str> = count.iter().map(|(f, _)| f.name()).collect();
         names.join(" + ")
     }
 
@@ -244,7 +255,7 @@ impl Model {
         let c = &self.config;
         c.check_step(tokens, pos)?;
         let seq = tokens.len();
-        let (dim, kv_dim, q_dim) = (c.dim, c.kv_dim(), c.n_head * c.head_dim);
+        let (dim, kv_dim, q_dim) = (c.dim, c.kv_dim(), c.q_dim());
         let State {
             k_cache,
             v_cache,
@@ -280,9 +291,24 @@ impl Model {
             x.times(&block.wq, &mut b.q); // (seq, n_head·head_dim)
             x.times(&block.wk, &mut b.k); // (seq, kv_dim)
             x.times(&block.wv, &mut b.v); // (seq, kv_dim)
+            if let Some(bias) = &block.bias {
+                // Qwen2: q = W_q·h + b_q, and so on.
+                add_rows(&mut b.q, &bias.q);
+                add_rows(&mut b.k, &bias.k);
+                add_rows(&mut b.v, &bias.v);
+            }
+            if let Some((q_norm, k_norm)) = &block.qk_norm {
+                // Qwen3: each query and key head RMS-normalised on its own.
+                rms_norm_in_place(&mut b.q, q_norm, c.rms_eps);
+                rms_norm_in_place(&mut b.k, k_norm, c.rms_eps);
+            }
 
-            // RoPE turns each (even, odd) pair of a head's dims by an angle proportional to the
-            // position, so that q·k depends on how far apart two tokens are.
+            // RoPE turns pairs of a head's dims by an angle proportional to the position, so
+            // that q·k depends on how far apart two tokens are.
+            let rope = match c.arch.rope_style() {
+                RopeStyle::Adjacent => rope_adjacent,
+                RopeStyle::Halves => rope_halves,
+            };
             for t in 0..seq {
                 let (cos, sin) = self.rope_at(pos + t);
                 for head in b.q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim) {
@@ -367,27 +393,30 @@ impl Model {
     }
 }
 
-/// A matrix product's input rows `(seq, cols)`: quantized to 8 bits (the default), or kept f32.
-pub(super) enum Input<'a> {
-    Q8(&'a [Q8Row]),
-    F32(&'a [f32], usize),
+/// A matrix product's input rows `(seq, cols)`, also quantized to 8 bits for the block formats
+/// (the default), or only f32 when `exact`.
+pub(super) struct Input<'a> {
+    x: &'a [f32],
+    cols: usize,
+    xq: &'a [Q8Row],
+    exact: bool,
 }
 
 impl<'a> Input<'a> {
     pub(super) fn new(x: &'a [f32], cols: usize, xq: &'a mut Vec<Q8Row>, exact: bool) -> Self {
-        if exact {
-            Input::F32(x, cols)
-        } else {
+        if !exact {
             Q8Row::quantize_rows(x, cols, xq);
-            Input::Q8(xq)
         }
+        Self { x, cols, xq, exact }
     }
 
     /// `out[t·rows + r] = W[r] · x[t]`.
     pub(super) fn times(&self, w: &QMatrix, out: &mut [f32]) {
-        match *self {
-            Input::Q8(xq) => w.matmul(xq, out),
-            Input::F32(x, cols) => w.matmul_f32(&x[..out.len() / w.rows() * cols], out),
+        let x = &self.x[..out.len() / w.rows() * self.cols];
+        if self.exact {
+            w.matmul_f32(x, out)
+        } else {
+            w.matmul(x, self.xq, out)
         }
     }
 }
@@ -395,22 +424,54 @@ impl<'a> Input<'a> {
 /// RMSNorm (Zhang & Sennrich 2019), row by row: `y = x / sqrt(mean(x²) + ε) ⊙ w`.
 pub(super) fn rms_norm(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
     for (x, y) in x.chunks_exact(w.len()).zip(y.chunks_exact_mut(w.len())) {
-        let mean_sq = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
-        let scale = 1.0 / (mean_sq as f32 + eps).sqrt();
+        let scale = rms_scale(x, eps);
         for ((y, &x), &w) in y.iter_mut().zip(x).zip(w) {
             *y = x * scale * w;
         }
     }
 }
 
+/// `1 / sqrt(mean(x²) + ε)`, the mean taken in f64.
+fn rms_scale(x: &[f32], eps: f32) -> f32 {
+    let mean_sq = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+    1.0 / (mean_sq as f32 + eps).sqrt()
+}
+
+/// [`rms_norm`] of each `w.len()`-wide piece of `x` in place (Qwen3's norm of each head).
+fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
+    for head in x.chunks_exact_mut(w.len()) {
+        let scale = rms_scale(head, eps);
+        for (v, &w) in head.iter_mut().zip(w) {
+            *v = *v * scale * w;
+        }
+    }
+}
+
+/// Adds `bias` to each `bias.len()`-wide row of `x`.
+fn add_rows(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        add(row, bias);
+    }
+}
+
 /// Rotary position embedding (Su et al. 2021) of one head, pairs (2i, 2i+1):
 /// `(a, b) → (a·cos − b·sin, a·sin + b·cos)`. GGUF stores Llama's Q/K weights permuted so that
 /// this interleaved pairing is the right one (llama.cpp's "normal" RoPE).
-fn rope(head: &mut [f32], cos: &[f32], sin: &[f32]) {
+fn rope_adjacent(head: &mut [f32], cos: &[f32], sin: &[f32]) {
     for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
         let (a, b) = (pair[0], pair[1]);
         pair[0] = a * c - b * s;
         pair[1] = a * s + b * c;
+    }
+}
+
+/// The same rotation on pairs (i, i + head_dim/2) (GPT-NeoX's layout, used by Qwen).
+fn rope_halves(head: &mut [f32], cos: &[f32], sin: &[f32]) {
+    let (first, second) = head.split_at_mut(head.len() / 2);
+    for (((a, b), &c), &s) in first.iter_mut().zip(second).zip(cos).zip(sin) {
+        let (x, y) = (*a, *b);
+        *a = x * c - y * s;
+        *b = x * s + y * c;
     }
 }
 

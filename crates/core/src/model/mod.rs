@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use forward::{cpu_label, next_logits, AdapterSummary, Backend, Forward, CPU_CHUNK};
 pub use inspect::Inspection;
-pub use llama::{Block, Config, Logits, Model, State};
+pub use llama::{Arch, Block, Config, Logits, Model, RopeStyle, State};
 
 use crate::distribution::{rank_of, Distribution};
 use crate::{Error, Result};

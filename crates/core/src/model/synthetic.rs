@@ -5,7 +5,7 @@
 //! blocks, Q8_0 for the tied embedding), so a forward pass does exactly the real model's work and
 //! moves exactly its bytes. The scores mean nothing; the speed is the real model's.
 
-use super::config::Config;
+use super::config::{Arch, Config};
 use super::llama::{Block, Model};
 use super::quant::{Format, QMatrix, QK};
 use crate::splitmix::SplitMix;
@@ -14,6 +14,7 @@ use crate::Result;
 /// SmolLM2-135M's hyper-parameters, as its GGUF states them.
 pub fn smollm2_135m() -> Config {
     Config {
+        arch: Arch::Llama,
         dim: 576,
         n_layer: 30,
         n_head: 9,
@@ -23,6 +24,7 @@ pub fn smollm2_135m() -> Config {
         vocab_size: 49_152,
         context_length: 8192,
         rope_theta: 100_000.0,
+        rope_position_scale: 1.0,
         rms_eps: 1e-5,
     }
 }
@@ -40,12 +42,11 @@ fn random_matrix(rng: &mut SplitMix, format: Format, rows: usize, cols: usize) -
     let mut bytes = vec![0u8; blocks * size];
     for block in bytes.chunks_exact_mut(size) {
         rng.fill_bytes(block);
-        match format {
-            Format::Q4_1 => {
-                block[0..2].copy_from_slice(&F16_2_POW_M7);
-                block[2..4].copy_from_slice(&F16_MINUS_2_POW_M4);
-            }
-            Format::Q8_0 => block[0..2].copy_from_slice(&F16_2_POW_M9),
+        if format == Format::Q4_1 {
+            block[0..2].copy_from_slice(&F16_2_POW_M7);
+            block[2..4].copy_from_slice(&F16_MINUS_2_POW_M4);
+        } else {
+            block[0..2].copy_from_slice(&F16_2_POW_M9); // Q8_0
         }
     }
     QMatrix::from_bytes(format, rows, cols, &bytes)
@@ -72,6 +73,8 @@ impl Model {
                 w_gate: random_matrix(&mut rng, q4, c.ffn_dim, c.dim)?,
                 w_up: random_matrix(&mut rng, q4, c.ffn_dim, c.dim)?,
                 w_down: random_matrix(&mut rng, q4, c.dim, c.ffn_dim)?,
+                bias: None,
+                qk_norm: None,
             });
         }
         let per_block =
@@ -81,7 +84,7 @@ impl Model {
         let weight_bytes = c.vocab_size * c.dim / QK * q8.block_bytes()
             + c.n_layer * (q4_bytes(per_block - 2 * c.dim) + 2 * c.dim * 4)
             + c.dim * 4;
-        let (rope_cos, rope_sin) = super::load::rope_table(c);
+        let (rope_cos, rope_sin) = super::load::rope_table(c, None);
         Ok(Self {
             output_norm: vec![1.0; c.dim],
             config,

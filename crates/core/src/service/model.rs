@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::{self, ChatTemplate};
 use crate::gguf::Gguf;
 use crate::model::{Backend, Model};
 use crate::msg;
 use crate::msg::Msg;
-use crate::tokenizer::{smollm2_info, TextTokenizer};
-use crate::{chat, Error};
+use crate::tokenizer::{smollm2_info, TextTokenizer, TokenizerInfo};
+use crate::Error;
 
 /// The model file, opened.
 pub struct LoadedModel {
@@ -27,12 +28,18 @@ pub struct LoadedModel {
     pub bos: Option<u32>,
     /// A name for people, from the file's metadata.
     pub name: String,
+    /// The file's chat template, if tokenmeter knows its family.
+    pub chat: Option<ChatTemplate>,
 }
 
 /// What the page's status line and `tokenmeter model` tell about the model.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelSummary {
     pub name: String,
+    /// `general.architecture`: llama, qwen2, qwen3.
+    pub architecture: String,
+    /// The weights' formats, most common first ("Q4_K + Q6_K").
+    pub formats: String,
     pub n_params: usize,
     pub weight_bytes: usize,
     pub vocab_size: usize,
@@ -60,13 +67,25 @@ impl LoadedModel {
     /// Reads a GGUF model file: header, tokenizer, weights.
     pub fn read<R: Read + Seek>(reader: &mut R) -> Result<Self, Msg> {
         let gguf = Gguf::read(reader)?;
-        let tokenizer = TextTokenizer::from_gguf(&gguf, smollm2_info())?;
-        let model = Model::from_gguf(&gguf, reader)?;
         let md = gguf.metadata();
         let name = md.string("general.name").unwrap_or("model").to_string();
+        // The shipped model's tokenizer is the registry's `smollm2`; any other file's is its own.
+        let info = if md.string("general.basename") == Ok("smollm2") {
+            smollm2_info()
+        } else {
+            TokenizerInfo {
+                id: "model".into(),
+                name: format!("{name} (from the model file)"),
+                source: "the model file".into(),
+                license: md.string("general.license").unwrap_or("the model's").into(),
+            }
+        };
+        let tokenizer = TextTokenizer::from_gguf(&gguf, info)?;
+        let model = Model::from_gguf(&gguf, reader)?;
         Ok(Self {
             stop: chat::stop_tokens(&gguf, &tokenizer),
             bos: md.u32("tokenizer.ggml.bos_token_id").ok(),
+            chat: ChatTemplate::from_gguf(&md),
             name: format!("{name} ({})", model.formats()),
             model: Arc::new(model),
             tokenizer: Arc::new(tokenizer),
@@ -94,6 +113,7 @@ impl LoadedModel {
             tokenizer: Arc::new(tokenizer),
             stop: Vec::new(),
             bos: None,
+            chat: None,
         })
     }
 
@@ -101,6 +121,8 @@ impl LoadedModel {
         let c = self.model.config();
         ModelSummary {
             name: self.name.clone(),
+            architecture: c.arch.name().to_string(),
+            formats: self.model.formats(),
             n_params: self.model.n_params(),
             weight_bytes: self.model.weight_bytes(),
             vocab_size: c.vocab_size,
@@ -116,7 +138,7 @@ impl LoadedModel {
     /// Errors: an empty prompt, an ID outside the vocabulary, more tokens than the context holds.
     pub fn prompt_ids(&self, p: &PromptSpec<'_>) -> Result<Vec<u32>, Msg> {
         let text = if p.chat {
-            chat::smollm2_prompt(p.text)
+            self.chat_prompt(p.text)?
         } else {
             p.text.to_string()
         };
@@ -149,6 +171,13 @@ impl LoadedModel {
             .into());
         }
         Ok(ids)
+    }
+
+    /// `user` wrapped in the model's chat template, or why it cannot be.
+    pub fn chat_prompt(&self, user: &str) -> Result<String, Msg> {
+        self.chat.as_ref().map(|t| t.prompt(user)).ok_or_else(|| {
+            msg!("this model's file has no chat template tokenmeter knows (ChatML, Llama 3, Zephyr): turn chat off")
+        })
     }
 
     /// A token as text (hex for the bytes of a split character); empty for an unknown ID.

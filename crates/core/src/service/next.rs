@@ -175,7 +175,11 @@ pub async fn next<F: Forward>(
         search: scoring::search(logits, &m.tokenizer, query),
         surprisal: track.then(|| surprisal::report(m, &ids, session.token_scores(), &backend)),
         continuation: continuation(m, &req.continuation),
-        template: req.chat.then(|| crate::chat::smollm2_prompt(text)),
+        template: if req.chat {
+            Some(m.chat_prompt(text)?)
+        } else {
+            None
+        },
         prompt_tokens: ids.len(),
         prompt_ids: ids,
         computed_tokens: computed,

@@ -11,8 +11,9 @@ use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
@@ -30,7 +31,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
         )));
     }
     let pre = md.string("tokenizer.ggml.pre").unwrap_or("default");
-    let pre_tokenizer = pre_tokenizer_for(pre)?;
+    let (pre_tokenizer, ignore_merges) = pre_tokenizer_for(pre)?;
 
     let tokens = md.string_array("tokenizer.ggml.tokens")?;
     let merges_raw = md.string_array("tokenizer.ggml.merges")?;
@@ -69,6 +70,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
 
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)
+        .ignore_merges(ignore_merges)
         .build()
         .map_err(|e| Error::Tokenizer(msg!("cannot build BPE model: {}", e.to_string())))?;
     let mut tokenizer = Tokenizer::new(bpe);
@@ -87,23 +89,46 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
     Ok(tokenizer)
 }
 
-/// The pre-tokenizer (text → pieces that BPE then merges within) for a llama.cpp `pre` name.
-fn pre_tokenizer_for(pre: &str) -> Result<PreTokenizerWrapper> {
+/// Llama 3's split (llama.cpp `LLAMA_VOCAB_PRE_TYPE_LLAMA3`, the `(?i:…)` of the model's own
+/// regex spelled out): contractions, letters with one leading non-letter, numbers of 1–3
+/// digits, punctuation runs, newlines, spaces.
+const LLAMA3_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Qwen2's split (`LLAMA_VOCAB_PRE_TYPE_QWEN2`): Llama 3's with every digit on its own.
+const QWEN2_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// The pre-tokenizer (text → pieces that BPE then merges within) for a llama.cpp `pre` name, and
+/// whether a piece that is itself a vocabulary entry skips the merges (llama.cpp's
+/// `ignore_merges`, set for Llama 3).
+fn pre_tokenizer_for(pre: &str) -> Result<(PreTokenizerWrapper, bool)> {
     // GPT-2's split regex, applied by `ByteLevel` with `use_regex = true`:
     //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
     // and then every byte mapped to its printable stand-in (space → Ġ). No prefix space is added.
     let gpt2 = || PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true));
+    // A regex split, then the bytes mapped without GPT-2's regex.
+    let split = |pattern: &str| -> Result<PreTokenizerWrapper> {
+        let split = Split::new(
+            SplitPattern::Regex(pattern.to_string()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map_err(|e| Error::Tokenizer(msg!("cannot build the split: {}", e.to_string())))?;
+        Ok(PreTokenizerWrapper::Sequence(Sequence::new(vec![
+            split.into(),
+            ByteLevel::new(false, true, false).into(),
+        ])))
+    };
     match pre {
         // llama.cpp: { "\p{N}", <GPT-2 regex> } — every digit is its own piece first.
-        "smollm" | "starcoder" | "refact" | "codeshell" => {
-            Ok(PreTokenizerWrapper::Sequence(Sequence::new(vec![
-                Digits::new(true).into(),
-                gpt2(),
-            ])))
-        }
-        "default" | "gpt2" | "gpt-2" => Ok(gpt2()),
+        "smollm" | "starcoder" | "refact" | "codeshell" => Ok((
+            PreTokenizerWrapper::Sequence(Sequence::new(vec![Digits::new(true).into(), gpt2()])),
+            false,
+        )),
+        "default" | "gpt2" | "gpt-2" => Ok((gpt2(), false)),
+        "llama3" | "llama-v3" | "llama-bpe" => Ok((split(LLAMA3_SPLIT)?, true)),
+        "qwen2" | "deepseek-r1-qwen" | "stablelm2" => Ok((split(QWEN2_SPLIT)?, false)),
         other => Err(Error::Unsupported(msg!(
-            "GGUF pre-tokenizer \"{}\" is not supported yet (supported: smollm, gpt2)",
+            "GGUF pre-tokenizer \"{}\" is not supported yet (supported: smollm, gpt2, llama-bpe, qwen2)",
             other
         ))),
     }

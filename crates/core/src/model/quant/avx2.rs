@@ -29,6 +29,11 @@ impl Kernel for Avx2 {
         unsafe { isum_q8_avx2(w, x) }
     }
     #[inline(always)]
+    fn q8_halves(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
+        // SAFETY: as above.
+        unsafe { isum_q8_halves_avx2(w, x) }
+    }
+    #[inline(always)]
     fn q4x4(w: &[u8; 16], x: [&[i8; 32]; 4]) -> [i32; 4] {
         // SAFETY: as above.
         unsafe { isum_q4x4_avx2(w, x) }
@@ -111,10 +116,10 @@ fn isum_q8x4_avx2(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn hsum(v: __m256i) -> i32 {
-    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
+    hsum128(_mm_add_epi32(
+        _mm256_castsi256_si128(v),
+        _mm256_extracti128_si256::<1>(v),
+    ))
 }
 
 #[inline]
@@ -150,4 +155,23 @@ fn isum_q8_avx2(w: &[i8; 32], x: &[i8; 32]) -> i32 {
         _mm256_sign_epi8(w, w),
         _mm256_sign_epi8(load32(x), w),
     ))
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn isum_q8_halves_avx2(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
+    // Lanes 0..4 of the product hold bytes 0..16, lanes 4..8 bytes 16..32.
+    let w = load32(w);
+    let v = dot_u8_i8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(load32(x), w));
+    let (lo, hi) = (_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    [hsum128(lo), hsum128(hi)]
+}
+
+/// Four i32 lanes → their sum.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn hsum128(s: __m128i) -> i32 {
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
 }

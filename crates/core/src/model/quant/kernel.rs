@@ -1,6 +1,7 @@
 //! The matrix-product loop every instruction set shares, written once over a [`Kernel`] (the
-//! exact integer block dots of one instruction set). Whichever kernel computed the integers,
-//! the float sums over blocks run in the same order here: the same bits everywhere.
+//! exact integer block dots of one instruction set) and a [`Layout`] (how one unpacked block's
+//! integer dot becomes a float term). Whichever kernel computed the integers, the float sums over
+//! blocks run in the same order here: the same bits everywhere.
 
 use std::ops::Range;
 
@@ -14,6 +15,8 @@ pub(super) trait Kernel {
     const WEIGHT_ROWS_4: bool;
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32;
     fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32;
+    /// The two halves (values 0..16 and 16..32) of a signed-byte dot, for Q6_K's scale per 16.
+    fn q8_halves(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2];
     fn q4x4(w: &[u8; 16], x: [&[i8; 32]; 4]) -> [i32; 4] {
         x.map(|x| Self::q4(w, x))
     }
@@ -29,11 +32,115 @@ pub(super) trait Kernel {
     }
 }
 
+/// One unpacked layout: weight block `i` times activation block `b` of `x` as a float term,
+/// computed by one expression per layout whichever way the loop groups the blocks.
+trait Layout<K: Kernel> {
+    fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32;
+    /// One weight block against four activation rows.
+    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+        x.map(|x| self.one(i, x, b))
+    }
+    /// Four weight blocks (of four rows) against one activation row.
+    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+        i.map(|i| self.one(i, x, b))
+    }
+}
+
+/// `d·dₓ·Σq·qₓ + m·sₓ`.
+#[inline(always)]
+fn with_min(d: f32, m: f32, x: &Q8Row, b: usize, dot: i32) -> f32 {
+    d * x.d[b] * dot as f32 + m * x.s[b]
+}
+
+/// `d·dₓ·Σq·qₓ`.
+#[inline(always)]
+fn scaled(d: f32, x: &Q8Row, b: usize, dot: i32) -> f32 {
+    d * x.d[b] * dot as f32
+}
+
+struct Q4<'a> {
+    d: &'a [f32],
+    m: &'a [f32],
+    qs: &'a [[u8; 16]],
+}
+impl<K: Kernel> Layout<K> for Q4<'_> {
+    #[inline(always)]
+    fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32 {
+        with_min(self.d[i], self.m[i], x, b, K::q4(&self.qs[i], &x.qs[b]))
+    }
+    #[inline(always)]
+    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+        let dots = K::q4x4(&self.qs[i], x.map(|x| &x.qs[b]));
+        std::array::from_fn(|k| with_min(self.d[i], self.m[i], x[k], b, dots[k]))
+    }
+    #[inline(always)]
+    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+        let dots = K::q4w4(i.map(|i| &self.qs[i]), &x.qs[b]);
+        std::array::from_fn(|k| with_min(self.d[i[k]], self.m[i[k]], x, b, dots[k]))
+    }
+}
+
+struct Q8<'a> {
+    d: &'a [f32],
+    qs: &'a [[i8; 32]],
+}
+impl<K: Kernel> Layout<K> for Q8<'_> {
+    #[inline(always)]
+    fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32 {
+        scaled(self.d[i], x, b, K::q8(&self.qs[i], &x.qs[b]))
+    }
+    #[inline(always)]
+    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+        let dots = K::q8x4(&self.qs[i], x.map(|x| &x.qs[b]));
+        std::array::from_fn(|k| scaled(self.d[i], x[k], b, dots[k]))
+    }
+    #[inline(always)]
+    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+        let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
+        std::array::from_fn(|k| scaled(self.d[i[k]], x, b, dots[k]))
+    }
+}
+
+struct Q8Min<'a> {
+    d: &'a [f32],
+    m: &'a [f32],
+    qs: &'a [[i8; 32]],
+}
+impl<K: Kernel> Layout<K> for Q8Min<'_> {
+    #[inline(always)]
+    fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32 {
+        with_min(self.d[i], self.m[i], x, b, K::q8(&self.qs[i], &x.qs[b]))
+    }
+    #[inline(always)]
+    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+        let dots = K::q8x4(&self.qs[i], x.map(|x| &x.qs[b]));
+        std::array::from_fn(|k| with_min(self.d[i], self.m[i], x[k], b, dots[k]))
+    }
+    #[inline(always)]
+    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+        let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
+        std::array::from_fn(|k| with_min(self.d[i[k]], self.m[i[k]], x, b, dots[k]))
+    }
+}
+
+struct Q8Halves<'a> {
+    d: &'a [[f32; 2]],
+    qs: &'a [[i8; 32]],
+}
+impl<K: Kernel> Layout<K> for Q8Halves<'_> {
+    /// `d₀·dₓ·Σ₀..₁₆ q·qₓ + d₁·dₓ·Σ₁₆..₃₂ q·qₓ`.
+    #[inline(always)]
+    fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32 {
+        let [lo, hi] = K::q8_halves(&self.qs[i], &x.qs[b]);
+        scaled(self.d[i][0], x, b, lo) + scaled(self.d[i][1], x, b, hi)
+    }
+}
+
 /// The loop shared by every instruction set, over the weight rows `part` (`part.start` a multiple
 /// of 4): `out[t·n + (r − part.start)] = W[r]·x[t]`, `n = part.len()` — the whole product when
-/// `part` is every row, one thread's share otherwise. Each output is `Σ_blocks d·dₓ·isum (+ m·sₓ)`
-/// summed in block order, whichever kernel computed the integers and whichever thread ran it:
-/// the same bits everywhere.
+/// `part` is every row, one thread's share otherwise. Each output is the sum of its blocks' terms
+/// in block order, whichever kernel computed the integers and whichever thread ran it: the same
+/// bits everywhere.
 #[inline(always)]
 pub(super) fn matmul_with<K: Kernel>(
     w: &QMatrix,
@@ -41,8 +148,27 @@ pub(super) fn matmul_with<K: Kernel>(
     out: &mut [f32],
     part: Range<usize>,
 ) {
-    debug_assert!(part.start.is_multiple_of(4) && part.end <= w.rows);
     let nb = w.cols / QK;
+    match &w.blocks {
+        Blocks::Q4 { d, m, qs } => rows::<K, _>(&Q4 { d, m, qs }, nb, xs, out, part),
+        Blocks::Q8 { d, qs } => rows::<K, _>(&Q8 { d, qs }, nb, xs, out, part),
+        Blocks::Q8Min { d, m, qs } => rows::<K, _>(&Q8Min { d, m, qs }, nb, xs, out, part),
+        Blocks::Q8Halves { d, qs } => rows::<K, _>(&Q8Halves { d, qs }, nb, xs, out, part),
+        Blocks::F32(_) | Blocks::F16(_) | Blocks::Bf16(_) => {
+            unreachable!("float weights multiply f32 activations (quant::float)")
+        }
+    }
+}
+
+#[inline(always)]
+fn rows<K: Kernel, L: Layout<K>>(
+    w: &L,
+    nb: usize,
+    xs: &[Q8Row],
+    out: &mut [f32],
+    part: Range<usize>,
+) {
+    debug_assert!(part.start.is_multiple_of(4));
     // `rows` is the stride of `out`, `end` where this part's rows stop.
     let (rows, end, r0) = (part.len(), part.end, part.start);
     for r in part {
@@ -54,22 +180,10 @@ pub(super) fn matmul_with<K: Kernel>(
         while t + 4 <= xs.len() {
             let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
             let mut sum = [0.0f32; 4];
-            match &w.blocks {
-                Blocks::Q4_1 { d, m, qs } => {
-                    for (b, i) in blocks.clone().enumerate() {
-                        let dots = K::q4x4(&qs[i], x.map(|x| &x.qs[b]));
-                        for k in 0..4 {
-                            sum[k] += d[i] * x[k].d[b] * dots[k] as f32 + m[i] * x[k].s[b];
-                        }
-                    }
-                }
-                Blocks::Q8_0 { d, qs } => {
-                    for (b, i) in blocks.clone().enumerate() {
-                        let dots = K::q8x4(&qs[i], x.map(|x| &x.qs[b]));
-                        for k in 0..4 {
-                            sum[k] += d[i] * x[k].d[b] * dots[k] as f32;
-                        }
-                    }
+            for (b, i) in blocks.clone().enumerate() {
+                let terms = w.x4(i, x, b);
+                for k in 0..4 {
+                    sum[k] += terms[k];
                 }
             }
             for (k, s) in sum.into_iter().enumerate() {
@@ -82,24 +196,10 @@ pub(super) fn matmul_with<K: Kernel>(
             for (t, x) in xs.iter().enumerate().skip(t) {
                 let mut sum = [0.0f32; 4];
                 let i0 = [r * nb, (r + 1) * nb, (r + 2) * nb, (r + 3) * nb];
-                match &w.blocks {
-                    Blocks::Q4_1 { d, m, qs } => {
-                        for b in 0..nb {
-                            let i = i0.map(|i| i + b);
-                            let dots = K::q4w4(i.map(|i| &qs[i]), &x.qs[b]);
-                            for k in 0..4 {
-                                sum[k] += d[i[k]] * x.d[b] * dots[k] as f32 + m[i[k]] * x.s[b];
-                            }
-                        }
-                    }
-                    Blocks::Q8_0 { d, qs } => {
-                        for b in 0..nb {
-                            let i = i0.map(|i| i + b);
-                            let dots = K::q8w4(i.map(|i| &qs[i]), &x.qs[b]);
-                            for k in 0..4 {
-                                sum[k] += d[i[k]] * x.d[b] * dots[k] as f32;
-                            }
-                        }
+                for b in 0..nb {
+                    let terms = w.w4(i0.map(|i| i + b), x, b);
+                    for k in 0..4 {
+                        sum[k] += terms[k];
                     }
                 }
                 out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
@@ -108,19 +208,8 @@ pub(super) fn matmul_with<K: Kernel>(
             // Weight rows past the last group of four: one by one.
             for (t, x) in xs.iter().enumerate().skip(t) {
                 let mut sum = 0.0f32;
-                match &w.blocks {
-                    Blocks::Q4_1 { d, m, qs } => {
-                        for (b, i) in blocks.clone().enumerate() {
-                            let dot = K::q4(&qs[i], &x.qs[b]) as f32;
-                            sum += d[i] * x.d[b] * dot + m[i] * x.s[b];
-                        }
-                    }
-                    Blocks::Q8_0 { d, qs } => {
-                        for (b, i) in blocks.clone().enumerate() {
-                            let dot = K::q8(&qs[i], &x.qs[b]) as f32;
-                            sum += d[i] * x.d[b] * dot;
-                        }
-                    }
+                for (b, i) in blocks.clone().enumerate() {
+                    sum += w.one(i, x, b);
                 }
                 out[t * rows + o] = sum;
             }

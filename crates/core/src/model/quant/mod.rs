@@ -1,11 +1,12 @@
-//! Quantized weight matrices in ggml's block formats, and the integer dot products that multiply
-//! them by quantized activations.
+//! Weight matrices in ggml's formats, and the integer dot products that multiply them by
+//! quantized activations.
 //!
-//! A GGUF stores each weight row as blocks of 32 values:
+//! A GGUF stores each weight row as blocks; [`formats`] lists them and unpacks each into one of a
+//! few layouts of 32 values with f32 scales, e.g.
 //!
 //! ```text
-//! Q4_1  w = d·q + m     q ∈ 0..=15 (4 bits)    per block: f16 d, f16 m, 16 bytes of nibbles
-//! Q8_0  w = d·q         q ∈ −127..=127         per block: f16 d, 32 bytes
+//! Q4   w = d·q + m     q ∈ 0..=15 (4 bits)     Q4_0, Q4_1, Q4_K
+//! Q8   w = d·q         q ∈ −128..=127          Q8_0, Q5_0
 //! ```
 //!
 //! Before a product, the activation row x is quantized the same way (llama.cpp's Q8_1):
@@ -13,20 +14,23 @@
 //! to `w·x` is then one exact integer dot product and two multiplications:
 //!
 //! ```text
-//! Σ (d·q + m)(dₓ·qₓ) = d·dₓ·Σ q·qₓ  +  m·sₓ          (Q4_1)
-//! Σ (d·q)(dₓ·qₓ)     = d·dₓ·Σ q·qₓ                    (Q8_0)
+//! Σ (d·q + m)(dₓ·qₓ) = d·dₓ·Σ q·qₓ  +  m·sₓ          (Q4, Q8Min)
+//! Σ (d·q)(dₓ·qₓ)     = d·dₓ·Σ q·qₓ                    (Q8; Q8Halves: one d per 16)
 //! ```
 //!
 //! The integer sums `Σ q·qₓ` run on SIMD (wasm `simd128`, x86 AVX2) or scalar code and are exact,
 //! so every path yields the same integer; the float sums over blocks are then done in one fixed
-//! order. That makes the result bit-identical natively and in wasm.
+//! order. That makes the result bit-identical natively and in wasm. Float weights (F32, F16,
+//! BF16) multiply f32 activations instead, in a fixed order too ([`float`]).
 //!
-//! Files: this one holds the formats, [`QMatrix`] and [`Q8Row`]; [`kernel`] the loop every
-//! instruction set shares; [`scalar`], `simd128` (wasm) and `avx2` (x86_64, chosen at run time)
-//! the exact integer block dots.
+//! Files: this one holds [`QMatrix`] and [`Q8Row`]; [`formats`] the file formats; [`kernel`] the
+//! loop every instruction set shares; [`scalar`], `simd128` (wasm) and `avx2` (x86_64, chosen at
+//! run time) the exact integer block dots; [`float`] the float formats' product.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod float;
+pub mod formats;
 mod kernel;
 mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -44,185 +48,147 @@ use simd128::Simd128 as Portable;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use Scalar as Portable;
 
+use std::ops::Range;
+
 use half::f16;
 
-use super::threads;
-use crate::{msg, Error, Result};
+use formats::Blocks;
+pub use formats::Format;
 
-/// Values per quantization block in every format used here.
+use super::threads;
+use crate::Result;
+
+/// Values per quantization block of the kernels (and of ggml's legacy formats).
 pub const QK: usize = 32;
 
-/// ggml type ids (`ggml_type`) of the formats we read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Q4_1,
-    Q8_0,
-}
-
-impl Format {
-    /// Bytes of one block of 32 values in the file.
-    pub fn block_bytes(self) -> usize {
-        match self {
-            Format::Q4_1 => 20,
-            Format::Q8_0 => 34,
-        }
-    }
-}
-
-/// Per-block storage, unpacked from the file into arrays (scales as f32).
-pub(crate) enum Blocks {
-    Q4_1 {
-        d: Vec<f32>,
-        m: Vec<f32>,
-        qs: Vec<[u8; 16]>,
-    },
-    Q8_0 {
-        d: Vec<f32>,
-        qs: Vec<[i8; 32]>,
-    },
-}
-
-/// Read access to a [`QMatrix`]'s blocks (for uploading them elsewhere, e.g. to a GPU).
+/// Read access to a [`QMatrix`]'s unpacked blocks (for uploading them elsewhere, e.g. to a GPU).
 pub enum BlockView<'a> {
-    Q4_1 {
+    /// `w = d·q + m`, q 4-bit: Q4_0, Q4_1, Q4_K.
+    Q4 {
         d: &'a [f32],
         m: &'a [f32],
         qs: &'a [[u8; 16]],
     },
-    Q8_0 {
-        d: &'a [f32],
-        qs: &'a [[i8; 32]],
-    },
+    /// `w = d·q`, q signed bytes: Q8_0, Q5_0.
+    Q8 { d: &'a [f32], qs: &'a [[i8; 32]] },
+    /// Any other layout (Q5_1, Q5_K, Q6_K, floats): read it with [`QMatrix::row_f32`].
+    Other,
 }
 
-/// A weight matrix `(rows, cols)`, row-major, each row `cols / 32` blocks.
+/// A weight matrix `(rows, cols)`, row-major, in one of ggml's formats.
 pub struct QMatrix {
     rows: usize,
     cols: usize,
+    /// The format in the file (several unpack into the same [`Blocks`] layout).
+    format: Format,
     blocks: Blocks,
-}
-
-fn f16_at(bytes: &[u8], at: usize) -> f32 {
-    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
 }
 
 impl QMatrix {
     /// Reads a matrix from its raw GGUF bytes.
     pub fn from_bytes(format: Format, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self> {
-        if !cols.is_multiple_of(QK) {
-            return Err(Error::InvalidGguf(msg!(
-                "a row of {} values is not a whole number of blocks",
-                cols
-            )));
-        }
-        let n_blocks = rows * cols / QK;
-        let size = format.block_bytes();
-        if bytes.len() != n_blocks * size {
-            return Err(Error::InvalidGguf(msg!(
-                "{} matrix {}×{} needs {} bytes, got {}",
-                format!("{format:?}"),
-                rows,
-                cols,
-                n_blocks * size,
-                bytes.len()
-            )));
-        }
-        let chunks = bytes.chunks_exact(size);
-        let blocks = match format {
-            Format::Q4_1 => {
-                let (mut d, mut m, mut qs) = (
-                    Vec::with_capacity(n_blocks),
-                    Vec::with_capacity(n_blocks),
-                    Vec::with_capacity(n_blocks),
-                );
-                for b in chunks {
-                    d.push(f16_at(b, 0));
-                    m.push(f16_at(b, 2));
-                    let mut q = [0u8; 16];
-                    q.copy_from_slice(&b[4..20]);
-                    qs.push(q);
-                }
-                Blocks::Q4_1 { d, m, qs }
-            }
-            Format::Q8_0 => {
-                let (mut d, mut qs) = (Vec::with_capacity(n_blocks), Vec::with_capacity(n_blocks));
-                for b in chunks {
-                    d.push(f16_at(b, 0));
-                    let mut q = [0i8; 32];
-                    for (dst, &src) in q.iter_mut().zip(&b[2..34]) {
-                        *dst = src as i8;
-                    }
-                    qs.push(q);
-                }
-                Blocks::Q8_0 { d, qs }
-            }
-        };
-        Ok(Self { rows, cols, blocks })
+        formats::check_size(format, rows, cols, bytes.len())?;
+        Ok(Self {
+            rows,
+            cols,
+            format,
+            blocks: formats::unpack(format, bytes, rows * cols),
+        })
     }
 
-    /// The block format the weights are stored in.
+    /// The format the weights are stored in, in the file.
     pub fn format(&self) -> Format {
-        match self.blocks {
-            Blocks::Q4_1 { .. } => Format::Q4_1,
-            Blocks::Q8_0 { .. } => Format::Q8_0,
-        }
+        self.format
     }
 
     pub fn rows(&self) -> usize {
         self.rows
     }
 
-    /// The blocks, row-major, as read from the file (scales widened to f32).
-    pub fn blocks(&self) -> BlockView<'_> {
-        match &self.blocks {
-            Blocks::Q4_1 { d, m, qs } => BlockView::Q4_1 { d, m, qs },
-            Blocks::Q8_0 { d, qs } => BlockView::Q8_0 { d, qs },
-        }
-    }
-
     pub fn cols(&self) -> usize {
         self.cols
     }
 
+    /// The unpacked blocks, row-major (scales widened to f32), where a GPU kernel exists for
+    /// their layout.
+    pub fn blocks(&self) -> BlockView<'_> {
+        match &self.blocks {
+            Blocks::Q4 { d, m, qs } => BlockView::Q4 { d, m, qs },
+            Blocks::Q8 { d, qs } => BlockView::Q8 { d, qs },
+            _ => BlockView::Other,
+        }
+    }
+
     /// Writes row `r`, dequantized, into `out` (`cols` values): an embedding lookup.
     pub fn row_f32(&self, r: usize, out: &mut [f32]) {
-        let nb = self.cols / QK;
-        for (b, out) in out.chunks_exact_mut(QK).enumerate() {
-            let i = r * nb + b;
-            match &self.blocks {
-                Blocks::Q4_1 { d, m, qs } => {
-                    for (j, q) in qs[i].iter().enumerate() {
-                        out[j] = d[i] * f32::from(q & 0x0F) + m[i];
-                        out[j + 16] = d[i] * f32::from(q >> 4) + m[i];
-                    }
+        let out = &mut out[..self.cols];
+        let row = r * self.cols..(r + 1) * self.cols;
+        match &self.blocks {
+            Blocks::F32(w) => out.copy_from_slice(&w[row]),
+            Blocks::F16(w) => {
+                for (o, &h) in out.iter_mut().zip(&w[row]) {
+                    *o = f16::from_bits(h).to_f32();
                 }
-                Blocks::Q8_0 { d, qs } => {
-                    for (o, &q) in out.iter_mut().zip(&qs[i]) {
-                        *o = d[i] * f32::from(q);
+            }
+            Blocks::Bf16(w) => {
+                for (o, &h) in out.iter_mut().zip(&w[row]) {
+                    *o = bf16_to_f32(h);
+                }
+            }
+            blocks => {
+                let nb = self.cols / QK;
+                for (b, out) in out.chunks_exact_mut(QK).enumerate() {
+                    let i = r * nb + b;
+                    match blocks {
+                        Blocks::Q4 { d, m, qs } => {
+                            for (j, q) in qs[i].iter().enumerate() {
+                                out[j] = d[i] * f32::from(q & 0x0F) + m[i];
+                                out[j + 16] = d[i] * f32::from(q >> 4) + m[i];
+                            }
+                        }
+                        Blocks::Q8 { d, qs } => {
+                            for (o, &q) in out.iter_mut().zip(&qs[i]) {
+                                *o = d[i] * f32::from(q);
+                            }
+                        }
+                        Blocks::Q8Min { d, m, qs } => {
+                            for (o, &q) in out.iter_mut().zip(&qs[i]) {
+                                *o = d[i] * f32::from(q) + m[i];
+                            }
+                        }
+                        Blocks::Q8Halves { d, qs } => {
+                            for (j, (o, &q)) in out.iter_mut().zip(&qs[i]).enumerate() {
+                                *o = d[i][j / 16] * f32::from(q);
+                            }
+                        }
+                        Blocks::F32(_) | Blocks::F16(_) | Blocks::Bf16(_) => unreachable!(),
                     }
                 }
             }
         }
     }
 
-    /// `out[t·rows + r] = W[r] · x[t]` for every activation row `x[t]`: `xs · Wᵀ`.
+    /// `out[t·rows + r] = W[r] · x[t]` for every activation row `x[t]`: `xs · Wᵀ`. `x` is the
+    /// input `(tokens, cols)` and `xq` the same rows quantized to 8 bits: the block formats
+    /// multiply `xq` with exact integer dots, the float formats `x` in f32.
     ///
     /// Each weight row is read once and multiplied with every activation row while it is hot.
     /// With several threads ([`threads`](crate::model::threads)), each computes a band of rows
     /// into its own buffer and the bands are copied into `out`: which thread computed a row
     /// changes nothing in its bits.
-    pub fn matmul(&self, xs: &[Q8Row], out: &mut [f32]) {
-        assert!(xs.iter().all(|x| x.qs.len() * QK == self.cols));
-        assert_eq!(out.len(), xs.len() * self.rows);
-        let bands = threads::bands(self.rows, self.cols * xs.len());
+    pub fn matmul(&self, x: &[f32], xq: &[Q8Row], out: &mut [f32]) {
+        let tokens = xq.len();
+        assert!(x.len() == tokens * self.cols && out.len() == tokens * self.rows);
+        assert!(self.format.is_float() || xq.iter().all(|x| x.qs.len() * QK == self.cols));
+        let bands = threads::bands(self.rows, self.cols * tokens);
         if bands.len() == 1 {
-            self.matmul_band(xs, out, 0..self.rows);
+            self.matmul_band(x, xq, out, 0..self.rows);
             return;
         }
         // (tokens, band) each, then into (tokens, rows).
         let computed = threads::map(bands, |band| {
-            let mut part = vec![0.0f32; xs.len() * band.len()];
-            self.matmul_band(xs, &mut part, band.clone());
+            let mut part = vec![0.0f32; tokens * band.len()];
+            self.matmul_band(x, xq, &mut part, band.clone());
             (band, part)
         });
         for (band, part) in computed {
@@ -234,14 +200,17 @@ impl QMatrix {
 
     /// The rows `band` of [`QMatrix::matmul`] into `out` `(tokens, band.len())`, on the best
     /// kernel of this CPU.
-    fn matmul_band(&self, xs: &[Q8Row], out: &mut [f32], band: std::ops::Range<usize>) {
+    fn matmul_band(&self, x: &[f32], xq: &[Q8Row], out: &mut [f32], band: Range<usize>) {
+        if self.format.is_float() {
+            return float::matmul_float(self, x, out, band);
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is present (checked just above).
-            unsafe { avx2::matmul_avx2(self, xs, out, band) };
+            unsafe { avx2::matmul_avx2(self, xq, out, band) };
             return;
         }
-        matmul_with::<Portable>(self, xs, out, band);
+        matmul_with::<Portable>(self, xq, out, band);
     }
 
     /// `out[t·rows + r] = W[r] · x[t]` with f32 activations `x` `(tokens, cols)`: each weight
@@ -265,10 +234,18 @@ impl QMatrix {
 
     /// [`QMatrix::matmul`] in plain scalar code: the definition every SIMD path must equal bit
     /// for bit (tests compare them, natively and in wasm).
-    pub fn matmul_scalar(&self, xs: &[Q8Row], out: &mut [f32]) {
-        assert_eq!(out.len(), xs.len() * self.rows);
-        matmul_with::<Scalar>(self, xs, out, 0..self.rows);
+    pub fn matmul_scalar(&self, x: &[f32], xq: &[Q8Row], out: &mut [f32]) {
+        assert_eq!(out.len(), xq.len() * self.rows);
+        if self.format.is_float() {
+            return float::matmul_float(self, x, out, 0..self.rows);
+        }
+        matmul_with::<Scalar>(self, xq, out, 0..self.rows);
     }
+}
+
+/// bfloat16 is the top half of an f32.
+fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
 }
 
 /// An activation row quantized to 8 bits per value, per block of 32: `x ≈ d·q`, and `s = d·Σq`.

@@ -21,6 +21,19 @@ pub(super) fn isum_q8_scalar(w: &[i8; 32], x: &[i8; 32]) -> i32 {
         .sum()
 }
 
+#[inline(always)]
+pub(super) fn isum_q8_halves_scalar(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
+    let (w0, w1) = w.split_at(16);
+    let (x0, x1) = x.split_at(16);
+    let dot = |w: &[i8], x: &[i8]| -> i32 {
+        w.iter()
+            .zip(x)
+            .map(|(&a, &b)| i32::from(a) * i32::from(b))
+            .sum()
+    };
+    [dot(w0, x0), dot(w1, x1)]
+}
+
 /// Plain Rust: the definition the SIMD kernels must equal.
 pub(super) struct Scalar;
 impl Kernel for Scalar {
@@ -30,5 +43,8 @@ impl Kernel for Scalar {
     }
     fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
         isum_q8_scalar(w, x)
+    }
+    fn q8_halves(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
+        isum_q8_halves_scalar(w, x)
     }
 }

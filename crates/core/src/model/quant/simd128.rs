@@ -27,6 +27,11 @@ impl Kernel for Simd128 {
         isum_q8_simd128(w, x)
     }
     #[inline(always)]
+    fn q8_halves(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
+        let ((w0, w1), (x0, x1)) = (load32(w), load32(x));
+        [hsum(dot16(w0, x0)), hsum(dot16(w1, x1))]
+    }
+    #[inline(always)]
     fn q4x4(w: &[u8; 16], x: [&[i8; 32]; 4]) -> [i32; 4] {
         let (lo, hi) = unpack_q4(w);
         hsum4(x.map(|x| {

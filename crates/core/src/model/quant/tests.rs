@@ -35,6 +35,9 @@ fn simd_integer_dots_equal_scalar_exactly() {
         let (w4, w8, x) = (q4_block(&mut rng), q8_block(&mut rng), q8_block(&mut rng));
         assert_eq!(Portable::q4(&w4, &x), isum_q4_scalar(&w4, &x));
         assert_eq!(Portable::q8(&w8, &x), isum_q8_scalar(&w8, &x));
+        assert_eq!(Portable::q8_halves(&w8, &x), Scalar::q8_halves(&w8, &x));
+        let halves = Scalar::q8_halves(&w8, &x);
+        assert_eq!(halves[0] + halves[1], isum_q8_scalar(&w8, &x));
         let xs = [&x, &w8, &x, &w8];
         assert_eq!(Portable::q4x4(&w4, xs), Scalar::q4x4(&w4, xs));
         assert_eq!(Portable::q8x4(&w8, xs), Scalar::q8x4(&w8, xs));
@@ -83,8 +86,8 @@ fn assert_matmul_is_scalar(w: &QMatrix, rng: &mut Lcg, seq: usize, what: &str) {
     let mut xq = Vec::new();
     Q8Row::quantize_rows(&x, cols, &mut xq);
     let (mut fast, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
-    w.matmul(&xq, &mut fast);
-    w.matmul_scalar(&xq, &mut reference);
+    w.matmul(&x, &xq, &mut fast);
+    w.matmul_scalar(&x, &xq, &mut reference);
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&fast), bits(&reference), "{what}seq {seq}");
 }
@@ -117,7 +120,7 @@ fn quantized_matmul_matches_the_dequantized_product_within_8_bit_error() {
     let mut xq = Vec::new();
     Q8Row::quantize_rows(&x, cols, &mut xq);
     let mut out = vec![0.0; seq * rows];
-    w.matmul(&xq, &mut out);
+    w.matmul(&x, &xq, &mut out);
     let mut row = vec![0.0; cols];
     for r in 0..rows {
         w.row_f32(r, &mut row);
@@ -183,4 +186,121 @@ fn threaded_matmul_equals_the_scalar_definition_bit_for_bit() {
         }
     }
     threads::set_threads(1);
+}
+
+/// `rows` rows of `format` as they sit in a GGUF: random bits, with every scale (and every float
+/// weight) set to a finite value of a plausible size.
+fn random_bytes(rng: &mut Lcg, format: Format, rows: usize, cols: usize) -> Vec<u8> {
+    let n_blocks = rows * cols / format.block_values();
+    let size = format.block_bytes();
+    let mut bytes: Vec<u8> = (0..n_blocks * size).map(|_| rng.next() as u8).collect();
+    let f16_bytes = |v: f32| f16::from_f32(v).to_bits().to_le_bytes();
+    for block in bytes.chunks_exact_mut(size) {
+        let (a, b) = (rng.f32(), rng.f32());
+        let mut put = |at: usize, v: f32| block[at..at + 2].copy_from_slice(&f16_bytes(v));
+        match format {
+            Format::F32 => block.copy_from_slice(&(a * 2.0).to_le_bytes()),
+            Format::F16 => put(0, a * 2.0),
+            Format::BF16 => {
+                let bits = (a * 2.0).to_bits() >> 16;
+                block.copy_from_slice(&(bits as u16).to_le_bytes());
+            }
+            Format::Q4_0 | Format::Q5_0 | Format::Q8_0 => put(0, 0.01 + a.abs() * 0.05),
+            Format::Q4_1 | Format::Q5_1 | Format::Q4_K | Format::Q5_K => {
+                put(0, 0.001 + a.abs() * 0.01);
+                put(2, b * 0.02);
+            }
+            Format::Q6_K => put(208, 0.0005 + a.abs() * 0.001),
+        }
+    }
+    bytes
+}
+
+/// Every format's rows, unpacked, hold exactly the values candle's dequantization (a port of
+/// ggml's `dequantize_row_*`) reads from the same bytes.
+#[test]
+fn every_format_reads_the_values_ggml_defines() {
+    use candle_core::quantized::ggml_file::qtensor_from_ggml;
+    use candle_core::quantized::GgmlDType as G;
+    let mut rng = Lcg(5);
+    let (rows, cols) = (3, 512);
+    let dtypes = [
+        G::F32,
+        G::F16,
+        G::BF16,
+        G::Q4_0,
+        G::Q4_1,
+        G::Q5_0,
+        G::Q5_1,
+        G::Q8_0,
+        G::Q4K,
+        G::Q5K,
+        G::Q6K,
+    ];
+    for (format, dtype) in Format::ALL.into_iter().zip(dtypes) {
+        assert_eq!(Format::from_ggml(dtype), Some(format));
+        let bytes = random_bytes(&mut rng, format, rows, cols);
+        let m = QMatrix::from_bytes(format, rows, cols, &bytes).expect("matrix");
+        assert_eq!(m.format(), format);
+        let cpu = candle_core::Device::Cpu;
+        let want = qtensor_from_ggml(dtype, &bytes, vec![rows, cols], &cpu)
+            .and_then(|t| t.dequantize(&cpu))
+            .and_then(|t| t.to_vec2::<f32>())
+            .expect("candle dequantizes");
+        let mut row = vec![0.0; cols];
+        for (r, want) in want.iter().enumerate() {
+            m.row_f32(r, &mut row);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&row), bits(want), "{format:?} row {r}");
+        }
+        // One byte short is refused with the sizes, not read past.
+        let err = QMatrix::from_bytes(format, rows, cols, &bytes[1..]).err();
+        assert!(
+            err.is_some_and(|e| format!("{e:?}").contains("needs")),
+            "{format:?}"
+        );
+    }
+    // A K-quant row must be whole super-blocks.
+    assert!(QMatrix::from_bytes(Format::Q4_K, 1, 32, &[0; 18]).is_err());
+}
+
+/// For every format, the product has the scalar definition's bits, whichever kernel this machine
+/// picks, and stays within 8-bit activation error (floats: f32 rounding) of the exact product.
+#[test]
+fn every_format_multiplies_exactly_as_defined_and_near_the_exact_product() {
+    let mut rng = Lcg(9);
+    let (rows, cols) = (9, 512);
+    for format in Format::ALL {
+        let bytes = random_bytes(&mut rng, format, rows, cols);
+        let w = QMatrix::from_bytes(format, rows, cols, &bytes).expect("matrix");
+        for seq in [1, 2, 5] {
+            assert_matmul_is_scalar(&w, &mut rng, seq, &format!("{format:?} "));
+        }
+        let seq = 3;
+        let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 4.0).collect();
+        let mut xq = Vec::new();
+        Q8Row::quantize_rows(&x, cols, &mut xq);
+        let (mut fast, mut exact) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
+        w.matmul(&x, &xq, &mut fast);
+        w.matmul_f32(&x, &mut exact);
+        let mut row = vec![0.0; cols];
+        for r in 0..rows {
+            w.row_f32(r, &mut row);
+            let abs_w: f32 = row.iter().map(|v| v.abs()).sum();
+            for t in 0..seq {
+                let (got, want) = (fast[t * rows + r], exact[t * rows + r]);
+                // Each xᵢ moves by at most max|x|/254 ≤ 2/254 when quantized; float weights
+                // only round in f32.
+                let bound = if format.is_float() {
+                    1e-5 * abs_w * 2.0
+                } else {
+                    abs_w * 2.0 / 254.0
+                };
+                assert!(
+                    (got - want).abs() <= bound,
+                    "{format:?} {r},{t}: {got} vs {want}"
+                );
+            }
+        }
+    }
 }
