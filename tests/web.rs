@@ -91,17 +91,24 @@ fn simd128_matmul_equals_the_scalar_definition() {
         state ^= state << 5;
         state
     };
-    let (rows, cols) = (5, 128);
-    for format in [Format::Q4_1, Format::Q8_0] {
-        let n_bytes = rows * cols / 32 * format.block_bytes();
+    let (rows, cols) = (5, 512);
+    // f16 bits of 2⁻⁷ (a scale) and of −2⁻⁷ (a minimum), and where each format keeps them.
+    let (scale, min) = ([0x00, 0x20], [0x00, 0xA0]);
+    for format in Format::ALL {
+        let n_bytes = rows * cols / format.block_values() * format.block_bytes();
         let mut bytes: Vec<u8> = (0..n_bytes).map(|_| next() as u8).collect();
-        // Sensible f16 scales (0x2000 ≈ 0.0078) at the start of every block.
         for block in bytes.chunks_exact_mut(format.block_bytes()) {
-            block[0] = 0;
-            block[1] = 0x20;
-            if format == Format::Q4_1 {
-                block[2] = 0;
-                block[3] = 0xA0; // m ≈ −0.0078
+            match format {
+                // Floats: small finite values (a top byte of 0x3C or 0xBC keeps them in ±2).
+                Format::F32 => block[3] = 0x3C | (block[3] & 0x80),
+                Format::F16 => block[1] = 0x30 | (block[1] & 0x80),
+                Format::BF16 => block[1] = 0x3C | (block[1] & 0x80),
+                Format::Q6_K => block[208..210].copy_from_slice(&scale),
+                Format::Q4_1 | Format::Q5_1 | Format::Q4_K | Format::Q5_K => {
+                    block[0..2].copy_from_slice(&scale);
+                    block[2..4].copy_from_slice(&min);
+                }
+                _ => block[0..2].copy_from_slice(&scale),
             }
         }
         let w = QMatrix::from_bytes(format, rows, cols, &bytes).expect("matrix");
@@ -112,9 +119,10 @@ fn simd128_matmul_equals_the_scalar_definition() {
             let mut xq = Vec::new();
             Q8Row::quantize_rows(&x, cols, &mut xq);
             let (mut a, mut b) = (vec![0.0f32; seq * rows], vec![0.0f32; seq * rows]);
-            w.matmul(&xq, &mut a);
-            w.matmul_scalar(&xq, &mut b);
+            w.matmul(&x, &xq, &mut a);
+            w.matmul_scalar(&x, &xq, &mut b);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert!(a.iter().all(|v| v.is_finite()), "{format:?}");
             assert_eq!(bits(&a), bits(&b), "{format:?}, seq {seq}");
         }
     }

@@ -23,7 +23,7 @@ pub struct InsideArgs {
     /// Put the BOS token before the prompt.
     #[arg(long)]
     bos: bool,
-    /// Wrap the prompt as a user message in SmolLM2's chat template.
+    /// Wrap the prompt as a user message in the model's chat template (ChatML, Llama 3, Zephyr).
     #[arg(long)]
     chat: bool,
     /// The token position to look at, 0-based over the tokens the model reads (default: the

@@ -32,7 +32,7 @@ use tokenmeter_core::Msg;
     about = "Tokens, next-token scores and their cost, as JSON"
 )]
 struct Cli {
-    /// The SmolLM2 GGUF file (default: $TOKENMETER_MODEL, else the one `./dev setup` fetched);
+    /// A GGUF model file: llama, qwen2 or qwen3, in F32/F16/BF16, Q4_0–Q8_0 or Q4_K–Q6_K (default: $TOKENMETER_MODEL, else the SmolLM2 `./dev setup` fetched);
     /// also accepted after the model-using subcommands.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
@@ -48,7 +48,7 @@ struct Cli {
 /// `--model PATH` of the subcommands that read the GGUF.
 #[derive(clap::Args, Default)]
 pub struct GgufArg {
-    /// The SmolLM2 GGUF file (default: $TOKENMETER_MODEL, else the one `./dev setup` fetched).
+    /// A GGUF model file: llama, qwen2 or qwen3, in F32/F16/BF16, Q4_0–Q8_0 or Q4_K–Q6_K (default: $TOKENMETER_MODEL, else the SmolLM2 `./dev setup` fetched).
     #[arg(long = "model", value_name = "PATH")]
     gguf: Option<PathBuf>,
 }

@@ -37,7 +37,7 @@ impl Model {
                 Error::Unsupported(msg!(
                     "tensor '{}' is {}; tokenmeter reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K",
                     name,
-                    format!("{:?}", t.dtype())
+                    Format::ggml_name(t.dtype())
                 ))
             })?;
             let bytes = t.data().map_err(Error::from)?;

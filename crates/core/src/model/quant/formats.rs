@@ -125,6 +125,20 @@ impl Format {
         })
     }
 
+    /// ggml's name of any ggml type candle parses (for refusals of the ones tokenmeter does not
+    /// read: "Q2_K", not candle's "Q2K").
+    pub fn ggml_name(dtype: candle_core::quantized::GgmlDType) -> &'static str {
+        use candle_core::quantized::GgmlDType as G;
+        match (Self::from_ggml(dtype), dtype) {
+            (Some(f), _) => f.name(),
+            (None, G::Q8_1) => "Q8_1",
+            (None, G::Q2K) => "Q2_K",
+            (None, G::Q3K) => "Q3_K",
+            (None, G::Q8K) => "Q8_K",
+            (None, _) => "an unknown type",
+        }
+    }
+
     /// Whether values are stored as floats (multiplied by f32 activations, not 8-bit ones).
     pub fn is_float(self) -> bool {
         matches!(self, Format::F32 | Format::F16 | Format::BF16)
