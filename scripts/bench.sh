@@ -5,6 +5,7 @@
 #      SIMD (what Chromium gets) and the plain one,
 #   3. llama.cpp through llama-cpp-python (1 thread, and all cores),
 #   4. wllama (llama.cpp in wasm; npm @wllama/wllama) in the same Chromium (1 thread, all cores),
+#   5. each weight format of the same model (native, llama.cpp, wasm; 1 thread),
 # in one run, and prints their ratios. Raw results land in target/bench/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,4 +60,14 @@ open(sys.argv[1], "w", encoding="utf-8").write("\n".join(out))
 PY
 target/release/tokenmeter bench-tokenizers --text-file "$out/mixed-1mb.txt" >"$out/tokenizers-native.json"
 (cd tests/e2e && node bench-tokenizers.mjs) >"$out/tokenizers-wasm.json"
+echo "weight formats (the shipped model requantized by llama.cpp, ./dev test's files)…" >&2
+# Each format of the same model, 1 thread: tokenmeter natively, llama.cpp, and tokenmeter's wasm
+# reading the file as "Use your own model" does.
+for f in data/models/SmolLM2-135M-Instruct.Q4_1.gguf data/test/models/smollm2-{Q4_0,Q5_1,Q8_0,Q4_K_M}.gguf; do
+  [ -f "$f" ] || { echo "missing $f: ./dev test makes it" >&2; exit 1; }
+  name=$(basename "$f" .gguf)
+  target/release/tokenmeter bench --model "$f" --backend cpu --threads 1 --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/format-$name-native.json"
+  .tools/pyref/bin/python scripts/bench_llama_cpp.py "$ids" "$D" "$R" 1 "$ROOT/$f" >"$out/format-$name-llama.json"
+  (cd tests/e2e && node bench-file.mjs "$ROOT/$f" "$P" "$D" "$R") >"$out/format-$name-wasm.json"
+done
 python3 scripts/bench_report.py "$out"

@@ -20,8 +20,9 @@ MODEL = os.path.join(ROOT, "data/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 def main():
     prompt = json.loads(sys.argv[1])
     decode_tokens, runs, threads = (int(a) for a in sys.argv[2:5])
+    model = sys.argv[5] if len(sys.argv) > 5 else MODEL  # another weight format of the model
     llm = llama_cpp.Llama(
-        model_path=MODEL, n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads,
+        model_path=model, n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads,
         n_threads_batch=threads, flash_attn=False, logits_all=False, verbose=False,
     )
     n_vocab = llm.n_vocab()

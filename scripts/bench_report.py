@@ -89,3 +89,17 @@ js = tw["js"]
 print(f"o200k_base, same page: tokenmeter wasm {o['encode_ms']:.0f} ms vs gpt-tokenizer {js['encode_ms']:.0f} ms "
       f"(speed ratio {js['encode_ms'] / o['encode_ms']:.2f}; gpt-tokenizer counts {js['tokens']} tokens, tiktoken and "
       f"tokenmeter {o['tokens']})")
+
+formats = sorted({f[len("format-"):-len("-native.json")] for f in os.listdir(out)
+                  if f.startswith("format-") and f.endswith("-native.json")})
+if formats:
+    print("\nweight formats, the same model (SmolLM2-135M) requantized by llama.cpp; 1 thread each, tok/s:")
+    print(f"{'file':<34} {'formats':<26} {'llama.cpp':>17} {'native':>17} {'wasm':>17} "
+          f"{'native÷llama.cpp':>18} {'wasm÷native':>13}")
+    for name in formats:
+        n, l, w = (load(f"format-{name}-{k}") for k in ("native", "llama", "wasm"))
+        pd = lambda b: f"{b['prefill_tokens_per_s']:.0f}/{b['decode_tokens_per_s']:.1f}"
+        print(f"{name:<34} {w['formats']:<26} {pd(l):>17} {pd(n):>17} {pd(w):>17} "
+              f"{ratio(n, l, 'prefill'):>8.2f}/{ratio(n, l, 'decode'):.2f} "
+              f"{ratio(w, n, 'prefill'):>6.2f}/{ratio(w, n, 'decode'):.2f}")
+    print("  (prefill/decode; ratios prefill/decode)")

@@ -13,7 +13,10 @@ Run by `./dev test` (after building llama-cpp-python from PyPI's source archive 
                           pre-tokenizer); qwen3 (per-head Q/K norm, heads wider than dim/n_head);
   reference.json          for each file: llama.cpp's token IDs of the corpus (for each
                           pre-tokenizer), next-token logits for three prompts, and 32 greedy steps
-                          with the margin between llama.cpp's first and second choice at each.
+                          with the margin between llama.cpp's first and second choice at each;
+                          and llama.cpp's token IDs of the corpus with its own vocabulary test
+                          files (data/vendor/llama.cpp-vocab: Llama 2's SentencePiece, Llama 3's
+                          and Qwen2's BPE, from the llama-cpp-python sdist; `./dev` fetches them).
 
 Everything is deterministic (seeded weights, llama.cpp's quantizer, one thread); the file is
 rewritten only when this script or the shipped model changes (a stamp of both is kept).
@@ -53,6 +56,15 @@ SYNTHETIC_FORMATS = {
     "qwen3": [("F32", None), ("Q4_K_M", F.LLAMA_FTYPE_MOSTLY_Q4_K_M), ("Q4_1", F.LLAMA_FTYPE_MOSTLY_Q4_1)],
 }
 
+VOCABS = os.path.join(ROOT, "data/vendor/llama.cpp-vocab")
+VOCAB_FILES = ["ggml-vocab-llama-spm.gguf", "ggml-vocab-llama-bpe.gguf", "ggml-vocab-qwen2.gguf"]
+# SentencePiece's corners: the space it prefixes to a text and after each special token, runs of
+# spaces, characters missing from the vocabulary (byte fallback), special tokens in the text.
+SPM_TEXTS = [
+    "Hello", " Hello", "  Hello", "Hello  world", "\n\nHello\n", "<s>Hello</s>", "a<s>b", "<s> <s>",
+    "ﬁ ligature and 𝓯𝓪𝓷𝓬𝔂 letters", "tab\tand\u00a0nbsp", "▁ already a metaspace", "<unk>",
+]
+
 PROMPTS = [
     "The capital of France is",
     "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
@@ -67,6 +79,8 @@ def stamp():
         h.update(f.read())
     h.update(sha256(SHIPPED).encode())
     h.update(llama_cpp.__version__.encode())
+    for name in VOCAB_FILES:
+        h.update(sha256(os.path.join(VOCABS, name)).encode())
     return h.hexdigest()
 
 
@@ -238,12 +252,20 @@ def main():
     quantize(os.path.join(OUT, "llama-F32.gguf"), os.path.join(OUT, "refused-Q2_K.gguf"),
              F.LLAMA_FTYPE_MOSTLY_Q2_K)
     write_synthetic("llama", os.path.join(OUT, "refused-gemma.gguf"), vocab, seed=7, declared="gemma")
+    vocabularies = []
+    for name in VOCAB_FILES:
+        vocab = llama_cpp.Llama(model_path=os.path.join(VOCABS, name), vocab_only=True, verbose=False)
+        texts = TOKEN_TEXTS + SPM_TEXTS
+        vocabularies.append({"file": name, "tokens": [{"text": t, "ids": tokenize(vocab, t)} for t in texts]})
+        del vocab
+        print(f"test models: the token IDs of {name}", file=sys.stderr)
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump({
             "generator": "scripts/test_models.py",
             "llama_cpp_python": llama_cpp.__version__,
             "stamp": want,
             "models": entries,
+            "vocabularies": vocabularies,
         }, f, ensure_ascii=False)
     print(f"test models: wrote {len(entries)} models and their references", file=sys.stderr)
 

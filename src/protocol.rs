@@ -57,6 +57,12 @@ pub enum ToWorker {
         #[serde(default)]
         backend: Preference,
     },
+    /// Load the user's own GGUF model (posted alongside this message) instead of the shipped one:
+    /// read in place, tensor by tensor, after a check that it fits in the page's memory.
+    LoadFile {
+        #[serde(default)]
+        backend: Preference,
+    },
     /// Move the loaded model to another backend (the user's choice in the status line).
     SetBackend(Preference),
     /// Score the whole vocabulary as the next token after a text (and what was generated).

@@ -34,6 +34,9 @@ pub struct Bridge {
     files_added: Cell<u32>,
     /// The user's tokenizer files, to hand again to a restarted worker: (id, file).
     files: RefCell<Vec<(String, web_sys::File)>>,
+    /// The user's own model file, loaded instead of the shipped model while it is set (and
+    /// handed again to a restarted worker).
+    own_model: RefCell<Option<web_sys::File>>,
     /// The file the tokenizer worker is reading now: if it crashes meanwhile, that file is the
     /// likely cause and is not handed to the next worker.
     reading: RefCell<Option<String>>,
@@ -56,6 +59,7 @@ impl Bridge {
             seqs: Rc::new(Seqs::default()),
             files_added: Cell::new(0),
             files: RefCell::new(Vec::new()),
+            own_model: RefCell::new(None),
             reading: RefCell::new(None),
             tokenizer_crashes: Cell::new(0),
             model_crashes: Cell::new(0),
@@ -186,11 +190,15 @@ impl Bridge {
                 }
             },
         )?;
-        handle.send(&ToWorker::LoadModel {
-            url: MODEL_URL.into(),
-            sha256: Some(MODEL_SHA256.into()),
-            backend: state.backend_pref.get_untracked(),
-        });
+        let backend = state.backend_pref.get_untracked();
+        match self.own_model.borrow().as_ref() {
+            Some(file) => handle.send_with_file(&ToWorker::LoadFile { backend }, file),
+            None => handle.send(&ToWorker::LoadModel {
+                url: MODEL_URL.into(),
+                sha256: Some(MODEL_SHA256.into()),
+                backend,
+            }),
+        }
         state.model.set(ModelState::Downloading {
             loaded: 0,
             total: None,
@@ -204,6 +212,18 @@ impl Bridge {
     fn model_crashed(self: &Rc<Self>, err: String) {
         let st = self.state;
         st.running.set(false);
+        if st.own_model.get_untracked().is_some()
+            && !matches!(st.model.get_untracked(), ModelState::Ready(_))
+        {
+            // The user's model stopped the worker while loading (most likely out of memory):
+            // trying it again would do the same. Back to the shipped model, and say so.
+            st.worker_notice.set(Some(msg!(
+                "Your model stopped the worker while loading ({}), probably for lack of memory; back to SmolLM2. Nothing you typed was lost.",
+                err
+            )));
+            self.switch_model(None);
+            return;
+        }
         let crashes = self.model_crashes.get() + 1;
         self.model_crashes.set(crashes);
         if crashes > MAX_RESTARTS {
@@ -241,6 +261,28 @@ impl Bridge {
                 .model
                 .set(ModelState::Failed(msg!("cannot start a worker: {}", e))),
         }
+    }
+
+    /// Runs the user's own model file (`Some`), or the shipped one again (`None`), in a fresh model
+    /// worker (its memory starts empty). Tokens generated for the other model are dropped (their
+    /// IDs belong to its vocabulary); the text is kept. The file's tokenizer joins the columns.
+    pub fn switch_model(self: &Rc<Self>, file: Option<web_sys::File>) {
+        let st = self.state;
+        st.running.set(false);
+        st.continuation.set(Vec::new());
+        st.own_model.set(file.as_ref().map(web_sys::File::name));
+        if let Some(f) = &file {
+            let known = self
+                .files
+                .borrow()
+                .iter()
+                .any(|(_, g)| g.name() == f.name());
+            if !known {
+                self.add_tokenizer(f.clone());
+            }
+        }
+        *self.own_model.borrow_mut() = file;
+        self.restart_model();
     }
 
     /// Stops a download (or a load) by stopping the model worker; Retry starts a fresh one.
@@ -424,6 +466,14 @@ impl Actions {
     }
     pub fn add_tokenizer(&self, file: web_sys::File) {
         self.with(|b| b.add_tokenizer(file));
+    }
+    /// Runs the user's own GGUF model instead of SmolLM2.
+    pub fn use_own_model(&self, file: web_sys::File) {
+        self.with(|b| b.switch_model(Some(file)));
+    }
+    /// Back to the shipped SmolLM2.
+    pub fn use_shipped_model(&self) {
+        self.with(|b| b.switch_model(None));
     }
     pub fn request_inside(&self) {
         self.with(|b| b.request_inside());

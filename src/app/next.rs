@@ -39,6 +39,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
         <section class="next" aria-labelledby="next-title">
             <h2 id="next-title" tabindex="-1">{tx(state, "Next token ")} <small>{tx(state, "scored over the whole vocabulary")}</small></h2>
             <ModelLine state actions />
+            <OwnModel state actions />
             <Controls state />
             <Continuation state actions />
             <div
@@ -69,7 +70,12 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
                 .filter(|_| loaded > 0)
                 .map(|r| fill(t(l, " at {} MB/s"), &[&num(l, r / 1e6, 1)]))
                 .unwrap_or_default();
+            let own = state.own_model.get().is_some();
             let text = match total {
+                Some(n) if own => fill(
+                    t(l, "Reading your model: {} of {} MB"),
+                    &[&mb(loaded), &mb(n)],
+                ),
                 Some(n) if loaded >= n => t(l, "Downloaded; loading the model…").to_string(),
                 Some(n) => fill(
                     t(l, "Downloading the model: {} of {} MB{}"),
@@ -93,8 +99,8 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
         ModelState::Ready(info) => { let m = &info.summary; view! {
             <p class="model-ready" data-testid="model-status">
                 {fill(
-                    t(l, "{} · {} M parameters · {} MB of weights · {} vocabulary entries"),
-                    &[&m.name, &int(l, m.n_params as f64 / 1e6), &int(l, m.weight_bytes as f64 / 1e6), &int(l, m.vocab_size as f64)],
+                    t(l, "{} · {} · {} M parameters · {} MB of weights · {} vocabulary entries"),
+                    &[&m.name, &m.architecture, &int(l, m.n_params as f64 / 1e6), &int(l, m.weight_bytes as f64 / 1e6), &int(l, m.vocab_size as f64)],
                 )}
             </p>
         }
@@ -115,6 +121,40 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
             </div>
         }
         .into_any(),
+        }
+    }
+}
+
+/// "Use your own model": a GGUF file picked here is read by the model worker in this tab, never
+/// uploaded; while it runs, one click goes back to the shipped SmolLM2.
+#[component]
+fn OwnModel(state: AppState, actions: Actions) -> impl IntoView {
+    let chosen = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            actions.use_own_model(file);
+        }
+        input.set_value("");
+    };
+    move || {
+        let l = state.lang.get();
+        match state.own_model.get() {
+            None => view! {
+                <label class="own-model">
+                    {t(l, "Use your own model (a llama, qwen2 or qwen3 GGUF; read in this tab, never uploaded): ")}
+                    <input type="file" accept=".gguf" data-testid="own-model" on:change=chosen />
+                </label>
+            }
+            .into_any(),
+            Some(name) => view! {
+                <p class="own-model">
+                    <span data-testid="own-model-name">{fill(t(l, "Your model: {}. "), &[&name])}</span>
+                    <button data-testid="back-to-shipped" on:click=move |_| actions.use_shipped_model()>
+                        {t(l, "Back to SmolLM2")}
+                    </button>
+                </p>
+            }
+            .into_any(),
         }
     }
 }

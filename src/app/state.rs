@@ -135,6 +135,8 @@ pub struct AppState {
     pub custom: RwSignal<Vec<(String, String)>>,
     /// Why the last file the user brought could not be used.
     pub custom_error: RwSignal<Option<Msg>>,
+    /// The file name of the user's own model when it replaces the shipped one.
+    pub own_model: RwSignal<Option<String>>,
     /// The cost panel: open (it only asks for prices and vocabularies once opened), its
     /// settings, and the latest answer.
     pub cost_open: RwSignal<bool>,
@@ -252,6 +254,7 @@ impl AppState {
             ids_input,
             custom: RwSignal::new(Vec::new()),
             custom_error: RwSignal::new(None),
+            own_model: RwSignal::new(None),
             cost_open,
             cost_settings,
             costs: RwSignal::new(None),

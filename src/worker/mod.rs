@@ -12,6 +12,7 @@
 //! mailbox ([`mailbox`]); downloads, gzip and Cache Storage are in [`net`]. No logic of its own
 //! lives here: every answer comes from `tokenmeter_core::service`.
 
+mod blob;
 mod mailbox;
 mod model;
 mod net;
@@ -74,7 +75,7 @@ pub fn start() {
             roles
                 .model
                 .get_or_insert_with(model::Model::start)
-                .handle(msg)
+                .handle(msg, file)
         }
     });
 }

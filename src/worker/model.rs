@@ -21,18 +21,28 @@ use tokenmeter_core::service::model::LoadedModel;
 use tokenmeter_core::service::next::{self, GenerateEvent, GenerateRequest, NextRequest, Progress};
 use tokenmeter_gpu::{Engine, Preference};
 
+use super::blob::BlobReader;
 use super::mailbox::{yield_to_events, Latest, Notify};
 use super::{memory_bytes, net, now_ms, post};
 use crate::protocol::{FromWorker, ToWorker};
 
-/// The largest model file the page loads (wasm32 addresses 4 GB; the weights are unpacked
-/// beside the file while loading).
+/// The largest model file the page downloads (wasm32 addresses 4 GB; the weights are unpacked
+/// beside the downloaded file while loading).
 const MAX_MODEL_BYTES: u64 = 1_500_000_000;
+
+/// The most memory a user's model may take once loaded (`memory_needed`): the weights are read
+/// from the file in place, so nearly all of WebAssembly's 4 GB could go to them, less room for
+/// the KV cache, the scores and the code.
+const MAX_OWN_MODEL_MEMORY: u64 = 3_200_000_000;
 
 enum Control {
     Load {
         url: String,
         sha256: Option<String>,
+        backend: Preference,
+    },
+    LoadFile {
+        file: web_sys::File,
         backend: Preference,
     },
     SetBackend(Preference),
@@ -68,8 +78,14 @@ impl Model {
         role
     }
 
-    pub fn handle(self: &Rc<Self>, msg: ToWorker) {
+    pub fn handle(self: &Rc<Self>, msg: ToWorker, file: Option<web_sys::File>) {
         match msg {
+            ToWorker::LoadFile { backend } => match file {
+                Some(file) => self.control(Control::LoadFile { file, backend }),
+                None => post(&FromWorker::ModelFailed {
+                    message: msg!("no file came with the request"),
+                }),
+            },
             ToWorker::LoadModel {
                 url,
                 sha256,
@@ -138,6 +154,11 @@ async fn run(role: Rc<Model>) {
                 } => {
                     if ready.is_none() {
                         ready = load(&url, sha256.as_deref(), backend).await;
+                    }
+                }
+                Control::LoadFile { file, backend } => {
+                    if ready.is_none() {
+                        ready = load_file(&file, backend).await;
                     }
                 }
                 Control::SetBackend(pref) => {
@@ -299,6 +320,44 @@ async fn load(url: &str, sha256: Option<&str>, backend: Preference) -> Option<Re
             }
         });
     }
+    Some(Ready { model, engine })
+}
+
+/// Reads the user's model from their file in place (never whole in memory), after checking from
+/// its header that it fits, reporting how far the reading got.
+async fn load_file(file: &web_sys::File, backend: Preference) -> Option<Ready> {
+    let started = now_ms();
+    let mut last_report = f64::NEG_INFINITY;
+    let progress = |loaded: u64, total: u64| {
+        let t = now_ms();
+        if t - last_report > 100.0 || loaded == total {
+            last_report = t;
+            post(&FromWorker::ModelProgress {
+                loaded,
+                total: Some(total),
+                elapsed_ms: t - started,
+            });
+        }
+    };
+    let read = BlobReader::new(file.clone().into(), progress)
+        .map_err(|e| msg!("cannot read the file: {}", e.to_string()))
+        .and_then(|mut reader| LoadedModel::read_within(&mut reader, MAX_OWN_MODEL_MEMORY));
+    let model = match read {
+        Ok(m) => Rc::new(m),
+        Err(message) => {
+            post(&FromWorker::ModelFailed {
+                message: msg!("{} cannot be used: {}", file.name(), message),
+            });
+            return None;
+        }
+    };
+    let t0 = now_ms();
+    let engine = Engine::start(Arc::clone(&model.model), backend).await;
+    post(&FromWorker::ModelReady {
+        summary: model.summary(engine.backend()),
+        load_ms: now_ms() - t0,
+        from_cache: false,
+    });
     Some(Ready { model, engine })
 }
 

@@ -34,6 +34,7 @@ before(async () => {
         for (const w of [...waiting]) w(m);
       };
       const api = {
+        worker,
         send: (m, file) => worker.postMessage(file ? [JSON.stringify(m), file] : JSON.stringify(m)),
         /** Every message until `done(m, seen)` is true; resolves with the messages seen. */
         until: (done) => new Promise((resolve) => {
@@ -116,6 +117,23 @@ before(async () => {
           pairs.push([last(await a), last(await b)]);
         }
         return { plainModel, pairs };
+      },
+      /** A fresh model worker reads the file picked in `#own` (as the page's "Use your own
+       * model" does) and answers `reqs`. */
+      async ownModel(reqs) {
+        const own = await start(url);
+        const loaded = own.until((m) => m.ModelReady || m.ModelFailed);
+        own.send({ LoadFile: { backend: 'cpu' } }, document.querySelector('#own').files[0]);
+        const ready = last(await loaded);
+        const answers = [];
+        for (const req of reqs) {
+          const s = ++seq;
+          const done = own.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
+          own.send({ Next: { seq: s, req } });
+          answers.push(last(await done));
+        }
+        own.worker.terminate();
+        return { ready, answers };
       },
       async bench(req) {
         const done = model.until((m) => m.BenchDone || m.BenchFailed);
@@ -237,6 +255,36 @@ test('relaxed SIMD: the worker built with it scores exactly as the plain build',
   }
   // Every position of the long prompt (its surprisal) agrees with the native CLI too.
   assert.deepEqual(answer(pairs[3][0].Scores.scores.surprisal), answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', long])));
+});
+
+test("own model: a user's GGUF read from a file scores as `tokenmeter next --model` does, bit for bit, in every layout", async () => {
+  // K-quants (Q4_K, Q5_K, Q6_K), the legacy formats (Q5_1 via SmolLM2, Q5_0), floats (BF16, F16)
+  // and the three architectures: the wasm kernels must give the native bits for each.
+  const files = ['qwen3-Q4_K_M', 'qwen2-Q5_K_M', 'llama-BF16', 'qwen2-F16', 'smollm2-Q5_1'];
+  await page.evaluate(() => {
+    if (!document.querySelector('#own')) document.body.insertAdjacentHTML('beforeend', '<input type="file" id="own">');
+  });
+  const reqs = [REQUESTS[0], { ...REQUESTS[2], bos: false, search: '', top: 5 }];
+  for (const name of files) {
+    const path = join(ROOT, `data/test/models/${name}.gguf`);
+    await page.setInputFiles('#own', path);
+    const { ready, answers } = await ask('ownModel', reqs);
+    assert.ok(ready.ModelReady, `${name}: ${JSON.stringify(ready).slice(0, 300)}`);
+    const cliModel = tokenmeterCli(['model', '--model', path, '--backend', 'cpu']);
+    const same = (s) => ({ ...without(s, 'backend', 'engine'), engine: without(s.engine, 'cpu') });
+    assert.deepEqual(same(ready.ModelReady.summary), same(cliModel), name);
+    for (const [req, m] of reqs.map((r, i) => [r, answers[i]])) {
+      assert.ok(m.Scores, `${name}: ${JSON.stringify(m).slice(0, 300)}`);
+      assert.deepEqual(answer(m.Scores.scores), answer(tokenmeterCli(['next', '--model', path, ...nextArgs(req)])), `${name}: ${req.text}`);
+    }
+  }
+  // A file tokenmeter does not run: the worker and the CLI refuse it in the same words.
+  const refused = join(ROOT, 'data/test/models/refused-gemma.gguf');
+  await page.setInputFiles('#own', refused);
+  const { ready } = await ask('ownModel', []);
+  const cli = tokenmeterCliError(['model', '--model', refused]).replace(`tokenmeter: ${refused}: `, '');
+  assert.match(cli, /architecture "gemma"/);
+  assert.equal(renderMsg(ready.ModelFailed.message), `refused-gemma.gguf cannot be used: ${cli}`);
 });
 
 test('inside: the lens and attention the panel shows are what `tokenmeter lens` and `attention` print', async () => {

@@ -64,6 +64,15 @@ impl Gguf {
         Metadata(&self.content.metadata)
     }
 
+    /// Every tensor's name, ggml type and number of values (the header's table; checked against
+    /// the file by [`Gguf::read`]).
+    pub fn tensors(&self) -> impl Iterator<Item = (&str, candle_core::quantized::GgmlDType, u64)> {
+        self.content.tensor_infos.iter().map(|(name, t)| {
+            let n = t.shape.dims().iter().map(|&d| d as u64).product();
+            (name.as_str(), t.ggml_dtype, n)
+        })
+    }
+
     /// Whether a tensor of this name exists.
     pub fn has_tensor(&self, name: &str) -> bool {
         self.content.tensor_infos.contains_key(name)
@@ -361,6 +370,19 @@ impl<'a> Metadata<'a> {
     }
 
     /// An array of integers of any width, as `i64`.
+    pub fn f32_array(&self, key: &str) -> Result<Vec<f32>> {
+        match self.get(key)? {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    Value::F32(x) => Ok(*x),
+                    _ => Err(Self::wrong_type(key, "an array of f32")),
+                })
+                .collect(),
+            _ => Err(Self::wrong_type(key, "an array of f32")),
+        }
+    }
+
     pub fn int_array(&self, key: &str) -> Result<Vec<i64>> {
         match self.get(key)? {
             Value::Array(items) => items

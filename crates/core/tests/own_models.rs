@@ -36,8 +36,7 @@ fn reference() -> &'static Value {
 fn open(file: &str) -> LoadedModel {
     let path = dir().join(file);
     let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    LoadedModel::read(&mut std::io::BufReader::new(f))
-        .unwrap_or_else(|e| panic!("{file}: {e}"))
+    LoadedModel::read(&mut std::io::BufReader::new(f)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 fn ids(v: &Value) -> Vec<u32> {
@@ -224,4 +223,70 @@ fn refusals_name_the_reason() {
         "{}",
         err.to_string()
     );
+}
+
+/// A model too large for the page is refused from its header, before any weight is read, with
+/// the memory it would need; the estimate is the unpacked weights' size.
+#[test]
+fn the_memory_check_comes_before_the_weights() {
+    let _ = reference();
+    let path = dir().join("qwen2-Q5_0.gguf");
+    let f = std::fs::File::open(&path).expect("file");
+    let mut reader = std::io::BufReader::new(f);
+    let gguf = tokenmeter_core::gguf::Gguf::read(&mut reader).expect("header");
+    let need = tokenmeter_core::service::model::memory_needed(&gguf);
+    let file = std::fs::metadata(&path).expect("size").len();
+    // Q5_0 (5.5 bits a weight in the file) unpacks to 9 bits; the embedding is most of it.
+    assert!(
+        need > file && need < 2 * file,
+        "{need} for a {file}-byte file"
+    );
+    let f = std::fs::File::open(&path).expect("file");
+    let err = match LoadedModel::read_within(&mut std::io::BufReader::new(f), need / 2) {
+        Ok(_) => panic!("loaded with half the memory it needs"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("needs about") && err.contains("GB"), "{err}");
+    let f = std::fs::File::open(&path).expect("file");
+    assert!(LoadedModel::read_within(&mut std::io::BufReader::new(f), need).is_ok());
+}
+
+/// The tokenizers of real model families, from llama.cpp's own vocabulary test files (Llama 2's
+/// SentencePiece, Llama 3's and Qwen2's byte-level BPE): the IDs llama.cpp gives for the corpus
+/// and SentencePiece's corners (the space it puts first and after special tokens, byte fallback).
+#[test]
+fn model_family_tokenizers_give_llama_cpps_ids() {
+    let vocabs = reference()["vocabularies"]
+        .as_array()
+        .expect("vocabularies");
+    assert_eq!(vocabs.len(), 3);
+    for v in vocabs {
+        let file = v["file"].as_str().expect("file");
+        let path = dir().join("../../vendor/llama.cpp-vocab").join(file);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let gguf = tokenmeter_core::gguf::Gguf::read_head(&mut std::io::Cursor::new(&bytes))
+            .expect("header");
+        let info = tokenmeter_core::tokenizer::smollm2_info();
+        let tok = tokenmeter_core::tokenizer::TextTokenizer::from_gguf(&gguf, info)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut wrong = Vec::new();
+        let cases = v["tokens"].as_array().expect("tokens");
+        for case in cases {
+            let text = case["text"].as_str().expect("text");
+            let got = tok.encode(text).expect("encode");
+            if got != ids(&case["ids"]) {
+                wrong.push(format!(
+                    "{text:?}: ours {got:?}, llama.cpp {:?}",
+                    ids(&case["ids"])
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{file}: {} of {} differ:\n{}",
+            wrong.len(),
+            cases.len(),
+            wrong.join("\n")
+        );
+    }
 }

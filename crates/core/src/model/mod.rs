@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use config::MAX_CONTEXT;
 pub use forward::{cpu_label, next_logits, AdapterSummary, Backend, Forward, CPU_CHUNK};
 pub use inspect::Inspection;
 pub use llama::{Arch, Block, Config, Logits, Model, RopeStyle, State};

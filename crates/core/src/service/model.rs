@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, ChatTemplate};
 use crate::gguf::Gguf;
+use crate::model::quant::Format;
 use crate::model::{Backend, Model};
 use crate::msg;
 use crate::msg::Msg;
@@ -63,10 +64,53 @@ pub struct PromptSpec<'a> {
     pub continuation: &'a [u32],
 }
 
+/// Memory a model takes once loaded, from its file's header alone: each tensor as unpacked for
+/// the kernels ([`Format::unpacked_bytes`]; matrices in a format tokenmeter does not read count
+/// as their file size, and are refused later), RoPE's tables, and the tokenizer (about 100 bytes
+/// an entry). The KV cache comes on top and grows with the text.
+pub fn memory_needed(gguf: &Gguf) -> u64 {
+    let weights: u64 = gguf
+        .tensors()
+        .map(|(_, dtype, n)| match Format::from_ggml(dtype) {
+            Some(f) => f.unpacked_bytes(n),
+            None => n.saturating_mul(dtype.type_size() as u64) / dtype.block_size() as u64,
+        })
+        .fold(0, u64::saturating_add);
+    let md = gguf.metadata();
+    let arch = md.string("general.architecture").unwrap_or("llama");
+    let key = |k: &str| md.u32(&format!("{arch}.{k}")).map(u64::from).unwrap_or(0);
+    let context = key("context_length").min(crate::model::MAX_CONTEXT as u64);
+    let head_dim = match key("attention.key_length") {
+        0 => key("embedding_length") / key("attention.head_count").max(1),
+        k => k,
+    };
+    let rope = context * head_dim * 4;
+    let vocab = md
+        .string_array("tokenizer.ggml.tokens")
+        .map_or(0, |t| t.len() as u64);
+    weights.saturating_add(rope).saturating_add(vocab * 100)
+}
+
 impl LoadedModel {
     /// Reads a GGUF model file: header, tokenizer, weights.
     pub fn read<R: Read + Seek>(reader: &mut R) -> Result<Self, Msg> {
+        Self::read_within(reader, u64::MAX)
+    }
+
+    /// [`LoadedModel::read`], refusing — before reading any weights — a model that would need
+    /// more than `max_memory` bytes once loaded ([`memory_needed`]): a browser tab's WebAssembly
+    /// memory ends at 4 GB.
+    pub fn read_within<R: Read + Seek>(reader: &mut R, max_memory: u64) -> Result<Self, Msg> {
         let gguf = Gguf::read(reader)?;
+        let need = memory_needed(&gguf);
+        if need > max_memory {
+            let gb = |b: u64| format!("{:.1}", b as f64 / 1e9);
+            return Err(msg!(
+                "this model needs about {} GB of memory once loaded, more than the {} GB a page can give it (WebAssembly addresses 4 GB); try a smaller model or a smaller format",
+                gb(need),
+                gb(max_memory)
+            ));
+        }
         let md = gguf.metadata();
         let name = md.string("general.name").unwrap_or("model").to_string();
         // The shipped model's tokenizer is the registry's `smollm2`; any other file's is its own.

@@ -19,35 +19,29 @@ use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
 
 /// llama.cpp's token types (`llama_token_type`).
+const TOKEN_TYPE_UNKNOWN: i64 = 2;
 const TOKEN_TYPE_CONTROL: i64 = 3;
 const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 
+/// The file's tokenizer: byte-level BPE (`gpt2`) here, SentencePiece (`llama`) in
+/// [`super::gguf_spm`].
 pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
     let model = md.string("tokenizer.ggml.model")?;
-    if model != "gpt2" {
-        return Err(Error::Unsupported(msg!(
-            "tokenizer.ggml.model = \"{}\"; only byte-level BPE (\"gpt2\") GGUF tokenizers are supported",
-            model
-        )));
+    match model {
+        "gpt2" => {}
+        "llama" => return super::gguf_spm::tokenizer_from_gguf(md),
+        other => {
+            return Err(Error::Unsupported(msg!(
+                "tokenizer.ggml.model = \"{}\"; tokenmeter reads byte-level BPE (\"gpt2\") and SentencePiece (\"llama\") GGUF tokenizers",
+                other
+            )))
+        }
     }
     let pre = md.string("tokenizer.ggml.pre").unwrap_or("default");
     let (pre_tokenizer, ignore_merges) = pre_tokenizer_for(pre)?;
 
     let tokens = md.string_array("tokenizer.ggml.tokens")?;
     let merges_raw = md.string_array("tokenizer.ggml.merges")?;
-    let types = if md.contains("tokenizer.ggml.token_type") {
-        md.int_array("tokenizer.ggml.token_type")?
-    } else {
-        vec![1; tokens.len()]
-    };
-    if types.len() != tokens.len() {
-        return Err(Error::InvalidGguf(msg!(
-            "{} token types for {} tokens",
-            types.len(),
-            tokens.len()
-        )));
-    }
-
     let mut vocab = Vocab::default();
     for (id, piece) in tokens.iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::InvalidGguf(msg!("vocabulary too large")))?;
@@ -77,16 +71,105 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
 
-    // Control and user-defined tokens are matched whole in the text before any splitting, the way
-    // llama.cpp does with `parse_special = true`.
-    let specials: Vec<AddedToken> = tokens
-        .iter()
-        .zip(&types)
-        .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_USER_DEFINED)
-        .map(|(piece, &t)| AddedToken::from(*piece, t == TOKEN_TYPE_CONTROL))
-        .collect();
+    let specials = special_tokens(md, &tokens)?;
     tokenizer.add_special_tokens(&specials);
     Ok(tokenizer)
+}
+
+/// Texts llama.cpp makes control tokens whatever the file says (`llama_vocab::impl::load`, as
+/// pinned by `./dev`'s llama-cpp-python): ends of turn and of text, fill-in-the-middle markers,
+/// padding. Each is then matched whole in a text, like any control token.
+const CONTROL_BY_TEXT: &[&str] = &[
+    // end of turn / generation
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
+    // fill in the middle: prefix, suffix, middle, padding, repository, file separator
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<｜fim▁begin｜>",
+    "<PRE>",
+    "▁<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<｜fim▁hole｜>",
+    "<SUF>",
+    "▁<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<｜fim▁end｜>",
+    "<MID>",
+    "▁<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+    "<|fim_pad|>",
+    "<fim-pad>",
+    "<fim_pad>",
+    "<PAD>",
+    "[PAD]",
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+    "<|file_sep|>",
+];
+
+/// Control, user-defined and unknown tokens, matched whole in the text before any splitting, the
+/// way llama.cpp does with `parse_special = true` (control and unknown ones marked special);
+/// with them the texts of [`CONTROL_BY_TEXT`] (except `</s>` where llama.cpp keeps it a normal
+/// token: in vocabularies with `<|tool_response>` or `<|plamo:eos|>`).
+pub(super) fn special_tokens(md: &Metadata<'_>, tokens: &[&str]) -> Result<Vec<AddedToken>> {
+    let types = if md.contains("tokenizer.ggml.token_type") {
+        md.int_array("tokenizer.ggml.token_type")?
+    } else {
+        vec![1; tokens.len()]
+    };
+    if types.len() != tokens.len() {
+        return Err(Error::InvalidGguf(msg!(
+            "{} token types for {} tokens",
+            types.len(),
+            tokens.len()
+        )));
+    }
+    let normal_s = tokens
+        .iter()
+        .any(|t| *t == "<|tool_response>" || *t == "<|plamo:eos|>");
+    let by_text = |piece: &str| CONTROL_BY_TEXT.contains(&piece) && !(normal_s && piece == "</s>");
+    Ok(tokens
+        .iter()
+        .zip(&types)
+        .filter_map(|(piece, &t)| {
+            let control = t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_UNKNOWN || by_text(piece);
+            (control || t == TOKEN_TYPE_USER_DEFINED).then(|| AddedToken::from(*piece, control))
+        })
+        .collect())
 }
 
 /// Llama 3's split (llama.cpp `LLAMA_VOCAB_PRE_TYPE_LLAMA3`, the `(?i:…)` of the model's own

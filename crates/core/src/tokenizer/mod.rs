@@ -6,6 +6,7 @@
 
 pub mod byte_level;
 mod gguf_bpe;
+mod gguf_spm;
 pub mod merges;
 pub mod registry;
 

@@ -139,6 +139,19 @@ impl Format {
         }
     }
 
+    /// Bytes `n` values take once unpacked for the kernels ([`Blocks`]): per 32 values, f32
+    /// scales (and minimums) beside the quantized values.
+    pub fn unpacked_bytes(self, n: u64) -> u64 {
+        let per_32 = match self {
+            Format::F32 => 128,
+            Format::F16 | Format::BF16 => 64,
+            Format::Q4_0 | Format::Q4_1 | Format::Q4_K => 4 + 4 + 16,
+            Format::Q5_0 | Format::Q8_0 => 4 + 32,
+            Format::Q5_1 | Format::Q5_K | Format::Q6_K => 4 + 4 + 32,
+        };
+        n.div_ceil(32) * per_32
+    }
+
     /// Whether values are stored as floats (multiplied by f32 activations, not 8-bit ones).
     pub fn is_float(self) -> bool {
         matches!(self, Format::F32 | Format::F16 | Format::BF16)
