@@ -120,12 +120,22 @@ const TILE: u32 = {TILE}u;\n\n{COMMON}",
 pub struct Kernels {
     pub embed_q8_0: wgpu::ComputePipeline,
     pub embed_q4_1: wgpu::ComputePipeline,
+    pub embed_q8x2: wgpu::ComputePipeline,
+    pub embed_f32: wgpu::ComputePipeline,
     pub rms_norm: wgpu::ComputePipeline,
     pub final_norm: wgpu::ComputePipeline,
     pub matmul_q4_1: wgpu::ComputePipeline,
     pub matmul_q8_0: wgpu::ComputePipeline,
+    pub matmul_q8x2: wgpu::ComputePipeline,
+    pub matmul_f32: wgpu::ComputePipeline,
     pub rope_q: wgpu::ComputePipeline,
     pub store_kv: wgpu::ComputePipeline,
+    /// RoPE on pairs (i, i + head_dim/2) (Qwen).
+    pub rope_q_halves: wgpu::ComputePipeline,
+    pub store_kv_halves: wgpu::ComputePipeline,
+    /// Qwen2's Q/K/V biases and Qwen3's per-head Q/K norm.
+    pub add_bias: wgpu::ComputePipeline,
+    pub head_norm: wgpu::ComputePipeline,
     pub attention: wgpu::ComputePipeline,
     pub swiglu: wgpu::ComputePipeline,
 }
@@ -157,13 +167,23 @@ impl Kernels {
         let rope = module("rope.wgsl", include_str!("kernels/rope.wgsl"));
         let attention = module("attention.wgsl", include_str!("kernels/attention.wgsl"));
         let swiglu = module("swiglu.wgsl", include_str!("kernels/swiglu.wgsl"));
+        let halves = module("rope_halves.wgsl", include_str!("kernels/rope_halves.wgsl"));
+        let qkv = module("qkv.wgsl", include_str!("kernels/qkv.wgsl"));
         Self {
             embed_q8_0: pipeline(&embed, "embed_q8_0"),
             embed_q4_1: pipeline(&embed, "embed_q4_1"),
+            embed_q8x2: pipeline(&embed, "embed_q8x2"),
+            embed_f32: pipeline(&embed, "embed_f32"),
             rms_norm: pipeline(&norm, "rms_norm"),
             final_norm: pipeline(&norm, "final_norm"),
             matmul_q4_1: pipeline(&matmul, "matmul_q4_1"),
             matmul_q8_0: pipeline(&matmul, "matmul_q8_0"),
+            matmul_q8x2: pipeline(&matmul, "matmul_q8x2"),
+            matmul_f32: pipeline(&matmul, "matmul_f32"),
+            rope_q_halves: pipeline(&halves, "rope_q"),
+            store_kv_halves: pipeline(&halves, "store_kv"),
+            add_bias: pipeline(&qkv, "add_bias"),
+            head_norm: pipeline(&qkv, "head_norm"),
             rope_q: pipeline(&rope, "rope_q"),
             store_kv: pipeline(&rope, "store_kv"),
             attention: pipeline(&attention, "attention"),
@@ -172,14 +192,29 @@ impl Kernels {
     }
 }
 
-/// A weight matrix's blocks in the GPU layout matmul.wgsl reads (u32 words, scales as f32 bits):
-/// Q4 (Q4_0, Q4_1, Q4_K) → 6 words per block `[d, m, q0..q3]`, Q8_0 → 9 words `[d, q0..q7]`.
-/// Other layouts have no WGSL kernel yet: the error says which format (the engine then runs the
-/// model on the CPU).
+/// The block layouts matmul.wgsl and embed.wgsl read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuLayout {
+    /// 6 words per block `[d, m, q0..q3]`: Q4_0, Q4_1, Q4_K.
+    Q4,
+    /// 9 words `[d, q0..q7]`: Q8_0, Q5_0.
+    Q8,
+    /// 11 words `[d0, d1, m, q0..q7]`: Q5_1, Q5_K (d0 = d1), Q6_K (m = 0).
+    Q8x2,
+    /// One f32 per value: F32, F16 and BF16 (widened).
+    F32,
+}
+
+/// A weight matrix's blocks in the GPU layout matmul.wgsl reads (u32 words, scales as f32 bits).
 pub fn pack_blocks(
     m: &tokenmeter_core::model::quant::QMatrix,
-) -> Result<(Vec<u32>, bool), crate::GpuError> {
+) -> Result<(Vec<u32>, GpuLayout), crate::GpuError> {
     use tokenmeter_core::model::quant::BlockView;
+    let bytes4 = |q: &[i8; 32]| -> Vec<u32> {
+        q.chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8]))
+            .collect()
+    };
     Ok(match m.blocks() {
         BlockView::Q4 { d, m, qs } => {
             let mut words = Vec::with_capacity(d.len() * 6);
@@ -191,25 +226,40 @@ pub fn pack_blocks(
                         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
                 );
             }
-            (words, true)
+            (words, GpuLayout::Q4)
         }
         BlockView::Q8 { d, qs } => {
             let mut words = Vec::with_capacity(d.len() * 9);
             for (d, q) in d.iter().zip(qs) {
                 words.push(d.to_bits());
-                words.extend(
-                    q.chunks_exact(4).map(|b| {
-                        u32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
-                    }),
-                );
+                words.extend(bytes4(q));
             }
-            (words, false)
+            (words, GpuLayout::Q8)
         }
-        BlockView::Other => {
-            return Err(crate::GpuError::Gpu(format!(
-                "the GPU kernels do not read {} weights yet",
-                m.format().name()
-            )))
+        BlockView::Q8Min { d, m, qs } => {
+            let mut words = Vec::with_capacity(d.len() * 11);
+            for ((d, m), q) in d.iter().zip(m).zip(qs) {
+                words.extend([d.to_bits(), d.to_bits(), m.to_bits()]);
+                words.extend(bytes4(q));
+            }
+            (words, GpuLayout::Q8x2)
+        }
+        BlockView::Q8Halves { d, qs } => {
+            let mut words = Vec::with_capacity(d.len() * 11);
+            for (d, q) in d.iter().zip(qs) {
+                words.extend([d[0].to_bits(), d[1].to_bits(), 0f32.to_bits()]);
+                words.extend(bytes4(q));
+            }
+            (words, GpuLayout::Q8x2)
+        }
+        BlockView::Float => {
+            let mut row = vec![0.0f32; m.cols()];
+            let mut words = Vec::with_capacity(m.rows() * m.cols());
+            for r in 0..m.rows() {
+                m.row_f32(r, &mut row);
+                words.extend(row.iter().map(|v| v.to_bits()));
+            }
+            (words, GpuLayout::F32)
         }
     })
 }

@@ -20,10 +20,10 @@
 use std::sync::{Arc, Mutex};
 
 use tokenmeter_core::model::quant::QMatrix;
-use tokenmeter_core::model::{Config, Logits, Model};
+use tokenmeter_core::model::{Config, Logits, Model, RopeStyle};
 use wgpu::util::DeviceExt;
 
-use crate::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, Kernels, TILE, WG};
+use crate::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, GpuLayout, Kernels, TILE, WG};
 use crate::{AdapterSummary, GpuError};
 
 mod inspect;
@@ -37,7 +37,7 @@ const FIRST_CAP: usize = 256;
 struct GpuMatrix {
     blocks: wgpu::Buffer,
     params: wgpu::Buffer,
-    q4_1: bool,
+    layout: GpuLayout,
     rows: u32,
 }
 
@@ -51,6 +51,10 @@ struct Layer {
     w_gate: GpuMatrix,
     w_up: GpuMatrix,
     w_down: GpuMatrix,
+    /// Qwen2: the query, key and value biases.
+    bias: Option<[wgpu::Buffer; 3]>,
+    /// Qwen3: the per-head query and key norms.
+    qk_norm: Option<[wgpu::Buffer; 2]>,
     k_cache: wgpu::Buffer,
     v_cache: wgpu::Buffer,
 }
@@ -95,7 +99,8 @@ enum Grid {
     Heads(u32),
 }
 
-/// SmolLM2's weights on a GPU, with the KV cache of one text.
+/// A model's weights on a GPU (llama, qwen2, qwen3; every weight format), with the KV cache of
+/// one text.
 pub struct GpuModel {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -158,13 +163,6 @@ impl GpuModel {
         model: &Model,
         positions: usize,
     ) -> Result<Self, GpuError> {
-        let arch = model.config().arch;
-        if arch != tokenmeter_core::model::Arch::Llama {
-            return Err(GpuError::Gpu(format!(
-                "the GPU kernels run llama models, not {} yet",
-                arch.name()
-            )));
-        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("tokenmeter"),
@@ -206,7 +204,7 @@ impl GpuModel {
         let usage = wgpu::BufferUsages::STORAGE;
         let uniform = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST;
         let matrix = |name: &str, m: &QMatrix, accumulate: bool, head: bool| {
-            let (words, q4_1) = pack_blocks(m)?;
+            let (words, layout) = pack_blocks(m)?;
             if words.len() * 4 > max_binding {
                 return Err(GpuError::Gpu(format!(
                     "{name} takes {} MB, more than one GPU binding holds ({} MB)",
@@ -222,7 +220,7 @@ impl GpuModel {
                     &mat_bytes(m.rows(), m.cols(), accumulate, head),
                     uniform,
                 ),
-                q4_1,
+                layout,
                 rows: m.rows() as u32,
             })
         };
@@ -244,6 +242,14 @@ impl GpuModel {
                 w_gate: matrix(&format!("blk.{i}.ffn_gate"), &b.w_gate, false, false)?,
                 w_up: matrix(&format!("blk.{i}.ffn_up"), &b.w_up, false, false)?,
                 w_down: matrix(&format!("blk.{i}.ffn_down"), &b.w_down, true, false)?,
+                bias: b
+                    .bias
+                    .as_ref()
+                    .map(|b| [vector("bq", &b.q), vector("bk", &b.k), vector("bv", &b.v)]),
+                qk_norm: b
+                    .qk_norm
+                    .as_ref()
+                    .map(|(q, k)| [vector("q_norm", q), vector("k_norm", k)]),
                 k_cache: storage(&device, "k_cache", kv_bytes),
                 v_cache: storage(&device, "v_cache", kv_bytes),
             });
@@ -351,10 +357,11 @@ impl GpuModel {
     /// A matrix product `y (+)= W·x` as a dispatch.
     fn matmul(&self, m: &GpuMatrix, x: &wgpu::Buffer, y: &wgpu::Buffer, head: bool) -> Dispatch {
         let k = &self.kernels;
-        let pipeline = if m.q4_1 {
-            &k.matmul_q4_1
-        } else {
-            &k.matmul_q8_0
+        let pipeline = match m.layout {
+            GpuLayout::Q4 => &k.matmul_q4_1,
+            GpuLayout::Q8 => &k.matmul_q8_0,
+            GpuLayout::Q8x2 => &k.matmul_q8x2,
+            GpuLayout::F32 => &k.matmul_f32,
         };
         let a = &self.act;
         Dispatch {
@@ -378,10 +385,15 @@ impl GpuModel {
                 pipeline: pipeline.clone(),
                 grid,
             };
-        let embed = if self.embed.q4_1 {
-            &k.embed_q4_1
-        } else {
-            &k.embed_q8_0
+        let embed = match self.embed.layout {
+            GpuLayout::Q4 => &k.embed_q4_1,
+            GpuLayout::Q8 => &k.embed_q8_0,
+            GpuLayout::Q8x2 => &k.embed_q8x2,
+            GpuLayout::F32 => &k.embed_f32,
+        };
+        let (rope_q, store_kv) = match c.arch.rope_style() {
+            RopeStyle::Adjacent => (&k.rope_q, &k.store_kv),
+            RopeStyle::Halves => (&k.rope_q_halves, &k.store_kv_halves),
         };
         let mut plan = vec![d(
             embed,
@@ -402,14 +414,38 @@ impl GpuModel {
             plan.push(self.matmul(&l.wq, &a.h, &a.q, false));
             plan.push(self.matmul(&l.wk, &a.h, &a.k, false));
             plan.push(self.matmul(&l.wv, &a.h, &a.v, false));
+            if let Some([bq, bk, bv]) = &l.bias {
+                // Qwen2: q = W_q·h + b_q, and so on.
+                for (y, b, n) in [
+                    (&a.q, bq, c.q_dim()),
+                    (&a.k, bk, c.kv_dim()),
+                    (&a.v, bv, c.kv_dim()),
+                ] {
+                    plan.push(d(
+                        &k.add_bias,
+                        &[(0, &a.dims), (1, y), (2, b)],
+                        Grid::PerValue(n as u32),
+                    ));
+                }
+            }
+            if let Some([qn, kn]) = &l.qk_norm {
+                // Qwen3: each query and key head RMS-normalised on its own.
+                for (y, w, heads) in [(&a.q, qn, c.n_head), (&a.k, kn, c.n_kv_head)] {
+                    plan.push(d(
+                        &k.head_norm,
+                        &[(0, &a.dims), (1, y), (2, w)],
+                        Grid::Heads(heads as u32),
+                    ));
+                }
+            }
             let q_pairs = (c.n_head * c.head_dim / 2) as u32;
             plan.push(d(
-                &k.rope_q,
+                rope_q,
                 &[(0, &a.dims), (1, &self.rope), (2, &a.q)],
                 Grid::PerValue(q_pairs),
             ));
             plan.push(d(
-                &k.store_kv,
+                store_kv,
                 &[
                     (0, &a.dims),
                     (1, &self.rope),

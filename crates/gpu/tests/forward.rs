@@ -303,3 +303,46 @@ fn the_lens_and_attention_on_the_gpu_match_the_exact_cpu_path() {
         .expect("cpu");
     assert_eq!(after, top(&want, 1));
 }
+
+/// Users' own models on the GPU: each architecture (llama with an untied head, RoPE factors and
+/// linear scaling; qwen2's biases; qwen3's per-head norms and wide heads; Halves RoPE) and each
+/// weight layout, against the CPU path with exact f32 activations, over a prefill of several
+/// tokens and decode steps. The files are `./dev test`'s (`scripts/test_models.py`).
+#[test]
+fn own_models_run_on_the_gpu_as_on_the_cpu() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/test/models");
+    for file in [
+        "qwen2-Q5_K_M.gguf",
+        "qwen3-Q4_K_M.gguf",
+        "llama-Q6_K.gguf",
+        "llama-BF16.gguf",
+        "qwen2-F16.gguf",
+        "smollm2-Q5_1.gguf",
+    ] {
+        let path = dir.join(file);
+        let f = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; ./dev test makes it", path.display()));
+        let mut reader = std::io::BufReader::new(f);
+        let gguf = Gguf::read(&mut reader).expect("valid GGUF");
+        let tok = TextTokenizer::from_gguf(&gguf, smollm2_info()).expect("tokenizer");
+        let model = Model::from_gguf(&gguf, &mut reader).expect("model");
+        let mut gpu = block_on(async {
+            let (adapter, summary) = request_adapter().await.expect("a Vulkan adapter");
+            GpuModel::new(&adapter, summary, &model)
+                .await
+                .expect("GPU model")
+        });
+        let mut ids = tok.encode("The capital of France is").expect("encode");
+        let mut state = State::new(model.config());
+        let mut pos = 0;
+        for step in 0..3 {
+            let cpu = model
+                .forward_f32(&ids[pos..], pos, &mut state, Logits::Last)
+                .expect("cpu");
+            let g = block_on(gpu.forward(&ids[pos..], pos, Logits::Last)).expect("gpu");
+            assert_close(&cpu, &g, &format!("{file} step {step}"));
+            pos = ids.len();
+            ids.push(top(&cpu, 1)[0]);
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use tokenmeter_core::model::quant::{Format, QMatrix};
-use tokenmeter_gpu::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, Kernels, TILE};
+use tokenmeter_gpu::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, GpuLayout, Kernels, TILE};
 use tokenmeter_gpu::{block_on, request_adapter};
 use wgpu::util::DeviceExt;
 
@@ -19,7 +19,17 @@ fn model_path() -> PathBuf {
 
 /// (rows, cols) weights as our QMatrix and as candle's dequantized f32 tensor.
 fn tensor(name: &str) -> (QMatrix, Tensor) {
-    let mut file = std::fs::File::open(model_path()).expect("model; run ./dev setup");
+    tensor_in(&model_path(), name)
+}
+
+/// (rows, cols) weights of the GGUF at `path`.
+fn tensor_in(path: &std::path::Path, name: &str) -> (QMatrix, Tensor) {
+    let mut file = std::fs::File::open(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; ./dev setup and ./dev test make it",
+            path.display()
+        )
+    });
     let content = gguf_file::Content::read(&mut file).expect("GGUF");
     let q = content
         .tensor(&mut file, name, &Device::Cpu)
@@ -41,7 +51,7 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
             .await
             .expect("device");
         let kernels = Kernels::new(&device);
-        let (words, q4_1) = pack_blocks(m).expect("a layout the GPU reads");
+        let (words, layout) = pack_blocks(m).expect("a layout the GPU reads");
         let init = |bytes: &[u8], usage| {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: None,
@@ -68,10 +78,11 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let pipeline = if q4_1 {
-            &kernels.matmul_q4_1
-        } else {
-            &kernels.matmul_q8_0
+        let pipeline = match layout {
+            GpuLayout::Q4 => &kernels.matmul_q4_1,
+            GpuLayout::Q8 => &kernels.matmul_q8_0,
+            GpuLayout::Q8x2 => &kernels.matmul_q8x2,
+            GpuLayout::F32 => &kernels.matmul_f32,
         };
         let entries: Vec<_> = [(0, &dims), (1, &mat), (2, &w), (3, &xb), (4, &y)]
             .into_iter()
@@ -107,7 +118,10 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
 }
 
 fn check(name: &str, tokens: usize) {
-    let (m, w) = tensor(name);
+    check_matrix(name, tensor(name), tokens);
+}
+
+fn check_matrix(name: &str, (m, w): (QMatrix, Tensor), tokens: usize) {
     // Activations of a realistic size: a smooth pattern with both signs.
     let x: Vec<f32> = (0..tokens * m.cols())
         .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.8)
@@ -145,4 +159,36 @@ fn q4_1_matmul_matches_candle_on_every_block_shape() {
 fn q8_0_matmul_matches_candle_on_the_output_projection() {
     // The tied embedding, (49152, 576): the vocabulary-wide scoring of every token.
     check("token_embd.weight", 2);
+}
+
+/// Every weight format the core reads has a WGSL layout, and its product is candle's (ggml's
+/// dequantization) within f32 rounding: matrices of the own-model test files (`./dev test`).
+#[test]
+fn every_format_multiplies_on_the_gpu_as_its_blocks_define() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/test/models");
+    for (file, name, format) in [
+        ("smollm2-Q4_0.gguf", "blk.0.attn_q.weight", Format::Q4_0),
+        ("qwen2-Q5_0.gguf", "blk.0.ffn_up.weight", Format::Q5_0),
+        ("smollm2-Q5_1.gguf", "blk.0.ffn_gate.weight", Format::Q5_1),
+        ("smollm2-Q8_0.gguf", "blk.0.attn_v.weight", Format::Q8_0),
+        ("qwen3-Q4_K_M.gguf", "blk.0.attn_q.weight", Format::Q4_K),
+        ("qwen2-Q5_K_M.gguf", "blk.0.ffn_gate.weight", Format::Q5_K),
+        ("llama-Q6_K.gguf", "blk.0.ffn_down.weight", Format::Q6_K),
+        ("llama-F32.gguf", "blk.0.attn_k.weight", Format::F32),
+        ("qwen2-F16.gguf", "blk.1.ffn_up.weight", Format::F16),
+        ("llama-BF16.gguf", "blk.0.attn_output.weight", Format::BF16),
+    ] {
+        assert_eq!(
+            tensor_in(&dir.join(file), name).0.format(),
+            format,
+            "{file} {name}"
+        );
+        for tokens in [1, TILE as usize + 3] {
+            check_matrix(
+                &format!("{file} {name}"),
+                tensor_in(&dir.join(file), name),
+                tokens,
+            );
+        }
+    }
 }

@@ -35,3 +35,25 @@ fn embed_q4_1(@builtin(global_invocation_id) gid: vec3<u32>) {
     let q = (word >> (8u * (byte % 4u) + 4u * (j / 16u))) & 15u;
     x[i] = bitcast<f32>(table[block * 6u]) * f32(q) + bitcast<f32>(table[block * 6u + 1u]);
 }
+
+@compute @workgroup_size(64)
+fn embed_q8x2(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= dims.seq * dims.dim) { return; }
+    let t = i / dims.dim;
+    let c = i % dims.dim;
+    // Q8x2 block, 11 words: [d0, d1, m, 8 words of four i8 each]; d0 scales values 0..16.
+    let block = (tokens[t] * dims.dim + c) / 32u;
+    let j = c % 32u;
+    let word = table[block * 11u + 3u + j / 4u];
+    let q = bitcast<i32>(word << (24u - 8u * (j % 4u))) >> 24u;
+    x[i] = bitcast<f32>(table[block * 11u + j / 16u]) * f32(q) + bitcast<f32>(table[block * 11u + 2u]);
+}
+
+@compute @workgroup_size(64)
+fn embed_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= dims.seq * dims.dim) { return; }
+    let t = i / dims.dim;
+    x[i] = bitcast<f32>(table[tokens[t] * dims.dim + i % dims.dim]);
+}

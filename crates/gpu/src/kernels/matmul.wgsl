@@ -10,6 +10,9 @@
 //   Q4_1: [d, m, q0..q3]  w = d·q + m, word k holds values 4k..4k+3 (low nibbles) and
 //                         16+4k..16+4k+3 (high nibbles)
 //   Q8_0: [d, q0..q7]     w = d·q, word k holds values 4k..4k+3 as signed bytes
+//   Q8x2: [d0, d1, m, q0..q7]  w = d_h·q + m, h = 0 for values 0..16, 1 for 16..32
+//                         (Q5_1, Q5_K: d0 = d1; Q6_K: m = 0)
+//   F32:  one word per value (F16 and BF16 widened at upload)
 
 // `Mat` (rows, cols, accumulate, head) and `TILE` come from the prelude (kernels.rs).
 @group(0) @binding(1) var<uniform> mat: Mat;
@@ -82,6 +85,49 @@ fn matmul_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         let q = bitcast<vec4<i32>>(vec4<u32>(w[base + 1u + k]) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u);
         let wv = vec4<f32>(q) * d;
         let c4 = b * 8u + k;
+        for (var t = 0u; t < n; t++) {
+            acc[t] += dot(wv, x[(t0 + t) * row4 + c4]);
+        }
+    }
+    finish(acc, r, t0, n, lid);
+}
+
+// Q8x2 blocks, 11 words: word k of the 8 holds values 4k..4k+3, scaled by d0 (k < 4) or d1.
+@compute @workgroup_size(64)
+fn matmul_q8x2(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = wg.x;
+    let t0 = wg.y * TILE;
+    let n = min(TILE, n_tokens() - t0);
+    let nb = mat.cols / 32u;
+    let row4 = mat.cols / 4u;
+    var acc: array<f32, TILE>;
+    for (var item = lid; item < nb * 8u; item += WG) {
+        let b = item / 8u;
+        let k = item % 8u;
+        let base = (r * nb + b) * 11u;
+        let d = bitcast<f32>(w[base + k / 4u]);
+        let m = bitcast<f32>(w[base + 2u]);
+        let q = bitcast<vec4<i32>>(vec4<u32>(w[base + 3u + k]) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u);
+        let wv = vec4<f32>(q) * d + m;
+        let c4 = b * 8u + k;
+        for (var t = 0u; t < n; t++) {
+            acc[t] += dot(wv, x[(t0 + t) * row4 + c4]);
+        }
+    }
+    finish(acc, r, t0, n, lid);
+}
+
+// Float weights, four values (one vec4) per item.
+@compute @workgroup_size(64)
+fn matmul_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = wg.x;
+    let t0 = wg.y * TILE;
+    let n = min(TILE, n_tokens() - t0);
+    let row4 = mat.cols / 4u;
+    var acc: array<f32, TILE>;
+    for (var c4 = lid; c4 < row4; c4 += WG) {
+        let base = (r * row4 + c4) * 4u;
+        let wv = bitcast<vec4<f32>>(vec4<u32>(w[base], w[base + 1u], w[base + 2u], w[base + 3u]));
         for (var t = 0u; t < n; t++) {
             acc[t] += dot(wv, x[(t0 + t) * row4 + c4]);
         }

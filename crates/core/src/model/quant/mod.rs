@@ -71,8 +71,19 @@ pub enum BlockView<'a> {
     },
     /// `w = d·q`, q signed bytes: Q8_0, Q5_0.
     Q8 { d: &'a [f32], qs: &'a [[i8; 32]] },
-    /// Any other layout (Q5_1, Q5_K, Q6_K, floats): read it with [`QMatrix::row_f32`].
-    Other,
+    /// `w = d·q + m`, q in 0..=31: Q5_1, Q5_K.
+    Q8Min {
+        d: &'a [f32],
+        m: &'a [f32],
+        qs: &'a [[i8; 32]],
+    },
+    /// `w = d[h]·q`, one scale per 16 values: Q6_K.
+    Q8Halves {
+        d: &'a [[f32; 2]],
+        qs: &'a [[i8; 32]],
+    },
+    /// F32, F16, BF16: read the values with [`QMatrix::row_f32`].
+    Float,
 }
 
 /// A weight matrix `(rows, cols)`, row-major, in one of ggml's formats.
@@ -109,13 +120,14 @@ impl QMatrix {
         self.cols
     }
 
-    /// The unpacked blocks, row-major (scales widened to f32), where a GPU kernel exists for
-    /// their layout.
+    /// The unpacked blocks, row-major (scales widened to f32).
     pub fn blocks(&self) -> BlockView<'_> {
         match &self.blocks {
             Blocks::Q4 { d, m, qs } => BlockView::Q4 { d, m, qs },
             Blocks::Q8 { d, qs } => BlockView::Q8 { d, qs },
-            _ => BlockView::Other,
+            Blocks::Q8Min { d, m, qs } => BlockView::Q8Min { d, m, qs },
+            Blocks::Q8Halves { d, qs } => BlockView::Q8Halves { d, qs },
+            Blocks::F32(_) | Blocks::F16(_) | Blocks::Bf16(_) => BlockView::Float,
         }
     }
 
