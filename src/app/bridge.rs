@@ -271,6 +271,16 @@ impl Bridge {
         st.running.set(false);
         st.continuation.set(Vec::new());
         st.own_model.set(file.as_ref().map(web_sys::File::name));
+        // The physics was of the model being left: back to the default open model.
+        if st
+            .cost_settings
+            .with_untracked(|c| c.physics_model == tokenmeter_core::service::cost::OWN_MODEL)
+        {
+            st.cost_settings.update(|c| {
+                c.physics_model =
+                    tokenmeter_core::service::cost::CostSettings::default().physics_model
+            });
+        }
         if let Some(f) = &file {
             let known = self
                 .files

@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 use tokenmeter_core::physics::{self, Assumptions, DEFAULT_SOURCES, GPUS};
-use tokenmeter_core::service::cost::CostResponse;
+use tokenmeter_core::service::cost::{CostResponse, OWN_MODEL};
 use tokenmeter_core::service::gpu_cost::GpuCostResponse;
 use tokenmeter_core::service::limits::{BATCH, MFU, PUE, USD_PER_GPU_HOUR, USD_PER_KWH};
 
@@ -41,14 +41,32 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
             id,
         )
     };
-    let explanation = report.physics.map(|p| view! { <PhysicsLines l p /> });
-    let device = report.device_flops.map(|f| {
+    let explanation = report.physics.map(|mut p| {
+        // A user's model is counted with its file's column: named by the file, not its id.
+        if let Some((_, name)) = state
+            .custom
+            .get_untracked()
+            .into_iter()
+            .find(|(id, _)| *id == p.model.tokenizer)
+        {
+            p.model.tokenizer = name;
+        }
+        view! { <PhysicsLines l p /> }
+    });
+    // The model whose decode speed gave `device_flops` (the request took both from the state).
+    let running = match state.model.get_untracked() {
+        super::ModelState::Ready(m) => Some((m.summary.name.clone(), m.summary.n_params)),
+        _ => None,
+    };
+    let device = report.device_flops.zip(running).map(|(f, (name, params))| {
         let peak = physics::gpu(&a.gpu).map_or(0.0, |g| g.bf16_tflops * 1e12);
         view! {
             <p data-testid="device">{fill(
-                t(l, "Your device: SmolLM2 decoded here reached {} GFLOP/s (2 × 135 M parameters × tokens/s). The {} peaks at {} GFLOP/s, {}× more: one clever teacher against thousands of pupils."),
+                t(l, "Your device: {} decoded here reached {} GFLOP/s (2 × {} M parameters × tokens/s). The {} peaks at {} GFLOP/s, {}× more: one clever teacher against thousands of pupils."),
                 &[
+                    &name,
                     &num(l, f / 1e9, 1),
+                    &num(l, params as f64 / 1e6, 0),
                     &physics::gpu(&a.gpu).map_or("GPU", |g| g.name.as_ref()),
                     &int(l, peak / 1e9),
                     &int(l, peak / f.max(1.0)),
@@ -61,6 +79,10 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
         <div class="controls">
             <label class="control" for="phys-model"><span>{t(l, "Open model")}</span>
                 <select id="phys-model" on:change=move |ev| { let v = event_target_value(&ev); s.update(|s| s.physics_model = v) }>
+                    {super::requests::own_model_shape(state).map(|m| {
+                        let selected = s.with_untracked(|s| s.physics_model == OWN_MODEL);
+                        view! { <option value=OWN_MODEL selected=selected>{fill(t(l, "Your model: {}"), &[&m.name])}</option> }
+                    })}
                     {physics::known_models().into_iter().map(|m| {
                         let selected = m.name == s.with_untracked(|s| s.physics_model.clone());
                         view! { <option value=m.name.clone() selected=selected>{m.name.clone()}</option> }

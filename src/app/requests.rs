@@ -71,6 +71,22 @@ pub fn has_prompt(req: &NextRequest) -> bool {
     !(req.text.is_empty() && req.continuation.is_empty() && !req.chat)
 }
 
+/// The user's own model, when it runs in the page, as the physics sees it: counted with its own
+/// tokenizer (the column its file added).
+pub fn own_model_shape(state: AppState) -> Option<tokenmeter_core::physics::ModelShape> {
+    let file = state.own_model.get_untracked()?;
+    let ModelState::Ready(info) = state.model.get_untracked() else {
+        return None;
+    };
+    let id = state
+        .custom
+        .get_untracked()
+        .into_iter()
+        .find(|(_, name)| *name == file)?
+        .0;
+    Some(info.summary.shape(&id))
+}
+
 /// The cost panel: the text priced with the panel's settings; the languages of the columns.
 pub fn cost(state: AppState) -> CostRequest {
     let device = match (
@@ -86,5 +102,6 @@ pub fn cost(state: AppState) -> CostRequest {
         settings: state.cost_settings.get_untracked(),
         device,
         languages_for: state.columns.get_untracked(),
+        own_model: own_model_shape(state).map(Box::new),
     }
 }

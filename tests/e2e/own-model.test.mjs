@@ -35,11 +35,21 @@ test('your own model replaces SmolLM2 in the scores and the columns, and SmolLM2
   assert.equal(await page.getAttribute('[data-testid=candidates] tbody tr', 'data-logit'), String(first.logit));
   // Its tokenizer joined the token columns under the file's name.
   await page.waitForFunction(() => [...document.querySelectorAll('.column h3')].some((h) => /qwen3-Q4_K_M\.gguf/.test(h.textContent)));
+  // The cost panel's physics can serve this model: its shape from the file, its own tokens.
+  await page.click('.cost summary');
+  await page.waitForSelector('#phys-model option[value="your model"]', { state: 'attached', timeout: 60_000 });
+  await page.selectOption('#phys-model', 'your model');
+  await page.waitForFunction(() => /tokenmeter test qwen3/.test(document.querySelector('[data-testid=physics]')?.textContent ?? ''), null, { timeout: 60_000 });
+  const read = Number(await page.getAttribute('[data-testid=read]', 'data-params'));
+  assert.equal(read, 14419456);
   // One click back: SmolLM2 loads again (from the browser's cache) and the text is kept.
   await page.click('[data-testid=back-to-shipped]');
   await page.waitForFunction(() => /llama · 135 M parameters/.test(document.querySelector('[data-testid=model-status]')?.textContent ?? ''), null, { timeout: MODEL_WAIT });
   assert.equal(await page.inputValue('#text'), TEXT);
   assert.equal(await page.locator('[data-testid=back-to-shipped]').count(), 0);
+  // The physics is back on a known open model (the panel answers again once the worker has).
+  await page.waitForFunction(() => !/tokenmeter test qwen3/.test(document.querySelector('[data-testid=physics]')?.textContent ?? 'x')
+    && document.querySelector('#phys-model')?.value !== 'your model', null, { timeout: 60_000 });
   await page.context().close();
 });
 

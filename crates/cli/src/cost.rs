@@ -52,8 +52,16 @@ pub fn cost(a: CostArgs, model: Option<PathBuf>) -> Result<String, Msg> {
         },
         device: None,
         languages_for: Vec::new(),
+        own_model: None,
     };
     req.settings.check()?;
+    // `--physics-model "your model"`: the model file itself (its tokenizer is `smollm2` here, the
+    // one the CLI reads from that file).
+    let mut req = req;
+    if req.settings.physics_model == tokenmeter_core::service::cost::OWN_MODEL {
+        let m = data::open_model(&data::model_path(model.clone()))?;
+        req.own_model = Some(Box::new(m.shape("smollm2")));
+    }
     let table = data::price_table()?;
     let mut vocabs = Vocabularies::new(data::model_path(model));
     let mut count = |id: &str, text: &str| -> Result<Option<u64>, Msg> {

@@ -654,3 +654,48 @@ fn threads_change_the_speed_not_the_bits() {
             .success()
     );
 }
+
+/// `--physics-model "your model"`: the estimate serves the model file itself, with its shape from
+/// its metadata and its tokens counted by its own tokenizer.
+#[test]
+fn cost_physics_can_serve_the_model_file_itself() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/test/models/qwen3-Q4_K_M.gguf"
+    );
+    let text = "The capital of France is";
+    let v = json(&tokenmeter(
+        &[
+            "--model",
+            file,
+            "cost",
+            "--text",
+            text,
+            "--physics-model",
+            "your model",
+        ],
+        None,
+    ));
+    let p = &v["physics"];
+    assert_eq!(
+        p["model"]["name"], "tokenmeter test qwen3 (Q4_K + Q6_K)",
+        "{p}"
+    );
+    assert_eq!(p["model"]["layers"], 2);
+    // 2 key/value heads of 64 dims, keys and values.
+    assert_eq!(p["model"]["kv_values_per_layer"], 256);
+    let params = p["model"]["params"].as_f64().unwrap();
+    assert_eq!(p["params_read_per_step"].as_f64().unwrap(), params);
+    // Counted by the file's own tokenizer: its token count is the prompt's.
+    let tokens = json(&tokenmeter(
+        &["--model", file, "tokenize", "--text", text],
+        None,
+    ));
+    assert_eq!(p["input_tokens"], tokens["count"], "{p}");
+    // Without a model of one's own in the page the same name is refused, not guessed.
+    let none = tokenmeter(
+        &["cost", "--text", "x", "--physics-model", "nonsense"],
+        None,
+    );
+    assert!(!none.status.success());
+}

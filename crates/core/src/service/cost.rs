@@ -14,7 +14,7 @@ use super::limits::{
 use crate::cost::{self as prices, ModelPrice, PriceTable, Usage, DEFAULT_MODELS, PRICES};
 use crate::msg;
 use crate::msg::Msg;
-use crate::physics::{self, Assumptions};
+use crate::physics::{self, Assumptions, ModelShape};
 
 /// Rows a search lists at most (the answer says how many models matched).
 pub const MAX_COST_ROWS: usize = 40;
@@ -54,6 +54,10 @@ impl Default for CostSettings {
     }
 }
 
+/// The physics model that means "the model running in the page" (a user's own GGUF): its shape
+/// comes with the request ([`CostRequest::own_model`]).
+pub const OWN_MODEL: &str = "your model";
+
 impl CostSettings {
     /// Every field in its range (the physics model and GPU known, if a model is named).
     pub fn check(&self) -> Result<(), Msg> {
@@ -63,7 +67,9 @@ impl CostSettings {
         }
         REQUESTS_PER_DAY.check(self.requests_per_day as f64)?;
         if !self.physics_model.is_empty() {
-            gpu_cost::known_model(&self.physics_model)?;
+            if self.physics_model != OWN_MODEL {
+                gpu_cost::known_model(&self.physics_model)?;
+            }
             gpu_cost::check_assumptions(&self.assumptions)?;
         }
         Ok(())
@@ -85,6 +91,10 @@ pub struct CostRequest {
     /// Tokenizers for the language comparison.
     #[serde(default)]
     pub languages_for: Vec<String>,
+    /// The shape of the model running in the page when it is the user's own (from its file's
+    /// metadata, counted with its own tokenizer): the physics model [`OWN_MODEL`].
+    #[serde(default)]
+    pub own_model: Option<Box<ModelShape>>,
 }
 
 /// Where the prices come from.
@@ -152,6 +162,24 @@ pub struct CostResponse {
 pub type Counter<'a> = dyn FnMut(&str, &str) -> Result<Option<u64>, Msg> + 'a;
 
 /// Prices the request with the table, counting tokens with `count`.
+/// The user's model's shape, checked (it sizes the estimate like a known model's would).
+fn own_shape(shape: Option<&ModelShape>) -> Result<ModelShape, Msg> {
+    let shape = shape.ok_or_else(|| msg!("no model of your own is running in the page"))?;
+    let ok = shape.params.is_finite()
+        && shape.params > 0.0
+        && shape.params < 1e13
+        && shape.active_params == shape.params
+        && shape.moe.is_none()
+        && (1..=1024).contains(&shape.layers)
+        && (1..=1 << 20).contains(&shape.kv_values_per_layer);
+    if !ok {
+        return Err(msg!(
+            "the shape of your model is not one tokenmeter can estimate"
+        ));
+    }
+    Ok(shape.clone())
+}
+
 pub fn cost(
     req: &CostRequest,
     table: &PriceTable,
@@ -229,7 +257,11 @@ pub fn cost(
     let physics = match s.physics_model.as_str() {
         "" => None,
         name => {
-            let shape = gpu_cost::known_model(name)?;
+            let shape = if name == OWN_MODEL {
+                own_shape(req.own_model.as_deref())?
+            } else {
+                gpu_cost::known_model(name)?
+            };
             match count_text(&shape.tokenizer)? {
                 None => None,
                 Some(input) => {

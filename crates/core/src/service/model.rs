@@ -15,6 +15,7 @@ use crate::model::quant::Format;
 use crate::model::{Backend, Model};
 use crate::msg;
 use crate::msg::Msg;
+use crate::physics::ModelShape;
 use crate::tokenizer::{smollm2_info, TextTokenizer, TokenizerInfo};
 use crate::Error;
 
@@ -46,10 +47,42 @@ pub struct ModelSummary {
     pub vocab_size: usize,
     pub context_length: usize,
     pub layers: usize,
+    /// Key/value heads and their width: with `layers`, what the KV cache holds per token.
+    pub kv_heads: usize,
+    pub head_dim: usize,
     /// How it runs, e.g. "wasm SIMD128, 1 thread" or "WebGPU · <adapter>".
     pub backend: String,
     /// Which engine, the adapter found and why it was chosen.
     pub engine: Backend,
+}
+
+impl ModelSummary {
+    /// This model as the cost panel's physics sees it (the physics model
+    /// [`OWN_MODEL`](super::cost::OWN_MODEL)), its tokens counted by the tokenizer `tokenizer`.
+    pub fn shape(&self, tokenizer: &str) -> ModelShape {
+        physics_shape(
+            &self.name,
+            self.n_params,
+            [self.layers, self.kv_heads, self.head_dim],
+            tokenizer,
+        )
+    }
+}
+
+/// A dense model's shape for the physics, from its name, parameters and
+/// `[layers, kv_heads, head_dim]`.
+fn physics_shape(name: &str, params: usize, dims: [usize; 3], tokenizer: &str) -> ModelShape {
+    let [layers, kv_heads, head_dim] = dims.map(|d| d as u32);
+    let mut shape = ModelShape::gqa(
+        name,
+        params as f64,
+        layers,
+        kv_heads,
+        head_dim,
+        "the model file's metadata",
+    );
+    shape.tokenizer = tokenizer.to_string();
+    shape
 }
 
 /// The text of a request as the model will read it.
@@ -172,6 +205,8 @@ impl LoadedModel {
             vocab_size: c.vocab_size,
             context_length: c.context_length,
             layers: c.n_layer,
+            kv_heads: c.n_kv_head,
+            head_dim: c.head_dim,
             backend: engine.label(),
             engine: engine.clone(),
         }
@@ -215,6 +250,17 @@ impl LoadedModel {
             .into());
         }
         Ok(ids)
+    }
+
+    /// This model as the cost panel's physics sees it ([`ModelSummary::shape`]).
+    pub fn shape(&self, tokenizer: &str) -> ModelShape {
+        let c = self.model.config();
+        physics_shape(
+            &self.name,
+            self.model.n_params(),
+            [c.n_layer, c.n_kv_head, c.head_dim],
+            tokenizer,
+        )
     }
 
     /// `user` wrapped in the model's chat template, or why it cannot be.
