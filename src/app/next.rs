@@ -136,12 +136,21 @@ fn OwnModel(state: AppState, actions: Actions) -> impl IntoView {
         }
         input.set_value("");
     };
+    // A .gguf dropped on the line is taken like a picked one.
+    let dropped = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        if let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+            actions.use_own_model(file);
+        }
+    };
     move || {
         let l = state.lang.get();
         match state.own_model.get() {
             None => view! {
-                <label class="own-model">
-                    {t(l, "Use your own model (a llama, qwen2 or qwen3 GGUF; read in this tab, never uploaded): ")}
+                <label class="own-model" data-testid="own-model-drop"
+                    on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
+                    on:drop=dropped>
+                    {t(l, "Use your own model (pick or drop a llama, qwen2 or qwen3 GGUF here; read in this tab, never uploaded): ")}
                     <input type="file" accept=".gguf" data-testid="own-model" on:change=chosen />
                 </label>
             }

@@ -53,10 +53,19 @@ test('your own model replaces SmolLM2 in the scores and the columns, and SmolLM2
   await page.context().close();
 });
 
-test('a model tokenmeter cannot run is refused with the reason; the page and the text stay', async () => {
+test('a model tokenmeter cannot run, dropped on the page, is refused with the reason; the page and the text stay', async () => {
   const page = await openPage();
   await page.fill('#text', TEXT);
-  await page.setInputFiles('[data-testid=own-model]', join(ROOT, 'data/test/models/refused-Q2_K.gguf'));
+  // Dropped on the model line this time (a file picked in a hidden input, then dropped as a user
+  // drags it from their file manager).
+  await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<input type="file" id="drag-source" hidden>'));
+  await page.setInputFiles('#drag-source', join(ROOT, 'data/test/models/refused-Q2_K.gguf'));
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(document.querySelector('#drag-source').files[0]);
+    document.querySelector('[data-testid=own-model-drop]')
+      .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
   await page.waitForSelector('[data-testid=model-error]', { timeout: MODEL_WAIT });
   assert.match(await page.textContent('[data-testid=model-error]'),
     /refused-Q2_K\.gguf cannot be used: .*is Q[23]_K; tokenmeter reads F32, F16, BF16/);

@@ -4,7 +4,8 @@
 // scores the same kernels give natively (the CLI on Vulkan).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, tokenmeterCli } from './harness.mjs';
+import { join } from 'node:path';
+import { serveDist, launch, tokenmeterCli, ROOT } from './harness.mjs';
 
 const live = {};
 before(async () => {
@@ -94,6 +95,36 @@ test('?backend=webgpu runs our WGSL kernels on the adapter and matches the nativ
   await page.selectOption('[data-testid=backend]', 'cpu');
   await page.waitForSelector('[data-testid=status][data-backend=cpu]', { timeout: 120_000 });
   assert.equal(await page.inputValue('#text'), 'The capital of France is');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("your own models on WebGPU: qwen2's biases, qwen3's head norms, Q5_K, Q6_K and BF16 weights give the native kernels' scores", async () => {
+  const { context, page, errors } = await open('?backend=webgpu');
+  assert.equal((await status(page)).backend, 'webgpu');
+  await page.fill('#text', 'The capital of France is');
+  for (const [name, arch] of [['qwen2-Q5_K_M', 'qwen2'], ['qwen3-Q4_K_M', 'qwen3'], ['llama-BF16', 'llama']]) {
+    const path = join(ROOT, `data/test/models/${name}.gguf`);
+    await page.setInputFiles('[data-testid=own-model]', path);
+    await page.waitForFunction((a) => new RegExp(` · ${a} · `).test(document.querySelector('[data-testid=model-status]')?.textContent ?? ''),
+      arch, { timeout: 300_000 });
+    const s = await status(page);
+    assert.equal(s.backend, 'webgpu', `${name}: ${s.reason}`);
+    const native = tokenmeterCli(['next', '--model', path, '--backend', 'webgpu', '--prompt', 'The capital of France is', '--top', '10']);
+    assert.equal(native.backend.kind, 'webgpu', name);
+    await page.waitForFunction((id) => {
+      const row = document.querySelector('[data-testid=candidates] tbody tr');
+      return row && row.dataset.id === String(id) && !document.querySelector('.stale');
+    }, native.candidates[0].id, { timeout: 300_000 });
+    for (const r of await candidates(page)) {
+      const c = native.candidates.find((n) => n.id === r.id);
+      // Same kernels on two software GPUs (SwiftShader here, llvmpipe natively): f32 rounding only.
+      if (c) assert.ok(Math.abs(r.logit - c.logit) < 1e-3, `${name}: logit of ${r.id}: ${r.logit} vs ${c.logit}`);
+    }
+    await page.click('[data-testid=back-to-shipped]');
+    await page.waitForFunction(() => / · llama · 135 M/.test(document.querySelector('[data-testid=model-status]')?.textContent ?? ''),
+      null, { timeout: 300_000 });
+  }
   assert.deepEqual(errors, []);
   await context.close();
 });
