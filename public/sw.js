@@ -16,8 +16,14 @@ const CACHE = `tokenmeter-shell-${BUILD}`;
 // its script response's URL, and the loader reads the build id from it.
 // The full worker is kept in the build the loader will pick for this browser (wasm-features.js).
 importScripts('./wasm-features.js');
+// Where the site is cross-origin isolated (its headers reach this script too), the threaded one
+// and its helpers' loader as well.
 const RELAXED = ['__RELAXED__', '__RELAXED_WASM__'];
-const FULL = RELAXED[0] && self.tokenmeterRelaxedSimd ? RELAXED : ['__WORKER__', '__WORKER_WASM__'];
+const THREADS = ['__THREADS__', '__THREADS_WASM__'];
+const FULL = RELAXED[0] && self.tokenmeterRelaxedSimd
+  ? [...RELAXED, ...(THREADS[0] && self.crossOriginIsolated === true
+    ? [...THREADS, `worker-loader.js?build=${BUILD}&role=thread`] : [])]
+  : ['__WORKER__', '__WORKER_WASM__'];
 const SHELL = ['./', 'embed.html', `worker-loader.js?build=${BUILD}`, ...FULL, 'wasm-features.js',
   `worker-loader.js?build=${BUILD}&role=tokens`, '__TOKENS__', '__TOKENS_WASM__', '__BOOT__',
   'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.json.gz', 'vocab/o200k_base.json.gz',

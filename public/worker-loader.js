@@ -3,22 +3,51 @@
 // scripts/post_build.mjs), so a page never runs another build's worker. Which of the build's
 // workers:
 // - `&role=tokens`: the light one (tokens-<id>.js: tokens, prices, exercises; no model code);
-// - otherwise the full one: worker-relaxed-<id>.js where the browser has relaxed SIMD (the same
-//   results, bit for bit, faster), else — or with `&simd=plain` — worker-<id>.js.
+// - `&role=thread`: a helper thread of the threaded one (src/worker/pool.rs sends it the module
+//   and the shared memory, then tells it to serve the forward pass's pool);
+// - otherwise the full one, the fastest this browser can run, all giving the same bits:
+//   worker-threads-<id>.js (relaxed SIMD + threads on shared memory) where the page is
+//   cross-origin isolated (COOP/COEP headers; see README) and has relaxed SIMD and more than one
+//   core (or `&threads=N`, N > 1; `&threads=1` keeps one); else worker-relaxed-<id>.js where the browser has relaxed SIMD;
+//   else — or with `&simd=plain` — worker-<id>.js.
 // If the wasm cannot start (a broken or partial download), tell the page instead of going silent.
 const params = new URLSearchParams(self.location.search);
 const build = params.get('build');
-// Set by scripts/post_build.mjs: whether this build has the relaxed-SIMD worker.
+// Set by scripts/post_build.mjs: whether this build has the relaxed-SIMD and threaded workers.
 const RELAXED_BUILT = '__RELAXED_BUILT__';
+const THREADS_BUILT = '__THREADS_BUILT__';
 const fail = (message) => postMessage(JSON.stringify({ Crashed: { message } }));
 if (!/^[0-9a-f]{16}$/.test(build ?? '')) {
   fail('the worker was started without a build id');
+} else if (params.get('role') === 'thread') {
+  // A helper: instantiate the module it is sent on the memory it is sent, say so, then serve the
+  // forward pass's thread pool when told to (forever; src/worker/pool.rs).
+  try {
+    importScripts(`./worker-threads-${build}.js`);
+    self.onmessage = (first) => {
+      const [module, memory] = first.data;
+      try {
+        wasm_bindgen.initSync({ module, memory });
+      } catch (e) {
+        postMessage('the helper could not instantiate the module: ' + e);
+        return;
+      }
+      self.onmessage = () => wasm_bindgen.pool_thread();
+      postMessage('ready');
+    };
+  } catch (e) {
+    postMessage('the helper could not start: ' + e);
+  }
 } else {
   try {
     importScripts('./wasm-features.js');
+    const relaxed = RELAXED_BUILT === true && self.tokenmeterRelaxedSimd && params.get('simd') !== 'plain';
+    // `&threads=N` asks for N threads (1: the one-thread build); else one per core.
+    const threads = Number(params.get('threads')) || (navigator.hardwareConcurrency ?? 1);
+    const threaded = THREADS_BUILT === true && relaxed && self.crossOriginIsolated === true
+      && typeof SharedArrayBuffer === 'function' && threads > 1;
     const name = params.get('role') === 'tokens' ? 'tokens'
-      : RELAXED_BUILT === true && self.tokenmeterRelaxedSimd && params.get('simd') !== 'plain' ? 'worker-relaxed'
-        : 'worker';
+      : threaded ? 'worker-threads' : relaxed ? 'worker-relaxed' : 'worker';
     importScripts(`./${name}-${build}.js`);
     wasm_bindgen({ module_or_path: `./${name}-${build}_bg.wasm` }).catch((e) => fail('the worker could not start: ' + e));
   } catch (e) {

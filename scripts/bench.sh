@@ -2,7 +2,8 @@
 # The body of `./dev bench` (which sets up and builds dist/ first): the same prompt through
 #   1. tokenmeter natively (candle on the CPU, 1 thread),
 #   2. tokenmeter's worker wasm in headless Chromium (wasm SIMD, 1 thread): the build with relaxed
-#      SIMD (what Chromium gets) and the plain one,
+#      SIMD and the plain one; and the threaded build on all cores (what a cross-origin isolated
+#      Chromium page gets),
 #   3. llama.cpp through llama-cpp-python (1 thread, and all cores),
 #   4. wllama (llama.cpp in wasm; npm @wllama/wllama) in the same Chromium (1 thread, all cores),
 #   5. each weight format of the same model (native, llama.cpp, wasm; 1 thread),
@@ -34,6 +35,7 @@ target/release/tokenmeter decode --tokenizer smollm2 --ids "$ids" \
 echo "wasm in Chromium…" >&2
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R") >"$out/wasm.json"
 (cd tests/e2e && node bench.mjs "$P" "$D" "$R" cpu plain) >"$out/wasm-plain.json"
+(cd tests/e2e && node bench.mjs "$P" "$D" "$R" cpu "threads=$N") >"$out/wasm-threads.json"
 # The GPU kernels, natively (Vulkan) and in Chromium (WebGPU). Without a GPU these run on software
 # adapters (llvmpipe, SwiftShader), which take about a second per token: fewer tokens, one run.
 GP=${BENCH_GPU_PROMPT_TOKENS:-32}

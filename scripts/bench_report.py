@@ -11,7 +11,7 @@ load = lambda name: json.load(open(os.path.join(out, f"{name}.json")))
 native, wasm, llama = load("native"), load("wasm"), load("llama_cpp")
 plain = load("wasm-plain")
 wllama, wllama_n, llama_n = load("wllama"), load("wllama-threads"), load("llama_cpp-threads")
-native_n = load("native-threads")
+native_n, wasm_n = load("native-threads"), load("wasm-threads")
 r = native["result"]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 
@@ -39,19 +39,22 @@ n = r["decode_tokens"]
 print(f"\ngreedy decode identical for the first … of {n} steps: native vs llama.cpp {agree(native, llama)}, "
       f"wasm vs llama.cpp {agree(wasm, llama)}, native vs wasm {agree(native, wasm)}, "
       f"relaxed vs plain wasm {agree(wasm, plain)}")
-print(f"\nall {llama_n['threads']} cores (same prompt; tokenmeter's wasm has no threaded build yet: its 1-thread figures):")
-for b in (llama_n, native_n, wllama_n):
-    print(f"{b['backend']:<58} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f} "
+print(f"\nall {llama_n['threads']} cores (same prompt):")
+for b in (llama_n, native_n, wasm_n, wllama_n):
+    label = f"{b['backend']}, {b['threads']} threads" if b is wasm_n else b["backend"]
+    print(f"{label:<58} {b['prefill_tokens_per_s']:>13.1f} {b['decode_tokens_per_s']:>13.1f} "
           f"{1000 / b['decode_tokens_per_s']:>9.1f}")
 for label, a, b in (("native threads ÷ llama.cpp", native_n, llama_n), ("native threads ÷ 1 thread", native_n, native),
-                    ("wasm (1 thread) ÷ wllama", wasm, wllama_n)):
+                    ("wasm threads ÷ 1 thread", wasm_n, wasm), ("wasm threads ÷ native threads", wasm_n, native_n),
+                    ("wasm threads ÷ wllama threads", wasm_n, wllama_n)):
     print(f"  {label:<30} decode {ratio(a, b, 'decode'):.3f}   prefill {ratio(a, b, 'prefill'):.3f}")
+print(f"  greedy decode identical, wasm 1 thread vs {wasm_n['threads']}: {agree(wasm, wasm_n)} of {r['decode_tokens']} steps")
 print(f"  greedy decode identical, native 1 thread vs {native_n['threads']}: {agree(native, native_n)} of {r['decode_tokens']} steps")
 print()
 w = wasm["wasm"]
 kb = lambda s: f"{s['raw'] / 1024:.0f} KiB raw, {s['gzip'] / 1024:.0f} KiB gzip"
 print(f".wasm size (after wasm-opt): page {kb(w['page'])}; light tokens worker {kb(w['tokens'])}; "
-      f"model worker {kb(w['worker'])}, with relaxed SIMD {kb(w['worker_relaxed'])}")
+      f"model worker {kb(w['worker'])}, with relaxed SIMD {kb(w['worker_relaxed'])}, threaded {kb(w['worker_threads'])}")
 print(f"wasm: model download + load in the worker {wasm['result']['download_and_load_ms']:.0f} ms (localhost); "
       f"warm start (model in Cache Storage) to first scores {wasm['result']['warm_start_to_first_scores_ms']:.0f} ms")
 print(f"whole-vocabulary scoring per step (softmax, entropy, top-10, filters + draw, curve): "

@@ -6,6 +6,13 @@
 //    wasm, built by cargo and wasm-bindgen in target/relaxed (its own flags, its own cache).
 //    worker-loader.js picks it where the browser validates a relaxed-SIMD module, the plain one
 //    elsewhere (or with `&simd=plain`). TOKENMETER_RELAXED=0 skips it (the plain one is used).
+// 0b. The full worker a third time, threaded (relaxed SIMD + `+atomics,+bulk-memory,+mutable-globals`:
+//    shared memory, so rayon's pool can run on helper Web Workers — src/worker/pool.rs):
+//    worker-threads.js + its wasm, in target/threads. The standard library must be rebuilt with
+//    atomics, which needs a nightly toolchain (`-Z build-std`; ./dev setup installs the pinned one,
+//    TOKENMETER_NIGHTLY). The memory may grow to wasm32's 4 GiB (a shared memory must declare its
+//    maximum). worker-loader.js picks it only where the page is cross-origin isolated.
+//    TOKENMETER_THREADS=0 skips it (and needs no nightly).
 // 0. wasm-opt -O3 (npm `binaryen`, pinned in tools/package.json; ./dev setup installs it) on every
 //    wasm: the page, the full worker and the light one. Binaryen keeps IEEE semantics (no
 //    fast-math), so the logits stay bit-identical (tests/e2e/service.test.mjs checks them against
@@ -21,8 +28,9 @@
 //    the others deleted on activate.
 // 5. The policy: a <meta> in the HTML (a fallback for hosts that send no headers), and _headers
 //    (Netlify / Cloudflare Pages) with the full policy as HTTP headers, including frame-ancestors
-//    (only embed.html, the widget's copy of the page, may be framed by other sites) and the
-//    workers' own policy (a worker's fetches follow its script's policy).
+//    (only embed.html, the widget's copy of the page, may be framed by other sites), the
+//    workers' own policy (a worker's fetches follow its script's policy) and cross-origin
+//    isolation (COOP/COEP: the threaded worker; without them the page runs one thread).
 //
 // Usage: Trunk runs it with TRUNK_STAGING_DIR set; `node scripts/post_build.mjs DIR` by hand.
 import { createHash } from 'node:crypto';
@@ -49,6 +57,29 @@ if (relaxed) {
     env: { ...process.env, CARGO_TARGET_DIR: target, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f') },
   });
   await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', 'worker-relaxed',
+    join(target, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
+}
+
+// 0b. The threaded worker.
+const threads = relaxed && process.env.TOKENMETER_THREADS !== '0';
+if (threads) {
+  const target = join(root, 'target', 'threads');
+  const nightly = process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20'; // as ./dev's NIGHTLY
+  // Since Rust 1.92, `+atomics` alone no longer makes the memory shared (rust-lang/rust#147225):
+  // the linker is asked for a shared, imported memory, and for the thread-local storage symbols
+  // wasm-bindgen's thread support initialises in each instance.
+  const link = ['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
+    '--export=__tls_size', '--export=__tls_align', '--export=__tls_base'];
+  const rustflags = ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
+    ...link.flatMap((a) => ['-C', `link-arg=${a}`]), '--cfg', 'getrandom_backend="wasm_js"'];
+  console.log(`post_build: cargo +${nightly} build -Z build-std --release --bin worker (threads) in target/threads`);
+  await run('cargo', [`+${nightly}`, 'build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown',
+    '-Z', 'build-std=std,panic_abort', '--bin', 'worker'], {
+    cwd: root, maxBuffer: 1 << 26,
+    env: { ...process.env, CARGO_TARGET_DIR: target, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f'),
+      RUSTUP_TOOLCHAIN: nightly },
+  });
+  await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', 'worker-threads',
     join(target, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
 }
 
@@ -87,6 +118,12 @@ if (relaxed) {
   renameSync(join(dir, 'worker-relaxed.js'), join(dir, relaxedJs));
   renameSync(join(dir, 'worker-relaxed_bg.wasm'), join(dir, relaxedWasm));
 }
+const threadsJs = `worker-threads-${id}.js`;
+const threadsWasm = `worker-threads-${id}_bg.wasm`;
+if (threads) {
+  renameSync(join(dir, 'worker-threads.js'), join(dir, threadsJs));
+  renameSync(join(dir, 'worker-threads_bg.wasm'), join(dir, threadsWasm));
+}
 
 // The policies. 'wasm-unsafe-eval' lets WebAssembly compile (no JavaScript eval is allowed).
 const common = [
@@ -102,8 +139,10 @@ const workerPolicy = ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval
 // The loader knows whether the relaxed worker exists.
 const loaderPath = join(dir, 'worker-loader.js');
 const loader = readFileSync(loaderPath, 'utf8');
-if (!loader.includes("'__RELAXED_BUILT__'")) throw new Error('post_build: worker-loader.js has no relaxed placeholder');
-writeFileSync(loaderPath, loader.replace("'__RELAXED_BUILT__'", String(relaxed)));
+for (const p of ["'__RELAXED_BUILT__'", "'__THREADS_BUILT__'"]) {
+  if (!loader.includes(p)) throw new Error(`post_build: worker-loader.js has no ${p} placeholder`);
+}
+writeFileSync(loaderPath, loader.replace("'__RELAXED_BUILT__'", String(relaxed)).replace("'__THREADS_BUILT__'", String(threads)));
 
 // 3. The inline start-up script, out of the HTML.
 const htmlPath = join(dir, 'index.html');
@@ -131,6 +170,8 @@ const sw = readFileSync(swPath, 'utf8')
   .replace("'__TOKENS_WASM__'", JSON.stringify(tokensWasm))
   .replace("'__RELAXED__'", relaxed ? JSON.stringify(relaxedJs) : "''")
   .replace("'__RELAXED_WASM__'", relaxed ? JSON.stringify(relaxedWasm) : "''")
+  .replace("'__THREADS__'", threads ? JSON.stringify(threadsJs) : "''")
+  .replace("'__THREADS_WASM__'", threads ? JSON.stringify(threadsWasm) : "''")
   .replace("'__BOOT__'", JSON.stringify(boot));
 if (/'__[A-Z_]+__'/.test(sw)) throw new Error('post_build: sw.js has a placeholder left unfilled');
 writeFileSync(swPath, sw);
@@ -148,7 +189,12 @@ writeFileSync(join(dir, '_headers'), [
   '/embed.html', pageHeaders(embedPolicy),
   '/worker-loader.js', `  Content-Security-Policy: ${workerPolicy}`,
   '/sw.js', `  Content-Security-Policy: ${workerPolicy}`,
-  '/*', '  X-Content-Type-Options: nosniff',
+  // Cross-origin isolation (COOP + COEP) makes SharedArrayBuffer available: the threaded model
+  // worker. Everything the site loads is its own, so require-corp blocks nothing. The widget's
+  // copy may itself be framed by an isolated page, which needs it to opt in (CORP cross-origin).
+  '/embed.html', '  Cross-Origin-Resource-Policy: cross-origin',
+  '/*', '  X-Content-Type-Options: nosniff', '  Cross-Origin-Opener-Policy: same-origin',
+  '  Cross-Origin-Embedder-Policy: require-corp',
   '',
 ].join('\n'));
 if (!existsSync(join(dir, worker)) || !existsSync(join(dir, tokens))) throw new Error('post_build: a worker is missing');

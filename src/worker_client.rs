@@ -14,9 +14,14 @@ use crate::protocol::{FromWorker, ToWorker};
 pub enum WorkerKind {
     /// `tokens.js`: tokens, prices and exercises only (small; no model or GPU code).
     Tokens,
-    /// `worker.js`: everything, the model included; `plain_simd` keeps the build without
-    /// relaxed SIMD even where the browser has it (the loader picks the relaxed one otherwise).
-    Full { plain_simd: bool },
+    /// `worker.js`: everything, the model included. The loader picks the fastest build this
+    /// browser runs (threaded where the page is cross-origin isolated, relaxed SIMD where
+    /// validated); `plain_simd` keeps the build without relaxed SIMD, `threads` asks for a
+    /// thread count (1: the one-thread build).
+    Full {
+        plain_simd: bool,
+        threads: Option<u8>,
+    },
 }
 
 /// The worker's loader (`public/worker-loader.js`), told which build's worker files to load (the
@@ -34,10 +39,19 @@ fn worker_url(kind: WorkerKind) -> String {
         .unwrap_or_default();
     match kind {
         WorkerKind::Tokens => format!("./worker-loader.js?build={build}&role=tokens"),
-        WorkerKind::Full { plain_simd: true } => {
-            format!("./worker-loader.js?build={build}&simd=plain")
+        WorkerKind::Full {
+            plain_simd,
+            threads,
+        } => {
+            let mut url = format!("./worker-loader.js?build={build}");
+            if plain_simd {
+                url.push_str("&simd=plain");
+            }
+            if let Some(n) = threads {
+                url.push_str(&format!("&threads={n}"));
+            }
+            url
         }
-        WorkerKind::Full { plain_simd: false } => format!("./worker-loader.js?build={build}"),
     }
 }
 

@@ -179,9 +179,13 @@ impl Bridge {
         let (state, seqs) = (self.state, Rc::clone(&self.seqs));
         let weak = Rc::downgrade(self);
         let handle = WorkerHandle::spawn(
-            // `?simd=plain` on the page's address: the worker without relaxed SIMD (to compare).
+            // `?simd=plain` on the page's address: the worker without relaxed SIMD; `?threads=N`:
+            // N threads (1: the one-thread build), to compare.
             WorkerKind::Full {
                 plain_simd: super::link::url_param("simd").as_deref() == Some("plain"),
+                threads: super::link::url_param("threads")
+                    .and_then(|n| n.parse::<u8>().ok())
+                    .filter(|&n| n >= 1),
             },
             move |msg| on_model_message(state, &seqs, msg),
             move |err| {

@@ -139,7 +139,11 @@ fn OwnModel(state: AppState, actions: Actions) -> impl IntoView {
     // A .gguf dropped on the line is taken like a picked one.
     let dropped = move |ev: web_sys::DragEvent| {
         ev.prevent_default();
-        if let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+        if let Some(file) = ev
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
             actions.use_own_model(file);
         }
     };
@@ -313,11 +317,22 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
         let backend = match (m.engine.on_gpu(), &m.engine.adapter) {
             (true, Some(a)) => fill(t(l, "WebGPU · {}"), &[&a.name]),
             (true, None) => "WebGPU".into(),
-            // The worker's build: the plain one, or the one with relaxed SIMD.
-            (false, _) if m.engine.cpu.contains("relaxed") => {
-                t(l, "wasm SIMD128 + relaxed dot, 1 thread").to_string()
+            // The worker's build: the plain one, or the one with relaxed SIMD; and its threads.
+            (false, _) => {
+                let relaxed = m.engine.cpu.contains("relaxed");
+                let kernels = t(
+                    l,
+                    if relaxed {
+                        "wasm SIMD128 + relaxed dot"
+                    } else {
+                        "wasm SIMD128"
+                    },
+                );
+                match m.engine.threads {
+                    0 | 1 => fill(t(l, "{}, 1 thread"), &[&kernels]),
+                    n => fill(t(l, "{}, {} threads"), &[&kernels, &n]),
+                }
             }
-            (false, _) => t(l, "wasm SIMD128, 1 thread").to_string(),
         };
         let mut parts = vec![backend];
         if let Some(p) = s.prefill {

@@ -16,6 +16,8 @@ mod blob;
 mod mailbox;
 mod model;
 mod net;
+#[cfg(target_feature = "atomics")]
+mod pool;
 mod tokens;
 
 use std::rc::Rc;
@@ -62,8 +64,19 @@ struct Roles {
     model: Option<Rc<model::Model>>,
 }
 
-/// The full worker's entry point (`worker.js`): both roles, each on its first message.
+/// The full worker's entry point (`worker.js`): both roles, each on its first message. The
+/// threaded build first starts its pool of helper workers ([`pool`]), then says `Ready`.
 pub fn start() {
+    #[cfg(target_feature = "atomics")]
+    wasm_bindgen_futures::spawn_local(async {
+        pool::start().await;
+        listen_both();
+    });
+    #[cfg(not(target_feature = "atomics"))]
+    listen_both();
+}
+
+fn listen_both() {
     let mut roles = Roles::default();
     listen(move |msg, file| {
         if tokens::Tokens::takes(&msg) {

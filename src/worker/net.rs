@@ -35,12 +35,12 @@ extern "C" {
 /// Decompresses gzip data with the browser's own `DecompressionStream`, stopping with an error
 /// past `max` bytes (a small file must not inflate into gigabytes); other data is returned as is
 /// (a host may already have decoded a `.gz` it served with `Content-Encoding: gzip`).
-pub async fn gunzip_if_needed(mut bytes: Vec<u8>, max: u64) -> Result<Vec<u8>, Msg> {
+pub async fn gunzip_if_needed(bytes: Vec<u8>, max: u64) -> Result<Vec<u8>, Msg> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
     let js = |e: JsValue| msg!("cannot decompress: {}", js_error(e));
-    let input = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js)?;
+    let input = Response::new_with_opt_buffer_source(Some(&js_copy(&bytes))).map_err(js)?;
     drop(bytes);
     let body = input
         .body()
@@ -180,10 +180,17 @@ pub async fn cached_model(url: &str, max: u64) -> Result<Option<Vec<u8>>, String
         .map_err(|m| m.to_string())
 }
 
+/// `bytes` copied into a buffer of JavaScript's own. Web APIs that take a `BufferSource` (a
+/// `Response` body) refuse a view of the threaded build's memory, a `SharedArrayBuffer`.
+fn js_copy(bytes: &[u8]) -> Uint8Array {
+    Uint8Array::from(bytes)
+}
+
 /// Keeps the model file for the next visit.
-pub async fn store_model(url: &str, mut bytes: Vec<u8>) -> Result<(), String> {
+pub async fn store_model(url: &str, bytes: Vec<u8>) -> Result<(), String> {
     let cache = open_model_cache().await?;
-    let response = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js_error)?;
+    let response =
+        Response::new_with_opt_buffer_source(Some(&js_copy(&bytes))).map_err(js_error)?;
     drop(bytes);
     JsFuture::from(cache.put_with_str(url, &response))
         .await

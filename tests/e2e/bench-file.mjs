@@ -23,7 +23,7 @@ try {
       else if (m.ModelReady) { engine = m.ModelReady.summary; send({ Bench: req.bench }); }
       else if (m.BenchDone) { worker.terminate(); resolve({ ...m.BenchDone.result, engine }); }
     };
-  }), { worker: workerUrl(), bench: { prompt_tokens: Number(promptTokens), decode_tokens: Number(decodeTokens), runs: Number(runs) } });
+  }), { worker: workerUrl() + '&threads=1', bench: { prompt_tokens: Number(promptTokens), decode_tokens: Number(decodeTokens), runs: Number(runs) } });
   console.log(JSON.stringify({
     backend: `tokenmeter ${result.engine.engine.cpu.replace(', 1 thread', '')}, Chromium ${browser.version().split('.')[0]}`,
     formats: result.engine.formats,

@@ -10,8 +10,12 @@ const args = process.argv.slice(2);
 const [promptTokens = 64, decodeTokens = 32, runs = 3] = args.slice(0, 3).map(Number);
 // 'cpu' (wasm SIMD) or 'webgpu' (our WGSL kernels; here on SwiftShader unless a GPU is present).
 const backend = args[3] ?? 'cpu';
-// 'plain': the worker build without relaxed SIMD (the loader picks the relaxed one otherwise).
-const plain = args[4] === 'plain';
+// Which CPU build: 'relaxed' (the default: relaxed SIMD, one thread), 'plain' (without relaxed
+// SIMD), or 'threads' (the threaded build, which the loader picks on this cross-origin isolated
+// server; `threads=N` for another count than the cores').
+const build = args[4] ?? 'relaxed';
+const query = { relaxed: '&threads=1', plain: '&simd=plain', threads: '' }[build.split('=')[0]]
+  + (build.startsWith('threads=') ? `&${build}` : '');
 const server = await serveDist();
 const browser = await launch(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : []);
 try {
@@ -59,8 +63,11 @@ try {
       } else if (m.Scores) done(performance.now() - t1);
     });
     return { ...cold, engine, download_and_load_ms: loadMs, warm_start_to_first_scores_ms: warmMs };
-  }, { backend, worker: workerUrl() + (plain ? '&simd=plain' : ''), bench: { prompt_tokens: promptTokens, decode_tokens: decodeTokens, runs } });
+  }, { backend, worker: workerUrl() + query, bench: { prompt_tokens: promptTokens, decode_tokens: decodeTokens, runs } });
   if (result.engine.kind !== backend) throw new Error(`asked for ${backend}, got ${JSON.stringify(result.engine)}`);
+  if (backend === 'cpu' && build.startsWith('threads') && !(result.engine.threads > 1)) {
+    throw new Error(`asked for the threaded build, got ${JSON.stringify(result.engine)}`);
+  }
   const size = (f) => {
     const bytes = readFileSync(join(DIST, f));
     return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
@@ -69,8 +76,8 @@ try {
   console.log(JSON.stringify({
     backend: backend === 'webgpu'
       ? `tokenmeter WGSL on WebGPU (${result.engine.adapter?.name}), Chromium ${browser.version()}`
-      : `tokenmeter ${result.engine.cpu.replace(', 1 thread', '')}, Chromium ${browser.version().split('.')[0]}`,
-    threads: 1,
+      : `tokenmeter ${result.engine.cpu.replace(/, \d+ threads?$/, '')}, Chromium ${browser.version().split('.')[0]}`,
+    threads: result.engine.threads ?? 1,
     prefill_tokens_per_s: result.prompt_tokens / (result.prefill_ms / 1e3),
     decode_tokens_per_s: result.decode_tokens / (result.decode_ms / 1e3),
     scoring_ms: result.scoring_ms,
@@ -78,6 +85,7 @@ try {
     wasm: {
       worker: size(readdirSync(DIST).find((f) => /^worker-[0-9a-f]{16}_bg\.wasm$/.test(f))),
       worker_relaxed: size(readdirSync(DIST).find((f) => /^worker-relaxed-[0-9a-f]{16}_bg\.wasm$/.test(f))),
+      worker_threads: size(readdirSync(DIST).find((f) => /^worker-threads-[0-9a-f]{16}_bg\.wasm$/.test(f))),
       tokens: size(readdirSync(DIST).find((f) => /^tokens-[0-9a-f]{16}_bg\.wasm$/.test(f))),
       page: size(mainWasm),
     },

@@ -64,7 +64,7 @@ test('the tokens widget works in a sandboxed iframe on another site, sized to it
   assert.ok(!urls.some((u) => u.includes('/models/')), 'the model was not downloaded');
   // Nor the model's code: the light worker only (tokens-<build>_bg.wasm), not worker-*.
   assert.ok(urls.some((u) => /\/tokens-[0-9a-f]{16}_bg\.wasm$/.test(u)), 'the light worker ran');
-  assert.ok(!urls.some((u) => /\/worker-(relaxed-)?[0-9a-f]{16}(_bg\.wasm|\.js)$/.test(u)), `no model worker was downloaded: ${urls.join(" ")}`);
+  assert.ok(!urls.some((u) => /\/worker-(relaxed-|threads-)?[0-9a-f]{16}(_bg\.wasm|\.js)$/.test(u)), `no model worker was downloaded: ${urls.join(" ")}`);
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -75,7 +75,7 @@ test('the next-token widget loads the model only when the reader asks', async ()
   const load = frame.locator('[data-testid=load-model]');
   await load.waitFor({ timeout: 60_000 });
   assert.ok(!urls.some((u) => u.includes('/models/')), 'nothing downloaded before the click');
-  assert.ok(!urls.some((u) => /\/worker-(relaxed-)?[0-9a-f]{16}_bg\.wasm$/.test(u)), 'not even its code');
+  assert.ok(!urls.some((u) => /\/worker-(relaxed-|threads-)?[0-9a-f]{16}_bg\.wasm$/.test(u)), 'not even its code');
   await load.click();
   await frame.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 120_000 });
   assert.ok(urls.some((u) => u.includes('/models/SmolLM2')), 'downloaded after the click');

@@ -241,7 +241,7 @@ test('after a redeploy only the new build runs: its workers, one cache, nothing 
     for (let i = 0; i < 600 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await shells(), [`tokenmeter-shell-${B}`]);
     assert.equal(await page.getAttribute('meta[name=tokenmeter-build]', 'content'), B);
-    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}(&role=tokens)?$`));
+    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}(&role=(tokens|thread))?$`));
     // Nothing of build A was asked for after the redeploy, and nothing of it is cached.
     const asked = server.requests.slice(since);
     assert.deepEqual(asked.filter((u) => u.includes(A)), []);
@@ -260,7 +260,7 @@ test('after a redeploy only the new build runs: its workers, one cache, nothing 
     await page.fill('#text', 'Hola, mundo');
     await tokensShown(page);
     assert.equal(await page.getAttribute('meta[name=tokenmeter-build]', 'content'), B);
-    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}(&role=tokens)?$`));
+    for (const w of page.workers()) assert.match(w.url(), new RegExp(`build=${B}(&role=(tokens|thread))?$`));
     await context.close();
   } finally {
     await browser.close();

@@ -57,7 +57,7 @@ function headersFor(dist, rel) {
  * changed while running: { model: '404' | 'abort' | 'truncate' | 'garbage' | 'slow' |
  * 'tampered', wasm: 'corrupt' }. `dist` may name another build (the redeploy test swaps it).
  */
-export async function serveDist({ prefix = '/', dist = DIST } = {}) {
+export async function serveDist({ prefix = '/', dist = DIST, isolated = true } = {}) {
   if (!existsSync(join(dist, 'index.html'))) throw new Error('dist/ is not built: run ./dev test');
   const site = { dist };
   const faults = {};
@@ -85,7 +85,10 @@ export async function serveDist({ prefix = '/', dist = DIST } = {}) {
     }
     if (rel === '__blank.html') {
       // An empty page of this origin, for driving a worker without the app (benchmarks).
-      res.writeHead(200, { 'content-type': TYPES['.html'] }).end('<!doctype html><title>blank</title>');
+      // Cross-origin isolated like the site (unless `isolated: false`): the threaded worker.
+      const isolation = isolated
+        ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      res.writeHead(200, { 'content-type': TYPES['.html'], ...isolation }).end('<!doctype html><title>blank</title>');
       return;
     }
     const root = site.dist;
@@ -95,7 +98,11 @@ export async function serveDist({ prefix = '/', dist = DIST } = {}) {
     }
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     const size = statSync(file).size;
-    for (const [k, v] of Object.entries(headersFor(root, rel))) res.setHeader(k, v);
+    for (const [k, v] of Object.entries(headersFor(root, rel))) {
+      // `isolated: false`: a host that sends no COOP/COEP (the page then runs one thread).
+      if (!isolated && /^cross-origin-(opener|embedder)-policy$/.test(k)) continue;
+      res.setHeader(k, v);
+    }
     if (file.endsWith('.gguf') && faults.model) {
       if (faults.model === '404') { res.writeHead(404).end('not found'); return; }
       if (faults.model === 'slow') {
@@ -130,7 +137,7 @@ export async function serveDist({ prefix = '/', dist = DIST } = {}) {
       stream.on('end', () => (faults.model === 'abort' ? res.destroy() : res.end()));
       return;
     }
-    if (/(worker|worker-relaxed|tokens)-[0-9a-f]{16}_bg\.wasm$/.test(file) && faults.wasm === 'corrupt') {
+    if (/(worker|worker-relaxed|worker-threads|tokens)-[0-9a-f]{16}_bg\.wasm$/.test(file) && faults.wasm === 'corrupt') {
       const bytes = readFileSync(file).subarray(0, 1000);
       res.writeHead(200, { 'content-type': type, 'content-length': bytes.length }).end(bytes); return;
     }

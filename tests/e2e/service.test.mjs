@@ -46,7 +46,6 @@ before(async () => {
     });
     const tokens = await start(url + '&role=tokens');
     const model = await start(url);
-    let plain; // the model worker without relaxed SIMD, started by the test that compares them
     let seq = 0;
     const last = (seen) => seen[seen.length - 1];
     const failed = (m) => m.ColumnsFailed || m.CostFailed || m.NextFailed || m.ModelFailed
@@ -101,22 +100,24 @@ before(async () => {
         tokens.send({ Explain: { seq: s, tokenizer, req, compare } });
         return last(await done);
       },
-      /** Loads the model in a plain-SIMD worker too, and asks both the same `Next` requests. */
-      async bothBuilds(reqs) {
-        plain ??= await start(url + '&simd=plain');
-        const loaded = plain.until((m) => m.ModelReady || m.ModelFailed);
-        plain.send({ LoadModel: { url: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', backend: 'cpu' } });
-        const plainModel = last(await loaded);
+      /** Loads the model in another build's worker too (`query` on the loader's address:
+       * `&simd=plain`, `&threads=N`), asks both the same `Next` requests, then stops it. */
+      async otherBuild(query, reqs) {
+        const other = await start(url + query);
+        const loaded = other.until((m) => m.ModelReady || m.ModelFailed);
+        other.send({ LoadModel: { url: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', backend: 'cpu' } });
+        const otherModel = last(await loaded);
         const pairs = [];
         for (const req of reqs) {
           const s = ++seq;
           const a = model.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
-          const b = plain.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
+          const b = other.until((m) => m.Scores?.seq === s || m.NextFailed?.seq === s);
           model.send({ Next: { seq: s, req } });
-          plain.send({ Next: { seq: s, req } });
+          other.send({ Next: { seq: s, req } });
           pairs.push([last(await a), last(await b)]);
         }
-        return { plainModel, pairs };
+        other.worker.terminate();
+        return { otherModel, pairs };
       },
       /** A fresh model worker reads the file picked in `#own` (as the page's "Use your own
        * model" does) and answers `reqs`. */
@@ -152,9 +153,9 @@ after(async () => {
 
 const ask = (method, ...args) => page.evaluate(([method, args]) => window.service[method](...args), [method, args]);
 const without = (o, ...keys) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
-/** An answer without what describes the machine, wherever it sits: the CPU kernels' name
- * (`backend.cpu`) and how much of the prompt was already in the cache. */
-const answer = (v) => JSON.parse(JSON.stringify(v, (k, x) => (k === 'cpu' || k === 'computed_tokens' ? undefined : x)));
+/** An answer without what describes the machine, wherever it sits: the CPU kernels' name and
+ * threads (`backend.cpu`, `backend.threads`) and how much of the prompt was already in the cache. */
+const answer = (v) => JSON.parse(JSON.stringify(v, (k, x) => (['cpu', 'threads', 'computed_tokens'].includes(k) ? undefined : x)));
 
 const TEXT = 'Hola, mundo 你好 🌍\n\tThe capital of France is';
 
@@ -199,11 +200,16 @@ test('load model: the page worker and `tokenmeter model` describe the same model
   const ready = await ask('load', 'cpu');
   assert.ok(ready.ModelReady, JSON.stringify(ready));
   const cli = tokenmeterCli(['model', '--backend', 'cpu']);
-  // Only the CPU kernels' name differs: wasm SIMD in the page, the native build in the CLI.
-  const same = (s) => ({ ...without(s, 'backend', 'engine'), engine: without(s.engine, 'cpu') });
+  // Only the CPU kernels differ: wasm SIMD in the page, the native build in the CLI.
+  const same = (s) => ({ ...without(s, 'backend', 'engine'), engine: without(s.engine, 'cpu', 'threads') });
   assert.deepEqual(same(ready.ModelReady.summary), same(cli));
-  // Chromium validates relaxed SIMD, so the loader started that build, and the worker says so.
-  assert.equal(ready.ModelReady.summary.backend, 'wasm SIMD128 + relaxed dot, 1 thread');
+  // Chromium validates relaxed SIMD, and this server sends COOP/COEP (the page is cross-origin
+  // isolated), so on more than one core the loader started the threaded build with a thread per
+  // core; the worker says so.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const threads = Math.min(cores, 8);
+  assert.equal(ready.ModelReady.summary.engine.threads, threads);
+  assert.equal(ready.ModelReady.summary.backend, `wasm SIMD128 + relaxed dot, ${threads} thread${threads > 1 ? 's' : ''}`);
   assert.equal(ready.ModelReady.summary.engine.cpu, ready.ModelReady.summary.backend);
   assert.match(cli.engine.cpu, /^native CPU, \d+ threads?$/);
 });
@@ -246,7 +252,7 @@ test('relaxed SIMD: the worker built with it scores exactly as the plain build',
   // a long prompt and short ones cover both loops, with Q4_1 (relaxed dot) and Q8_0 (widening).
   const long = 'The relaxed dot product multiplies signed bytes by seven-bit ones. '.repeat(6);
   const reqs = [...REQUESTS, { ...REQUESTS[0], text: long, top: 50, surprisal: true }];
-  const { plainModel, pairs } = await ask('bothBuilds', reqs);
+  const { otherModel: plainModel, pairs } = await ask('otherBuild', '&simd=plain', reqs);
   assert.equal(plainModel.ModelReady?.summary.backend, 'wasm SIMD128, 1 thread', JSON.stringify(plainModel));
   for (const [[relaxed, plain], req] of pairs.map((p, i) => [p, reqs[i]])) {
     assert.ok(relaxed.Scores && plain.Scores, JSON.stringify([relaxed, plain]).slice(0, 300));
@@ -255,6 +261,55 @@ test('relaxed SIMD: the worker built with it scores exactly as the plain build',
   }
   // Every position of the long prompt (its surprisal) agrees with the native CLI too.
   assert.deepEqual(answer(pairs[3][0].Scores.scores.surprisal), answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', long])));
+});
+
+test('threads: the threaded build scores exactly as one thread, whatever the count', async () => {
+  // The threaded build splits each large product's rows among its threads (prefill: every
+  // product; decode: the output projection). A long prompt, and three threads, whose bands end
+  // inside groups of four rows.
+  const long = 'Threads share the rows of a product, never the terms of a sum. '.repeat(6);
+  const reqs = [...REQUESTS, { ...REQUESTS[0], text: long, top: 50, surprisal: true }];
+  const results = {};
+  for (const query of ['&threads=1', '&threads=3']) {
+    const { otherModel, pairs } = await ask('otherBuild', query, reqs);
+    const want = query === '&threads=1' ? '1 thread' : '3 threads';
+    assert.equal(otherModel.ModelReady?.summary.backend, `wasm SIMD128 + relaxed dot, ${want}`, JSON.stringify(otherModel));
+    for (const [[main, other], req] of pairs.map((p, i) => [p, reqs[i]])) {
+      assert.ok(main.Scores && other.Scores, JSON.stringify([main, other]).slice(0, 300));
+      assert.deepEqual(answer(main.Scores.scores), answer(other.Scores.scores), `${query}: ${req.text}`);
+      assert.equal(other.Scores.scores.backend.threads, query === '&threads=1' ? 1 : 3);
+    }
+    results[query] = pairs;
+  }
+  // And the native CLI's bits on every position of the long prompt.
+  assert.deepEqual(answer(results['&threads=3'][3][1].Scores.scores.surprisal),
+    answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', long])));
+});
+
+test('threads need cross-origin isolation: without COOP/COEP the loader starts the one-thread build, which works', async () => {
+  const plainHost = await serveDist({ isolated: false });
+  const other = await browser.newPage();
+  try {
+    await other.goto(plainHost.url + '__blank.html');
+    const summary = await other.evaluate(async (url) => {
+      const worker = new Worker(url);
+      const send = (m) => worker.postMessage(JSON.stringify(m));
+      const m = await new Promise((resolve) => {
+        worker.onmessage = (ev) => {
+          const m = JSON.parse(ev.data);
+          if (m === 'Ready') send({ LoadModel: { url: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', backend: 'cpu' } });
+          else if (m.ModelReady || m.ModelFailed || m.Crashed) resolve(m);
+        };
+      });
+      worker.terminate();
+      return { isolated: self.crossOriginIsolated, m };
+    }, workerUrl() + '&threads=2');
+    assert.equal(summary.isolated, false);
+    assert.equal(summary.m.ModelReady?.summary.backend, 'wasm SIMD128 + relaxed dot, 1 thread', JSON.stringify(summary.m).slice(0, 300));
+  } finally {
+    await other.close();
+    await plainHost.close();
+  }
 });
 
 test("own model: a user's GGUF read from a file scores as `tokenmeter next --model` does, bit for bit, in every layout", async () => {
@@ -271,7 +326,7 @@ test("own model: a user's GGUF read from a file scores as `tokenmeter next --mod
     const { ready, answers } = await ask('ownModel', reqs);
     assert.ok(ready.ModelReady, `${name}: ${JSON.stringify(ready).slice(0, 300)}`);
     const cliModel = tokenmeterCli(['model', '--model', path, '--backend', 'cpu']);
-    const same = (s) => ({ ...without(s, 'backend', 'engine'), engine: without(s.engine, 'cpu') });
+    const same = (s) => ({ ...without(s, 'backend', 'engine'), engine: without(s.engine, 'cpu', 'threads') });
     assert.deepEqual(same(ready.ModelReady.summary), same(cliModel), name);
     for (const [req, m] of reqs.map((r, i) => [r, answers[i]])) {
       assert.ok(m.Scores, `${name}: ${JSON.stringify(m).slice(0, 300)}`);
@@ -360,7 +415,9 @@ test('cost and gpu-cost: the cost panel prices what `tokenmeter cost` and `gpu-c
 test('bench: the benchmark runs the same prompt and decodes the same tokens', async () => {
   const m = await ask('bench', { prompt_tokens: 16, decode_tokens: 4, runs: 1 });
   assert.ok(m.BenchDone, JSON.stringify(m));
-  const cli = tokenmeterCli(['bench', '--backend', 'cpu', '--threads', '1', '--prompt-tokens', '16', '--decode-tokens', '4', '--runs', '1']);
+  // As many threads natively as the page's worker used (the threaded build: one per core).
+  const cli = tokenmeterCli(['bench', '--backend', 'cpu', '--threads', String(m.BenchDone.threads), '--prompt-tokens', '16', '--decode-tokens', '4', '--runs', '1']);
+  assert.ok(m.BenchDone.threads > 1, 'the threaded build ran the benchmark');
   const same = (b) => ({ engine: without(b.engine, 'cpu'), threads: b.threads, prompt_ids: b.prompt_ids, generated: b.result.generated });
   assert.deepEqual(same(m.BenchDone), same(cli));
   // Out of range: the same refusal.

@@ -51,8 +51,11 @@ test('automatic choice keeps the model on wasm SIMD when the only WebGPU adapter
   const s = await status(page);
   assert.equal(s.backend, 'cpu');
   assert.match(s.text, /wasm SIMD128/);
-  // Chromium has relaxed SIMD: the loader started that build, and the status line names it.
-  assert.match(s.text, /wasm SIMD128 \+ relaxed dot, 1 thread/);
+  // Chromium has relaxed SIMD and this server sends COOP/COEP: the loader started the threaded
+  // build, a thread per core, and the status line names it.
+  const cores = await page.evaluate(() => (crossOriginIsolated ? Math.min(navigator.hardwareConcurrency, 8) : 0));
+  assert.ok(cores > 1, `cross-origin isolated on more than one core (${cores})`);
+  assert.match(s.text, new RegExp(`wasm SIMD128 \\+ relaxed dot, ${cores} threads`));
   assert.match(s.reason, /software fallback/);
   assert.equal(await page.locator('[data-testid=backend]').inputValue(), 'auto');
   assert.deepEqual(errors, []);
@@ -66,6 +69,15 @@ test('?simd=plain keeps the model worker without relaxed SIMD, and the status li
   assert.match(s.text, /wasm SIMD128, 1 thread/);
   assert.doesNotMatch(s.text, /relaxed/);
   assert.ok(page.workers().some((w) => /[?&]simd=plain$/.test(w.url())), page.workers().map((w) => w.url()).join(' '));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('?threads=1 keeps the model worker on one thread, and the status line says so', async () => {
+  const { context, page, errors } = await open('?threads=1&backend=cpu');
+  const s = await status(page);
+  assert.match(s.text, /wasm SIMD128 \+ relaxed dot, 1 thread/);
+  assert.ok(page.workers().some((w) => /[?&]threads=1$/.test(w.url())), page.workers().map((w) => w.url()).join(' '));
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -157,8 +169,10 @@ test('a GPU lost mid-run falls back to wasm SIMD, says so, and keeps the text', 
   const { context, page, errors } = await open('?backend=webgpu');
   assert.equal((await status(page)).backend, 'webgpu');
   await page.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 300_000 });
-  // From now on every read-back from the GPU fails, as it does when the device is lost.
-  for (const w of page.workers()) {
+  // From now on every read-back from the GPU fails, as it does when the device is lost. (Not in
+  // the threaded build's helper workers: they run the CPU pool and never touch the GPU, and a
+  // helper's JavaScript never gets a turn to evaluate anything.)
+  for (const w of page.workers().filter((w) => !/[?&]role=thread\b/.test(w.url()))) {
     await w.evaluate(() => {
       if (self.GPUBuffer) {
         GPUBuffer.prototype.mapAsync = function () {

@@ -41,6 +41,7 @@ impl Engine {
                 reason: choice.reason.to_string(),
                 why: choice.reason.clone(),
                 cpu: cpu_label(),
+                threads: tokenmeter_core::model::threads::threads(),
             },
             fallback: None,
         };

@@ -49,6 +49,13 @@ pub struct Backend {
     /// the worker's build, which the page itself cannot know.
     #[serde(default)]
     pub cpu: String,
+    /// Threads the CPU path uses (the threaded wasm build's pool, or `--threads` natively).
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Backend {
@@ -60,6 +67,7 @@ impl Backend {
             reason: why.to_string(),
             why,
             cpu: cpu_label(),
+            threads: super::threads::threads(),
         }
     }
 
@@ -85,15 +93,16 @@ impl Backend {
 
 /// The CPU kernels of this build, as the status line and the benchmark name them.
 pub fn cpu_label() -> String {
-    if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
-        "wasm SIMD128 + relaxed dot, 1 thread".into()
+    let kernels = if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+        "wasm SIMD128 + relaxed dot"
     } else if cfg!(target_arch = "wasm32") {
-        "wasm SIMD128, 1 thread".into()
+        "wasm SIMD128"
     } else {
-        match super::threads::threads() {
-            1 => "native CPU, 1 thread".into(),
-            n => format!("native CPU, {n} threads"),
-        }
+        "native CPU"
+    };
+    match super::threads::threads() {
+        1 => format!("{kernels}, 1 thread"),
+        n => format!("{kernels}, {n} threads"),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod forward;
 pub mod inspect;
 pub mod llama;
 mod load;
+pub mod pool;
 pub mod quant;
 pub mod synthetic;
 pub mod threads;

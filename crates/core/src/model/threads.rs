@@ -2,37 +2,40 @@
 //!
 //! Only the *rows* of a product are split: each output `W[r]·x` is computed whole by one thread,
 //! with the same kernel and in the same order as with one thread, so the logits are
-//! bit-identical whatever the count (a sum is never split across threads). Natively the threads
-//! are rayon's pool (`tokenmeter --threads N`); the wasm builds run one thread.
+//! bit-identical whatever the count (a sum is never split across threads). The threads are the
+//! forward pass's own pool ([`pool`](super::pool)): natively `std` threads (`tokenmeter
+//! --threads N`); in the threaded wasm build Web Workers on the shared memory
+//! (`src/worker/pool.rs`); the other wasm builds run one thread.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::pool;
 
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
-/// Least work (multiply-adds) worth a thread of its own: waking a thread costs about as much as
-/// a few million of them, so a decode step splits only the output projection (49,152 × 576) and
-/// a prefill of 64 tokens splits every product. Measured with `tokenmeter bench --threads 2`.
-const MIN_WORK: usize = 4 << 20;
+/// Least work (multiply-adds) worth sharing: the pool's helpers spin between the products of a
+/// step, so handing one a band costs about a microsecond — a few tens of thousands of
+/// multiply-adds. Every product of SmolLM2's decode step (the smallest is 192 × 576) is shared.
+/// Measured with `tokenmeter bench --threads 2` (BENCHMARKS.md).
+const MIN_WORK: usize = 32 << 10;
 
 /// Most threads a forward pass may use.
 pub const MAX_THREADS: usize = 256;
 
 /// Sets how many threads later forward passes use (1 ..= [`MAX_THREADS`]); returns the count
-/// now in effect. Natively this also sizes rayon's global pool, once; a wasm build stays at 1.
+/// now in effect. Natively this starts the pool's helpers (they are never stopped; a smaller
+/// count later only cuts products into fewer bands). In the threaded wasm build the worker has
+/// started `n - 1` helper workers first (a browser has no threads of its own to spawn); the
+/// other wasm builds stay at 1.
 pub fn set_threads(n: usize) -> usize {
+    let n = n.clamp(1, MAX_THREADS);
     #[cfg(not(target_arch = "wasm32"))]
-    {
-        let n = n.clamp(1, MAX_THREADS);
-        // Only the first call can size the global pool; later ones only change how many parts
-        // a product is cut into (the pool then has its own size).
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+    pool::start_helpers(n - 1);
+    if cfg!(any(not(target_arch = "wasm32"), target_feature = "atomics")) {
         THREADS.store(n, Ordering::Relaxed);
     }
-    #[cfg(target_arch = "wasm32")]
-    let _ = n;
     threads()
 }
 
@@ -60,20 +63,24 @@ fn bands_for(rows: usize, row_work: usize, threads: usize) -> Vec<Range<usize>> 
         .collect()
 }
 
-/// `f` of each band, on the pool's threads natively, in order.
+/// `f` of each band, on the pool's threads (whichever takes it), in band order.
 pub(crate) fn map<T: Send>(
     bands: Vec<Range<usize>>,
-    f: impl Fn(Range<usize>) -> T + Sync + Send,
+    f: impl Fn(Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        bands.into_par_iter().map(f).collect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        bands.into_iter().map(f).collect()
-    }
+    let slots: Vec<Mutex<Option<T>>> = bands.iter().map(|_| Mutex::new(None)).collect();
+    pool::run(bands.len(), &|i| {
+        let value = f(bands[i].clone());
+        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("pool::run runs every band")
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -97,10 +104,12 @@ mod tests {
                 assert!(b.iter().all(|r| r.start % 4 == 0 && !r.is_empty()));
             }
         }
-        // Enough work: every thread gets a band; too little: one band.
+        // Enough work: every thread gets a band (a decode step's smallest product, 192 × 576,
+        // included); too little: one band.
         assert_eq!(bands_for(1536, 576 * 64, 2), [0..768, 768..1536]);
         assert_eq!(bands_for(576, 576 * 64, 3), [0..192, 192..384, 384..576]);
-        assert_eq!(bands_for(1536, 576, 2).len(), 1);
+        assert_eq!(bands_for(192, 576, 2), [0..96, 96..192]);
+        assert_eq!(bands_for(64, 576, 2).len(), 1);
         assert_eq!(bands_for(49152, 576, 2), [0..24576, 24576..49152]);
     }
 }
