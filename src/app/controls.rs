@@ -1,6 +1,7 @@
-//! The panels' number fields, sliders and bars. A number field applies a value in range as it is
-//! typed; when the user leaves it (or presses Enter) a value out of range is brought into range
-//! *and shown*, so the field never says one thing while the page computes another.
+//! The panels' number fields, sliders and bars, and the files a user picks or drops. A number
+//! field applies a value in range as it is typed; when the user leaves it (or presses Enter) a
+//! value out of range is brought into range *and shown*, so the field never says one thing while
+//! the page computes another.
 
 use leptos::prelude::*;
 
@@ -122,4 +123,22 @@ pub fn bar(share: f64) -> impl IntoView {
             <rect width=format!("{w:.1}") height="10" />
         </svg>
     }
+}
+
+/// The file picked in a file input (its `change` event). The input is cleared, so picking the
+/// same file again is a new change.
+pub fn picked_file(ev: &leptos::ev::Event) -> Option<web_sys::File> {
+    let input: web_sys::HtmlInputElement = event_target(ev);
+    let file = input.files().and_then(|f| f.get(0));
+    input.set_value("");
+    file
+}
+
+/// The file dropped on an element (its `drop` event), with the browser's own handling — opening
+/// the file in the tab — prevented.
+pub fn dropped_file(ev: &web_sys::DragEvent) -> Option<web_sys::File> {
+    ev.prevent_default();
+    ev.data_transfer()
+        .and_then(|d| d.files())
+        .and_then(|f| f.get(0))
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use tokenmeter_core::service::limits::{SEED, TEMPERATURE, TOP, TOP_P};
 
 use super::bridge::Actions;
-use super::controls::{number_field, slider, Number};
+use super::controls::{dropped_file, number_field, picked_file, slider, Number};
 use super::format::{int, num};
 use super::i18n::{fill, t, tm, tx};
 use super::text::pieces_view;
@@ -130,20 +130,13 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
 #[component]
 fn OwnModel(state: AppState, actions: Actions) -> impl IntoView {
     let chosen = move |ev: leptos::ev::Event| {
-        let input: web_sys::HtmlInputElement = event_target(&ev);
-        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+        if let Some(file) = picked_file(&ev) {
             actions.use_own_model(file);
         }
-        input.set_value("");
     };
     // A .gguf dropped on the line is taken like a picked one.
     let dropped = move |ev: web_sys::DragEvent| {
-        ev.prevent_default();
-        if let Some(file) = ev
-            .data_transfer()
-            .and_then(|d| d.files())
-            .and_then(|f| f.get(0))
-        {
+        if let Some(file) = dropped_file(&ev) {
             actions.use_own_model(file);
         }
     };

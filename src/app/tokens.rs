@@ -8,6 +8,7 @@ use tokenmeter_core::tokenizer::registry::{self, SHIPPED};
 use tokenmeter_core::service::tokens::{Column, ColumnState, TokenView};
 
 use super::bridge::Actions;
+use super::controls::{dropped_file, picked_file};
 use super::format::{int, num, plural};
 use super::i18n::{fill, t, t_str, tm, tx};
 use super::text::pieces_view;
@@ -29,12 +30,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             .with(|t| t.as_ref().map(|t| t.columns.clone()).unwrap_or_default())
     };
     let drop = move |ev: web_sys::DragEvent| {
-        ev.prevent_default();
-        if let Some(file) = ev
-            .data_transfer()
-            .and_then(|d| d.files())
-            .and_then(|f| f.get(0))
-        {
+        if let Some(file) = dropped_file(&ev) {
             actions.add_tokenizer(file);
         }
     };
@@ -129,11 +125,9 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
 #[component]
 fn Picker(state: AppState, actions: Actions) -> impl IntoView {
     let chosen = move |ev: leptos::ev::Event| {
-        let input: web_sys::HtmlInputElement = event_target(&ev);
-        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+        if let Some(file) = picked_file(&ev) {
             actions.add_tokenizer(file);
         }
-        input.set_value("");
     };
     view! {
         <details class="picker">
