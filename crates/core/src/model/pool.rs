@@ -34,7 +34,7 @@ struct Pool {
     /// The current job (on the caller's stack; valid while its epoch is in `word` with bands left
     /// to finish).
     job: AtomicPtr<Job<'static>>,
-    /// Bands of the current job finished (or skipped after a panic).
+    /// Bands of the current job finished (a band that panicked counts as finished).
     done: AtomicUsize,
     /// A band's task panicked (natively; wasm aborts).
     panicked: AtomicBool,
@@ -92,8 +92,8 @@ pub fn run(bands: usize, task: &(dyn Fn(usize) + Sync)) {
     }
     let job = Job { task };
     // SAFETY (lifetime): the job outlives every use of this pointer. Helpers dereference it only
-    // after claiming a band of this epoch, and this function returns (or unwinds) only after
-    // every band of this epoch is finished — the guard below waits for that.
+    // after claiming a band of this epoch, and this function returns only after every band of
+    // this epoch is finished (a band that panics is caught in `work` and still counted).
     let ptr = &job as *const Job<'_> as *mut Job<'static>;
     POOL.job.store(ptr, Ordering::Release);
     POOL.done.store(0, Ordering::Relaxed);
@@ -105,31 +105,15 @@ pub fn run(bands: usize, task: &(dyn Fn(usize) + Sync)) {
         let _guard = POOL.lock.lock().unwrap_or_else(|e| e.into_inner());
         POOL.wake.notify_all();
     }
-    let finish = Finish { epoch, bands };
+    // Every band is claimed once `work` returns; wait for those still running on helpers.
     work(epoch);
-    drop(finish);
+    while POOL.done.load(Ordering::Acquire) < bands {
+        std::hint::spin_loop();
+    }
+    POOL.job.store(std::ptr::null_mut(), Ordering::Relaxed);
     POOL.busy.store(false, Ordering::Release);
     if POOL.panicked.swap(false, Ordering::Relaxed) {
-        panic!("a band of a parallel product panicked on a helper thread");
-    }
-}
-
-/// On the way out of [`run`], normally or unwinding: the bands nobody claimed are skipped, and
-/// the caller waits until every claimed band is finished, so no helper still uses the job.
-struct Finish {
-    epoch: u32,
-    bands: usize,
-}
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        while claim(self.epoch).is_some() {
-            POOL.done.fetch_add(1, Ordering::Release);
-        }
-        while POOL.done.load(Ordering::Acquire) < self.bands {
-            std::hint::spin_loop();
-        }
-        POOL.job.store(std::ptr::null_mut(), Ordering::Relaxed);
+        panic!("a band of a parallel product panicked");
     }
 }
 
