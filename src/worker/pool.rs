@@ -80,8 +80,15 @@ async fn start_helpers(count: usize) -> Result<Vec<Worker>, String> {
     let url = format!("{own}&role=thread");
     let init = js_sys::Array::of2(&wasm_bindgen::module(), &wasm_bindgen::memory());
     let mut started = Vec::with_capacity(count);
+    let mut failure = None;
     for _ in 0..count {
-        let worker = Worker::new(&url).map_err(|e| format!("cannot start a helper: {e:?}"))?;
+        let worker = match Worker::new(&url) {
+            Ok(w) => w,
+            Err(e) => {
+                failure = Some(format!("cannot start a helper: {e:?}"));
+                break;
+            }
+        };
         let ready = js_sys::Promise::new(&mut |resolve, reject| {
             let failed = reject.clone();
             let on_message = Closure::once_into_js(move |ev: MessageEvent| {
@@ -98,19 +105,23 @@ async fn start_helpers(count: usize) -> Result<Vec<Worker>, String> {
             worker.set_onmessage(Some(on_message.unchecked_ref()));
             worker.set_onerror(Some(on_error.unchecked_ref()));
         });
-        worker
-            .post_message(&init)
-            .map_err(|e| format!("cannot reach a helper: {e:?}"))?;
+        let sent = worker.post_message(&init);
         started.push((worker, ready));
-    }
-    let mut failure = None;
-    for (worker, ready) in &started {
-        if let Err(e) = JsFuture::from(ready.clone()).await {
-            failure = Some(format!("a helper could not start: {e:?}"));
+        if let Err(e) = sent {
+            failure = Some(format!("cannot reach a helper: {e:?}"));
             break;
         }
-        worker.set_onmessage(None);
-        worker.set_onerror(None);
+    }
+    // Every helper ready, or the first failure (then the ones started are stopped).
+    if failure.is_none() {
+        for (worker, ready) in &started {
+            if let Err(e) = JsFuture::from(ready.clone()).await {
+                failure = Some(format!("a helper could not start: {e:?}"));
+                break;
+            }
+            worker.set_onmessage(None);
+            worker.set_onerror(None);
+        }
     }
     let helpers: Vec<Worker> = started.into_iter().map(|(w, _)| w).collect();
     match failure {
