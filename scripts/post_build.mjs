@@ -46,41 +46,44 @@ if (!dir) throw new Error('post_build: no TRUNK_STAGING_DIR and no directory giv
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The full worker once more, with its own flags (cargo in target/<target>, its own cache), then
+ * wasm-bindgen: <out>.js + <out>_bg.wasm in the staging directory.
+ */
+async function buildWorker(out, target, rustflags, { toolchain, buildStd = false } = {}) {
+  const targetDir = join(root, 'target', target);
+  const toolchainArgs = toolchain ? [`+${toolchain}`] : [];
+  const buildStdArgs = buildStd ? ['-Z', 'build-std=std,panic_abort'] : [];
+  console.log(`post_build: ${['cargo', ...toolchainArgs, 'build', ...buildStdArgs].join(' ')} --release --bin worker (${out}) in target/${target}`);
+  await run('cargo', [...toolchainArgs, 'build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown',
+    ...buildStdArgs, '--bin', 'worker'], {
+    cwd: root, maxBuffer: 1 << 26,
+    env: { ...process.env, CARGO_TARGET_DIR: targetDir, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f'),
+      ...(toolchain ? { RUSTUP_TOOLCHAIN: toolchain } : {}) },
+  });
+  await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', out,
+    join(targetDir, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
+}
+
 // 0a. The relaxed-SIMD worker (the flags of .cargo/config.toml, plus relaxed-simd).
 const relaxed = process.env.TOKENMETER_RELAXED !== '0';
 if (relaxed) {
-  const target = join(root, 'target', 'relaxed');
-  const rustflags = ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"'];
-  console.log('post_build: cargo build --release --bin worker (+relaxed-simd) in target/relaxed');
-  await run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown', '--bin', 'worker'], {
-    cwd: root, maxBuffer: 1 << 26,
-    env: { ...process.env, CARGO_TARGET_DIR: target, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f') },
-  });
-  await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', 'worker-relaxed',
-    join(target, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
+  await buildWorker('worker-relaxed', 'relaxed',
+    ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"']);
 }
 
 // 0b. The threaded worker.
 const threads = relaxed && process.env.TOKENMETER_THREADS !== '0';
 if (threads) {
-  const target = join(root, 'target', 'threads');
-  const nightly = process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20'; // as ./dev's NIGHTLY
   // Since Rust 1.92, `+atomics` alone no longer makes the memory shared (rust-lang/rust#147225):
   // the linker is asked for a shared, imported memory, and for the thread-local storage symbols
   // wasm-bindgen's thread support initialises in each instance.
   const link = ['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
     '--export=__tls_size', '--export=__tls_align', '--export=__tls_base'];
-  const rustflags = ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
-    ...link.flatMap((a) => ['-C', `link-arg=${a}`]), '--cfg', 'getrandom_backend="wasm_js"'];
-  console.log(`post_build: cargo +${nightly} build -Z build-std --release --bin worker (threads) in target/threads`);
-  await run('cargo', [`+${nightly}`, 'build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown',
-    '-Z', 'build-std=std,panic_abort', '--bin', 'worker'], {
-    cwd: root, maxBuffer: 1 << 26,
-    env: { ...process.env, CARGO_TARGET_DIR: target, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f'),
-      RUSTUP_TOOLCHAIN: nightly },
-  });
-  await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', 'worker-threads',
-    join(target, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
+  await buildWorker('worker-threads', 'threads',
+    ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
+      ...link.flatMap((a) => ['-C', `link-arg=${a}`]), '--cfg', 'getrandom_backend="wasm_js"'],
+    { toolchain: process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20', buildStd: true }); // as ./dev's NIGHTLY
 }
 
 // 0. wasm-opt, all files at once.
@@ -103,27 +106,18 @@ for (const name of readdirSync(dir).filter((n) => BUILT.test(n)).sort()) {
 }
 const id = hash.digest('hex').slice(0, 16);
 
-// 2. The workers' files, named by the build.
-const worker = `worker-${id}.js`;
-const workerWasm = `worker-${id}_bg.wasm`;
-const tokens = `tokens-${id}.js`;
-const tokensWasm = `tokens-${id}_bg.wasm`;
-renameSync(join(dir, 'worker.js'), join(dir, worker));
-renameSync(join(dir, 'worker_bg.wasm'), join(dir, workerWasm));
-renameSync(join(dir, 'tokens.js'), join(dir, tokens));
-renameSync(join(dir, 'tokens_bg.wasm'), join(dir, tokensWasm));
-const relaxedJs = `worker-relaxed-${id}.js`;
-const relaxedWasm = `worker-relaxed-${id}_bg.wasm`;
-if (relaxed) {
-  renameSync(join(dir, 'worker-relaxed.js'), join(dir, relaxedJs));
-  renameSync(join(dir, 'worker-relaxed_bg.wasm'), join(dir, relaxedWasm));
-}
-const threadsJs = `worker-threads-${id}.js`;
-const threadsWasm = `worker-threads-${id}_bg.wasm`;
-if (threads) {
-  renameSync(join(dir, 'worker-threads.js'), join(dir, threadsJs));
-  renameSync(join(dir, 'worker-threads_bg.wasm'), join(dir, threadsWasm));
-}
+// 2. The workers' files, named by the build: <name>.js and <name>_bg.wasm become
+//    <name>-<id>.js and <name>-<id>_bg.wasm.
+const version = (name) => {
+  const [js, wasm] = [`${name}-${id}.js`, `${name}-${id}_bg.wasm`];
+  renameSync(join(dir, `${name}.js`), join(dir, js));
+  renameSync(join(dir, `${name}_bg.wasm`), join(dir, wasm));
+  return [js, wasm];
+};
+const [worker, workerWasm] = version('worker');
+const [tokens, tokensWasm] = version('tokens');
+const [relaxedJs, relaxedWasm] = relaxed ? version('worker-relaxed') : ['', ''];
+const [threadsJs, threadsWasm] = threads ? version('worker-threads') : ['', ''];
 
 // The policies. 'wasm-unsafe-eval' lets WebAssembly compile (no JavaScript eval is allowed).
 const common = [
