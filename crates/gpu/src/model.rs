@@ -13,7 +13,7 @@
 //! logits = lm_head · final_norm(x[wanted rows])       (rows, vocab)   read back
 //! ```
 //!
-//! Longer than most files here (about 600 lines) on purpose: the buffers, the plan of dispatches
+//! Longer than most files here (about 650 lines) on purpose: the buffers, the plan of dispatches
 //! and the step that runs it are one forward pass, written out kernel by kernel in the order of
 //! the diagram above, to be read top to bottom beside the CPU's `llama.rs`.
 
