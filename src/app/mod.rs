@@ -9,7 +9,7 @@
 //!   [`cost`] (with [`physics`]), [`exercises`],
 //!   the [`embed`]ded widget, the [`share`] buttons.
 //! - Shared pieces: [`text`] (how a token's text is drawn), [`format`] (numbers in the page's
-//!   language), [`controls`] (number fields and sliders), [`sortable`] tables, [`i18n`].
+//!   language), [`controls`] (number fields, sliders, picked and dropped files), [`sortable`] tables, [`i18n`].
 //!
 //! The page never computes: every token, score and price comes from a worker, which asks the
 //! core's service layer.
