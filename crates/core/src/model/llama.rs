@@ -26,6 +26,7 @@
 pub use super::config::{Arch, Config, RopeStyle};
 use super::inspect::Probe;
 use super::quant::{Q8Row, QMatrix};
+use super::threads;
 use crate::{Error, Result};
 
 /// One transformer block's weights. Matrices are `(out, in)`: `y = W·x`.
@@ -123,17 +124,16 @@ impl State {
 /// Scratch space, grown to the largest batch seen and reused.
 #[derive(Default)]
 struct Buffers {
-    x: Vec<f32>,      // (seq, dim) the residual stream
-    h: Vec<f32>,      // (seq, dim) normalised input of a sub-layer
-    q: Vec<f32>,      // (seq, n_head·head_dim)
-    k: Vec<f32>,      // (seq, kv_dim)
-    v: Vec<f32>,      // (seq, kv_dim)
-    attn: Vec<f32>,   // (seq, n_head·head_dim) attention output before W_o
-    gate: Vec<f32>,   // (seq, ffn_dim)
-    up: Vec<f32>,     // (seq, ffn_dim)
-    out: Vec<f32>,    // (seq, dim) a sub-layer's output
-    scores: Vec<f32>, // (positions,) one head's attention weights
-    xq: Vec<Q8Row>,   // quantized rows of the current matrix input
+    x: Vec<f32>,    // (seq, dim) the residual stream
+    h: Vec<f32>,    // (seq, dim) normalised input of a sub-layer
+    q: Vec<f32>,    // (seq, n_head·head_dim)
+    k: Vec<f32>,    // (seq, kv_dim)
+    v: Vec<f32>,    // (seq, kv_dim)
+    attn: Vec<f32>, // (seq, n_head·head_dim) attention output before W_o
+    gate: Vec<f32>, // (seq, ffn_dim)
+    up: Vec<f32>,   // (seq, ffn_dim)
+    out: Vec<f32>,  // (seq, dim) a sub-layer's output
+    xq: Vec<Q8Row>, // quantized rows of the current matrix input
 }
 
 fn resize(v: &mut Vec<f32>, n: usize) {
@@ -288,9 +288,11 @@ impl Model {
             // ---- attention sub-layer ------------------------------------------------------
             rms_norm(&b.x, &block.attn_norm, c.rms_eps, &mut b.h);
             let x = Input::new(&b.h, dim, &mut b.xq, exact);
-            x.times(&block.wq, &mut b.q); // (seq, n_head·head_dim)
-            x.times(&block.wk, &mut b.k); // (seq, kv_dim)
-            x.times(&block.wv, &mut b.v); // (seq, kv_dim)
+            x.times_each(&mut [
+                (&block.wq, &mut b.q), // (seq, n_head·head_dim)
+                (&block.wk, &mut b.k), // (seq, kv_dim)
+                (&block.wv, &mut b.v), // (seq, kv_dim)
+            ]);
             if let Some(bias) = &block.bias {
                 // Qwen2: q = W_q·h + b_q, and so on.
                 add_rows(&mut b.q, &bias.q);
@@ -322,34 +324,16 @@ impl Model {
             k_cache[l].extend_from_slice(&b.k);
             v_cache[l].extend_from_slice(&b.v);
 
-            // Grouped-query attention: query head h reads key/value head h / group.
-            let group = c.n_head / c.n_kv_head;
-            let scale = 1.0 / (c.head_dim as f32).sqrt();
-            for t in 0..seq {
-                let visible = pos + t + 1; // causal: position pos+t sees 0..=pos+t
-                resize(&mut b.scores, visible);
-                for h in 0..c.n_head {
-                    let kv_off = (h / group) * c.head_dim;
-                    let q = &b.q[t * q_dim + h * c.head_dim..][..c.head_dim];
-                    // Scaled dot-product scores against every visible key, then softmax.
-                    for (s, score) in b.scores.iter_mut().enumerate() {
-                        let k = &k_cache[l][s * kv_dim + kv_off..][..c.head_dim];
-                        *score = dot(q, k) * scale;
-                    }
-                    softmax(&mut b.scores);
-                    if let Some(p) = probe.as_deref_mut().filter(|p| p.row == t) {
-                        p.attention.extend_from_slice(&b.scores); // (visible,) for layer l, head h
-                    }
-                    // The output is the scores' weighted sum of the values.
-                    let out = &mut b.attn[t * q_dim + h * c.head_dim..][..c.head_dim];
-                    out.fill(0.0);
-                    for (s, &w) in b.scores.iter().enumerate() {
-                        let v = &v_cache[l][s * kv_dim + kv_off..][..c.head_dim];
-                        for (o, &vi) in out.iter_mut().zip(v) {
-                            *o += w * vi;
-                        }
-                    }
-                }
+            // Grouped-query attention: query head h reads key/value head h / group. Every
+            // (position, head) pair is independent, so the threads share them out.
+            let cache = Cache {
+                keys: &k_cache[l],
+                values: &v_cache[l],
+                kv_dim,
+            };
+            match probe.as_deref_mut() {
+                None => self.attention(&b.q, pos, cache, &mut b.attn),
+                Some(p) => self.attention_probed(&b.q, pos, cache, &mut b.attn, p),
             }
             Input::new(&b.attn, q_dim, &mut b.xq, exact).times(&block.wo, &mut b.out);
             add(&mut b.x, &b.out); // residual
@@ -357,11 +341,11 @@ impl Model {
             // ---- feed-forward sub-layer (SwiGLU) ------------------------------------------
             rms_norm(&b.x, &block.ffn_norm, c.rms_eps, &mut b.h);
             let x = Input::new(&b.h, dim, &mut b.xq, exact);
-            x.times(&block.w_gate, &mut b.gate); // (seq, ffn_dim)
-            x.times(&block.w_up, &mut b.up); // (seq, ffn_dim)
-            for (g, &u) in b.gate.iter_mut().zip(&b.up) {
-                *g = silu(*g) * u;
-            }
+            x.times_each(&mut [
+                (&block.w_gate, &mut b.gate), // (seq, ffn_dim)
+                (&block.w_up, &mut b.up),     // (seq, ffn_dim)
+            ]);
+            swiglu(&mut b.gate, &b.up); // gate ← silu(gate) ⊙ up
             Input::new(&b.gate, c.ffn_dim, &mut b.xq, exact).times(&block.w_down, &mut b.out); // (seq, dim)
             add(&mut b.x, &b.out); // residual
             if let Some(p) = probe.as_deref_mut() {
@@ -382,6 +366,91 @@ impl Model {
         let mut out = vec![0.0; rows.len() * c.vocab_size];
         Input::new(h, dim, &mut b.xq, exact).times(self.lm_head(), &mut out); // (rows, vocab)
         Ok(out)
+    }
+
+    /// Attention of every query row `q` `(seq, n_head·head_dim)` at positions `pos..pos+seq`
+    /// into `attn` `(seq, n_head·head_dim)`, one (position, head) pair at a time, the pairs
+    /// shared among the threads in spans.
+    fn attention(&self, q: &[f32], pos: usize, cache: Cache<'_>, attn: &mut [f32]) {
+        let c = &self.config;
+        let seq = q.len() / c.q_dim();
+        // A pair reads about (pos + seq/2) keys and as many values, head_dim each.
+        let pair_work = (pos + seq / 2 + 1) * 2 * c.head_dim;
+        let spans = threads::spans(seq * c.n_head, pair_work);
+        let mut parts = threads::split_units(attn, c.head_dim, spans);
+        threads::each_mut(&mut parts, |_, (pairs, out)| {
+            let mut scores = Vec::new();
+            for (pair, out) in pairs.clone().zip(out.chunks_exact_mut(c.head_dim)) {
+                self.attend(
+                    &q[pair * c.head_dim..][..c.head_dim],
+                    pos,
+                    pair,
+                    cache,
+                    &mut scores,
+                    out,
+                );
+            }
+        });
+    }
+
+    /// [`Model::attention`] on this thread, also keeping the probed row's attention weights
+    /// (each head's `(visible,)` in turn, for this layer).
+    fn attention_probed(
+        &self,
+        q: &[f32],
+        pos: usize,
+        cache: Cache<'_>,
+        attn: &mut [f32],
+        probe: &mut Probe,
+    ) {
+        let c = &self.config;
+        let mut scores = Vec::new();
+        for (pair, out) in attn.chunks_exact_mut(c.head_dim).enumerate() {
+            self.attend(
+                &q[pair * c.head_dim..][..c.head_dim],
+                pos,
+                pair,
+                cache,
+                &mut scores,
+                out,
+            );
+            if pair / c.n_head == probe.row {
+                probe.attention.extend_from_slice(&scores); // (visible,) for this head
+            }
+        }
+    }
+
+    /// One query head's row `q` `(head_dim,)`, `pair` = t·n_head + h for head h of the
+    /// sequence's row t (at position pos + t): scaled dot-product scores against the keys of
+    /// positions `0..=pos + t` (causal), softmax, and the values summed with those weights into
+    /// `out` `(head_dim,)`. `scores` is left holding the weights.
+    fn attend(
+        &self,
+        q: &[f32],
+        pos: usize,
+        pair: usize,
+        cache: Cache<'_>,
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        let c = &self.config;
+        let (t, h) = (pair / c.n_head, pair % c.n_head);
+        let (kv_dim, hd) = (cache.kv_dim, c.head_dim);
+        let kv_off = (h / (c.n_head / c.n_kv_head)) * hd; // query head h reads kv head h / group
+        let scale = 1.0 / (hd as f32).sqrt();
+        resize(scores, pos + t + 1);
+        for (s, score) in scores.iter_mut().enumerate() {
+            let k = &cache.keys[s * kv_dim + kv_off..][..hd];
+            *score = dot(q, k) * scale;
+        }
+        softmax(scores);
+        out.fill(0.0);
+        for (s, &w) in scores.iter().enumerate() {
+            let v = &cache.values[s * kv_dim + kv_off..][..hd];
+            for (o, &vi) in out.iter_mut().zip(v) {
+                *o += w * vi;
+            }
+        }
     }
 
     fn rope_at(&self, pos: usize) -> (&[f32], &[f32]) {
@@ -410,6 +479,19 @@ impl<'a> Input<'a> {
         Self { x, cols, xq, exact }
     }
 
+    /// `outs[i][t·rowsᵢ + r] = Wᵢ[r] · x[t]` for each `(Wᵢ, outs[i])`, as one job for the
+    /// threads.
+    pub(super) fn times_each(&self, products: &mut [(&QMatrix, &mut [f32])]) {
+        if self.exact {
+            for (w, out) in products.iter_mut() {
+                self.times(w, out);
+            }
+        } else {
+            let tokens = self.xq.len();
+            QMatrix::matmul_each(&self.x[..tokens * self.cols], self.xq, products)
+        }
+    }
+
     /// `out[t·rows + r] = W[r] · x[t]`.
     pub(super) fn times(&self, w: &QMatrix, out: &mut [f32]) {
         let x = &self.x[..out.len() / w.rows() * self.cols];
@@ -419,6 +501,27 @@ impl<'a> Input<'a> {
             w.matmul(x, self.xq, out)
         }
     }
+}
+
+/// One layer's cached keys and values, `(positions, kv_dim)` each.
+#[derive(Clone, Copy)]
+struct Cache<'a> {
+    keys: &'a [f32],
+    values: &'a [f32],
+    kv_dim: usize,
+}
+
+/// SwiGLU's gating (Shazeer 2020), `gate ← silu(gate) ⊙ up`, value by value, shared among the
+/// threads in spans (an exponential per value: worth sharing).
+fn swiglu(gate: &mut [f32], up: &[f32]) {
+    const WORK: usize = 64; // one exponential and a division, in multiply-adds, roughly
+    let spans = threads::spans(gate.len(), WORK);
+    let mut parts = threads::split_units(gate, 1, spans);
+    threads::each_mut(&mut parts, |_, (span, gate)| {
+        for (g, &u) in gate.iter_mut().zip(&up[span.clone()]) {
+            *g = silu(*g) * u;
+        }
+    });
 }
 
 /// RMSNorm (Zhang & Sennrich 2019), row by row: `y = x / sqrt(mean(x²) + ε) ⊙ w`.

@@ -63,24 +63,61 @@ fn bands_for(rows: usize, row_work: usize, threads: usize) -> Vec<Range<usize>> 
         .collect()
 }
 
-/// `f` of each band, on the pool's threads (whichever takes it), in band order.
-pub(crate) fn map<T: Send>(
-    bands: Vec<Range<usize>>,
-    f: impl Fn(Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let slots: Vec<Mutex<Option<T>>> = bands.iter().map(|_| Mutex::new(None)).collect();
-    pool::run(bands.len(), &|i| {
-        let value = f(bands[i].clone());
-        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-    });
-    slots
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .expect("pool::run runs every band")
-        })
+/// Spans of uneven work per thread: a thread that finishes its span early takes the next one.
+const SPANS_PER_THREAD: usize = 4;
+
+/// `units` independent pieces of about `unit_work` multiply-adds each (attention's heads, an
+/// activation's values), cut into consecutive spans covering `0..units` in order: up to
+/// [`SPANS_PER_THREAD`] per thread, so that uneven pieces (a causal head at a later position
+/// reads more keys) even out, and none under the least work worth sharing.
+pub(crate) fn spans(units: usize, unit_work: usize) -> Vec<Range<usize>> {
+    spans_for(units, unit_work, threads())
+}
+
+fn spans_for(units: usize, unit_work: usize, threads: usize) -> Vec<Range<usize>> {
+    let k = if threads <= 1 {
+        1
+    } else {
+        (threads * SPANS_PER_THREAD)
+            .min(units.saturating_mul(unit_work) / MIN_WORK)
+            .min(units)
+            .max(1)
+    };
+    let size = units.div_ceil(k).max(1);
+    (0..units)
+        .step_by(size)
+        .map(|start| start..(start + size).min(units))
         .collect()
+}
+
+/// `f(i, &mut parts[i])` for every part, on the pool's threads (whichever takes it). The parts
+/// are disjoint (e.g. bands of an output, each with its range), so no two threads ever write
+/// the same value; which thread ran a part changes nothing in its bits.
+pub(crate) fn each_mut<T: Send>(parts: &mut [T], f: impl Fn(usize, &mut T) + Sync) {
+    if parts.len() <= 1 {
+        parts.iter_mut().enumerate().for_each(|(i, p)| f(i, p));
+        return;
+    }
+    let slots: Vec<Mutex<&mut T>> = parts.iter_mut().map(Mutex::new).collect();
+    pool::run(slots.len(), &|i| {
+        let mut part = slots[i].lock().unwrap_or_else(|e| e.into_inner());
+        f(i, &mut part);
+    });
+}
+
+/// `out` cut into the pieces `spans` of `size`-long units: `(units, their values)`, in order.
+pub(crate) fn split_units<T>(
+    mut out: &mut [T],
+    size: usize,
+    spans: Vec<Range<usize>>,
+) -> Vec<(Range<usize>, &mut [T])> {
+    let mut parts = Vec::with_capacity(spans.len());
+    for span in spans {
+        let (here, rest) = std::mem::take(&mut out).split_at_mut(span.len() * size);
+        parts.push((span, here));
+        out = rest;
+    }
+    parts
 }
 
 #[cfg(test)]
@@ -111,5 +148,48 @@ mod tests {
         assert_eq!(bands_for(192, 576, 2), [0..96, 96..192]);
         assert_eq!(bands_for(64, 576, 2).len(), 1);
         assert_eq!(bands_for(49152, 576, 2), [0..24576, 24576..49152]);
+    }
+
+    #[test]
+    fn spans_cover_the_units_in_order_and_share_only_enough_work() {
+        for threads in [1, 2, 3, 16] {
+            for units in [1, 2, 9, 64, 576, 1536, 4097] {
+                for unit_work in [1, 64, 1 << 12, 1 << 20] {
+                    let s = spans_for(units, unit_work, threads);
+                    assert_eq!(s.first().map(|r| r.start), Some(0));
+                    assert_eq!(s.last().map(|r| r.end), Some(units));
+                    for w in s.windows(2) {
+                        assert_eq!(w[0].end, w[1].start);
+                    }
+                    assert!(s.iter().all(|r| !r.is_empty()));
+                    assert!(s.len() <= (threads * SPANS_PER_THREAD).max(1));
+                    if threads == 1 || units * unit_work < 2 * MIN_WORK {
+                        assert_eq!(s.len(), 1, "{threads} threads, {units} × {unit_work}");
+                    }
+                }
+            }
+        }
+        // A decode step's attention: 9 heads reading 100 keys of 64 values twice.
+        assert_eq!(spans_for(9, 100 * 128, 2).len(), 3);
+        assert_eq!(spans_for(9, 1000 * 128, 2).len(), 5); // 2 heads each, then 1
+    }
+
+    #[test]
+    fn each_part_is_visited_once_with_its_index() {
+        #[cfg(not(target_arch = "wasm32"))]
+        pool::start_helpers(2);
+        let mut out = vec![0usize; 1000];
+        let mut parts = split_units(&mut out, 10, spans_for(100, MIN_WORK, 3));
+        each_mut(&mut parts, |i, (span, values)| {
+            for (u, chunk) in span.clone().zip(values.chunks_exact_mut(10)) {
+                chunk.iter_mut().for_each(|v| *v += u * 100 + i);
+            }
+        });
+        let spans = spans_for(100, MIN_WORK, 3);
+        for (i, span) in spans.iter().enumerate() {
+            for u in span.clone() {
+                assert!(out[u * 10..u * 10 + 10].iter().all(|&v| v == u * 100 + i));
+            }
+        }
     }
 }

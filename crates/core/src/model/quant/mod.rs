@@ -185,27 +185,66 @@ impl QMatrix {
     /// multiply `xq` with exact integer dots, the float formats `x` in f32.
     ///
     /// Each weight row is read once and multiplied with every activation row while it is hot.
-    /// With several threads ([`threads`](crate::model::threads)), each computes a band of rows
-    /// into its own buffer and the bands are copied into `out`: which thread computed a row
-    /// changes nothing in its bits.
+    /// With several threads ([`threads`](crate::model::threads)), each computes bands of rows:
+    /// which thread computed a row changes nothing in its bits.
     pub fn matmul(&self, x: &[f32], xq: &[Q8Row], out: &mut [f32]) {
+        Self::matmul_each(x, xq, &mut [(self, out)]);
+    }
+
+    /// [`QMatrix::matmul`] of several matrices by the same input, `outs[i] = xs · Wᵢᵀ`, as one
+    /// job for the threads: a block's Q, K and V, or its gate and up projections, are shared
+    /// out together, so the threads meet once instead of once per matrix.
+    pub fn matmul_each(x: &[f32], xq: &[Q8Row], products: &mut [(&QMatrix, &mut [f32])]) {
         let tokens = xq.len();
-        assert!(x.len() == tokens * self.cols && out.len() == tokens * self.rows);
-        assert!(self.format.is_float() || xq.iter().all(|x| x.qs.len() * QK == self.cols));
-        let bands = threads::bands(self.rows, self.cols * tokens);
-        if bands.len() == 1 {
-            self.matmul_band(x, xq, out, 0..self.rows);
-            return;
+        for (w, out) in products.iter() {
+            assert!(x.len() == tokens * w.cols && out.len() == tokens * w.rows);
+            assert!(w.format.is_float() || xq.iter().all(|x| x.qs.len() * QK == w.cols));
         }
-        // (tokens, band) each, then into (tokens, rows).
-        let computed = threads::map(bands, |band| {
-            let mut part = vec![0.0f32; tokens * band.len()];
-            self.matmul_band(x, xq, &mut part, band.clone());
-            (band, part)
-        });
-        for (band, part) in computed {
-            for (t, row) in part.chunks_exact(band.len()).enumerate() {
-                out[t * self.rows + band.start..t * self.rows + band.end].copy_from_slice(row);
+        let plans: Vec<Vec<Range<usize>>> = products
+            .iter()
+            .map(|(w, _)| threads::bands(w.rows, w.cols * tokens))
+            .collect();
+        // A band's output `(tokens, band)` is a piece of `out` `(tokens, rows)` when there is
+        // one token or one band; otherwise it is computed apart and copied in after.
+        let in_place = |bands: &[Range<usize>]| tokens == 1 || bands.len() == 1;
+        let mut apart: Vec<Vec<f32>> = plans
+            .iter()
+            .filter(|bands| !in_place(bands))
+            .flatten()
+            .map(|band| vec![0.0; tokens * band.len()])
+            .collect();
+        {
+            let mut apart = apart.iter_mut();
+            let mut tasks: Vec<(&QMatrix, Range<usize>, &mut [f32])> = Vec::new();
+            for ((w, out), bands) in products.iter_mut().zip(&plans) {
+                let w: &QMatrix = w;
+                if in_place(bands) {
+                    let mut rest: &mut [f32] = out;
+                    for band in bands {
+                        let (here, tail) =
+                            std::mem::take(&mut rest).split_at_mut(tokens * band.len());
+                        tasks.push((w, band.clone(), here));
+                        rest = tail;
+                    }
+                } else {
+                    for (band, part) in bands.iter().zip(apart.by_ref()) {
+                        tasks.push((w, band.clone(), part));
+                    }
+                }
+            }
+            threads::each_mut(&mut tasks, |_, (w, band, out)| {
+                w.matmul_band(x, xq, out, band.clone())
+            });
+        }
+        let mut apart = apart.into_iter();
+        for ((w, out), bands) in products.iter_mut().zip(&plans) {
+            if in_place(bands) {
+                continue;
+            }
+            for (band, part) in bands.iter().zip(apart.by_ref()) {
+                for (t, row) in part.chunks_exact(band.len()).enumerate() {
+                    out[t * w.rows + band.start..t * w.rows + band.end].copy_from_slice(row);
+                }
             }
         }
     }

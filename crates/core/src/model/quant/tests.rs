@@ -304,3 +304,45 @@ fn every_format_multiplies_exactly_as_defined_and_near_the_exact_product() {
         }
     }
 }
+
+/// Several products as one job (a block's Q, K and V; its gate and up) equal each product
+/// alone in scalar code, bit for bit, whatever the thread count: matrices of different shapes
+/// and formats, one or several activation rows.
+#[test]
+fn matmul_each_equals_each_product_alone() {
+    #[cfg(not(target_arch = "wasm32"))]
+    crate::model::pool::start_helpers(2);
+    let mut rng = Lcg(5);
+    let cols = 64 * 1024;
+    let shapes = [(Format::Q4_1, 37), (Format::Q8_0, 8), (Format::Q6_K, 20)];
+    let matrices: Vec<QMatrix> = shapes
+        .iter()
+        .map(|&(format, rows)| {
+            QMatrix::from_bytes(
+                format,
+                rows,
+                cols,
+                &random_bytes(&mut rng, format, rows, cols),
+            )
+            .expect("matrix")
+        })
+        .collect();
+    for seq in [1, 3] {
+        let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 3.0).collect();
+        let mut xq = Vec::new();
+        Q8Row::quantize_rows(&x, cols, &mut xq);
+        let mut outs: Vec<Vec<f32>> = matrices.iter().map(|w| vec![0.0; seq * w.rows()]).collect();
+        let mut products: Vec<(&QMatrix, &mut [f32])> = matrices
+            .iter()
+            .zip(outs.iter_mut())
+            .map(|(w, out)| (w, out.as_mut_slice()))
+            .collect();
+        QMatrix::matmul_each(&x, &xq, &mut products);
+        for (w, out) in matrices.iter().zip(&outs) {
+            let mut reference = vec![0.0; seq * w.rows()];
+            w.matmul_scalar(&x, &xq, &mut reference);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(out), bits(&reference), "{:?}, seq {seq}", w.format());
+        }
+    }
+}
