@@ -2,6 +2,11 @@
 //! the price table, the exercise sets. It keeps only the newest columns and cost requests and
 //! answers them again whenever a vocabulary (or the price table) arrives, so a column fills in
 //! as soon as its vocabulary is ready.
+//!
+//! Vocabularies download side by side, but are read (JSON parsed, the tokenizer built: the
+//! worker's longest work, up to a second for the largest) one at a time by the answer loop, the
+//! first column first, with the answers posted in between: the first column (all a widget's
+//! reader waits for) never waits behind a larger vocabulary that happened to arrive first.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -43,6 +48,8 @@ type Explain = (u64, String, ExplainRequest, Vec<String>);
 
 pub struct Tokens {
     vocabs: RefCell<HashMap<String, VocabState>>,
+    /// Shipped vocabularies downloaded (and inflated) but not read yet, in arrival order.
+    downloaded: RefCell<Vec<Downloaded>>,
     files_added: Cell<usize>,
     prices: RefCell<Option<Result<Rc<PriceTable>, Msg>>>,
     prices_loading: Cell<bool>,
@@ -70,6 +77,7 @@ impl Tokens {
     pub fn start() -> Rc<Self> {
         let role = Rc::new(Self {
             vocabs: RefCell::new(HashMap::new()),
+            downloaded: RefCell::new(Vec::new()),
             files_added: Cell::new(0),
             prices: RefCell::new(None),
             prices_loading: Cell::new(false),
@@ -125,11 +133,12 @@ impl Tokens {
             Ok(spec) => {
                 let (role, id2, info) = (Rc::clone(self), id.to_string(), spec.info());
                 spawn_local(async move {
-                    let loaded = match load_vocab(&id2, info).await {
-                        Ok(t) => VocabState::Ready(Arc::new(t)),
-                        Err(e) => VocabState::Failed(e),
-                    };
-                    role.vocabs.borrow_mut().insert(id2, loaded);
+                    let json = download_vocab(&id2).await;
+                    role.downloaded.borrow_mut().push(Downloaded {
+                        id: id2,
+                        info,
+                        json,
+                    });
                     role.changed.notify();
                 });
                 VocabState::Loading
@@ -139,6 +148,32 @@ impl Tokens {
             .borrow_mut()
             .insert(id.to_string(), state.clone());
         state
+    }
+
+    /// Reads one downloaded vocabulary — the first of `wanted` that is waiting, else the one
+    /// that arrived first — and makes it ready (or failed). Whether there was one.
+    fn read_next(&self, wanted: &[&str]) -> bool {
+        let next = {
+            let mut waiting = self.downloaded.borrow_mut();
+            let at = wanted
+                .iter()
+                .find_map(|id| waiting.iter().position(|d| d.id == *id))
+                .unwrap_or(0);
+            if waiting.is_empty() {
+                return false;
+            }
+            waiting.remove(at)
+        };
+        let state = match next
+            .json
+            .and_then(|json| Ok(TextTokenizer::from_json(&json, next.info)?))
+        {
+            Ok(t) => VocabState::Ready(Arc::new(t)),
+            Err(e) => VocabState::Failed(e),
+        };
+        self.vocabs.borrow_mut().insert(next.id, state);
+        self.changed.notify();
+        true
     }
 
     /// The price table, starting its download on first use (`None` while it downloads).
@@ -163,10 +198,14 @@ async fn answer_loop(role: Rc<Tokens>) {
     let mut cost: Option<(u64, CostRequest)> = None;
     // A token to explain, kept until its vocabularies are ready.
     let mut explaining: Option<Explain> = None;
+    // A vocabulary was read last turn: answer with it at once, before anything else runs.
+    let mut just_read = false;
     loop {
         let changed = role.changed.wait();
         // Let queued messages arrive, so that only the newest text is tokenized.
-        yield_to_events().await;
+        if !just_read {
+            yield_to_events().await;
+        }
         if let Some(c) = role.columns.take() {
             columns = Some(c);
         }
@@ -192,8 +231,31 @@ async fn answer_loop(role: Rc<Tokens>) {
             post(&msg);
             explaining = None;
         }
+        // Then read one more downloaded vocabulary, those of the columns first (in their order),
+        // and answer again with it (one read per turn, messages let in between).
+        let mut wanted: Vec<&str> = Vec::new();
+        if let Some((_, req)) = &columns {
+            let (ColumnsRequest::Tokenize { tokenizers, .. }
+            | ColumnsRequest::Decode { tokenizers, .. }) = req;
+            wanted.extend(tokenizers.iter().map(String::as_str));
+        }
+        if let Some((_, tokenizer, _, compare)) = &explaining {
+            wanted.push(tokenizer);
+            wanted.extend(compare.iter().map(String::as_str));
+        }
+        just_read = !just_read && role.read_next(&wanted);
+        if just_read || !role.downloaded.borrow().is_empty() {
+            continue;
+        }
         changed.await;
     }
+}
+
+/// A shipped vocabulary's `tokenizer.json`, downloaded and inflated, waiting to be read.
+struct Downloaded {
+    id: String,
+    info: tokenmeter_core::tokenizer::TokenizerInfo,
+    json: Result<Vec<u8>, Msg>,
 }
 
 /// Prices a request with whatever vocabularies are loaded (starting the others); `None` while
@@ -246,15 +308,13 @@ fn answer_explain(role: &Rc<Tokens>, e: &Explain) -> Option<FromWorker> {
     })
 }
 
-async fn load_vocab(
-    id: &str,
-    info: tokenmeter_core::tokenizer::TokenizerInfo,
-) -> Result<TextTokenizer, Msg> {
+/// A shipped vocabulary's `tokenizer.json`, downloaded and inflated (read later, see
+/// [`Tokens::read_next`]).
+async fn download_vocab(id: &str) -> Result<Vec<u8>, Msg> {
     let bytes = net::fetch_bytes(&vocab_url(id), &mut |_, _| {}, MAX_VOCAB_BYTES)
         .await
         .map_err(|e| msg!("could not download the {} vocabulary: {}", id, e))?;
-    let json = net::gunzip_if_needed(bytes, MAX_JSON).await?;
-    Ok(TextTokenizer::from_json(&json, info)?)
+    net::gunzip_if_needed(bytes, MAX_JSON).await
 }
 
 async fn load_prices() -> Result<PriceTable, Msg> {
