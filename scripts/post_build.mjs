@@ -7,7 +7,8 @@
 //    worker-loader.js picks it where the browser validates a relaxed-SIMD module, the plain one
 //    elsewhere (or with `&simd=plain`). TOKENMETER_RELAXED=0 skips it (the plain one is used).
 // 0b. The full worker a third time, threaded (relaxed SIMD + `+atomics,+bulk-memory,+mutable-globals`:
-//    shared memory, so rayon's pool can run on helper Web Workers — src/worker/pool.rs):
+//    shared memory, so the forward pass's pool runs on helper Web Workers — crates/core/src/model/pool.rs,
+//    src/worker/pool.rs):
 //    worker-threads.js + its wasm, in target/threads. The standard library must be rebuilt with
 //    atomics, which needs a nightly toolchain (`-Z build-std`; ./dev setup installs the pinned one,
 //    TOKENMETER_NIGHTLY). The memory may grow to wasm32's 4 GiB (a shared memory must declare its

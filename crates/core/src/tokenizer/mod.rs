@@ -7,6 +7,7 @@
 pub mod byte_level;
 mod gguf_bpe;
 mod gguf_spm;
+mod json;
 pub mod merges;
 pub mod registry;
 
@@ -208,7 +209,7 @@ impl TextTokenizer {
 
     /// Loads a `tokenizer.json` (for example one written by `cargo xtask vocab`).
     pub fn from_json(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_bytes(bytes)
+        let inner = json::read(bytes)
             .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e.to_string())))?;
         Self::new(inner, info)
     }
