@@ -60,7 +60,9 @@ test('a crafted link within the size limit is clamped: columns once, numbers in 
   assert.match(said, /token search was cut from 10,?000 to 256 bytes/);
   assert.match(said, /9,?000 generated tokens were cut to 8,?192/);
   assert.match(said, /out-of-range settings were brought into range: top, temperature, top-p, cached-share, requests-per-day, mfu, batch, pue, usd-per-kwh/);
+  // Columns fill in their order (the first column's vocabulary is read first).
   await tokensShown(page, 'llama3');
+  await tokensShown(page, 'smollm2');
   assert.deepEqual(await page.$$eval('[data-testid=tokens]', (els) => els.map((e) => e.closest('[data-tokenizer]').dataset.tokenizer)), ['llama3', 'smollm2']);
   // The clamped numbers are the ones shown.
   assert.equal(await page.inputValue('#temperature'), '0');
