@@ -55,6 +55,31 @@ fn worker_url(kind: WorkerKind) -> String {
     }
 }
 
+/// The tokens worker `public/early-tokens.js` started before the page's wasm ran, with the
+/// events it sent meanwhile — taken once, if it was started at `url` (else it is stopped).
+fn take_early(kind: WorkerKind, url: &str) -> Option<(Worker, js_sys::Array)> {
+    use js_sys::Reflect;
+    if kind != WorkerKind::Tokens {
+        return None;
+    }
+    let global = js_sys::global();
+    let key = JsValue::from_str("tokenmeterEarlyTokens");
+    let early = Reflect::get(&global, &key)
+        .ok()
+        .filter(JsValue::is_object)?;
+    let _ = Reflect::delete_property(global.unchecked_ref::<js_sys::Object>(), &key);
+    let field = |name: &str| Reflect::get(&early, &JsValue::from_str(name)).ok();
+    let worker: Worker = field("worker")?.dyn_into().ok()?;
+    let events: js_sys::Array = field("events")?.dyn_into().ok()?;
+    if field("url")?.as_string().as_deref() != Some(url) {
+        worker.terminate();
+        return None;
+    }
+    worker.set_onmessage(None);
+    worker.set_onerror(None);
+    Some((worker, events))
+}
+
 /// A running worker.
 pub struct WorkerHandle {
     worker: Worker,
@@ -73,8 +98,14 @@ impl WorkerHandle {
         on_message: impl Fn(FromWorker) + 'static,
         on_crash: impl Fn(String) + 'static,
     ) -> Result<Rc<Self>, String> {
-        let worker =
-            Worker::new(&worker_url(kind)).map_err(|e| format!("cannot start a worker: {e:?}"))?;
+        let url = worker_url(kind);
+        let (worker, early_events) = match take_early(kind, &url) {
+            Some(early) => early,
+            None => (
+                Worker::new(&url).map_err(|e| format!("cannot start a worker: {e:?}"))?,
+                js_sys::Array::new(),
+            ),
+        };
         let on_crash: Rc<dyn Fn(String)> = Rc::new(on_crash);
         let handle = Rc::new_cyclic(|weak: &std::rc::Weak<WorkerHandle>| {
             let weak_msg = weak.clone();
@@ -117,6 +148,15 @@ impl WorkerHandle {
         handle
             .worker
             .set_onerror(Some(handle._on_error.as_ref().unchecked_ref()));
+        // What an early-started worker said before the page listened, in order.
+        for event in early_events.iter() {
+            let listener: &js_sys::Function = if event.is_instance_of::<MessageEvent>() {
+                handle._on_message.as_ref().unchecked_ref()
+            } else {
+                handle._on_error.as_ref().unchecked_ref()
+            };
+            let _ = listener.call1(&JsValue::NULL, &event);
+        }
         Ok(handle)
     }
 

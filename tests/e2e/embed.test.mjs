@@ -65,6 +65,10 @@ test('the tokens widget works in a sandboxed iframe on another site, sized to it
   // Nor the model's code: the light worker only (tokens-<build>_bg.wasm), not worker-*.
   assert.ok(urls.some((u) => /\/tokens-[0-9a-f]{16}_bg\.wasm$/.test(u)), 'the light worker ran');
   assert.ok(!urls.some((u) => /\/worker-(relaxed-|threads-)?[0-9a-f]{16}(_bg\.wasm|\.js)$/.test(u)), `no model worker was downloaded: ${urls.join(" ")}`);
+  // One tokens worker: the one public/early-tokens.js started before the page's wasm, adopted.
+  const loaders = urls.filter((u) => /\/worker-loader\.js\?build=[0-9a-f]{16}&role=tokens$/.test(u));
+  assert.equal(loaders.length, 1, `one tokens worker started: ${loaders.join(' ')}`);
+  assert.equal(await frame.locator('html').evaluate(() => typeof self.tokenmeterEarlyTokens), 'undefined', 'the page took it');
   assert.deepEqual(errors, []);
   await context.close();
 });
