@@ -23,6 +23,7 @@
 //! allocation per token once the buffers have grown, and the same bits natively and in wasm
 //! (transcendentals come from `libm`, sums run in a fixed order).
 
+use super::attention::{self, Cache};
 pub use super::config::{Arch, Config, RopeStyle};
 use super::inspect::Probe;
 use super::quant::{Q8Row, QMatrix};
@@ -332,8 +333,8 @@ impl Model {
                 kv_dim,
             };
             match probe.as_deref_mut() {
-                None => self.attention(&b.q, pos, cache, &mut b.attn),
-                Some(p) => self.attention_probed(&b.q, pos, cache, &mut b.attn, p),
+                None => attention::attention(c, &b.q, pos, cache, &mut b.attn),
+                Some(p) => attention::attention_probed(c, &b.q, pos, cache, &mut b.attn, p),
             }
             Input::new(&b.attn, q_dim, &mut b.xq, exact).times(&block.wo, &mut b.out);
             add(&mut b.x, &b.out); // residual
@@ -366,91 +367,6 @@ impl Model {
         let mut out = vec![0.0; rows.len() * c.vocab_size];
         Input::new(h, dim, &mut b.xq, exact).times(self.lm_head(), &mut out); // (rows, vocab)
         Ok(out)
-    }
-
-    /// Attention of every query row `q` `(seq, n_head·head_dim)` at positions `pos..pos+seq`
-    /// into `attn` `(seq, n_head·head_dim)`, one (position, head) pair at a time, the pairs
-    /// shared among the threads in spans.
-    fn attention(&self, q: &[f32], pos: usize, cache: Cache<'_>, attn: &mut [f32]) {
-        let c = &self.config;
-        let seq = q.len() / c.q_dim();
-        // A pair reads about (pos + seq/2) keys and as many values, head_dim each.
-        let pair_work = (pos + seq / 2 + 1) * 2 * c.head_dim;
-        let spans = threads::spans(seq * c.n_head, pair_work);
-        let mut parts = threads::split_units(attn, c.head_dim, spans);
-        threads::each_mut(&mut parts, |_, (pairs, out)| {
-            let mut scores = Vec::new();
-            for (pair, out) in pairs.clone().zip(out.chunks_exact_mut(c.head_dim)) {
-                self.attend(
-                    &q[pair * c.head_dim..][..c.head_dim],
-                    pos,
-                    pair,
-                    cache,
-                    &mut scores,
-                    out,
-                );
-            }
-        });
-    }
-
-    /// [`Model::attention`] on this thread, also keeping the probed row's attention weights
-    /// (each head's `(visible,)` in turn, for this layer).
-    fn attention_probed(
-        &self,
-        q: &[f32],
-        pos: usize,
-        cache: Cache<'_>,
-        attn: &mut [f32],
-        probe: &mut Probe,
-    ) {
-        let c = &self.config;
-        let mut scores = Vec::new();
-        for (pair, out) in attn.chunks_exact_mut(c.head_dim).enumerate() {
-            self.attend(
-                &q[pair * c.head_dim..][..c.head_dim],
-                pos,
-                pair,
-                cache,
-                &mut scores,
-                out,
-            );
-            if pair / c.n_head == probe.row {
-                probe.attention.extend_from_slice(&scores); // (visible,) for this head
-            }
-        }
-    }
-
-    /// One query head's row `q` `(head_dim,)`, `pair` = t·n_head + h for head h of the
-    /// sequence's row t (at position pos + t): scaled dot-product scores against the keys of
-    /// positions `0..=pos + t` (causal), softmax, and the values summed with those weights into
-    /// `out` `(head_dim,)`. `scores` is left holding the weights.
-    fn attend(
-        &self,
-        q: &[f32],
-        pos: usize,
-        pair: usize,
-        cache: Cache<'_>,
-        scores: &mut Vec<f32>,
-        out: &mut [f32],
-    ) {
-        let c = &self.config;
-        let (t, h) = (pair / c.n_head, pair % c.n_head);
-        let (kv_dim, hd) = (cache.kv_dim, c.head_dim);
-        let kv_off = (h / (c.n_head / c.n_kv_head)) * hd; // query head h reads kv head h / group
-        let scale = 1.0 / (hd as f32).sqrt();
-        resize(scores, pos + t + 1);
-        for (s, score) in scores.iter_mut().enumerate() {
-            let k = &cache.keys[s * kv_dim + kv_off..][..hd];
-            *score = dot(q, k) * scale;
-        }
-        softmax(scores);
-        out.fill(0.0);
-        for (s, &w) in scores.iter().enumerate() {
-            let v = &cache.values[s * kv_dim + kv_off..][..hd];
-            for (o, &vi) in out.iter_mut().zip(v) {
-                *o += w * vi;
-            }
-        }
     }
 
     fn rope_at(&self, pos: usize) -> (&[f32], &[f32]) {
@@ -501,14 +417,6 @@ impl<'a> Input<'a> {
             w.matmul(x, self.xq, out)
         }
     }
-}
-
-/// One layer's cached keys and values, `(positions, kv_dim)` each.
-#[derive(Clone, Copy)]
-struct Cache<'a> {
-    keys: &'a [f32],
-    values: &'a [f32],
-    kv_dim: usize,
 }
 
 /// SwiGLU's gating (Shazeer 2020), `gate ← silu(gate) ⊙ up`, value by value, shared among the
@@ -578,26 +486,9 @@ fn rope_halves(head: &mut [f32], cos: &[f32], sin: &[f32]) {
     }
 }
 
-/// Softmax in place: `wᵢ = exp(sᵢ − max) / Σⱼ exp(sⱼ − max)`.
-fn softmax(s: &mut [f32]) {
-    let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for v in s.iter_mut() {
-        *v = libm::expf(*v - max);
-        sum += *v;
-    }
-    for v in s.iter_mut() {
-        *v /= sum;
-    }
-}
-
 /// SiLU (Elfwing et al. 2017), the gate of SwiGLU: `x · σ(x)`.
 fn silu(x: f32) -> f32 {
     x / (1.0 + libm::expf(-x))
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn add(x: &mut [f32], y: &[f32]) {

@@ -11,6 +11,7 @@
 //! - [`forward`]: the [`Forward`] trait, a session plus where its passes run (CPU here, the GPU
 //!   crate's engine there).
 
+mod attention;
 mod config;
 pub mod forward;
 pub mod inspect;
