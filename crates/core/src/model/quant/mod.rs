@@ -219,12 +219,9 @@ impl QMatrix {
             for ((w, out), bands) in products.iter_mut().zip(&plans) {
                 let w: &QMatrix = w;
                 if in_place(bands) {
-                    let mut rest: &mut [f32] = out;
-                    for band in bands {
-                        let (here, tail) =
-                            std::mem::take(&mut rest).split_at_mut(tokens * band.len());
-                        tasks.push((w, band.clone(), here));
-                        rest = tail;
+                    // `(tokens, band)` is `tokens` values per row of the band.
+                    for (band, here) in threads::split_units(out, tokens, bands.clone()) {
+                        tasks.push((w, band, here));
                     }
                 } else {
                     for (band, part) in bands.iter().zip(apart.by_ref()) {
