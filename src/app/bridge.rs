@@ -162,10 +162,8 @@ impl Bridge {
         if st.cost_open.get_untracked() {
             self.request_cost();
         }
-        if st.exercise_sets.with_untracked(Option::is_some) {
-            st.exercise_sets.set(None);
-            self.to_tokenizer(&ToWorker::Exercises);
-        }
+        // The exercise sets already received stay: they are the same static data (clearing them
+        // would close the exercise the user is reading).
     }
 
     /// Sends to the model worker, if one was started.

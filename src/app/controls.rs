@@ -47,10 +47,27 @@ where
             v.to_string()
         }
     };
+    let input = NodeRef::<leptos::html::Input>::new();
+    // The field follows the value, but never rewrites what the user is typing: not the same
+    // number spelled their way ("0.10" on the way to "0.105", "2.0" on the way to "2.05"), nor a
+    // number on its way ("2.", "1e", "-": the field reads as empty then). Writing the field, even
+    // the same text, moves the caret of a number field to its start.
+    Effect::new(move |_| {
+        let v = get();
+        let Some(el) = input.get() else {
+            return;
+        };
+        let raw = el.value();
+        let typing = is_focused(&el) && (el.validity().bad_input() || raw.trim().is_empty());
+        if parse(&raw) != Some(v) && !typing {
+            el.set_value(&shown(v));
+        }
+    });
     view! {
         <label class="control" for=id>
             <span>{label}</span>
             <input
+                node_ref=input
                 id=id
                 type="number"
                 data-testid=testid
@@ -58,7 +75,7 @@ where
                 max=max
                 step=step
                 inputmode=if integer { "numeric" } else { "decimal" }
-                prop:value=move || shown(get())
+                value=untrack(move || shown(get()))
                 on:input=move |ev| {
                     if let Some(v) = parse(&event_target_value(&ev)).filter(|v| (min..=max).contains(v)) {
                         set(v);
@@ -73,6 +90,14 @@ where
             />
         </label>
     }
+}
+
+/// Whether `el` has the keyboard focus.
+fn is_focused(el: &web_sys::Element) -> bool {
+    let active = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element());
+    active.is_some_and(|a| a == *el)
 }
 
 /// A labelled range input from `min` to `max`, with its value shown beside the label.

@@ -21,9 +21,33 @@ use super::AppState;
 pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
     let _ = actions;
     let s = state.cost_settings;
-    let report = move || state.costs.get();
+    // The last priced answer. The tables and the assumptions' fields below are drawn once and
+    // only their numbers follow the answers: a field being typed in keeps its focus and text, a
+    // table its scroll and "show all columns", while vocabularies arrive and prices are redone.
+    let report = Memo::new(move |_| state.costs.with(|c| c.clone().and_then(Result::ok)));
+    let error = Memo::new(move |_| state.costs.with(|c| c.clone().and_then(Result::err)));
+    let priced = Memo::new(move |_| report.with(Option::is_some));
     let sort = RwSignal::new(Sort::default());
     let language_sort = RwSignal::new(Sort::default());
+    let all_columns = RwSignal::new(false);
+    // The output tokens' field follows the settings (a link, Back) without rewriting what is
+    // being typed in it (as the number fields do, see `controls::number_field`).
+    let out_tokens = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        let n = s.with(|s| s.output_tokens);
+        let Some(el) = out_tokens.get() else {
+            return;
+        };
+        let typed = el
+            .value()
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .map(|t| t.round() as u64);
+        if typed != n && !el.validity().bad_input() {
+            el.set_value(&n.map(|n| n.to_string()).unwrap_or_default());
+        }
+    });
     view! {
         <section class="cost" aria-labelledby="cost-title">
             <details
@@ -42,9 +66,16 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                     <label class="control" for="out-tokens">
                         <span>{tx(state, "Output tokens (empty: same as input)")}</span>
                         <input id="out-tokens" type="number" min="0" data-testid="output-tokens" inputmode="numeric"
-                            prop:value=move || s.with(|s| s.output_tokens.map(|n| n.to_string()).unwrap_or_default())
+                            node_ref=out_tokens
+                            value=untrack(move || s.with(|s| s.output_tokens.map(|n| n.to_string()).unwrap_or_default()))
                             on:input=move |ev| {
-                                let v = event_target_value(&ev);
+                                // A number on its way ("1e", "-") reads as empty: not "no
+                                // output tokens", and not to be wiped.
+                                let input: web_sys::HtmlInputElement = event_target(&ev);
+                                if input.validity().bad_input() {
+                                    return;
+                                }
+                                let v = input.value();
                                 let n = v.trim().parse::<f64>().ok().filter(|n| OUTPUT_TOKENS.contains(*n));
                                 if v.trim().is_empty() || n.is_some() {
                                     s.update(|s| s.output_tokens = n.map(|n| n.round() as u64));
@@ -82,16 +113,14 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
                 </div>
                 {move || {
                     let l = state.lang.get();
-                    report().map(|r| match r {
-                        Ok(r) => view! {
-                            <CostTable l report=r.clone() sort />
-                            <super::physics::Physics state report=r.clone() />
-                            <Languages l report=r sort=language_sort />
-                        }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{tm(l, &e)}</p> }.into_any(),
+                    priced.get().then(|| view! {
+                        <CostTable l report sort all_columns />
+                        <super::physics::Physics state report />
+                        <Languages l report sort=language_sort />
                     })
                 }}
-                {move || report().is_none().then(|| view! { <p class="muted">{tx(state, "Pricing…")}</p> })}
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{tm(state.lang.get(), &e)}</p> })}
+                {move || state.costs.with(Option::is_none).then(|| view! { <p class="muted">{tx(state, "Pricing…")}</p> })}
             </details>
         </section>
     }
@@ -111,21 +140,32 @@ fn column(r: &CostRow, c: usize) -> Option<f64> {
 }
 
 #[component]
-fn CostTable(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoView {
-    let CostResponse {
-        models, matches, ..
-    } = report;
-    let max = models
-        .iter()
-        .filter_map(|r| r.total_usd)
-        .fold(0.0f64, f64::max)
-        .max(1e-12);
-    let shown = models.len();
-    let all_columns = RwSignal::new(false);
+fn CostTable(
+    l: Lang,
+    report: Memo<Option<CostResponse>>,
+    sort: RwSignal<Sort>,
+    all_columns: RwSignal<bool>,
+) -> impl IntoView {
     let rows = move || {
-        let mut rows = models.clone();
-        sortable::apply(&mut rows, sort.get(), column);
-        rows.into_iter().map(move |r| row(l, r, max)).collect_view()
+        report.with(|r| {
+            r.as_ref().map(|r| {
+                let max = r
+                    .models
+                    .iter()
+                    .filter_map(|r| r.total_usd)
+                    .fold(0.0f64, f64::max)
+                    .max(1e-12);
+                let mut rows = r.models.clone();
+                sortable::apply(&mut rows, sort.get(), column);
+                rows.into_iter().map(move |r| row(l, r, max)).collect_view()
+            })
+        })
+    };
+    let shown = move || {
+        report.with(|r| {
+            let (shown, matches) = r.as_ref().map_or((0, 0), |r| (r.models.len(), r.matches));
+            fill(t(l, "{} of {} models shown. Input tokens × input price + output tokens × output price; cached tokens at the cache-read price; above a long-context threshold the whole request at that tier."), &[&int(l, shown as f64), &int(l, matches as f64)])
+        })
     };
     view! {
         <p class="phone-hint muted">
@@ -149,7 +189,7 @@ fn CostTable(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoVi
             <tbody>{rows}</tbody>
         </table>
         </div>
-        <p class="muted">{fill(t(l, "{} of {} models shown. Input tokens × input price + output tokens × output price; cached tokens at the cache-read price; above a long-context threshold the whole request at that tier."), &[&int(l, shown as f64), &int(l, matches as f64)])}</p>
+        <p class="muted">{shown}</p>
     }
 }
 
@@ -226,17 +266,16 @@ fn row(l: Lang, r: CostRow, max: f64) -> impl IntoView {
 }
 
 #[component]
-fn Languages(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoView {
-    if report.languages.is_empty() {
-        return ().into_any();
-    }
+fn Languages(l: Lang, report: Memo<Option<CostResponse>>, sort: RwSignal<Sort>) -> impl IntoView {
+    let any =
+        Memo::new(move |_| report.with(|r| r.as_ref().is_some_and(|r| !r.languages.is_empty())));
     let head = LANGUAGE_SAMPLES
         .iter()
         .enumerate()
         .map(|(i, (_, name, _))| sortable::header(t_str(l, name), i + 1, sort, "sort-language", ""))
         .collect_view();
     let rows = move || {
-        let mut rows = report.languages.clone();
+        let mut rows = report.with(|r| r.as_ref().map(|r| r.languages.clone()).unwrap_or_default());
         sortable::apply(&mut rows, sort.get(), |r, c| {
             r.counts.get(c - 1).and_then(|(_, n)| n.map(|n| n as f64))
         });
@@ -263,7 +302,7 @@ fn Languages(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoVi
             })
             .collect_view()
     };
-    view! {
+    let table = view! {
         <h3>{t(l, "The language token tax")}</h3>
         <p class="muted">{t(l, "The same two sentences, in tokens per tokenizer (× English). Spanish: from a public explainer post; the other languages: tokenmeter's translations.")}</p>
         <div class="scroll" tabindex="0" role="region" aria-label=t(l, "The language token tax")>
@@ -272,6 +311,6 @@ fn Languages(l: Lang, report: CostResponse, sort: RwSignal<Sort>) -> impl IntoVi
                 <tbody>{rows}</tbody>
             </table>
         </div>
-    }
-    .into_any()
+    };
+    view! { <div hidden=move || !any.get()>{table}</div> }
 }

@@ -43,6 +43,25 @@ pub fn InsidePanel(state: AppState, actions: Actions) -> impl IntoView {
 
 #[component]
 fn InsideBody(state: AppState, actions: Actions) -> impl IntoView {
+    // The tokens one can look from, and the one looked from: the select stays in the page while
+    // answers come and go (a keyboard user moving through it keeps their place).
+    let positions = Memo::new(move |_| {
+        if let ModelState::Asleep = state.model.get() {
+            return None;
+        }
+        state.inside.with(|i| match i {
+            InsideState::Done(r, _) => Some((
+                r.attention
+                    .tokens
+                    .iter()
+                    .map(|t| visible_pieces(&t.pieces))
+                    .collect::<Vec<_>>(),
+                r.lens.at.position,
+            )),
+            _ => None,
+        })
+    });
+    let shown = Memo::new(move |_| positions.with(Option::is_some));
     let body = move || {
         state.lang.track();
         if let ModelState::Asleep = state.model.get() {
@@ -67,6 +86,7 @@ fn InsideBody(state: AppState, actions: Actions) -> impl IntoView {
         <p class="muted">
             {tx(state, "The model is 30 blocks, one after another. The logit lens scores the whole vocabulary from what each block hands on, as if the model stopped there; the last block's row is the model's real prediction. Attention shows how much each head of each block draws from each earlier token.")}
         </p>
+        {move || shown.get().then(|| view! { <Position state positions /> })}
         {body}
     }
 }
@@ -83,7 +103,6 @@ fn InsideViews(state: AppState, r: InsideResponse, ms: f64) -> impl IntoView {
     });
     let on = lens.computed_on.clone();
     view! {
-        <Position state tokens=attention.tokens.iter().map(|t| visible_pieces(&t.pieces)).collect() at=lens.at.position />
         <LensView state lens />
         <AttentionView state attention />
         <p class="status" data-testid="inside-status">
@@ -94,19 +113,27 @@ fn InsideViews(state: AppState, r: InsideResponse, ms: f64) -> impl IntoView {
 
 /// The position looked at: the last token (whose lens is the next-token prediction) or any other.
 #[component]
-fn Position(state: AppState, tokens: Vec<String>, at: usize) -> impl IntoView {
-    let last = tokens.len().saturating_sub(1);
-    let options = tokens
-        .into_iter()
-        .enumerate()
-        .map(|(i, tok)| {
-            view! { <option value=i.to_string() selected=i == at>{format!("{i}: {tok}")}</option> }
+fn Position(state: AppState, positions: Memo<Option<(Vec<String>, usize)>>) -> impl IntoView {
+    let options = move || {
+        positions.with(|p| {
+            p.as_ref().map(|(tokens, at)| {
+                tokens
+                    .iter()
+                    .enumerate()
+                    .map(|(i, tok)| {
+                        // The property, not only the attribute: an option the user once picked
+                        // no longer follows its attribute.
+                        view! { <option value=i.to_string() selected=i == *at prop:selected=i == *at>{format!("{i}: {tok}")}</option> }
+                    })
+                    .collect_view()
+            })
         })
-        .collect_view();
+    };
     view! {
         <label class="control" for="inside-position">
             <span>{tx(state, "Look from the token at position ")}</span>
             <select id="inside-position" data-testid="inside-position" on:change=move |ev| {
+                let last = positions.with_untracked(|p| p.as_ref().map_or(0, |(t, _)| t.len().saturating_sub(1)));
                 let p = event_target_value(&ev).parse::<usize>().ok();
                 state.inside_position.set(p.filter(|&p| p != last));
             }>
@@ -259,8 +286,9 @@ fn AttentionView(state: AppState, attention: AttentionResponse) -> impl IntoView
             focus_head(to);
         }
     };
-    let grid = move || {
-        let chosen = state.inside_head.get();
+    // Drawn once; only the chosen head's marks follow the choice, so the button clicked keeps
+    // its focus and arrow keys go on from it.
+    let grid = {
         layers.with_value(|layers| {
             layers
                 .iter()
@@ -271,7 +299,7 @@ fn AttentionView(state: AppState, attention: AttentionResponse) -> impl IntoView
                         .iter()
                         .map(|head| {
                             let h = head.head;
-                            let is = chosen == (b, h);
+                            let is = move || state.inside_head.get() == (b, h);
                             let n = head.weights.len().max(1) as f64;
                             let rects = head
                                 .weights
@@ -292,8 +320,8 @@ fn AttentionView(state: AppState, attention: AttentionResponse) -> impl IntoView
                                     class:chosen=is
                                     class:group-start=h % group == 0
                                     data-head=format!("{b}/{h}")
-                                    tabindex=if is { "0" } else { "-1" }
-                                    aria-pressed=is.to_string()
+                                    tabindex=move || if is() { "0" } else { "-1" }
+                                    aria-pressed=move || is().to_string()
                                     aria-label=name.clone()
                                     title=name
                                     on:click=move |_| state.inside_head.set((b, h))

@@ -17,6 +17,15 @@ const RUN_TOKENS: usize = 20;
 
 #[component]
 pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
+    // Kept across answers: the candidates' order the user chose, and the search field (above the
+    // answers, not redrawn with them).
+    let sort = RwSignal::new(super::sortable::Sort::default());
+    let refocus = StoredValue::new(None::<usize>);
+    let searchable = Memo::new(move |_| {
+        state
+            .next
+            .with(|n| matches!(n, NextState::Done(_) | NextState::Reading { .. }))
+    });
     let body = move || {
         state.lang.track(); // the scores' sentences follow the language
         let next = state.next.get();
@@ -32,7 +41,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
         NextState::Failed(e) => {
             view! { <p class="notice" role="status" data-testid="next-notice">{tm(state.lang.get(), &e)}</p> }.into_any()
         }
-        NextState::Done(s) => view! { <super::scores::ScoresView state scores=*s actions /> }.into_any(),
+        NextState::Done(s) => view! { <super::scores::ScoresView state scores=*s actions sort refocus /> }.into_any(),
     }
     };
     view! {
@@ -48,6 +57,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
                 class:stale=move || state.stale.get()
                 data-stale=move || state.stale.get().to_string()
             >
+                {move || searchable.get().then(|| view! { <super::scores::Search state /> })}
                 {body}
             </div>
             <StatusLine state actions />
@@ -57,21 +67,37 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
 
 #[component]
 fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
-    move || {
-        let l = state.lang.get();
-        match state.model.get() {
+    // The line is drawn again when the model's state changes kind, not at each download tick (the
+    // Cancel button keeps the keyboard focus); the progress itself follows the ticks.
+    let kind = Memo::new(move |_| match state.model.get() {
+        ModelState::Downloading { .. } => ModelState::Downloading {
+            loaded: 0,
+            total: None,
+            rate: None,
+        },
+        m => m,
+    });
+    let progress = move || match state.model.get() {
         ModelState::Downloading {
             loaded,
             total,
             rate,
-        } => {
-            let mb = |b: u64| num(l, b as f64 / 1e6, 1);
+        } => (loaded, total, rate),
+        _ => (0, None, None),
+    };
+    move || {
+        let l = state.lang.get();
+        match kind.get() {
+        ModelState::Downloading { .. } => {
+            let mb = move |b: u64| num(l, b as f64 / 1e6, 1);
+            let text = move || {
+            let (loaded, total, rate) = progress();
             let speed = rate
                 .filter(|_| loaded > 0)
                 .map(|r| fill(t(l, " at {} MB/s"), &[&num(l, r / 1e6, 1)]))
                 .unwrap_or_default();
             let own = state.own_model.get().is_some();
-            let text = match total {
+            match total {
                 Some(n) if own => fill(
                     t(l, "Reading your model: {} of {} MB"),
                     &[&mb(loaded), &mb(n)],
@@ -82,12 +108,13 @@ fn ModelLine(state: AppState, actions: Actions) -> impl IntoView {
                     &[&mb(loaded), &mb(n), &speed],
                 ),
                 None => fill(t(l, "Downloading the model: {} MB{}"), &[&mb(loaded), &speed]),
+            }
             };
             view! {
                 <div class="download">
                     <progress
-                        max=total.unwrap_or(0).max(1) as f64
-                        value=loaded as f64
+                        max=move || progress().1.unwrap_or(0).max(1) as f64
+                        value=move || progress().0 as f64
                         aria-label=t(l, "model download")
                     ></progress>
                     <span>{text}</span>
@@ -167,6 +194,15 @@ fn OwnModel(state: AppState, actions: Actions) -> impl IntoView {
 
 #[component]
 fn Controls(state: AppState) -> impl IntoView {
+    // The template of the last answer, kept while the next one is read (a long text is read in
+    // parts): the details stay open, and their summary keeps the focus.
+    let template = Memo::new(move |prev: Option<&Option<String>>| {
+        state.next.with(|n| match n {
+            NextState::Done(s) => s.scores.template.clone(),
+            NextState::Reading { .. } | NextState::Waiting => prev.cloned().flatten(),
+            NextState::Failed(_) => None,
+        })
+    });
     let s = state.settings;
     let l = move || state.lang.get();
     view! {
@@ -212,10 +248,7 @@ fn Controls(state: AppState) -> impl IntoView {
             </label>
         </fieldset>
         // Chat mode: the exact text the model reads, as the model's answer gives it.
-        {move || state.next.with(|n| match n {
-            NextState::Done(s) => s.scores.template.clone(),
-            _ => None,
-        }).map(|text| view! {
+        {move || template.get().map(|text| view! {
             <details class="template" data-testid="template">
                 <summary>{tx(state, "The exact text the model reads (the chat template applied)")}</summary>
                 <pre>{super::text::text_view(&text)}</pre>

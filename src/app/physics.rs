@@ -16,9 +16,10 @@ use super::i18n::{fill, t, t_str, Lang};
 use super::AppState;
 
 #[component]
-pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
+pub fn Physics(state: AppState, report: Memo<Option<CostResponse>>) -> impl IntoView {
     let l = state.lang.get_untracked();
     let s = state.cost_settings;
+    // For the selects' first choice only: afterwards they hold what the user picked.
     let a = s.with_untracked(|s| s.assumptions.clone());
     let field = move |label: &'static str,
                       id: &'static str,
@@ -41,7 +42,8 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
             id,
         )
     };
-    let explanation = report.physics.map(|mut p| {
+    let explanation = move || {
+        let mut p = report.with(|r| r.as_ref().and_then(|r| r.physics.clone()))?;
         // A user's model is counted with its file's column: named by the file, not its id.
         if let Some((_, name)) = state
             .custom
@@ -51,37 +53,55 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
         {
             p.model.tokenizer = name;
         }
-        view! { <PhysicsLines l p /> }
-    });
-    // The model whose decode speed gave `device_flops` (the request took both from the state).
-    let running = match state.model.get_untracked() {
-        super::ModelState::Ready(m) => Some((m.summary.name.clone(), m.summary.n_params)),
-        _ => None,
+        Some(view! { <PhysicsLines l p /> })
     };
-    let device = report.device_flops.zip(running).map(|(f, (name, params))| {
-        let peak = physics::gpu(&a.gpu).map_or(0.0, |g| g.bf16_tflops * 1e12);
-        view! {
+    let device = move || {
+        let f = report.with(|r| r.as_ref().and_then(|r| r.device_flops))?;
+        // The model whose decode speed gave `device_flops` (the request took both from the state).
+        let super::ModelState::Ready(m) = state.model.get_untracked() else {
+            return None;
+        };
+        let (name, params) = (m.summary.name.clone(), m.summary.n_params);
+        let gpu = s.with(|s| s.assumptions.gpu.clone());
+        let peak = physics::gpu(&gpu).map_or(0.0, |g| g.bf16_tflops * 1e12);
+        Some(view! {
             <p data-testid="device">{fill(
                 t(l, "Your device: {} decoded here reached {} GFLOP/s (2 × {} M parameters × tokens/s). The {} peaks at {} GFLOP/s, {}× more: one clever teacher against thousands of pupils."),
                 &[
                     &name,
                     &num(l, f / 1e9, 1),
                     &num(l, params as f64 / 1e6, 0),
-                    &physics::gpu(&a.gpu).map_or("GPU", |g| g.name.as_ref()),
+                    &physics::gpu(&gpu).map_or("GPU", |g| g.name.as_ref()),
                     &int(l, peak / 1e9),
                     &int(l, peak / f.max(1.0)),
                 ],
             )}</p>
-        }
+        })
+    };
+    // The user's own model, once it runs in the page, as the first open model to choose.
+    let own = Memo::new(move |_| {
+        state.own_model.track();
+        state.custom.track();
+        state.model.track();
+        super::requests::own_model_shape(state).map(|m| m.name)
     });
+    let sources = move || {
+        let gpu = s.with(|s| s.assumptions.gpu.clone());
+        physics::gpu(&gpu).map(|g| {
+            fill(
+                t(l, "{}: {}. Rent: {}."),
+                &[&g.name, &t_str(l, &g.source), &t_str(l, &g.rent_range)],
+            )
+        })
+    };
     view! {
         <h3>{t(l, "Behind the price")}</h3>
         <div class="controls">
             <label class="control" for="phys-model"><span>{t(l, "Open model")}</span>
-                <select id="phys-model" on:change=move |ev| { let v = event_target_value(&ev); s.update(|s| s.physics_model = v) }>
-                    {super::requests::own_model_shape(state).map(|m| {
+                <select id="phys-model" prop:value=move || s.with(|s| s.physics_model.clone()) on:change=move |ev| { let v = event_target_value(&ev); s.update(|s| s.physics_model = v) }>
+                    {move || own.get().map(|name| {
                         let selected = s.with_untracked(|s| s.physics_model == OWN_MODEL);
-                        view! { <option value=OWN_MODEL selected=selected>{fill(t(l, "Your model: {}"), &[&m.name])}</option> }
+                        view! { <option value=OWN_MODEL selected=selected>{fill(t(l, "Your model: {}"), &[&name])}</option> }
                     })}
                     {physics::known_models().into_iter().map(|m| {
                         let selected = m.name == s.with_untracked(|s| s.physics_model.clone());
@@ -90,7 +110,7 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
                 </select>
             </label>
             <label class="control" for="phys-gpu"><span>"GPU"</span>
-                <select id="phys-gpu" data-testid="gpu" on:change=move |ev| {
+                <select id="phys-gpu" data-testid="gpu" prop:value=move || s.with(|s| s.assumptions.gpu.clone()) on:change=move |ev| {
                     let v = event_target_value(&ev);
                     // A new GPU brings its typical rent (still editable): no rent set.
                     s.update(|s| {
@@ -109,7 +129,7 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
             {field("PUE", "pue", PUE, 0.01, false, |a| a.pue, |a, v| a.pue = v)}
             {field("$ per kWh", "kwh", USD_PER_KWH, 0.01, false, |a| a.usd_per_kwh, |a, v| a.usd_per_kwh = v)}
             <label class="control" for="precision"><span>{t(l, "Weights")}</span>
-                <select id="precision" on:change=move |ev| {
+                <select id="precision" prop:value=move || s.with(|s| s.assumptions.bytes_per_param.to_string()) on:change=move |ev| {
                     if let Ok(v) = event_target_value(&ev).parse::<f64>() {
                         s.update(|s| s.assumptions.bytes_per_param = v);
                     }
@@ -125,7 +145,7 @@ pub fn Physics(state: AppState, report: CostResponse) -> impl IntoView {
         <p class="muted sources">
             {fill(t(l, "Sources: {}."), &[&t_str(l, DEFAULT_SOURCES)])}
             " "
-            {physics::gpu(&a.gpu).map(|g| fill(t(l, "{}: {}. Rent: {}."), &[&g.name, &t_str(l, &g.source), &t_str(l, &g.rent_range)]))}
+            {sources}
         </p>
     }
 }

@@ -59,10 +59,17 @@ pub(super) fn on_tokenizer_message(state: AppState, seqs: &Seqs, msg: FromWorker
             })
         }
         FromWorker::TokenizerAdded(added) => {
-            state
+            // A restarted worker is given the user's files again under the same ids: each is one
+            // column, shown or hidden as the user left it.
+            let known = state
                 .custom
-                .update(|c| c.push((added.id.clone(), added.name)));
-            state.columns.update(|c| c.push(added.id));
+                .with_untracked(|c| c.iter().any(|(id, _)| *id == added.id));
+            if !known {
+                state
+                    .custom
+                    .update(|c| c.push((added.id.clone(), added.name)));
+                state.columns.update(|c| c.push(added.id));
+            }
         }
         FromWorker::TokenizerRejected { message, .. } => state.custom_error.set(Some(message)),
         _ => {}

@@ -3,19 +3,24 @@
 
 use leptos::prelude::*;
 use tokenmeter_core::scoring::{Candidate, SamplingView};
-use tokenmeter_core::service::next::NextResponse;
 
 use super::bridge::Actions;
 use super::controls::bar;
 use super::format::{int, num, pct, plural};
 use super::i18n::{fill, t, tx, Lang};
 use super::sortable::{self, Sort};
-use super::state::Scores;
+use super::state::{NextState, Scores};
 use super::text::{pieces_view, visible_pieces};
 use super::{AppState, Generated};
 
 #[component]
-pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl IntoView {
+pub fn ScoresView(
+    state: AppState,
+    scores: Scores,
+    actions: Actions,
+    sort: RwSignal<Sort>,
+    refocus: StoredValue<Option<usize>>,
+) -> impl IntoView {
     let l = state.lang.get_untracked();
     let ms = scores.ms;
     let scores = scores.scores;
@@ -26,7 +31,6 @@ pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl Int
         .map_or(1.0, |c| c.prob)
         .max(1e-12);
     let d = scores.row.sampling.clone();
-    let sort = RwSignal::new(Sort::default());
     let candidates = scores.row.candidates.clone();
     let rows = move || {
         let mut rows: Vec<(usize, Candidate)> = candidates.iter().cloned().enumerate().collect();
@@ -40,9 +44,17 @@ pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl Int
             _ => None,
         });
         rows.into_iter()
-            .map(|(rank, c)| candidate_row(state, actions, &d, rank, c, max_prob))
+            .enumerate()
+            .map(|(row, (rank, c))| {
+                let at = Place { row, refocus };
+                candidate_row(state, actions, &d, rank, c, max_prob, at)
+            })
             .collect_view()
     };
+    if let Some(row) = refocus.get_value() {
+        refocus.set_value(None);
+        request_animation_frame(move || focus_candidate(row));
+    }
     let d = &scores.row.sampling;
     let per_token = if scores.computed_tokens > 0 {
         fill(
@@ -99,9 +111,38 @@ pub fn ScoresView(state: AppState, scores: Scores, actions: Actions) -> impl Int
             <tbody>{rows}</tbody>
         </table>
         </div>
-        <Search state scores=scores.clone() />
         <Curve state points=n.curve.clone() vocab=n.vocab_size shown=n.candidates.len() />
         <p class="stats">{fill(t(l, "Prompt of {}, {}."), &[&plural(l, scores.prompt_tokens as f64, "{} token", "{} tokens"), &per_token])}</p>
+    }
+}
+
+/// Whether the keyboard focus is on a candidate's button.
+fn focus_in_candidates() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .is_some_and(|e| {
+            e.closest("[data-testid=candidates] .token-button")
+                .ok()
+                .flatten()
+                .is_some()
+        })
+}
+
+/// Focuses the button of the candidates' row `row` (0-based, as drawn).
+fn focus_candidate(row: usize) {
+    use wasm_bindgen::JsCast;
+    let el = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| {
+            let rows = d
+                .query_selector_all("[data-testid=candidates] tbody .token-button")
+                .ok()?;
+            rows.item(row as u32)
+        })
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(el) = el {
+        let _ = el.focus();
     }
 }
 
@@ -118,6 +159,13 @@ fn plural_f(l: Lang, x: f64, one: &'static str, other: &'static str) -> String {
     )
 }
 
+/// Where a candidate's row is drawn, and where a choice made from the keyboard is remembered.
+#[derive(Clone, Copy)]
+struct Place {
+    row: usize,
+    refocus: StoredValue<Option<usize>>,
+}
+
 fn candidate_row(
     state: AppState,
     actions: Actions,
@@ -125,6 +173,7 @@ fn candidate_row(
     rank: usize,
     c: Candidate,
     max_prob: f64,
+    at: Place,
 ) -> impl IntoView {
     let l = state.lang.get_untracked();
     let width = c.prob / max_prob;
@@ -138,6 +187,11 @@ fn candidate_row(
             return;
         }
         actions.stop_if_running();
+        // Chosen from the keyboard (the focus on its button): the next answer's row at the same
+        // place takes the focus, so choosing goes on without tabbing back from the top.
+        if focus_in_candidates() {
+            at.refocus.set_value(Some(at.row));
+        }
         state.continuation.update(|v| {
             v.push(Generated {
                 id,
@@ -177,10 +231,20 @@ fn candidate_row(
     }
 }
 
+/// "Find a token": drawn once above the answers (typing there asks for new ones, which must not
+/// take the field away); only the result line follows them.
 #[component]
-fn Search(state: AppState, scores: NextResponse) -> impl IntoView {
-    let l = state.lang.get_untracked();
-    let result = scores.search.map(|h| {
+pub fn Search(state: AppState) -> impl IntoView {
+    let result = move || {
+        let l = state.lang.get();
+        let (h, vocab) = state.next.with(|n| match n {
+            NextState::Done(s) => s
+                .scores
+                .search
+                .clone()
+                .map(|h| (h, s.scores.row.vocab_size)),
+            _ => None,
+        })?;
         let what = if h.exact {
             fill(
                 t(l, "“{}” is token {}"),
@@ -192,16 +256,16 @@ fn Search(state: AppState, scores: NextResponse) -> impl IntoView {
                 &[&visible_pieces(&h.pieces), &h.id],
             )
         };
-        fill(
+        Some(fill(
             t(l, "{}: rank {} of {}, probability {}."),
             &[
                 &what,
                 &int(l, (h.rank + 1) as f64),
-                &int(l, scores.row.vocab_size as f64),
+                &int(l, vocab as f64),
                 &pct(l, h.prob),
             ],
-        )
-    });
+        ))
+    };
     view! {
         <div class="search">
             <label for="search">{tx(state, "Find a token ")}</label>

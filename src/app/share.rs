@@ -79,7 +79,7 @@ pub fn ShareButton(state: AppState) -> impl IntoView {
             <div class="embed-code">
                 <label>
                     {tx(state, "Widget: ")}
-                    <select data-testid="embed-panel" on:change=move |ev| {
+                    <select data-testid="embed-panel" prop:value=move || panel.get().name() on:change=move |ev| {
                         panel.set(embed::Panel::parse(&event_target_value(&ev)));
                     }>
                         <option value="tokens">{tx(state, "tokens of this text")}</option>

@@ -29,6 +29,8 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             .tokens
             .with(|t| t.as_ref().map(|t| t.columns.clone()).unwrap_or_default())
     };
+    // Not redrawn at each download progress: the toggle keeps its focus.
+    let awake = Memo::new(move |_| !matches!(state.model.get(), ModelState::Asleep));
     let drop = move |ev: web_sys::DragEvent| {
         if let Some(file) = dropped_file(&ev) {
             actions.add_tokenizer(file);
@@ -52,7 +54,7 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
                         />
                         {tx(state, " Show IDs")}
                     </label>
-                    {move || (!matches!(state.model.get(), ModelState::Asleep)).then(|| view! {
+                    {move || awake.get().then(|| view! {
                     <label class="toggle">
                         <input
                             type="checkbox"
@@ -112,13 +114,22 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             <div class="columns">
                 <For
                     each=columns
-                    key=move |c| (c.tokenizer.clone(), format!("{:?}", c.state).len(), state.lang.get_untracked().code())
+                    key=move |c| (c.tokenizer.clone(), content_key(&c.state), state.lang.get_untracked().code())
                     children=move |c| view! { <TokenColumn state actions column=c /> }
                 />
             </div>
             <super::explain::ExplainView state />
         </section>
     }
+}
+
+/// A column is drawn again exactly when what it shows changed: a key from its whole content
+/// ("cat" and "bat" are different columns even with as many tokens, characters and digits).
+fn content_key(state: &ColumnState) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    format!("{state:?}").hash(&mut h);
+    h.finish()
 }
 
 /// The tokenizer picker: every shipped vocabulary with its models, source and licence.

@@ -82,6 +82,38 @@ test('the physics follows the assumptions: batching, another GPU, its rent', asy
   await page.context().close();
 });
 
+test('answers arriving take nothing from the user: a price typed digit by digit, the columns asked for', async () => {
+  const context = await live.browser.newContext({ viewport: { width: 375, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(live.server.url);
+  await page.fill('#text', TEXT);
+  await page.click('.cost summary');
+  await page.waitForSelector('[data-testid=physics]', { timeout: 60_000 });
+  // Each digit typed is a new estimate asked for and answered while the next one is typed: the
+  // field keeps its focus and every digit ("2.0" is not cut to "2" on the way to "2.05").
+  const rent = Number(await page.inputValue('#rent'));
+  const usd = Number(await page.getAttribute('[data-testid=gpu-usd]', 'data-usd'));
+  await page.focus('#rent');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('2.05', { delay: 150 });
+  const want = (usd / rent) * 2.05;
+  await page.waitForFunction((want) => Math.abs(Number(document.querySelector('[data-testid=gpu-usd]').dataset.usd) / want - 1) < 1e-9, want);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'rent', 'the field keeps the focus');
+  assert.equal(await page.inputValue('#rent'), '2.05');
+  // "Show all columns" on a narrow screen stays while new prices come in for new text.
+  await page.click('[data-testid=all-columns]');
+  assert.ok(await page.locator('[data-testid=sort-month]').isVisible());
+  const tokens = await page.getAttribute('[data-testid=cost-table] tr[data-model="gpt-4o"]', 'data-tokens');
+  await page.fill('#text', `${TEXT} Paris, and it has been for a long time.`);
+  await page.waitForFunction((t) => {
+    const n = document.querySelector('[data-testid=cost-table] tr[data-model="gpt-4o"]')?.dataset.tokens;
+    return n && n !== t;
+  }, tokens, { timeout: 60_000 });
+  assert.ok(await page.locator('[data-testid=sort-month]').isVisible(), 'the columns asked for are still shown');
+  assert.equal(await page.getAttribute('[data-testid=all-columns]', 'aria-pressed'), 'true');
+  await context.close();
+});
+
 test('the language token tax compares the same sentences in every shown tokenizer', async () => {
   const page = await openCost();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=languages] tbody tr').length === 3

@@ -130,6 +130,36 @@ test('searching a token gives its rank and probability among all 49,152', async 
   assert.match(result, /“·Madrid” is token [0-9]+/);
   await page.fill('#search', ' Pariszzz');
   await page.waitForFunction(() => /not one token/.test(document.querySelector('[data-testid=search-result]').textContent));
+  // Typed a letter at a time, as people type: each letter asks for new scores, and the answers
+  // coming back take neither the focus nor a letter from the field.
+  await page.fill('#search', '');
+  await page.focus('#search');
+  await page.keyboard.type(' Madrid', { delay: 150 });
+  await page.waitForFunction(() => /“·Madrid” is token/.test(document.querySelector('[data-testid=search-result]').textContent), null, MODEL_WAIT);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'search');
+  assert.equal(await page.inputValue('#search'), ' Madrid');
+  await page.context().close();
+});
+
+test('new scores keep the candidates\' order and, after a choice from the keyboard, the focus on the same row', async () => {
+  const page = await openPage();
+  await ready(page);
+  await page.click('[data-testid=sort-id]');
+  const ascending = async () => {
+    const ids = await page.$$eval('[data-testid=candidates] tbody tr', (rs) => rs.map((r) => Number(r.dataset.id)));
+    return ids.length > 1 && ids.every((id, i) => i === 0 || ids[i - 1] <= id);
+  };
+  assert.ok(await ascending(), 'sorted by ID');
+  await page.click('[data-testid=step]');
+  await scoresFor(page, 1);
+  assert.equal(await page.getAttribute('th:has([data-testid=sort-id])', 'aria-sort'), 'ascending');
+  assert.ok(await ascending(), 'still sorted by ID after a step');
+  // Choosing from the keyboard: the focus comes back to the same row of the new scores, so the
+  // next choice is one more Enter away.
+  await page.focus('[data-testid=candidates] tbody tr:nth-child(2) .token-button');
+  await page.keyboard.press('Enter');
+  await scoresFor(page, 2);
+  await page.waitForFunction(() => document.activeElement === document.querySelectorAll('[data-testid=candidates] tbody .token-button')[1]);
   await page.context().close();
 });
 

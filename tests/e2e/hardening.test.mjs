@@ -152,6 +152,9 @@ test('a crashed tokenizer worker is restarted with the columns and the user\'s f
   await page.waitForFunction(() => window.__workers.length === 3);
   await tokensShown(page, 'file:1');
   assert.equal(await page.textContent('[data-tokenizer="file:1"] [data-testid=token-count]'), mine);
+  // Given again to the new worker, the file is still one column and one entry in the picker.
+  assert.equal(await page.locator('[data-tokenizer="file:1"]').count(), 1);
+  assert.equal(await page.locator('details.picker li', { hasText: 'mine.json' }).count(), 1);
   assert.equal(await page.inputValue('#text'), 'the theory of tokens');
   await page.fill('#text', 'the theory of tokens, edited');
   await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('6 tokens'));

@@ -55,6 +55,11 @@ test('the logit lens in the page equals the native CLI, bit for bit, and its las
   const next = await page.$$eval('[data-testid=candidates] tbody tr', (rs) => rs.slice(0, 5).map((r) => Number(r.dataset.id)));
   assert.deepEqual(rows[29].top.map((c) => c.id), next);
   assert.ok(await page.locator('[data-testid=lens-chart]').isVisible());
+  // The position chooser stays under a keyboard user while the answer for each position comes.
+  await page.focus('[data-testid=inside-position]');
+  await page.keyboard.press('ArrowUp');
+  await page.waitForSelector('[data-testid=lens][data-position="3"] tbody tr', MODEL_WAIT);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'inside-position');
   // Another position: the lens at " capital" (position 1), as the CLI computes it.
   await page.selectOption('[data-testid=inside-position]', '1');
   const at1 = await lensOf(page, 1);
@@ -81,6 +86,11 @@ test('attention: 30 × 9 heads, one tab stop, arrow keys, the large head sums to
   const cli = tokenmeterCli(['attention', '--backend', 'cpu', '--prompt', 'Alice gave Bob a book because Bob']);
   assert.deepEqual(weights, cli.layers[1].heads[2].weights, 'the page and the CLI agree bit for bit');
   assert.ok(Math.abs(weights.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  // A head clicked keeps the focus (the grid is not redrawn under it), and arrows go on from it.
+  await page.click('[data-head="4/5"]');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.head), '4/5');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction(() => document.activeElement?.dataset.head === '4/4');
   // Grouped-query attention is marked: heads 1, 4 and 7 start a group of keys and values.
   const starts = await page.$$eval('[data-testid=heads] .head-row:first-child button.head', (bs) => bs.map((b) => b.classList.contains('group-start')));
   assert.deepEqual(starts, [true, false, false, true, false, false, true, false, false]);

@@ -46,6 +46,21 @@ test('side by side, every column equals the native tokenizer', async () => {
   await page.context().close();
 });
 
+test('an edit that keeps the length, the counts and the IDs\' digits still redraws every column', async () => {
+  const page = await openPage();
+  await page.fill('#text', 'cat');
+  const ids = ['smollm2', 'o200k_base', 'llama3'];
+  for (const id of ids) await page.waitForSelector(`[data-tokenizer="${id}"] [data-testid=tokens] .tok`, { timeout: 60_000 });
+  await page.fill('#text', 'bat');
+  for (const id of ids) {
+    const native = tokenmeterCli(['tokenize', '--tokenizer', id, '--text', 'bat']);
+    const sel = `[data-tokenizer="${id}"] [data-testid=tokens] .tok`;
+    await page.waitForFunction(([sel, want]) => JSON.stringify([...document.querySelectorAll(sel)].map((e) => Number(e.dataset.id))) === want,
+      [sel, JSON.stringify(native.ids)], { timeout: 30_000 });
+  }
+  await page.context().close();
+});
+
 test('a token holding part of a character shows those raw bytes', async () => {
   const page = await openPage();
   await page.fill('#text', TEXT);
