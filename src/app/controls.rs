@@ -48,21 +48,7 @@ where
         }
     };
     let input = NodeRef::<leptos::html::Input>::new();
-    // The field follows the value, but never rewrites what the user is typing: not the same
-    // number spelled their way ("0.10" on the way to "0.105", "2.0" on the way to "2.05"), nor a
-    // number on its way ("2.", "1e", "-": the field reads as empty then). Writing the field, even
-    // the same text, moves the caret of a number field to its start.
-    Effect::new(move |_| {
-        let v = get();
-        let Some(el) = input.get() else {
-            return;
-        };
-        let raw = el.value();
-        let typing = is_focused(&el) && (el.validity().bad_input() || raw.trim().is_empty());
-        if parse(&raw) != Some(v) && !typing {
-            el.set_value(&shown(v));
-        }
-    });
+    follow(input, get, move |raw| parse(raw), move |v| shown(*v));
     view! {
         <label class="control" for=id>
             <span>{label}</span>
@@ -90,6 +76,30 @@ where
             />
         </label>
     }
+}
+
+/// Keeps the number field `input` showing `get()` (spelled by `shown`), but never rewrites what
+/// the user is typing: not the same number spelled their way (`read` gives it back: "0.10" on
+/// the way to "0.105", "2.0" on the way to "2.05"), nor a number on its way ("2.", "1e", "-":
+/// the field reads as empty then). Writing a number field, even the same text, moves its caret
+/// to the start.
+pub fn follow<T: PartialEq + 'static>(
+    input: NodeRef<leptos::html::Input>,
+    get: impl Fn() -> T + Send + Sync + 'static,
+    read: impl Fn(&str) -> Option<T> + Send + Sync + 'static,
+    shown: impl Fn(&T) -> String + Send + Sync + 'static,
+) {
+    Effect::new(move |_| {
+        let v = get();
+        let Some(el) = input.get() else {
+            return;
+        };
+        let raw = el.value();
+        let typing = is_focused(&el) && (el.validity().bad_input() || raw.trim().is_empty());
+        if read(&raw).as_ref() != Some(&v) && !typing {
+            el.set_value(&shown(&v));
+        }
+    });
 }
 
 /// Whether `el` has the keyboard focus.

@@ -11,7 +11,7 @@ use tokenmeter_core::service::cost::{CostResponse, CostRow};
 use tokenmeter_core::service::limits::{CACHED_SHARE, OUTPUT_TOKENS, REQUESTS_PER_DAY};
 
 use super::bridge::Actions;
-use super::controls::{bar, number_field, slider, Number};
+use super::controls::{bar, follow, number_field, slider, Number};
 use super::format::{int, num, pct, usd};
 use super::i18n::{fill, t, t_str, tm, tx, Lang};
 use super::sortable::{self, Sort};
@@ -25,29 +25,24 @@ pub fn CostPanel(state: AppState, actions: Actions) -> impl IntoView {
     // only their numbers follow the answers: a field being typed in keeps its focus and text, a
     // table its scroll and "show all columns", while vocabularies arrive and prices are redone.
     let report = Memo::new(move |_| state.costs.with(|c| c.clone().and_then(Result::ok)));
-    let error = Memo::new(move |_| state.costs.with(|c| c.clone().and_then(Result::err)));
+    let error = Memo::new(move |_| {
+        state
+            .costs
+            .with(|c| c.as_ref().and_then(|r| r.as_ref().err().cloned()))
+    });
     let priced = Memo::new(move |_| report.with(Option::is_some));
     let sort = RwSignal::new(Sort::default());
     let language_sort = RwSignal::new(Sort::default());
     let all_columns = RwSignal::new(false);
-    // The output tokens' field follows the settings (a link, Back) without rewriting what is
-    // being typed in it (as the number fields do, see `controls::number_field`).
+    // The output tokens' field follows the settings (a link, Back); empty reads as "same as
+    // input".
     let out_tokens = NodeRef::<leptos::html::Input>::new();
-    Effect::new(move |_| {
-        let n = s.with(|s| s.output_tokens);
-        let Some(el) = out_tokens.get() else {
-            return;
-        };
-        let typed = el
-            .value()
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .map(|t| t.round() as u64);
-        if typed != n && !el.validity().bad_input() {
-            el.set_value(&n.map(|n| n.to_string()).unwrap_or_default());
-        }
-    });
+    follow(
+        out_tokens,
+        move || s.with(|s| s.output_tokens),
+        |raw| Some(raw.trim().parse::<f64>().ok().map(|t| t.round() as u64)),
+        |n| n.map(|n| n.to_string()).unwrap_or_default(),
+    );
     view! {
         <section class="cost" aria-labelledby="cost-title">
             <details
