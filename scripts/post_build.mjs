@@ -15,7 +15,7 @@
 //    maximum). worker-loader.js picks it only where the page is cross-origin isolated.
 //    TOKENMETER_THREADS=0 skips it (and needs no nightly).
 // 0. wasm-opt -O3 (npm `binaryen`, pinned in tools/package.json; ./dev setup installs it) on every
-//    wasm: the page, the full worker and the light one. Binaryen keeps IEEE semantics (no
+//    wasm: the page, the full workers and the light one (while 0a and 0b build). Binaryen keeps IEEE semantics (no
 //    fast-math), so the logits stay bit-identical (tests/e2e/service.test.mjs checks them against
 //    the native CLI). TOKENMETER_WASM_OPT=0 skips it for a quick local build.
 // 1. A build id: the sha256 of every built file's bytes, first 16 hex digits.
@@ -66,11 +66,30 @@ async function buildWorker(out, target, rustflags, { toolchain, buildStd = false
     join(targetDir, 'wasm32-unknown-unknown', 'release', 'worker.wasm')], { cwd: root, maxBuffer: 1 << 24 });
 }
 
+// wasm-opt on one built file (0 below), in place.
+const optimize = process.env.TOKENMETER_WASM_OPT !== '0';
+const wasmOpt = join(root, 'tools', 'node_modules', '.bin', 'wasm-opt');
+if (optimize && !existsSync(wasmOpt)) throw new Error(`post_build: ${wasmOpt} is missing (./dev setup installs it)`);
+async function optimizeWasm(name) {
+  if (!optimize) return;
+  const path = join(dir, name);
+  const before = statSync(path).size;
+  await run(wasmOpt, ['-O3', path, '-o', path], { maxBuffer: 1 << 24 });
+  console.log(`post_build: wasm-opt -O3 ${name}: ${before} → ${statSync(path).size} bytes`);
+}
+
+// Everything at once: the two extra workers build side by side (each ends in a long
+// single-threaded link, LTO with one codegen unit), and wasm-opt works on Trunk's files
+// meanwhile, then on each extra worker as soon as it is built. On two cores this takes
+// minutes off a fresh build (CI), and the files are the same as one after the other.
+const jobs = readdirSync(dir).filter((n) => n.endsWith('.wasm')).map(optimizeWasm);
+
 // 0a. The relaxed-SIMD worker (the flags of .cargo/config.toml, plus relaxed-simd).
 const relaxed = process.env.TOKENMETER_RELAXED !== '0';
 if (relaxed) {
-  await buildWorker('worker-relaxed', 'relaxed',
-    ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"']);
+  jobs.push(buildWorker('worker-relaxed', 'relaxed',
+    ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"'])
+    .then(() => optimizeWasm('worker-relaxed_bg.wasm')));
 }
 
 // 0b. The threaded worker.
@@ -81,24 +100,15 @@ if (threads) {
   // wasm-bindgen's thread support initialises in each instance.
   const link = ['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
     '--export=__tls_size', '--export=__tls_align', '--export=__tls_base'];
-  await buildWorker('worker-threads', 'threads',
+  jobs.push(buildWorker('worker-threads', 'threads',
     ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
       ...link.flatMap((a) => ['-C', `link-arg=${a}`]), '--cfg', 'getrandom_backend="wasm_js"'],
-    { toolchain: process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20', buildStd: true }); // as ./dev's NIGHTLY
+    { toolchain: process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20', buildStd: true }) // as ./dev's NIGHTLY
+    .then(() => optimizeWasm('worker-threads_bg.wasm')));
 }
-
-// 0. wasm-opt, all files at once.
-if (process.env.TOKENMETER_WASM_OPT !== '0') {
-  const wasmOpt = join(root, 'tools', 'node_modules', '.bin', 'wasm-opt');
-  if (!existsSync(wasmOpt)) throw new Error(`post_build: ${wasmOpt} is missing (./dev setup installs it)`);
-  const wasms = readdirSync(dir).filter((n) => n.endsWith('.wasm'));
-  await Promise.all(wasms.map(async (name) => {
-    const path = join(dir, name);
-    const before = statSync(path).size;
-    await run(wasmOpt, ['-O3', path, '-o', path], { maxBuffer: 1 << 24 });
-    console.log(`post_build: wasm-opt -O3 ${name}: ${before} → ${statSync(path).size} bytes`);
-  }));
-}
+// (Every job ends before a failure is reported: no build is left running.)
+const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+if (failed) throw failed.reason;
 
 const BUILT = /\.(js|wasm|css|html)$/;
 const hash = createHash('sha256');

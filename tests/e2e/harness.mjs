@@ -189,13 +189,33 @@ function watchCsp(context) {
     document.addEventListener('securitypolicyviolation', (e) =>
       console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} in ${e.sourceFile}:${e.lineNumber}`));
   });
-  const record = (msg) => {
+  // The last console lines of the context's pages and workers, for `pageState` after a failure.
+  context.__log = [];
+  const record = (where) => (msg) => {
     const text = msg.text();
     if (/CSP violation|Content Security Policy|Refused to (load|execute|apply|connect|create|frame)/.test(text)) cspViolations.push(text);
+    context.__log.push(`${where} ${msg.type()}: ${text.slice(0, 300)}`);
+    if (context.__log.length > 40) context.__log.shift();
   };
   const watchPage = (page) => {
-    page.on('console', record);
-    page.on('worker', (w) => w.on?.('console', record));
+    // A wait that times out says where the page stood (see `pageState`).
+    for (const name of ['waitForFunction', 'waitForSelector']) {
+      const wait = page[name].bind(page);
+      page[name] = async (...args) => {
+        try {
+          return await wait(...args);
+        } catch (e) {
+          if (e.name === 'TimeoutError') e.message += `\n${await pageState(page)}`;
+          throw e;
+        }
+      };
+    }
+    page.on('console', record('page'));
+    page.on('pageerror', (e) => context.__log.push(`page error: ${e.message}`));
+    page.on('worker', (w) => {
+      w.on?.('console', record(`worker ${w.url().replace(/^.*\//, '').slice(0, 60)}`));
+      w.on?.('close', () => context.__log.push(`worker closed: ${w.url().replace(/^.*\//, '').slice(0, 60)}`));
+    });
   };
   context.pages().forEach(watchPage);
   context.on('page', watchPage);
@@ -218,6 +238,24 @@ export function useBrowser() {
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violation in any page or worker');
   });
   return live;
+}
+
+/**
+ * What a user would see of the page's state, and the last console lines of its pages and
+ * workers: appended to a wait that timed out, so that a failure on CI says where it stood.
+ */
+export async function pageState(page) {
+  const seen = await page.evaluate(() => {
+    const text = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent.trim().slice(0, 200)).filter(Boolean);
+    return {
+      status: text('[role=status], [role=alert], .notice, .error'),
+      model: text('[data-testid=model-status]'),
+      generated: document.querySelectorAll('[data-testid=continuation] .gen').length,
+      scores: document.querySelector('.scores')?.dataset.stale ?? 'none',
+      step: document.querySelector('[data-testid=step]')?.getAttribute('aria-disabled') ?? 'none',
+    };
+  }).catch((e) => ({ unreadable: e.message }));
+  return `page state: ${JSON.stringify(seen)}\nconsole (last lines):\n  ${(page.context().__log ?? []).join('\n  ')}`;
 }
 
 /** Every URL the page (and its workers) asked for, to check none left the origin. */

@@ -58,9 +58,12 @@ before(async () => {
         tokens.send({ Columns: { seq: s, req } });
         return last(await done);
       },
-      async addTokenizer(id, name, bytes) {
+      /** `base64`: the file's bytes (a string crosses into the page quickly; an array of
+       * numbers of an 11 MB file took a minute and a half). */
+      async addTokenizer(id, name, base64) {
         const done = tokens.until((m) => m.TokenizerAdded || m.TokenizerRejected);
-        tokens.send({ AddTokenizer: { id, name } }, new File([new Uint8Array(bytes)], name));
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        tokens.send({ AddTokenizer: { id, name } }, new File([bytes], name));
         return last(await done);
       },
       async cost(req) {
@@ -185,13 +188,13 @@ test('decode: each column in decode mode is what `tokenmeter decode` prints; a t
 
 test("load tokenizer: a user's file tokenizes in the page as `--tokenizer-file` does", async () => {
   const path = join(ROOT, 'data/tokenizers/qwen3.json');
-  const added = await ask('addTokenizer', 'file:1', 'qwen3.json', [...readFileSync(path)]);
+  const added = await ask('addTokenizer', 'file:1', 'qwen3.json', readFileSync(path).toString('base64'));
   assert.equal(added.TokenizerAdded?.kind, 'tokenizer.json', JSON.stringify(added));
   const m = await ask('columns', { Tokenize: { text: TEXT, tokenizers: ['file:1'] } });
   assert.deepEqual(m.Columns.columns.columns[0].state.Tokens, tokenmeterCli(['tokenize', '--tokenizer-file', path, '--text', TEXT]));
   // Not a tokenizer: the same refusal.
   const junk = join(ROOT, 'Cargo.toml');
-  const rejected = await ask('addTokenizer', 'file:2', 'Cargo.toml', [...readFileSync(junk)]);
+  const rejected = await ask('addTokenizer', 'file:2', 'Cargo.toml', readFileSync(junk).toString('base64'));
   assert.equal(tokenmeterCliError(['tokenize', '--tokenizer-file', junk, '--text', 'x']),
     `tokenmeter: ${renderMsg(rejected.TokenizerRejected.message)}`);
 });
