@@ -34,12 +34,32 @@
 //    isolation (COOP/COEP: the threaded worker; without them the page runs one thread).
 //
 // Usage: Trunk runs it with TRUNK_STAGING_DIR set; `node scripts/post_build.mjs DIR` by hand.
+// `node scripts/post_build.mjs --rustflags relaxed|threads` prints a worker build's flags
+// (CARGO_ENCODED_RUSTFLAGS), for `./dev lint` to run clippy on exactly that build.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, renameSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
+// The extra workers' flags: those of .cargo/config.toml plus relaxed SIMD; the threaded one
+// also with atomics. Since Rust 1.92, `+atomics` alone no longer makes the memory shared
+// (rust-lang/rust#147225): the linker is asked for a shared, imported memory, and for the
+// thread-local storage symbols wasm-bindgen's thread support initialises in each instance.
+const RUSTFLAGS = {
+  relaxed: ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"'],
+  threads: ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
+    ...['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
+      '--export=__tls_size', '--export=__tls_align', '--export=__tls_base'].flatMap((a) => ['-C', `link-arg=${a}`]),
+    '--cfg', 'getrandom_backend="wasm_js"'],
+};
+if (process.argv[2] === '--rustflags') {
+  const flags = RUSTFLAGS[process.argv[3]];
+  if (!flags) throw new Error(`post_build: no build named ${process.argv[3]}`);
+  process.stdout.write(flags.join('\x1f'));
+  process.exit(0);
+}
 
 const dir = process.env.TRUNK_STAGING_DIR ?? process.argv[2];
 if (!dir) throw new Error('post_build: no TRUNK_STAGING_DIR and no directory given');
@@ -87,22 +107,14 @@ const jobs = readdirSync(dir).filter((n) => n.endsWith('.wasm')).map(optimizeWas
 // 0a. The relaxed-SIMD worker (the flags of .cargo/config.toml, plus relaxed-simd).
 const relaxed = process.env.TOKENMETER_RELAXED !== '0';
 if (relaxed) {
-  jobs.push(buildWorker('worker-relaxed', 'relaxed',
-    ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"'])
+  jobs.push(buildWorker('worker-relaxed', 'relaxed', RUSTFLAGS.relaxed)
     .then(() => optimizeWasm('worker-relaxed_bg.wasm')));
 }
 
 // 0b. The threaded worker.
 const threads = relaxed && process.env.TOKENMETER_THREADS !== '0';
 if (threads) {
-  // Since Rust 1.92, `+atomics` alone no longer makes the memory shared (rust-lang/rust#147225):
-  // the linker is asked for a shared, imported memory, and for the thread-local storage symbols
-  // wasm-bindgen's thread support initialises in each instance.
-  const link = ['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
-    '--export=__tls_size', '--export=__tls_align', '--export=__tls_base'];
-  jobs.push(buildWorker('worker-threads', 'threads',
-    ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
-      ...link.flatMap((a) => ['-C', `link-arg=${a}`]), '--cfg', 'getrandom_backend="wasm_js"'],
+  jobs.push(buildWorker('worker-threads', 'threads', RUSTFLAGS.threads,
     { toolchain: process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20', buildStd: true }) // as ./dev's NIGHTLY
     .then(() => optimizeWasm('worker-threads_bg.wasm')));
 }

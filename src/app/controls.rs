@@ -104,10 +104,26 @@ pub fn follow<T: PartialEq + 'static>(
 
 /// Whether `el` has the keyboard focus.
 fn is_focused(el: &web_sys::Element) -> bool {
-    let active = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.active_element());
-    active.is_some_and(|a| a == *el)
+    document()
+        .and_then(|d| d.active_element())
+        .is_some_and(|a| a == *el)
+}
+
+/// The page's document.
+pub fn document() -> Option<web_sys::Document> {
+    web_sys::window().and_then(|w| w.document())
+}
+
+/// Puts the keyboard focus on the element `find` returns from the document, if any (and if it
+/// takes focus). Moving the focus this way leaves the address's fragment, the page's state, alone.
+pub fn focus(find: impl FnOnce(&web_sys::Document) -> Option<web_sys::Element>) {
+    use wasm_bindgen::JsCast;
+    if let Some(el) = document()
+        .and_then(|d| find(&d))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
+    }
 }
 
 /// A labelled range input from `min` to `max`, with its value shown beside the label.

@@ -387,18 +387,11 @@ fn AttentionView(state: AppState, attention: AttentionResponse) -> impl IntoView
 
 /// Moves keyboard focus to the head button `(block, head)` once it is drawn.
 fn focus_head((b, h): (usize, usize)) {
-    use wasm_bindgen::JsCast;
     request_animation_frame(move || {
-        let el = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| {
-                d.query_selector(&format!("[data-head=\"{b}/{h}\"]"))
-                    .ok()
-                    .flatten()
-            })
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-        if let Some(el) = el {
-            let _ = el.focus();
-        }
+        super::controls::focus(|d| {
+            d.query_selector(&format!("[data-head=\"{b}/{h}\"]"))
+                .ok()
+                .flatten()
+        })
     });
 }

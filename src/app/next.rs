@@ -7,7 +7,7 @@ use tokenmeter_core::service::limits::{SEED, TEMPERATURE, TOP, TOP_P};
 
 use super::bridge::Actions;
 use super::controls::{dropped_file, number_field, picked_file, slider, Number};
-use super::format::{int, num};
+use super::format::{int, num, pct};
 use super::i18n::{fill, t, tm, tx};
 use super::text::pieces_view;
 use super::{AppState, Generated, ModelState, NextState};
@@ -25,6 +25,25 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
         state
             .next
             .with(|n| matches!(n, NextState::Done(_) | NextState::Reading { .. }))
+    });
+    // What a screen reader is told of each answer: the next draw (kept while the next answer is
+    // read, so that the same draw is not announced twice).
+    let announce = Memo::new(move |prev: Option<&String>| {
+        state.next.with(|n| match n {
+            NextState::Done(s) => {
+                let l = state.lang.get();
+                let d = &s.scores.row.sampling;
+                fill(
+                    t(l, "Next token: “{}” ({} after filtering)."),
+                    &[
+                        &super::text::visible_pieces(&d.chosen.pieces),
+                        &pct(l, d.chosen.prob),
+                    ],
+                )
+            }
+            NextState::Waiting | NextState::Reading { .. } => prev.cloned().unwrap_or_default(),
+            NextState::Failed(_) => String::new(),
+        })
     });
     let body = move || {
         state.lang.track(); // the scores' sentences follow the language
@@ -51,8 +70,9 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
             <OwnModel state actions />
             <Controls state />
             <Continuation state actions />
+            // Screen readers hear the next draw, not the whole table again at each answer.
+            <p class="visually-hidden" aria-live="polite" data-testid="next-announce">{announce}</p>
             <div
-                aria-live="polite"
                 class="scores"
                 class:stale=move || state.stale.get()
                 data-stale=move || state.stale.get().to_string()
@@ -333,69 +353,61 @@ fn Continuation(state: AppState, actions: Actions) -> impl IntoView {
 
 #[component]
 fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
-    let line = move || {
-        let ModelState::Ready(info) = state.model.get() else {
-            return None;
-        };
-        let m = &info.summary;
+    // Drawn once while the model is ready: each answer updates the speeds in the text, but the
+    // backend select (which the user may be on) is not redrawn with them. Not a live region: a
+    // screen reader would read every speed update; the notices below are (`role="status"`).
+    let ready = Memo::new(move |_| matches!(state.model.get(), ModelState::Ready(_)));
+    let with_info = move |f: &dyn Fn(&super::state::ModelInfo) -> String| match state.model.get() {
+        ModelState::Ready(info) => f(&info),
+        _ => String::new(),
+    };
+    let text = move || {
         let s = state.speed.get();
         let l = state.lang.get();
-        let backend = match (m.engine.on_gpu(), &m.engine.adapter) {
-            (true, Some(a)) => fill(t(l, "WebGPU · {}"), &[&a.name]),
-            (true, None) => "WebGPU".into(),
-            // The worker's build: the plain one, or the one with relaxed SIMD; and its threads.
-            (false, _) => {
-                let relaxed = m.engine.cpu.contains("relaxed");
-                let kernels = t(
-                    l,
-                    if relaxed {
-                        "wasm SIMD128 + relaxed dot"
-                    } else {
-                        "wasm SIMD128"
-                    },
-                );
-                match m.engine.threads {
-                    0 | 1 => fill(t(l, "{}, 1 thread"), &[&kernels]),
-                    n => fill(t(l, "{}, {} threads"), &[&kernels, &n]),
-                }
+        with_info(&|info| {
+            let mut parts = vec![engine_label(l, &info.summary.engine)];
+            if let Some(p) = s.prefill {
+                parts.push(fill(t(l, "prefill {} tokens/s"), &[&int(l, p)]));
             }
-        };
-        let mut parts = vec![backend];
-        if let Some(p) = s.prefill {
-            parts.push(fill(t(l, "prefill {} tokens/s"), &[&int(l, p)]));
-        }
-        if let Some(ms) = s.decode_ms {
-            parts.push(fill(
-                t(l, "decode {} tokens/s ({} ms/step)"),
-                &[&int(l, 1e3 / ms), &num(l, ms, 1)],
-            ));
-        }
-        if s.memory_bytes > 0 {
-            parts.push(fill(
-                t(l, "{} MB of memory"),
-                &[&int(l, s.memory_bytes as f64 / 1e6)],
-            ));
-        }
-        parts.push(if info.from_cache {
-            t(l, "model from this browser's cache").to_string()
-        } else {
-            fill(t(l, "model loaded in {} ms"), &[&int(l, info.load_ms)])
-        });
-        if info.saved && !info.from_cache {
-            parts.push(t(l, "saved in this browser for next time").to_string());
-        }
-        let reason = tm(l, &m.engine.why);
-        Some(view! {
-            <p class="status" data-testid="status" data-backend=m.engine.kind.clone() title=reason.clone()>
-                {parts.join(" · ")}
+            if let Some(ms) = s.decode_ms {
+                parts.push(fill(
+                    t(l, "decode {} tokens/s ({} ms/step)"),
+                    &[&int(l, 1e3 / ms), &num(l, ms, 1)],
+                ));
+            }
+            if s.memory_bytes > 0 {
+                parts.push(fill(
+                    t(l, "{} MB of memory"),
+                    &[&int(l, s.memory_bytes as f64 / 1e6)],
+                ));
+            }
+            parts.push(if info.from_cache {
+                t(l, "model from this browser's cache").to_string()
+            } else {
+                fill(t(l, "model loaded in {} ms"), &[&int(l, info.load_ms)])
+            });
+            if info.saved && !info.from_cache {
+                parts.push(t(l, "saved in this browser for next time").to_string());
+            }
+            parts.join(" · ")
+        })
+    };
+    let reason = move || with_info(&|info| tm(state.lang.get(), &info.summary.engine.why));
+    let kind = move || with_info(&|info| info.summary.engine.kind.clone());
+    let saved =
+        Memo::new(move |_| matches!(state.model.get(), ModelState::Ready(info) if info.saved));
+    let line = move || {
+        ready.get().then(|| view! {
+            <p class="status" data-testid="status" data-backend=kind title=reason>
+                {text}
                 " "
-                {info.saved.then(|| view! {
-                    <button class="link" on:click=move |_| actions.clear_model_cache()>{t(l, "Clear cached model")}</button>
+                {move || saved.get().then(|| view! {
+                    <button class="link" on:click=move |_| actions.clear_model_cache()>{tx(state, "Clear cached model")}</button>
                 })}
             </p>
             <p class="status backend">
                 <label>
-                    {t(l, "Run the model on ")}
+                    {tx(state, "Run the model on ")}
                     <select
                         data-testid="backend"
                         prop:value=move || pref_value(state.backend_pref.get())
@@ -405,9 +417,9 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
                             }
                         }
                     >
-                        <option value="auto">{t(l, "Automatic (WebGPU on a real GPU, else wasm SIMD)")}</option>
-                        <option value="cpu">{t(l, "CPU: wasm SIMD")}</option>
-                        <option value="webgpu">{t(l, "WebGPU (even a software adapter)")}</option>
+                        <option value="auto">{tx(state, "Automatic (WebGPU on a real GPU, else wasm SIMD)")}</option>
+                        <option value="cpu">{tx(state, "CPU: wasm SIMD")}</option>
+                        <option value="webgpu">{tx(state, "WebGPU (even a software adapter)")}</option>
                     </select>
                 </label>
                 " "
@@ -424,7 +436,31 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
             </p>
         })
     };
-    view! { <div aria-live="polite">{notice}{line}</div> }
+    view! { <div>{notice}{line}</div> }
+}
+
+/// Where the model runs, as the status line says it: the adapter, or the worker's build (the
+/// plain one or the one with relaxed SIMD) and its threads.
+fn engine_label(l: super::i18n::Lang, engine: &crate::protocol::Backend) -> String {
+    match (engine.on_gpu(), &engine.adapter) {
+        (true, Some(a)) => fill(t(l, "WebGPU · {}"), &[&a.name]),
+        (true, None) => "WebGPU".into(),
+        (false, _) => {
+            let relaxed = engine.cpu.contains("relaxed");
+            let kernels = t(
+                l,
+                if relaxed {
+                    "wasm SIMD128 + relaxed dot"
+                } else {
+                    "wasm SIMD128"
+                },
+            );
+            match engine.threads {
+                0 | 1 => fill(t(l, "{}, 1 thread"), &[&kernels]),
+                n => fill(t(l, "{}, {} threads"), &[&kernels, &n]),
+            }
+        }
+    }
 }
 
 fn pref_value(p: crate::protocol::Preference) -> &'static str {

@@ -118,8 +118,7 @@ pub fn ScoresView(
 
 /// Whether the keyboard focus is on a candidate's button.
 fn focus_in_candidates() -> bool {
-    web_sys::window()
-        .and_then(|w| w.document())
+    super::controls::document()
         .and_then(|d| d.active_element())
         .is_some_and(|e| {
             e.closest("[data-testid=candidates] .token-button")
@@ -131,19 +130,12 @@ fn focus_in_candidates() -> bool {
 
 /// Focuses the button of the candidates' row `row` (0-based, as drawn).
 fn focus_candidate(row: usize) {
-    use wasm_bindgen::JsCast;
-    let el = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| {
-            let rows = d
-                .query_selector_all("[data-testid=candidates] tbody .token-button")
-                .ok()?;
-            rows.item(row as u32)
-        })
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(el) = el {
-        let _ = el.focus();
-    }
+    super::controls::focus(|d| {
+        d.query_selector_all("[data-testid=candidates] tbody .token-button")
+            .ok()?
+            .item(row as u32)
+            .and_then(|n| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(n).ok())
+    });
 }
 
 /// A non-integer count: "1 bit" only for exactly 1, "0.5 bits", "1.87 bits".

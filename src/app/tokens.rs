@@ -499,15 +499,7 @@ fn roving_focus(ev: web_sys::FocusEvent) {
     focused.set_tab_index(0);
 }
 
-/// Moves the keyboard focus to the element with this id (a heading with `tabindex="-1"`),
-/// without touching the address's fragment, which holds the page's state.
+/// Moves the keyboard focus to the element with this id (a heading with `tabindex="-1"`).
 fn focus_by_id(id: &str) {
-    use wasm_bindgen::JsCast;
-    if let Some(el) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id(id))
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-    {
-        let _ = el.focus();
-    }
+    super::controls::focus(|d| d.get_element_by_id(id));
 }

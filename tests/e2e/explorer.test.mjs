@@ -163,6 +163,32 @@ test('new scores keep the candidates\' order and, after a choice from the keyboa
   await page.context().close();
 });
 
+test('tokens arriving leave the backend select where the user is; a screen reader hears the next draw, not the table', async () => {
+  const page = await openPage();
+  await ready(page);
+  // On the backend select, as a keyboard user would be, while a run adds tokens (its click does
+  // not move the focus) and each answer updates the speeds beside the select.
+  await page.focus('[data-testid=backend]');
+  await page.$eval('[data-testid=backend]', (el) => { el.dataset.mine = 'yes'; });
+  const before = await page.textContent('[data-testid=status]');
+  await page.$eval('[data-testid=run]', (b) => b.click());
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=continuation] .gen').length >= 3, null, MODEL_WAIT);
+  await page.waitForFunction(() => document.querySelector('[data-testid=run]').getAttribute('aria-disabled') === 'false', null, MODEL_WAIT);
+  assert.notEqual(await page.textContent('[data-testid=status]'), before, 'the speeds were updated');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'backend');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.mine), 'yes', 'the same select, not a new one');
+  // Live regions: one short sentence per answer; neither the candidates nor the speeds.
+  await scoresFor(page, await page.locator('[data-testid=continuation] .gen').count());
+  const drawn = await page.textContent('[data-testid=drawn]');
+  const said = await page.textContent('[data-testid=next-announce]');
+  assert.match(said, /^Next token: “.+” \(.+ after filtering\)\.$/);
+  assert.ok(said.includes(drawn), `${said} names ${drawn}`);
+  assert.equal(await page.getAttribute('[data-testid=next-announce]', 'aria-live'), 'polite');
+  assert.equal(await page.$eval('[data-testid=candidates]', (el) => el.closest('[aria-live]')), null);
+  assert.equal(await page.$eval('[data-testid=status]', (el) => el.closest('[aria-live]')), null);
+  await page.context().close();
+});
+
 test('chat mode wraps the text in the template, as the CLI does', async () => {
   const page = await openPage();
   await ready(page, 'What is the capital of France?');
