@@ -40,14 +40,16 @@ if (!/^[0-9a-f]{16}$/.test(build ?? '')) {
   }
 } else {
   try {
-    importScripts('./wasm-features.js');
-    const relaxed = RELAXED_BUILT === true && self.tokenmeterRelaxedSimd && params.get('simd') !== 'plain';
+    // The light worker has one build: no feature test (one request fewer before a widget's wasm).
+    const tokens = params.get('role') === 'tokens';
+    if (!tokens) importScripts('./wasm-features.js');
+    const relaxed = !tokens && RELAXED_BUILT === true && self.tokenmeterRelaxedSimd
+      && params.get('simd') !== 'plain';
     // `&threads=N` asks for N threads (1: the one-thread build); else one per core.
     const threads = Number(params.get('threads')) || (navigator.hardwareConcurrency ?? 1);
     const threaded = THREADS_BUILT === true && relaxed && self.crossOriginIsolated === true
       && typeof SharedArrayBuffer === 'function' && threads > 1;
-    const name = params.get('role') === 'tokens' ? 'tokens'
-      : threaded ? 'worker-threads' : relaxed ? 'worker-relaxed' : 'worker';
+    const name = tokens ? 'tokens' : threaded ? 'worker-threads' : relaxed ? 'worker-relaxed' : 'worker';
     importScripts(`./${name}-${build}.js`);
     wasm_bindgen({ module_or_path: `./${name}-${build}_bg.wasm` }).catch((e) => fail('the worker could not start: ' + e));
   } catch (e) {

@@ -36,19 +36,12 @@ pub(super) fn read(bytes: &[u8]) -> tokenizers::Result<tokenizers::Tokenizer> {
 struct Parts {
     version: Option<String>,
     #[serde(default)]
-    added_tokens: Vec<AddedTokenWithId>,
+    added_tokens: Vec<AddedToken>,
     normalizer: Option<NormalizerWrapper>,
     pre_tokenizer: Option<PreTokenizerWrapper>,
     post_processor: Option<PostProcessorWrapper>,
     decoder: Option<DecoderWrapper>,
     model: BpeParts,
-}
-
-/// An added token as the file lists it (its ID is only checked by the crate, with a warning).
-#[derive(Deserialize)]
-struct AddedTokenWithId {
-    #[serde(flatten)]
-    token: AddedToken,
 }
 
 /// A BPE model's fields, as the crate's BPE reader takes them.
@@ -68,11 +61,47 @@ struct BpeParts {
 }
 
 /// One merge: `["a", "b"]`, or the older `"a b"`. A file uses one form throughout.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum Merge {
     Pair(String, String),
     Legacy(String),
+}
+
+/// Read as it comes (an array of two strings, or one string). A derived `#[serde(untagged)]`
+/// enum would buffer each of the ~50,000 merges into a generic tree first and try each form on
+/// it: a third of a vocabulary's reading time. Anything else is an error, as for the crate.
+impl<'de> Deserialize<'de> for Merge {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Form;
+        impl<'de> serde::de::Visitor<'de> for Form {
+            type Value = Merge;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a merge: ["a", "b"] or "a b""#)
+            }
+            fn visit_str<E: serde::de::Error>(self, line: &str) -> Result<Merge, E> {
+                Ok(Merge::Legacy(line.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, line: String) -> Result<Merge, E> {
+                Ok(Merge::Legacy(line))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Merge, S::Error> {
+                use serde::de::Error;
+                let a = seq
+                    .next_element()?
+                    .ok_or_else(|| S::Error::invalid_length(0, &self))?;
+                let b = seq
+                    .next_element()?
+                    .ok_or_else(|| S::Error::invalid_length(1, &self))?;
+                match seq.next_element::<serde::de::IgnoredAny>()? {
+                    None => Ok(Merge::Pair(a, b)),
+                    Some(_) => Err(S::Error::invalid_length(3, &self)),
+                }
+            }
+        }
+        d.deserialize_any(Form)
+    }
 }
 
 /// The tokenizer, when `bytes` is a BPE `tokenizer.json` this reader takes exactly as the crate
@@ -115,8 +144,7 @@ fn read_bpe(bytes: &[u8]) -> Option<tokenizers::Tokenizer> {
         .with_post_processor(parts.post_processor)
         .with_decoder(parts.decoder);
     // As the crate: added after the model, normalizer and the rest are in place.
-    let added: Vec<AddedToken> = parts.added_tokens.into_iter().map(|t| t.token).collect();
-    tokenizer.add_tokens(&added);
+    tokenizer.add_tokens(&parts.added_tokens);
     Some(tokenizer)
 }
 
@@ -227,10 +255,14 @@ mod tests {
 
     #[test]
     fn what_this_reader_does_not_take_goes_to_the_crate() {
-        // Both merge forms in one file, a merge of three pieces, another version, another model.
+        // Both merge forms in one file, merges of three pieces or one, a merge that is neither
+        // form, another version, another model.
         for json in [
             file(r#"[["h", "e"], "l l"]"#, "false"),
             file(r#"["h e l"]"#, "false"),
+            file(r#"[["h", "e", "l"]]"#, "false"),
+            file(r#"[["h"]]"#, "false"),
+            file(r#"[{"h": "e"}]"#, "false"),
             file(r#"[["h", "e"]]"#, "false").replace(r#""version": "1.0""#, r#""version": "2.0""#),
             file(r#"[["h", "e"]]"#, "false").replace(r#""type": "BPE""#, r#""type": "WordLevel""#),
         ] {
