@@ -82,7 +82,8 @@ print(f"\nembedded widget (?embed=tokens, fresh browser context, localhost): fir
       f"{em['first_token_ms']:.0f} ms (median of 5), {em['bytes'] / 1e6:.1f} MB downloaded (uncompressed; no model)")
 
 tn, tw = load("tokenizers-native"), load("tokenizers-wasm")
-print(f"\ntokenizers: load the vocabulary, then encode {tn['bytes'] / 1e6:.2f} MB of mixed text (parity corpus)")
+print(f"\ntokenizers: load the vocabulary, then encode {tn['bytes'] / 1e6:.2f} MB of mixed text (parity corpus); "
+      "wasm: the page's light tokens worker")
 print(f"{'tokenizer':<16} {'load native':>11} {'load wasm':>10} {'encode native':>14} {'encode wasm':>12} {'wasm÷native':>12} {'tokens':>8}")
 for n, w in zip(tn["results"], tw["wasm"]):
     print(f"{n['tokenizer']:<16} {n['load_ms']:>9.0f}ms {w['load_ms']:>8.0f}ms {n['encode_ms']:>12.0f}ms "
