@@ -248,7 +248,9 @@ pub fn ExerciseCard(state: AppState) -> impl IntoView {
                 <p class="muted">{set.title.get(l).to_string()}</p>
                 <h2 id="exercise-title">{e.title.get(l).to_string()}</h2>
                 <p class="prompt">{e.prompt.get(l).to_string()}</p>
-                <ul class="checks" aria-live="polite">
+                // The list is redrawn as the text changes; what a screen reader hears is the
+                // verdict below (a region that stays): how many checks are met, then done.
+                <ul class="checks">
                     {move || checks.get().into_iter().map(|c| {
                         let (mark, class) = match c.met {
                             Some(true) => ("✓", "met"),
@@ -259,7 +261,14 @@ pub fn ExerciseCard(state: AppState) -> impl IntoView {
                     }).collect_view()}
                 </ul>
                 <p role="status" class="verdict" data-testid="exercise-verdict">
-                    {move || if solved() { t(lang, "Done! Well found.") } else { "" }}
+                    {move || checks.with(|cs| {
+                        let met = cs.iter().filter(|c| c.met == Some(true)).count();
+                        if done(cs) {
+                            t(lang, "Done! Well found.").to_string()
+                        } else {
+                            fill(t(lang, "{} of {} checks met."), &[&met, &cs.len()])
+                        }
+                    })}
                 </p>
                 <details class="hint">
                     <summary>{t(lang, "Hint")}</summary>

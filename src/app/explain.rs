@@ -9,10 +9,12 @@ use tokenmeter_core::tokenizer::registry;
 
 use super::format::int;
 use super::i18n::{fill, t, tm, tx, Lang};
+use super::state::Explaining;
 use super::text::{pieces_view, visible_pieces};
 use super::AppState;
 
-fn column_name(state: AppState, id: &str) -> String {
+/// A column's name: the registry's, or the name of the user's file.
+pub fn column_name(state: AppState, id: &str) -> String {
     registry::find(id).map_or_else(
         || {
             state.custom.with_untracked(|c| {
@@ -27,29 +29,62 @@ fn column_name(state: AppState, id: &str) -> String {
 
 #[component]
 pub fn ExplainView(state: AppState) -> impl IntoView {
-    move || {
+    // The panel stays while it is open: a new answer (or another token clicked) redraws its
+    // title and body, never the Close button under the keyboard.
+    let open = Memo::new(move |_| state.explaining.with(Option::is_some));
+    let title = move || {
+        let l = state.lang.get();
+        state
+            .explaining
+            .with(|e| e.as_ref().map(|e| title(state, l, e)))
+    };
+    let body = move || {
         let e = state.explaining.get()?;
         let l = state.lang.get();
-        let name = column_name(state, &e.tokenizer);
-        let body = match e.answer {
-            None => view! { <p class="muted" role="status">{t(l, "Replaying the merges…")}</p> }
-                .into_any(),
-            Some(Err(m)) => view! { <p class="notice" role="status">{tm(l, &m)}</p> }.into_any(),
+        Some(match e.answer {
+            None => view! { <p class="muted">{t(l, "Replaying the merges…")}</p> }.into_any(),
+            Some(Err(m)) => view! { <p class="notice">{tm(l, &m)}</p> }.into_any(),
             Some(Ok(x)) => explained(state, l, *x).into_any(),
-        };
-        Some(view! {
-            <div class="explain" data-testid="explain" aria-live="polite">
-                <div class="panel-head">
-                    <h3 id="explain-title" tabindex="-1">{match e.id {
-                        Some(id) => fill(t(l, "How token {} of {} was built"), &[&id, &name]),
-                        None => fill(t(l, "How {} builds “{}”"), &[&name, &super::visible_whitespace(&e.text)]),
-                    }}</h3>
-                    <button class="link" data-testid="explain-close" on:click=move |_| state.explaining.set(None)>{tx(state, "Close")}</button>
+        })
+    };
+    move || {
+        open.get().then(|| {
+            view! {
+                <div class="explain" data-testid="explain">
+                    <div class="panel-head">
+                        <h3 id="explain-title" tabindex="-1">{title}</h3>
+                        <button class="link" data-testid="explain-close" on:click=move |_| state.explaining.set(None)>{tx(state, "Close")}</button>
+                    </div>
+                    {body}
                 </div>
-                {body}
-            </div>
+            }
         })
     }
+}
+
+/// The panel's title: which token of which column, or which text.
+fn title(state: AppState, l: Lang, e: &Explaining) -> String {
+    let name = column_name(state, &e.tokenizer);
+    match e.id {
+        Some(id) => fill(t(l, "How token {} of {} was built"), &[&id, &name]),
+        None => fill(
+            t(l, "How {} builds “{}”"),
+            &[&name, &super::visible_whitespace(&e.text)],
+        ),
+    }
+}
+
+/// What a screen reader is told of the panel (from a region that is always in the page, see
+/// [`TokenPanel`](super::tokens::TokenPanel)): the wait, the failure, or the title of the answer.
+pub fn announcement(state: AppState, l: Lang) -> String {
+    state.explaining.with(|e| match e {
+        None => String::new(),
+        Some(e) => match &e.answer {
+            None => t(l, "Replaying the merges…").to_string(),
+            Some(Err(m)) => tm(l, m),
+            Some(Ok(_)) => title(state, l, e),
+        },
+    })
 }
 
 fn symbol(s: &Symbol, l: Lang) -> impl IntoView {

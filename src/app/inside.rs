@@ -24,8 +24,22 @@ fn band(p: f64) -> usize {
 
 #[component]
 pub fn InsidePanel(state: AppState, actions: Actions) -> impl IntoView {
+    // Said to a screen reader from a region that is always in the page (one inserted together
+    // with its text is not reliably announced): the wait, or why it failed, while the panel is open.
+    let announce = move || {
+        let l = state.lang.get();
+        if !state.inside_open.get() || matches!(state.model.get(), ModelState::Asleep) {
+            return String::new();
+        }
+        state.inside.with(|i| match i {
+            InsideState::Waiting => t(l, "Looking inside the model…").to_string(),
+            InsideState::Failed(m) => tm(l, m),
+            InsideState::Done(..) => String::new(),
+        })
+    };
     view! {
         <section class="inside" aria-labelledby="inside-title">
+            <p class="visually-hidden" aria-live="polite" data-testid="inside-announce">{announce}</p>
             <details
                 data-testid="inside"
                 prop:open=move || state.inside_open.get()
@@ -74,10 +88,10 @@ fn InsideBody(state: AppState, actions: Actions) -> impl IntoView {
         }
         match state.inside.get() {
             InsideState::Waiting => {
-                view! { <p class="muted" role="status">{tx(state, "Looking inside the model…")}</p> }.into_any()
+                view! { <p class="muted">{tx(state, "Looking inside the model…")}</p> }.into_any()
             }
             InsideState::Failed(m) => {
-                view! { <p class="notice" role="status" data-testid="inside-notice">{tm(state.lang.get(), &m)}</p> }.into_any()
+                view! { <p class="notice" data-testid="inside-notice">{tm(state.lang.get(), &m)}</p> }.into_any()
             }
             InsideState::Done(r, ms) => view! { <InsideViews state r=*r ms /> }.into_any(),
         }

@@ -26,8 +26,10 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
             .next
             .with(|n| matches!(n, NextState::Done(_) | NextState::Reading { .. }))
     });
-    // What a screen reader is told of each answer: the next draw (kept while the next answer is
-    // read, so that the same draw is not announced twice).
+    // What a screen reader is told of each answer, in one region that is always in the page (a
+    // region inserted together with its text is not reliably announced): the next draw (kept
+    // while the next answer is read, so that the same draw is not announced twice), or why there
+    // is none.
     let announce = Memo::new(move |prev: Option<&String>| {
         state.next.with(|n| match n {
             NextState::Done(s) => {
@@ -42,7 +44,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
                 )
             }
             NextState::Waiting | NextState::Reading { .. } => prev.cloned().unwrap_or_default(),
-            NextState::Failed(_) => String::new(),
+            NextState::Failed(e) => tm(state.lang.get(), e),
         })
     });
     let body = move || {
@@ -58,7 +60,7 @@ pub fn NextPanel(state: AppState, actions: Actions) -> impl IntoView {
         }
         .into_any(),
         NextState::Failed(e) => {
-            view! { <p class="notice" role="status" data-testid="next-notice">{tm(state.lang.get(), &e)}</p> }.into_any()
+            view! { <p class="notice" data-testid="next-notice">{tm(state.lang.get(), &e)}</p> }.into_any()
         }
         NextState::Done(s) => view! { <super::scores::ScoresView state scores=*s actions sort refocus /> }.into_any(),
     }
@@ -429,14 +431,15 @@ fn StatusLine(state: AppState, actions: Actions) -> impl IntoView {
     };
     let notice = move || {
         state.backend_notice.get().map(|n| view! {
-            <p class="notice" role="status" data-testid="backend-notice">
+            <p class="notice" data-testid="backend-notice">
                 {move || tm(state.lang.get(), &n)}
                 " "
                 <button class="link" on:click=move |_| state.backend_notice.set(None)>{tx(state, "Dismiss")}</button>
             </p>
         })
     };
-    view! { <div>{notice}{line}</div> }
+    // The notice comes and goes inside a status region that stays (and so is announced).
+    view! { <div><div role="status" data-testid="backend-status">{notice}</div>{line}</div> }
 }
 
 /// Where the model runs, as the status line says it: the adapter, or the worker's build (the

@@ -36,6 +36,35 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             actions.add_tokenizer(file);
         }
     };
+    // What a screen reader is told after each answer, from regions that are always in the page (a
+    // region inserted together with its text is not reliably announced): every column's count in
+    // one sentence (eleven regions announcing at each keystroke would be noise), and the panel
+    // explaining a token.
+    let counts = Memo::new(move |_| {
+        let l = state.lang.get();
+        state.tokens.with(|t| {
+            t.as_ref().map_or_else(String::new, |t| {
+                t.columns
+                    .iter()
+                    .filter_map(|c| {
+                        let count = match &c.state {
+                            ColumnState::Tokens(t) => {
+                                plural(l, t.count as f64, "{} token", "{} tokens")
+                            }
+                            ColumnState::Decoded(d) => plural(l, d.count as f64, "{} ID", "{} IDs"),
+                            ColumnState::Loading | ColumnState::Failed(_) => return None,
+                        };
+                        Some(format!(
+                            "{}: {count}",
+                            super::explain::column_name(state, &c.tokenizer)
+                        ))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+        })
+    });
+    let explaining = move || super::explain::announcement(state, state.lang.get());
     view! {
         <section
             class="tokens"
@@ -111,6 +140,8 @@ pub fn TokenPanel(state: AppState, actions: Actions) -> impl IntoView {
             <button class="skip" data-testid="skip-tokens" on:click=|_| focus_by_id("next-title")>
                 {tx(state, "Skip the tokens: go to the next-token scores")}
             </button>
+            <p class="visually-hidden" aria-live="polite" data-testid="tokens-announce">{counts}</p>
+            <p class="visually-hidden" aria-live="polite" data-testid="explain-announce">{explaining}</p>
             <div class="columns">
                 <For
                     each=columns
@@ -349,7 +380,7 @@ fn Strip(state: AppState, actions: Actions, list: List, tokenizer: String) -> im
     });
     let tokens: Vec<_> = list.spans.into_iter().enumerate().collect();
     view! {
-        <p class="summary" data-testid="token-count" aria-live="polite">{summary}</p>
+        <p class="summary" data-testid="token-count">{summary}</p>
         {move || heat.with(|h| h.is_some()).then(|| view! {
             <p class="legend" aria-label=t(l, "surprisal legend")>
                 {t(l, "How surprised the model was by each token (−log₂ p): ")}

@@ -25,6 +25,14 @@ test('every shipped exercise is unsolved at its start and solved by its sample a
     const card = page.locator(`[data-testid=exercise][data-exercise="${ex.id}"]`);
     await card.waitFor({ timeout: 60_000 });
     assert.equal(await card.getAttribute('data-solved'), 'false', `${ex.id}: solved before any answer`);
+    // A screen reader hears the verdict (a status region that stays), not the redrawn list.
+    await page.waitForFunction((id) => {
+      const c = document.querySelector(`[data-testid=exercise][data-exercise="${id}"]`);
+      const m = c?.querySelector('[data-testid=exercise-verdict]').textContent.match(/^(\d+) of (\d+) checks met\.$/);
+      return m && Number(m[2]) === c.querySelectorAll('ul.checks li').length
+        && Number(m[1]) === c.querySelectorAll('ul.checks li.met').length;
+    }, ex.id);
+    assert.equal(await card.locator('ul.checks').getAttribute('aria-live'), null);
     await page.fill('#text', ex.answer);
     if (ex.head) {
       // An exercise about the attention view: choose the answer's head (1-based "block/head").

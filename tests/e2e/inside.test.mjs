@@ -125,6 +125,57 @@ test('how a token was built: click or Enter on a token shows its merge path and 
   await context.close();
 });
 
+test('status is said from live regions that stay in the page; the explain panel keeps its Close button across answers', async () => {
+  // A live region inserted together with its text is not reliably announced: each panel says its
+  // news from a region that was there before, and only that region changes.
+  const { context, page, errors } = await open();
+  const regions = ['tokens-announce', 'explain-announce', 'next-announce', 'backend-status', 'inside-announce'];
+  for (const id of regions) {
+    await page.$eval(`[data-testid=${id}]`, (el) => { el.dataset.mine = 'yes'; });
+  }
+  await page.fill('#text', 'The capital of France is Paris');
+  await page.waitForSelector('[data-tokenizer=smollm2] .tok[data-id="7042"]');
+  // One sentence for every column's count: the same counts the columns show.
+  await page.waitForFunction(() => {
+    const said = [...document.querySelectorAll('.columns .column')].map((c) => {
+      const n = c.querySelector('[data-testid=token-count]')?.textContent.match(/^(\d+) tokens?/)?.[1];
+      return n && `${c.querySelector('h3').textContent}: ${n} token${n === '1' ? '' : 's'}`;
+    });
+    return said.length > 1 && said.every(Boolean)
+      && document.querySelector('[data-testid=tokens-announce]').textContent === said.join(' · ');
+  });
+  assert.equal(await page.$eval('[data-testid=token-count]', (el) => el.closest('[aria-live]')), null,
+    'the columns themselves are not live regions');
+
+  // How a token was built: its title is said once the answer is there.
+  await page.click('[data-tokenizer=smollm2] .tok[data-id="7042"]');
+  await page.waitForSelector('[data-testid=merges] li');
+  await page.waitForFunction(() => /How token 7042 of SmolLM2 was built/.test(document.querySelector('[data-testid=explain-announce]').textContent));
+  assert.equal(await page.$eval('[data-testid=explain]', (el) => el.closest('[aria-live]')), null, 'the explanation itself is not read out whole');
+  // On Close, a keyboard user asks about another token (a pointer click does not move the focus):
+  // the answer redraws the title and the body, not the button.
+  await page.focus('[data-testid=explain-close]');
+  await page.$eval('[data-testid=explain-close]', (el) => { el.dataset.mine = 'yes'; });
+  const other = await page.$eval('[data-tokenizer=smollm2] .tok', (el) => el.dataset.id);
+  assert.notEqual(other, '7042');
+  await page.$eval('[data-tokenizer=smollm2] .tok', (el) => el.click());
+  await page.waitForFunction((id) => document.querySelector('#explain-title').textContent.includes(`token ${id} of`)
+    && document.querySelector('[data-testid=explain-announce]').textContent.includes(`token ${id} of`), other);
+  await page.waitForSelector('[data-testid=merges] li');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.mine), 'yes', 'the same Close button keeps the focus');
+
+  // Inside the model: the wait is said from the panel's region, which stays when the answer comes.
+  await page.click('[data-testid=inside] summary');
+  await lensOf(page);
+  assert.equal(await page.textContent('[data-testid=inside-announce]'), '');
+  for (const id of regions) {
+    assert.equal(await page.$eval(`[data-testid=${id}]`, (el) => el.dataset.mine), 'yes', `${id} is the region that was there`);
+  }
+  await page.waitForFunction(() => /^Next token: /.test(document.querySelector('[data-testid=next-announce]').textContent), null, MODEL_WAIT);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the lens widget loads the model on request; a link keeps the panel and its position', async () => {
   const { context, page } = await open(live.server.url + '?embed=lens');
   await page.click('[data-testid=inside-load]');
