@@ -91,7 +91,7 @@ fn simd128_matmul_equals_the_scalar_definition() {
         state ^= state << 5;
         state
     };
-    let (rows, cols) = (5, 512);
+    let (rows, cols) = (9, 512);
     // f16 bits of 2⁻⁷ (a scale) and of −2⁻⁷ (a minimum), and where each format keeps them.
     let (scale, min) = ([0x00, 0x20], [0x00, 0xA0]);
     for format in Format::ALL {
@@ -112,7 +112,7 @@ fn simd128_matmul_equals_the_scalar_definition() {
             }
         }
         let w = QMatrix::from_bytes(format, rows, cols, &bytes).expect("matrix");
-        for seq in [1, 4, 7] {
+        for seq in [1, 4, 7, 9] {
             let x: Vec<f32> = (0..seq * cols)
                 .map(|_| next() as f32 / u32::MAX as f32 - 0.5)
                 .collect();

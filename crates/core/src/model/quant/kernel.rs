@@ -13,6 +13,10 @@ pub(super) trait Kernel {
     /// Whether single activation rows go against four weight rows at once (`q4w4`, `q8w4`);
     /// chosen per instruction set by measurement (`./dev bench`).
     const WEIGHT_ROWS_4: bool;
+    /// Whether several activation rows (prefill) go in tiles of four weight rows × four
+    /// activation rows (`q4w4x4`, `q8w4x4`): each activation block is loaded once for four weight
+    /// rows instead of once per row. Chosen per instruction set by measurement (BENCHMARKS.md).
+    const TILE_4X4: bool = false;
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32;
     fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32;
     /// The two halves (values 0..16 and 16..32) of a signed-byte dot, for Q6_K's scale per 16.
@@ -30,6 +34,13 @@ pub(super) trait Kernel {
     fn q8w4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
         w.map(|w| Self::q8(w, x))
     }
+    /// Four weight blocks (of four rows) against four activation blocks: `[weight][activation]`.
+    fn q4w4x4(w: [&[u8; 16]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
+        w.map(|w| Self::q4x4(w, x))
+    }
+    fn q8w4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
+        w.map(|w| Self::q8x4(w, x))
+    }
 }
 
 /// One unpacked layout: weight block `i` times activation block `b` of `x` as a float term,
@@ -43,6 +54,10 @@ trait Layout<K: Kernel> {
     /// Four weight blocks (of four rows) against one activation row.
     fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
         i.map(|i| self.one(i, x, b))
+    }
+    /// Four weight blocks (of four rows) against four activation rows: `[weight][activation]`.
+    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+        i.map(|i| self.x4(i, x, b))
     }
 }
 
@@ -78,6 +93,13 @@ impl<K: Kernel> Layout<K> for Q4<'_> {
         let dots = K::q4w4(i.map(|i| &self.qs[i]), &x.qs[b]);
         std::array::from_fn(|k| with_min(self.d[i[k]], self.m[i[k]], x, b, dots[k]))
     }
+    #[inline(always)]
+    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+        let dots = K::q4w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
+        std::array::from_fn(|j| {
+            std::array::from_fn(|k| with_min(self.d[i[j]], self.m[i[j]], x[k], b, dots[j][k]))
+        })
+    }
 }
 
 struct Q8<'a> {
@@ -98,6 +120,11 @@ impl<K: Kernel> Layout<K> for Q8<'_> {
     fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
         let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
         std::array::from_fn(|k| scaled(self.d[i[k]], x, b, dots[k]))
+    }
+    #[inline(always)]
+    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+        let dots = K::q8w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
+        std::array::from_fn(|j| std::array::from_fn(|k| scaled(self.d[i[j]], x[k], b, dots[j][k])))
     }
 }
 
@@ -120,6 +147,13 @@ impl<K: Kernel> Layout<K> for Q8Min<'_> {
     fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
         let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
         std::array::from_fn(|k| with_min(self.d[i[k]], self.m[i[k]], x, b, dots[k]))
+    }
+    #[inline(always)]
+    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+        let dots = K::q8w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
+        std::array::from_fn(|j| {
+            std::array::from_fn(|k| with_min(self.d[i[j]], self.m[i[j]], x[k], b, dots[j][k]))
+        })
     }
 }
 
@@ -169,6 +203,9 @@ fn rows<K: Kernel, L: Layout<K>>(
     part: Range<usize>,
 ) {
     debug_assert!(part.start.is_multiple_of(4));
+    if K::TILE_4X4 && xs.len() >= 4 {
+        return tiles::<K, L>(w, nb, xs, out, part);
+    }
     // `rows` is the stride of `out`, `end` where this part's rows stop.
     let (rows, end, r0) = (part.len(), part.end, part.start);
     for r in part {
@@ -213,6 +250,69 @@ fn rows<K: Kernel, L: Layout<K>>(
                 }
                 out[t * rows + o] = sum;
             }
+        }
+    }
+}
+
+/// [`rows`] for several activation rows, in tiles of four weight rows × four activation rows:
+/// each activation block is loaded once per four weight rows (prefill's activations are read a
+/// quarter as often). Every output is still the sum of its blocks' terms in block order, each
+/// term the same expression: the same bits as [`rows`].
+#[inline(always)]
+fn tiles<K: Kernel, L: Layout<K>>(
+    w: &L,
+    nb: usize,
+    xs: &[Q8Row],
+    out: &mut [f32],
+    part: Range<usize>,
+) {
+    let (rows, end, r0) = (part.len(), part.end, part.start);
+    // Activation rows in whole groups of four; the rest go one at a time.
+    let grouped = xs.len() / 4 * 4;
+    let mut r = r0;
+    while r + 4 <= end {
+        // Weight rows r..r + 4: their first blocks, and their columns in `out`.
+        let i0 = [r * nb, (r + 1) * nb, (r + 2) * nb, (r + 3) * nb];
+        let o = r - r0;
+        for t in (0..grouped).step_by(4) {
+            let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
+            // sum[j][k] = W[r + j]·x[t + k]
+            let mut sum = [[0.0f32; 4]; 4];
+            for b in 0..nb {
+                let terms = w.w4x4(i0.map(|i| i + b), x, b);
+                for j in 0..4 {
+                    for k in 0..4 {
+                        sum[j][k] += terms[j][k];
+                    }
+                }
+            }
+            for (j, row) in sum.into_iter().enumerate() {
+                for (k, s) in row.into_iter().enumerate() {
+                    out[(t + k) * rows + o + j] = s;
+                }
+            }
+        }
+        for (t, x) in xs.iter().enumerate().skip(grouped) {
+            let mut sum = [0.0f32; 4];
+            for b in 0..nb {
+                let terms = w.w4(i0.map(|i| i + b), x, b);
+                for k in 0..4 {
+                    sum[k] += terms[k];
+                }
+            }
+            out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
+        }
+        r += 4;
+    }
+    // Weight rows past the last group of four: each against every activation row alone.
+    for r in r..end {
+        let o = r - r0;
+        for (t, x) in xs.iter().enumerate() {
+            let mut sum = 0.0f32;
+            for (b, i) in (r * nb..(r + 1) * nb).enumerate() {
+                sum += w.one(i, x, b);
+            }
+            out[t * rows + o] = sum;
         }
     }
 }

@@ -346,3 +346,58 @@ fn matmul_each_equals_each_product_alone() {
         }
     }
 }
+
+/// The scalar integers, grouped as simd128 groups them for prefill: tiles of four weight rows ×
+/// four activation rows.
+struct Tiled;
+impl Kernel for Tiled {
+    const WEIGHT_ROWS_4: bool = false;
+    const TILE_4X4: bool = true;
+    fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
+        Scalar::q4(w, x)
+    }
+    fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+        Scalar::q8(w, x)
+    }
+    fn q8_halves(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
+        Scalar::q8_halves(w, x)
+    }
+}
+
+/// Tiles of four by four give the row-by-row loop's exact bits for every quantized format, for
+/// any part of the rows (a thread's band, ending inside a group of four) and any number of
+/// activation rows (groups of four and the rest).
+#[test]
+fn tiles_of_four_by_four_equal_the_row_by_row_loop_bit_for_bit() {
+    let mut rng = Lcg(5);
+    let (rows, cols) = (14, 256);
+    let quantized = Format::ALL
+        .into_iter()
+        .filter(|f| !matches!(f, Format::F32 | Format::F16 | Format::BF16));
+    for format in quantized {
+        let w = QMatrix::from_bytes(
+            format,
+            rows,
+            cols,
+            &random_bytes(&mut rng, format, rows, cols),
+        )
+        .expect("matrix");
+        for seq in 1..=9 {
+            let x: Vec<f32> = (0..seq * cols).map(|_| rng.f32() * 3.0).collect();
+            let mut xq = Vec::new();
+            Q8Row::quantize_rows(&x, cols, &mut xq);
+            for part in [0..rows, 0..8, 4..14, 8..13, 12..14, 0..3] {
+                let n = seq * part.len();
+                let (mut tiled, mut reference) = (vec![0.0; n], vec![0.0; n]);
+                matmul_with::<Tiled>(&w, &xq, &mut tiled, part.clone());
+                matmul_with::<Scalar>(&w, &xq, &mut reference, part.clone());
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&tiled),
+                    bits(&reference),
+                    "{format:?}, seq {seq}, rows {part:?}"
+                );
+            }
+        }
+    }
+}
