@@ -32,7 +32,7 @@ pub fn ExplainView(state: AppState) -> impl IntoView {
     // The panel stays while it is open: a new answer (or another token clicked) redraws its
     // title and body, never the Close button under the keyboard.
     let open = Memo::new(move |_| state.explaining.with(Option::is_some));
-    let title = move || {
+    let heading = move || {
         let l = state.lang.get();
         state
             .explaining
@@ -52,7 +52,7 @@ pub fn ExplainView(state: AppState) -> impl IntoView {
             view! {
                 <div class="explain" data-testid="explain">
                     <div class="panel-head">
-                        <h3 id="explain-title" tabindex="-1">{title}</h3>
+                        <h3 id="explain-title" tabindex="-1">{heading}</h3>
                         <button class="link" data-testid="explain-close" on:click=move |_| state.explaining.set(None)>{tx(state, "Close")}</button>
                     </div>
                     {body}

@@ -28,7 +28,7 @@ pub fn InsidePanel(state: AppState, actions: Actions) -> impl IntoView {
     // with its text is not reliably announced): the wait, or why it failed, while the panel is open.
     let announce = move || {
         let l = state.lang.get();
-        if !state.inside_open.get() || matches!(state.model.get(), ModelState::Asleep) {
+        if !state.inside_open.get() || state.model.with(|m| matches!(m, ModelState::Asleep)) {
             return String::new();
         }
         state.inside.with(|i| match i {

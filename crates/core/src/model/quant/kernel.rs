@@ -203,34 +203,38 @@ fn rows<K: Kernel, L: Layout<K>>(
     part: Range<usize>,
 ) {
     debug_assert!(part.start.is_multiple_of(4));
-    if K::TILE_4X4 && xs.len() >= 4 {
-        return tiles::<K, L>(w, nb, xs, out, part);
-    }
     // `rows` is the stride of `out`, `end` where this part's rows stop.
     let (rows, end, r0) = (part.len(), part.end, part.start);
+    // Activation rows in whole groups of four; the rest go one at a time.
+    let grouped = xs.len() / 4 * 4;
     for r in part {
         // This row's column in `out`.
         let o = r - r0;
         let blocks = r * nb..(r + 1) * nb;
-        // Four activation rows at a time share each weight block while it is in registers.
-        let mut t = 0;
-        while t + 4 <= xs.len() {
-            let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
-            let mut sum = [0.0f32; 4];
-            for (b, i) in blocks.clone().enumerate() {
-                let terms = w.x4(i, x, b);
-                for k in 0..4 {
-                    sum[k] += terms[k];
+        if K::TILE_4X4 && r / 4 * 4 + 4 <= end {
+            // In a whole group of four weight rows: its first row computes the group's tiles.
+            if r % 4 == 0 {
+                tiles(w, nb, &xs[..grouped], out, rows, r, o);
+            }
+        } else {
+            // Four activation rows at a time share each weight block while it is in registers.
+            for t in (0..grouped).step_by(4) {
+                let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
+                let mut sum = [0.0f32; 4];
+                for (b, i) in blocks.clone().enumerate() {
+                    let terms = w.x4(i, x, b);
+                    for k in 0..4 {
+                        sum[k] += terms[k];
+                    }
+                }
+                for (k, s) in sum.into_iter().enumerate() {
+                    out[(t + k) * rows + o] = s;
                 }
             }
-            for (k, s) in sum.into_iter().enumerate() {
-                out[(t + k) * rows + o] = s;
-            }
-            t += 4;
         }
         if K::WEIGHT_ROWS_4 && r % 4 == 0 && r + 4 <= end {
             // The last activation rows, one at a time, against four weight rows at once.
-            for (t, x) in xs.iter().enumerate().skip(t) {
+            for (t, x) in xs.iter().enumerate().skip(grouped) {
                 let mut sum = [0.0f32; 4];
                 let i0 = [r * nb, (r + 1) * nb, (r + 2) * nb, (r + 3) * nb];
                 for b in 0..nb {
@@ -243,7 +247,7 @@ fn rows<K: Kernel, L: Layout<K>>(
             }
         } else if !K::WEIGHT_ROWS_4 || r / 4 * 4 + 4 > end {
             // Weight rows past the last group of four: one by one.
-            for (t, x) in xs.iter().enumerate().skip(t) {
+            for (t, x) in xs.iter().enumerate().skip(grouped) {
                 let mut sum = 0.0f32;
                 for (b, i) in blocks.clone().enumerate() {
                     sum += w.one(i, x, b);
@@ -254,65 +258,38 @@ fn rows<K: Kernel, L: Layout<K>>(
     }
 }
 
-/// [`rows`] for several activation rows, in tiles of four weight rows × four activation rows:
-/// each activation block is loaded once per four weight rows (prefill's activations are read a
-/// quarter as often). Every output is still the sum of its blocks' terms in block order, each
-/// term the same expression: the same bits as [`rows`].
+/// Weight rows `r..r + 4` (their columns `o..o + 4` in `out`, of stride `rows`) against the
+/// activation rows `xs` (a multiple of four), in tiles of four × four: each activation block is
+/// loaded once per four weight rows (prefill's activations are read a quarter as often). Every
+/// output is still the sum of its blocks' terms in block order, each term the same expression:
+/// the same bits as one row at a time.
 #[inline(always)]
 fn tiles<K: Kernel, L: Layout<K>>(
     w: &L,
     nb: usize,
     xs: &[Q8Row],
     out: &mut [f32],
-    part: Range<usize>,
+    rows: usize,
+    r: usize,
+    o: usize,
 ) {
-    let (rows, end, r0) = (part.len(), part.end, part.start);
-    // Activation rows in whole groups of four; the rest go one at a time.
-    let grouped = xs.len() / 4 * 4;
-    let mut r = r0;
-    while r + 4 <= end {
-        // Weight rows r..r + 4: their first blocks, and their columns in `out`.
-        let i0 = [r * nb, (r + 1) * nb, (r + 2) * nb, (r + 3) * nb];
-        let o = r - r0;
-        for t in (0..grouped).step_by(4) {
-            let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
-            // sum[j][k] = W[r + j]·x[t + k]
-            let mut sum = [[0.0f32; 4]; 4];
-            for b in 0..nb {
-                let terms = w.w4x4(i0.map(|i| i + b), x, b);
-                for j in 0..4 {
-                    for k in 0..4 {
-                        sum[j][k] += terms[j][k];
-                    }
-                }
-            }
-            for (j, row) in sum.into_iter().enumerate() {
-                for (k, s) in row.into_iter().enumerate() {
-                    out[(t + k) * rows + o + j] = s;
-                }
-            }
-        }
-        for (t, x) in xs.iter().enumerate().skip(grouped) {
-            let mut sum = [0.0f32; 4];
-            for b in 0..nb {
-                let terms = w.w4(i0.map(|i| i + b), x, b);
+    let i0 = [r * nb, (r + 1) * nb, (r + 2) * nb, (r + 3) * nb];
+    for t in (0..xs.len()).step_by(4) {
+        let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
+        // sum[j][k] = W[r + j]·x[t + k]
+        let mut sum = [[0.0f32; 4]; 4];
+        for b in 0..nb {
+            let terms = w.w4x4(i0.map(|i| i + b), x, b);
+            for j in 0..4 {
                 for k in 0..4 {
-                    sum[k] += terms[k];
+                    sum[j][k] += terms[j][k];
                 }
             }
-            out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
         }
-        r += 4;
-    }
-    // Weight rows past the last group of four: each against every activation row alone.
-    for r in r..end {
-        let o = r - r0;
-        for (t, x) in xs.iter().enumerate() {
-            let mut sum = 0.0f32;
-            for (b, i) in (r * nb..(r + 1) * nb).enumerate() {
-                sum += w.one(i, x, b);
+        for (j, row) in sum.into_iter().enumerate() {
+            for (k, s) in row.into_iter().enumerate() {
+                out[(t + k) * rows + o + j] = s;
             }
-            out[t * rows + o] = sum;
         }
     }
 }
