@@ -3,8 +3,9 @@
 //! The UI-free heart of tokenmeter, shared by the web worker, the page and the CLI:
 //!
 //! - [`gguf`]: reading a GGUF file (metadata and quantized tensors) with clear errors.
-//! - [`tokenizer`]: real tokenizers as `tokenizers::Tokenizer`s, including SmolLM2's, rebuilt from the
-//!   GGUF metadata exactly as llama.cpp reads it; every token with its ID, raw bytes and byte span.
+//! - [`tokenizer`]: real tokenizers (the `tokenizers` crate's pipeline around our own BPE model),
+//!   including SmolLM2's, rebuilt from the GGUF metadata exactly as llama.cpp reads it; every token
+//!   with its ID, raw bytes and byte span.
 //! - [`model`]: SmolLM2 (a Llama-architecture transformer) — a forward pass written to be read, and a
 //!   [`model::Session`] that keeps the KV cache between calls.
 //! - [`distribution`]: one row of logits (one score per vocabulary entry) as probabilities:

@@ -6,14 +6,17 @@
 //! 3 = control) and the name of the pre-tokenizer (`tokenizer.ggml.pre`), which llama.cpp maps to
 //! a list of split regexes. We express the same splits with `tokenizers` pre-tokenizers.
 
+use ahash::AHashMap;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
-use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
+use tokenizers::{AddedToken, SplitDelimiterBehavior};
+
+use super::bpe::{Bpe, Options};
+use super::engine::{Engine, Model};
 
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
@@ -25,7 +28,7 @@ const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 
 /// The file's tokenizer: byte-level BPE (`gpt2`) here, SentencePiece (`llama`) in
 /// [`super::gguf_spm`].
-pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
+pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
     let model = md.string("tokenizer.ggml.model")?;
     match model {
         "gpt2" => {}
@@ -42,7 +45,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
 
     let tokens = md.string_array("tokenizer.ggml.tokens")?;
     let merges_raw = md.string_array("tokenizer.ggml.merges")?;
-    let mut vocab = Vocab::default();
+    let mut vocab = AHashMap::new();
     for (id, piece) in tokens.iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::InvalidGguf(msg!("vocabulary too large")))?;
         // A repeated string keeps its first ID, as llama.cpp's text→id map does.
@@ -62,12 +65,11 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .ignore_merges(ignore_merges)
-        .build()
-        .map_err(|e| Error::Tokenizer(msg!("cannot build BPE model: {}", e.to_string())))?;
-    let mut tokenizer = Tokenizer::new(bpe);
+    let options = Options {
+        ignore_merges,
+        ..Options::default()
+    };
+    let mut tokenizer = Engine::new(Model::Bpe(Bpe::new(vocab, &merges, options)?));
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
 

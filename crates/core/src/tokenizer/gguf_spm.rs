@@ -9,19 +9,21 @@
 //! model with `byte_fallback`, and the text is prepared as llama.cpp prepares it: a space put in
 //! front (of the text and of each run after a special token), then every space written `▁`.
 
+use ahash::AHashMap;
 use tokenizers::decoders::byte_fallback::ByteFallback;
 use tokenizers::decoders::fuse::Fuse;
 use tokenizers::decoders::sequence::Sequence as DecoderSequence;
 use tokenizers::decoders::strip::Strip;
-use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::normalizers::{Prepend, Replace, Sequence as NormalizerSequence};
-use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, Tokenizer};
+use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper};
 
+use super::bpe::{Bpe, Options};
+use super::engine::{Engine, Model};
 use super::gguf_bpe::special_tokens;
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
 
-pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
+pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
     let tokens = md.string_array("tokenizer.ggml.tokens")?;
     let scores = md.f32_array("tokenizer.ggml.scores")?;
     if scores.len() != tokens.len() {
@@ -31,7 +33,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
             tokens.len()
         )));
     }
-    let mut vocab = Vocab::default();
+    let mut vocab = AHashMap::new();
     for (id, piece) in tokens.iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| Error::InvalidGguf(msg!("vocabulary too large")))?;
         vocab.entry((*piece).to_string()).or_insert(id);
@@ -54,7 +56,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
             .then(x.2.cmp(&y.2))
             .then(x.3.cmp(&y.3))
     });
-    let merges = made
+    let merges: Vec<(String, String)> = made
         .into_iter()
         .map(|(.., l, r)| (l.to_string(), r.to_string()))
         .collect();
@@ -64,17 +66,13 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Tokenizer> {
         .ok()
         .and_then(|id| tokens.get(id as usize))
         .map(|t| t.to_string());
-    let mut builder = BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .byte_fallback(true)
-        .fuse_unk(true);
-    if let Some(unk) = unk {
-        builder = builder.unk_token(unk);
-    }
-    let bpe = builder
-        .build()
-        .map_err(|e| Error::Tokenizer(msg!("cannot build BPE model: {}", e.to_string())))?;
-    let mut tokenizer = Tokenizer::new(bpe);
+    let options = Options {
+        unk_token: unk,
+        byte_fallback: true,
+        fuse_unk: true,
+        ..Options::default()
+    };
+    let mut tokenizer = Engine::new(Model::Bpe(Bpe::new(vocab, &merges, options)?));
 
     // llama.cpp puts a space in front of each run of text (`add_space_prefix`, on unless the
     // file says otherwise), then writes spaces as ▁.

@@ -2,38 +2,40 @@
 //!
 //! The tokenizers crate reads its file through two generic trees: its `model` is buffered whole
 //! (an untagged enum), then turned into a `serde_json::Value` (a sorted map of every vocabulary
-//! entry), and only then into the BPE model. For a BPE vocabulary that doubles the time a
-//! vocabulary takes to load, against the direct read below (natively: SmolLM2 72 → 35 ms, o200k
-//! 353 → 198 ms, Gemma 3 955 → 553 ms; BENCHMARKS.md).
+//! entry), and only then into the BPE model, whose builder formats a string per merge. For a BPE
+//! vocabulary that is several times the work of the direct read below (BENCHMARKS.md).
 //!
-//! So a BPE `tokenizer.json` is read here directly into the same parts — the BPE model through
-//! the crate's own `BpeBuilder`, the normalizer, pre-tokenizer, post-processor and decoder
-//! through the crate's own types, the added tokens added last as the crate does — which builds
-//! the same tokenizer (a test compares both readers' serialisations of every shipped vocabulary).
-//! Anything else (another model type, a file this reader does not take as the crate would), or
-//! any error, goes to the crate's own reader, so its results and messages stay the crate's.
+//! So a BPE `tokenizer.json` is read here directly: the model into tokenmeter's own [`Bpe`], the
+//! normalizer, pre-tokenizer, post-processor and decoder through the crate's own types, the added
+//! tokens added last as the crate does. Anything else (another model type, a file this reader does
+//! not take as the crate would) goes to the crate's own reader of the whole file, so its results
+//! and messages stay the crate's; a BPE model it reads becomes ours too ([`bpe_from_crate`]).
+
+use std::borrow::Cow;
 
 use serde::Deserialize;
 use tokenizers::decoders::DecoderWrapper;
-use tokenizers::models::bpe::{Vocab, BPE};
-use tokenizers::models::ModelWrapper;
+use tokenizers::models::bpe::Vocab;
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::AddedToken;
 
-/// Reads a `tokenizer.json`: a BPE vocabulary directly, anything else by the crate.
-pub(super) fn read(bytes: &[u8]) -> tokenizers::Result<tokenizers::Tokenizer> {
+use super::bpe::{Bpe, Options};
+use super::engine::{Engine, Model};
+use crate::{msg, Error, Result};
+
+/// Reads a `tokenizer.json`: a BPE vocabulary directly, anything else by the crate. The error
+/// says why, in the crate's words for what the crate read.
+pub(super) fn read(bytes: &[u8]) -> std::result::Result<Engine, String> {
     match read_bpe(bytes) {
-        Some(tokenizer) => Ok(tokenizer),
-        None => tokenizers::Tokenizer::from_bytes(bytes),
+        Some(tokenizer) => tokenizer.map_err(|e| e.to_string()),
+        None => serde_json::from_slice::<Engine>(bytes).map_err(|e| e.to_string()),
     }
 }
 
-/// The top-level parts the crate reads (`truncation` and `padding` are dropped by the caller;
-/// other keys are ignored, as by the crate).
 #[derive(Deserialize)]
-struct Parts {
+struct Parts<'a> {
     version: Option<String>,
     #[serde(default)]
     added_tokens: Vec<AddedToken>,
@@ -41,12 +43,13 @@ struct Parts {
     pre_tokenizer: Option<PreTokenizerWrapper>,
     post_processor: Option<PostProcessorWrapper>,
     decoder: Option<DecoderWrapper>,
-    model: BpeParts,
+    #[serde(borrow)]
+    model: BpeParts<'a>,
 }
 
 /// A BPE model's fields, as the crate's BPE reader takes them.
 #[derive(Deserialize)]
-struct BpeParts {
+struct BpeParts<'a> {
     #[serde(rename = "type")]
     kind: Option<String>,
     dropout: Option<f32>,
@@ -57,41 +60,74 @@ struct BpeParts {
     byte_fallback: Option<bool>,
     ignore_merges: Option<bool>,
     vocab: Vocab,
-    merges: Vec<Merge>,
+    #[serde(borrow)]
+    merges: Vec<Merge<'a>>,
 }
 
-/// One merge: `["a", "b"]`, or the older `"a b"`. A file uses one form throughout.
-enum Merge {
-    Pair(String, String),
-    Legacy(String),
+/// One merge: `["a", "b"]`, or the older `"a b"`. A file uses one form throughout. The pieces
+/// point into the file where they can (a string without escapes): no allocation per merge.
+enum Merge<'a> {
+    Pair(Cow<'a, str>, Cow<'a, str>),
+    Legacy(Cow<'a, str>),
+}
+
+/// A string of the file, borrowed where it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Str<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Str<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(Str(std::marker::PhantomData))
+    }
 }
 
 /// Read as it comes (an array of two strings, or one string). A derived `#[serde(untagged)]`
 /// enum would buffer each of the ~50,000 merges into a generic tree first and try each form on
 /// it: a third of a vocabulary's reading time. Anything else is an error, as for the crate.
-impl<'de> Deserialize<'de> for Merge {
+impl<'de: 'a, 'a> Deserialize<'de> for Merge<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Form;
-        impl<'de> serde::de::Visitor<'de> for Form {
-            type Value = Merge;
+        struct Form<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Form<'a> {
+            type Value = Merge<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str(r#"a merge: ["a", "b"] or "a b""#)
             }
-            fn visit_str<E: serde::de::Error>(self, line: &str) -> Result<Merge, E> {
-                Ok(Merge::Legacy(line.to_owned()))
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                line: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Merge::Legacy(Cow::Borrowed(line)))
             }
-            fn visit_string<E: serde::de::Error>(self, line: String) -> Result<Merge, E> {
-                Ok(Merge::Legacy(line))
+            fn visit_str<E: serde::de::Error>(self, line: &str) -> Result<Self::Value, E> {
+                Ok(Merge::Legacy(Cow::Owned(line.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, line: String) -> Result<Self::Value, E> {
+                Ok(Merge::Legacy(Cow::Owned(line)))
             }
             fn visit_seq<S: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: S,
-            ) -> Result<Merge, S::Error> {
+            ) -> Result<Self::Value, S::Error> {
                 use serde::de::Error;
-                let a = seq
+                let Text(a) = seq
                     .next_element()?
                     .ok_or_else(|| S::Error::invalid_length(0, &self))?;
-                let b = seq
+                let Text(b) = seq
                     .next_element()?
                     .ok_or_else(|| S::Error::invalid_length(1, &self))?;
                 match seq.next_element::<serde::de::IgnoredAny>()? {
@@ -100,44 +136,25 @@ impl<'de> Deserialize<'de> for Merge {
                 }
             }
         }
-        d.deserialize_any(Form)
+        d.deserialize_any(Form(std::marker::PhantomData))
     }
 }
 
-/// The tokenizer, when `bytes` is a BPE `tokenizer.json` this reader takes exactly as the crate
-/// would; `None` for anything else.
-fn read_bpe(bytes: &[u8]) -> Option<tokenizers::Tokenizer> {
+/// The tokenizer, when `bytes` is a BPE `tokenizer.json` this reader takes as the crate would
+/// (its model's lists may still be refused: a merge naming a piece the vocabulary lacks); `None`
+/// for anything else.
+fn read_bpe(bytes: &[u8]) -> Option<Result<Engine>> {
     let parts: Parts = serde_json::from_slice(bytes).ok()?;
     if parts.version.as_deref().is_some_and(|v| v != "1.0")
         || parts.model.kind.as_deref() != Some("BPE")
     {
         return None;
     }
-    let m = parts.model;
-    let merges = merge_pairs(m.merges)?;
-    let mut builder = BPE::builder().vocab_and_merges(m.vocab, merges);
-    if let Some(p) = m.dropout {
-        builder = builder.dropout(p);
-    }
-    if let Some(unk) = m.unk_token {
-        builder = builder.unk_token(unk);
-    }
-    if let Some(prefix) = m.continuing_subword_prefix {
-        builder = builder.continuing_subword_prefix(prefix);
-    }
-    if let Some(suffix) = m.end_of_word_suffix {
-        builder = builder.end_of_word_suffix(suffix);
-    }
-    if let Some(fuse) = m.fuse_unk {
-        builder = builder.fuse_unk(fuse);
-    }
-    if let Some(fallback) = m.byte_fallback {
-        builder = builder.byte_fallback(fallback);
-    }
-    if let Some(ignore) = m.ignore_merges {
-        builder = builder.ignore_merges(ignore);
-    }
-    let mut tokenizer = tokenizers::Tokenizer::new(ModelWrapper::BPE(builder.build().ok()?));
+    let bpe = match parts.model.build()? {
+        Ok(bpe) => bpe,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut tokenizer = Engine::new(Model::Bpe(bpe));
     tokenizer
         .with_normalizer(parts.normalizer)
         .with_pre_tokenizer(parts.pre_tokenizer)
@@ -145,12 +162,40 @@ fn read_bpe(bytes: &[u8]) -> Option<tokenizers::Tokenizer> {
         .with_decoder(parts.decoder);
     // As the crate: added after the model, normalizer and the rest are in place.
     tokenizer.add_tokens(&parts.added_tokens);
-    Some(tokenizer)
+    Some(Ok(tokenizer))
+}
+
+impl BpeParts<'_> {
+    /// The model; `None` where the crate would read the merges otherwise (see [`merge_pairs`]).
+    fn build(self) -> Option<Result<Bpe>> {
+        let merges = merge_pairs(self.merges)?;
+        let options = Options {
+            unk_token: self.unk_token,
+            continuing_subword_prefix: self.continuing_subword_prefix,
+            end_of_word_suffix: self.end_of_word_suffix,
+            fuse_unk: self.fuse_unk.unwrap_or(false),
+            byte_fallback: self.byte_fallback.unwrap_or(false),
+            ignore_merges: self.ignore_merges.unwrap_or(false),
+            dropout: self.dropout,
+        };
+        Some(Bpe::new(self.vocab, &merges, options))
+    }
+}
+
+/// Ours from the crate's BPE model (read by the crate's reader of a file this one does not take),
+/// through its `tokenizer.json` form.
+pub(super) fn bpe_from_crate(bpe: &tokenizers::models::bpe::BPE) -> Result<Bpe> {
+    let json = serde_json::to_vec(bpe).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
+    let parts: BpeParts =
+        serde_json::from_slice(&json).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
+    parts
+        .build()
+        .unwrap_or_else(|| Err(Error::Tokenizer(msg!("cannot read the BPE model's merges"))))
 }
 
 /// The merges as pairs, in rank order; `None` where the crate would refuse them or read them
 /// otherwise (both forms in one file; an old-style line that is not two pieces).
-fn merge_pairs(merges: Vec<Merge>) -> Option<Vec<(String, String)>> {
+fn merge_pairs(merges: Vec<Merge<'_>>) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
     let legacy = matches!(merges.first(), Some(Merge::Legacy(_)));
     let mut pairs = Vec::with_capacity(merges.len());
     for merge in merges {
@@ -159,16 +204,31 @@ fn merge_pairs(merges: Vec<Merge>) -> Option<Vec<(String, String)>> {
             // The crate skips `#version` lines of a merges.txt.
             Merge::Legacy(line) if legacy && line.starts_with("#version") => {}
             Merge::Legacy(line) if legacy => {
-                let mut pieces = line.split(' ');
-                match (pieces.next(), pieces.next(), pieces.next()) {
-                    (Some(a), Some(b), None) => pairs.push((a.to_string(), b.to_string())),
-                    _ => return None,
-                }
+                let (a, b) = match line {
+                    Cow::Borrowed(line) => {
+                        let (a, b) = split_pair(line)?;
+                        (Cow::Borrowed(a), Cow::Borrowed(b))
+                    }
+                    Cow::Owned(line) => {
+                        let (a, b) = split_pair(&line)?;
+                        (Cow::Owned(a.to_string()), Cow::Owned(b.to_string()))
+                    }
+                };
+                pairs.push((a, b));
             }
             _ => return None,
         }
     }
     Some(pairs)
+}
+
+/// `"a b"` → `("a", "b")`; `None` unless exactly two pieces.
+fn split_pair(line: &str) -> Option<(&str, &str)> {
+    let mut pieces = line.split(' ');
+    match (pieces.next(), pieces.next(), pieces.next()) {
+        (Some(a), Some(b), None) => Some((a, b)),
+        _ => None,
+    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -179,20 +239,29 @@ mod tests {
         tokenizers::Tokenizer::from_bytes(json.as_bytes())
     }
 
-    fn same(json: &str) {
-        let ours = read_bpe(json.as_bytes()).expect("read directly");
-        let theirs = crate_reader(json).expect("the crate reads it");
-        assert_eq!(
-            ours.to_string(false).expect("serialise"),
-            theirs.to_string(false).expect("serialise")
+    /// Ours and the crate's give the same `tokenizer.json` back, and the same IDs and offsets.
+    fn same_tokenizer(ours: &Engine, theirs: &tokenizers::Tokenizer, texts: &[&str], what: &str) {
+        assert!(
+            ours.to_string(false).ok() == theirs.to_string(false).ok(),
+            "{what}: not the same tokenizer"
         );
-        for text in ["hello world", "lower newer <|end|> hello", "ab ab\n<x>"] {
+        for text in texts {
             let (a, b) = (
-                ours.encode(text, false).expect("encode"),
-                theirs.encode(text, false).expect("encode"),
+                ours.encode(*text, false).expect("encode"),
+                theirs.encode(*text, false).expect("encode"),
             );
-            assert_eq!(a.get_ids(), b.get_ids(), "{text:?}");
+            assert_eq!(a.get_ids(), b.get_ids(), "{what}: {text:?}");
+            assert_eq!(a.get_offsets(), b.get_offsets(), "{what}: {text:?}");
         }
+    }
+
+    fn same(json: &str) {
+        let ours = read_bpe(json.as_bytes())
+            .expect("read directly")
+            .expect("read");
+        let theirs = crate_reader(json).expect("the crate reads it");
+        let texts = ["hello world", "lower newer <|end|> hello", "ab ab\n<x>"];
+        same_tokenizer(&ours, &theirs, &texts, json);
     }
 
     const TEMPLATE: &str = r#"{
@@ -227,29 +296,29 @@ mod tests {
 
     /// Every shipped vocabulary (`data/tokenizers/`, written by `cargo xtask vocab`): the same
     /// tokenizer as the crate's reader builds, serialised (vocabulary, merges in rank order,
-    /// added tokens, normalizer, pre-tokenizer, decoder) and on a text with special tokens.
+    /// added tokens, normalizer, pre-tokenizer, decoder), with the same IDs and offsets on texts
+    /// with special tokens, odd characters and the 10,000 strings of the parity corpus.
     #[test]
     fn every_shipped_vocabulary_reads_as_the_crate_reads_it() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tokenizers");
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        let corpus = std::fs::read(data.join("parity/corpus.json")).expect("corpus (./dev setup)");
+        let corpus: Vec<String> = serde_json::from_slice(&corpus).expect("corpus JSON");
+        let dir = data.join("tokenizers");
         for spec in super::super::registry::SHIPPED {
             let path = dir.join(format!("{}.json", spec.id));
             let json = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e} (run ./dev setup)", path.display()));
             let ours = read_bpe(json.as_bytes())
-                .unwrap_or_else(|| panic!("{}: not read directly", spec.id));
+                .unwrap_or_else(|| panic!("{}: not read directly", spec.id))
+                .expect("read");
             let theirs = crate_reader(&json).expect("the crate reads it");
-            assert!(
-                ours.to_string(false).ok() == theirs.to_string(false).ok(),
-                "{}: not the same tokenizer",
-                spec.id
-            );
-            let text = "Hello, world! <|endoftext|> Un número: 12345 令牌 <|im_start|>\n  x";
-            assert_eq!(
-                ours.encode(text, false).expect("encode").get_ids(),
-                theirs.encode(text, false).expect("encode").get_ids(),
-                "{}",
-                spec.id
-            );
+            let mut texts = vec![
+                "Hello, world! <|endoftext|> Un número: 12345 令牌 <|im_start|>\n  x",
+                "ﬁne Ｆｕｌｌ ｗｉｄｔｈ e\u{301} 👋🏽 \u{FFFD}\t\r\n  \u{2581}x <0xE4> 'S 'll ’s",
+                "\u{10FFFF}\u{0}\u{7F} ٣٤٥ ⅷ DŽemal ǅ κόσμε Привет 𝕏  ",
+            ];
+            texts.extend(corpus.iter().map(String::as_str));
+            same_tokenizer(&ours, &theirs, &texts, spec.id);
         }
     }
 
@@ -268,14 +337,44 @@ mod tests {
         ] {
             assert!(read_bpe(json.as_bytes()).is_none(), "{json}");
             // `read` then answers as the crate does, reading it or not.
-            assert_eq!(read(json.as_bytes()).is_ok(), crate_reader(&json).is_ok());
+            assert_eq!(
+                read(json.as_bytes()).is_ok(),
+                crate_reader(&json).is_ok(),
+                "{json}"
+            );
         }
-        // A merge naming a piece missing from the vocabulary: the crate's own error.
+        // A merge naming a piece missing from the vocabulary: refused, as by the crate.
         let json = file(r#"[["h", "z"]]"#, "false");
-        assert!(read_bpe(json.as_bytes()).is_none());
+        let err = read(json.as_bytes()).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("“z”"), "{err}");
+        assert!(crate_reader(&json).is_err());
+    }
+
+    #[test]
+    fn a_bpe_model_the_crate_reads_becomes_ours() {
+        use tokenizers::Model as _;
+        let json = file(r#"[["h", "e"], ["l", "l"], ["he", "ll"]]"#, "false");
+        let theirs = crate_reader(&json).expect("the crate reads it");
+        let tokenizers::models::ModelWrapper::BPE(bpe) = theirs.get_model() else {
+            panic!("not BPE")
+        };
+        let ours = Model::Bpe(bpe_from_crate(bpe).expect("ours"));
+        for word in ["hello", "hell", "Ġwhe", "lleh"] {
+            let ids = |tokens: Vec<tokenizers::Token>| {
+                tokens
+                    .into_iter()
+                    .map(|t| (t.id, t.offsets))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                ids(ours.tokenize(word).expect("ours")),
+                ids(bpe.tokenize(word).expect("theirs")),
+                "{word}"
+            );
+        }
         assert_eq!(
-            read(json.as_bytes()).map(|_| ()).map_err(|e| e.to_string()),
-            crate_reader(&json).map(|_| ()).map_err(|e| e.to_string())
+            serde_json::to_string(&ours).ok(),
+            serde_json::to_string(bpe).ok()
         );
     }
 }

@@ -15,11 +15,9 @@
 //! `ignore_merges` (Llama 3, Mistral NeMo, o200k_harmony) take a word found whole in the vocabulary
 //! directly; its path is then how the merges *would* build it.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::{msg, Error, Result};
+use super::bpe::Bpe;
 
 /// One merge applied: `left` + `right` → `result` (vocabulary IDs), the `rank`-th in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,122 +40,48 @@ pub struct MergePath {
     pub end: Vec<u32>,
 }
 
-/// The ordered merges of a BPE vocabulary: `(left, right) → (rank, result)`.
-pub struct MergeTable {
-    merges: HashMap<(u32, u32), (u32, u32)>,
-    pub byte_fallback: bool,
-    pub ignore_merges: bool,
-}
-
-/// The parts of a serialized BPE model this needs (the vocabulary itself is skipped).
-#[derive(Deserialize)]
-struct BpeMerges {
-    merges: Vec<MergeEntry>,
-    #[serde(default)]
-    byte_fallback: bool,
-    #[serde(default)]
-    ignore_merges: bool,
-}
-
-/// A merge as `tokenizer.json` writes it: `"a b"` (older files) or `["a", "b"]`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum MergeEntry {
-    Joined(String),
-    Pair(String, String),
-}
-
-impl MergeTable {
-    /// The merges of a BPE tokenizer, in rank order. Another model type has none: an error.
-    pub fn of(tok: &tokenizers::Tokenizer) -> Result<Self> {
-        let tokenizers::models::ModelWrapper::BPE(bpe) = tok.get_model() else {
-            return Err(Error::Unsupported(msg!(
-                "this vocabulary is not built by merges (not BPE)"
-            )));
-        };
-        // The model's merges are private to `tokenizers`; its serialized form lists them in rank
-        // order.
-        let json =
-            serde_json::to_vec(bpe).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
-        let parsed: BpeMerges = serde_json::from_slice(&json)
-            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
-        let mut merges = HashMap::with_capacity(parsed.merges.len());
-        for (rank, entry) in parsed.merges.into_iter().enumerate() {
-            let (a, b) = match entry {
-                MergeEntry::Pair(a, b) => (a, b),
-                MergeEntry::Joined(s) => match s.split_once(' ') {
-                    Some((a, b)) => (a.to_string(), b.to_string()),
-                    None => continue,
-                },
-            };
-            let id = |s: &str| tok.token_to_id(s);
-            if let (Some(l), Some(r), Some(out)) = (id(&a), id(&b), id(&(a.clone() + &b))) {
-                // The first (lowest-rank) merge of a pair wins, as in `tokenizers`.
-                merges.entry((l, r)).or_insert((rank as u32, out));
-            }
-        }
-        Ok(Self {
-            merges,
-            byte_fallback: parsed.byte_fallback,
-            ignore_merges: parsed.ignore_merges,
-        })
-    }
-
-    /// How many merges the vocabulary lists (usable ones: both parts and the result known).
-    pub fn len(&self) -> usize {
-        self.merges.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.merges.is_empty()
-    }
-
-    /// Replays BPE on the characters of vocabulary entry `piece` (as the vocabulary writes it:
-    /// `ĠParis`, `▁Paris`). `None` when a character is neither in the vocabulary nor covered by
-    /// byte fallback.
-    pub fn path(&self, tok: &tokenizers::Tokenizer, piece: &str) -> Option<MergePath> {
-        let mut symbols = Vec::new();
-        for c in piece.chars() {
-            let mut buf = [0u8; 4];
-            match tok.token_to_id(c.encode_utf8(&mut buf)) {
-                Some(id) => symbols.push(id),
-                None if self.byte_fallback => {
-                    for b in c.encode_utf8(&mut buf).bytes() {
-                        symbols.push(tok.token_to_id(&format!("<0x{b:02X}>"))?);
-                    }
+/// Replays BPE on the characters of vocabulary entry `piece` (as the vocabulary writes it:
+/// `ĠParis`, `▁Paris`) with the model's own merge table ([`Bpe::merge`], the one its encoder
+/// uses). `None` when a character is neither in the vocabulary nor covered by byte fallback.
+pub fn path(bpe: &Bpe, piece: &str) -> Option<MergePath> {
+    let mut symbols = Vec::new();
+    for c in piece.chars() {
+        let mut buf = [0u8; 4];
+        match bpe.id(c.encode_utf8(&mut buf)) {
+            Some(id) => symbols.push(id),
+            None if bpe.options().byte_fallback => {
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    symbols.push(bpe.byte_piece(b)?);
                 }
-                None => return None,
             }
+            None => return None,
         }
-        let start = symbols.clone();
-        let mut steps = Vec::new();
-        // The rule, until no pair has a merge: the lowest rank, leftmost on ties.
-        loop {
-            let best = symbols
-                .windows(2)
-                .enumerate()
-                .filter_map(|(i, w)| {
-                    self.merges
-                        .get(&(w[0], w[1]))
-                        .map(|&(rank, out)| (rank, i, out))
-                })
-                .min();
-            let Some((rank, at, result)) = best else {
-                break;
-            };
-            steps.push(MergeStep {
-                left: symbols[at],
-                right: symbols[at + 1],
-                rank,
-                result,
-                at,
-            });
-            symbols.splice(at..at + 2, [result]);
-        }
-        Some(MergePath {
-            start,
-            steps,
-            end: symbols,
-        })
     }
+    let start = symbols.clone();
+    let mut steps = Vec::new();
+    // The rule, until no pair has a merge: the lowest rank, leftmost on ties. (The encoder keeps
+    // the candidates in a queue; here, for a token's few characters, each step looks at all.)
+    loop {
+        let best = symbols
+            .windows(2)
+            .enumerate()
+            .filter_map(|(i, w)| bpe.merge(w[0], w[1]).map(|(rank, out)| (rank, i, out)))
+            .min();
+        let Some((rank, at, result)) = best else {
+            break;
+        };
+        steps.push(MergeStep {
+            left: symbols[at],
+            right: symbols[at + 1],
+            rank,
+            result,
+            at,
+        });
+        symbols.splice(at..at + 2, [result]);
+    }
+    Some(MergePath {
+        start,
+        steps,
+        end: symbols,
+    })
 }

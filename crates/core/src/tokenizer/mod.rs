@@ -1,21 +1,26 @@
 //! Tokenizers: text → token IDs, with every token's raw bytes and where it came from in the text.
 //!
-//! A [`TextTokenizer`] wraps a Hugging Face `tokenizers::Tokenizer` (the same engine natively and
-//! in wasm) and adds what a viewer needs: each token's raw bytes (a token may hold half of a
-//! UTF-8 character), whether it is a special token, and its byte span in the input.
+//! A [`TextTokenizer`] runs the Hugging Face `tokenizers` pipeline around tokenmeter's own BPE
+//! model ([`engine`], the same natively and in wasm) and adds what a viewer needs: each token's
+//! raw bytes (a token may hold half of a UTF-8 character), whether it is a special token, and its
+//! byte span in the input.
 
+pub mod bpe;
 pub mod byte_level;
+mod engine;
 mod gguf_bpe;
 mod gguf_spm;
 mod json;
 pub mod merges;
 pub mod registry;
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use merges::{MergePath, MergeTable};
+use bpe::MAX_ID_GAP;
+use engine::{Engine, Model};
+use merges::MergePath;
 
 use crate::gguf::Gguf;
 use crate::{msg, Error, Result};
@@ -122,7 +127,7 @@ pub fn display_bytes(bytes: &[u8]) -> String {
 }
 
 /// Which alphabet a tokenizer's vocabulary uses, read from its decoder.
-fn alphabet_of(t: &tokenizers::Tokenizer) -> Result<Alphabet> {
+fn alphabet_of(t: &Engine) -> Result<Alphabet> {
     let decoder = t
         .get_decoder()
         .and_then(|d| serde_json::to_string(d).ok())
@@ -138,21 +143,43 @@ fn alphabet_of(t: &tokenizers::Tokenizer) -> Result<Alphabet> {
     }
 }
 
-/// The raw bytes a vocabulary piece stands for.
-fn piece_bytes(piece: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
+/// Appends the raw bytes a vocabulary piece stands for; false (and nothing appended) if a
+/// character is outside the alphabet.
+fn push_piece_bytes(piece: &str, alphabet: Alphabet, out: &mut Vec<u8>) -> bool {
     match alphabet {
-        Alphabet::ByteLevel => byte_level::decode_token(piece),
+        Alphabet::ByteLevel => {
+            let start = out.len();
+            for c in piece.chars() {
+                match byte_level::char_to_byte(c) {
+                    Some(b) => out.push(b),
+                    None => {
+                        out.truncate(start);
+                        return false;
+                    }
+                }
+            }
+        }
         Alphabet::SentencePiece => {
             // "<0xE4>" is the single byte E4.
             if let Some(hex) = piece.strip_prefix("<0x").and_then(|h| h.strip_suffix('>')) {
                 if hex.len() == 2 {
                     if let Ok(b) = u8::from_str_radix(hex, 16) {
-                        return Some(vec![b]);
+                        out.push(b);
+                        return true;
                     }
                 }
             }
-            Some(piece.replace('\u{2581}', " ").into_bytes())
+            push_spaced(piece, out);
         }
+    }
+    true
+}
+
+/// Appends SentencePiece text with every `▁` a space.
+fn push_spaced(piece: &str, out: &mut Vec<u8>) {
+    for c in piece.chars() {
+        let c = if c == '\u{2581}' { ' ' } else { c };
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
     }
 }
 
@@ -180,24 +207,19 @@ pub fn hex_bytes(bytes: &[u8]) -> String {
     format!("<{}>", hex.join(" "))
 }
 
-/// How far past twice its number of entries a vocabulary's largest ID may be (real vocabularies
-/// leave small gaps, e.g. reserved special-token slots).
-const MAX_ID_GAP: u64 = 1 << 16;
-
 /// A tokenizer together with the per-token facts a viewer needs.
 pub struct TextTokenizer {
     info: TokenizerInfo,
-    inner: tokenizers::Tokenizer,
-    /// Raw bytes of every token ID, precomputed once.
-    token_bytes: Vec<Vec<u8>>,
+    inner: Engine,
+    /// Raw bytes of every token, one after another in ID order, precomputed once: ID `i`'s are
+    /// `token_bytes[starts[i]..starts[i + 1]]` (empty for a gap).
+    token_bytes: Vec<u8>,
+    starts: Vec<usize>,
     /// Whether each token ID is a special (control) token.
     special: Vec<bool>,
     /// Whether each ID below the largest is in the vocabulary (some vocabularies have gaps).
     known: Vec<bool>,
     alphabet: Alphabet,
-    /// The BPE merges in rank order, read on first use (see [`TextTokenizer::merge_path`]);
-    /// `None`: not a BPE vocabulary.
-    merges: OnceLock<Option<MergeTable>>,
 }
 
 impl TextTokenizer {
@@ -210,70 +232,103 @@ impl TextTokenizer {
     /// Loads a `tokenizer.json` (for example one written by `cargo xtask vocab`).
     pub fn from_json(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
         let inner = json::read(bytes)
-            .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e.to_string())))?;
+            .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e)))?;
         Self::new(inner, info)
     }
 
-    fn new(mut inner: tokenizers::Tokenizer, info: TokenizerInfo) -> Result<Self> {
+    fn new(mut inner: Engine, info: TokenizerInfo) -> Result<Self> {
         // tokenmeter shows a text's tokens, never a model's input batch: a file's truncation
         // (which can make every encode fail) and padding (to any length) are dropped.
         let _ = inner.with_truncation(None);
         inner.with_padding(None);
         let alphabet = alphabet_of(&inner)?;
-        let vocab = inner.get_vocab(true);
+        let added = inner.get_added_vocabulary().get_added_tokens_decoder();
+        // The model's pieces by ID (another model type lists them as a map).
+        let listed: Option<HashMap<u32, String>> = match inner.get_model() {
+            Model::Bpe(_) => None,
+            Model::Other(m) => {
+                let vocab = tokenizers::Model::get_vocab(m);
+                Some(vocab.into_iter().map(|(p, id)| (id, p)).collect())
+            }
+        };
+        let model_piece = |id: u32| -> Option<&str> {
+            match (inner.get_model(), &listed) {
+                (Model::Bpe(bpe), _) => bpe.piece(id),
+                (_, Some(listed)) => listed.get(&id).map(String::as_str),
+                _ => None,
+            }
+        };
+        let (model_entries, model_limit) = match (inner.get_model(), &listed) {
+            (Model::Bpe(bpe), _) => (bpe.len(), bpe.id_limit() as u64),
+            (_, listed) => {
+                let ids = listed.iter().flat_map(|l| l.keys());
+                (
+                    ids.clone().count(),
+                    ids.map(|&id| u64::from(id) + 1).max().unwrap_or(0),
+                )
+            }
+        };
         // Per-ID tables are sized by the largest ID: refuse IDs far beyond the entries (a file
         // could name ID 4,294,967,295 and ask for gigabytes).
-        let largest = vocab.values().map(|&id| u64::from(id)).max().unwrap_or(0);
-        let limit = 2 * vocab.len() as u64 + MAX_ID_GAP;
-        if largest >= limit {
+        let entries = model_entries + added.len();
+        let size = added
+            .keys()
+            .map(|&id| u64::from(id) + 1)
+            .chain([model_limit])
+            .max()
+            .unwrap_or(0);
+        if size > 2 * entries as u64 + MAX_ID_GAP {
             return Err(Error::Tokenizer(msg!(
                 "token ID {} is far beyond the vocabulary's {} entries",
-                largest,
-                vocab.len()
+                size - 1,
+                entries
             )));
         }
-        let size = if vocab.is_empty() {
-            0
-        } else {
-            largest as usize + 1
-        };
-        let mut token_bytes = vec![Vec::new(); size];
+        let size = size as usize;
+        let mut token_bytes = Vec::new();
+        let mut starts = Vec::with_capacity(size + 1);
         let mut special = vec![false; size];
         let mut known = vec![false; size];
-        let added = inner.get_added_tokens_decoder();
-        for (piece, id) in vocab {
+        for id in 0..size as u32 {
             let i = id as usize;
-            known[i] = true;
-            token_bytes[i] = match added.get(&id) {
+            starts.push(token_bytes.len());
+            match (added.get(&id), model_piece(id)) {
                 // Added tokens are matched as literal text: their bytes are their content —
                 // except SentencePiece's whitespace runs (Gemma's "▁▁▁"), which stand for spaces
                 // as every other piece does.
-                Some(tok) => {
+                (Some(tok), _) => {
                     special[i] = tok.special;
                     match alphabet {
                         Alphabet::SentencePiece if !tok.special => {
-                            tok.content.replace('\u{2581}', " ").into_bytes()
+                            push_spaced(&tok.content, &mut token_bytes)
                         }
-                        _ => tok.content.as_bytes().to_vec(),
+                        _ => token_bytes.extend_from_slice(tok.content.as_bytes()),
                     }
                 }
-                None => piece_bytes(&piece, alphabet).ok_or_else(|| {
-                    Error::Unsupported(msg!(
-                        "token {} ({}) is not in the vocabulary's byte alphabet",
-                        id,
-                        format!("{piece:?}")
-                    ))
-                })?,
-            };
+                (None, Some(piece)) => {
+                    if !push_piece_bytes(piece, alphabet, &mut token_bytes) {
+                        return Err(Error::Unsupported(msg!(
+                            "token {} ({}) is not in the vocabulary's byte alphabet",
+                            id,
+                            format!("{piece:?}")
+                        )));
+                    }
+                }
+                (None, None) => continue, // a gap
+            }
+            known[i] = true;
+        }
+        while starts.len() <= size {
+            starts.push(token_bytes.len());
         }
         Ok(Self {
             info,
             inner,
             token_bytes,
+            starts,
             special,
             known,
             alphabet,
-            merges: OnceLock::new(),
         })
     }
 
@@ -283,7 +338,7 @@ impl TextTokenizer {
 
     /// One more than the largest token ID (special tokens included); see [`Self::entries`].
     pub fn vocab_size(&self) -> usize {
-        self.token_bytes.len()
+        self.known.len()
     }
 
     /// How many IDs the vocabulary really has (fewer than `vocab_size` if it has gaps).
@@ -325,7 +380,10 @@ impl TextTokenizer {
     /// The raw bytes of one token; an error for an ID the vocabulary does not have.
     pub fn token_bytes(&self, id: u32) -> Result<&[u8]> {
         match self.known.get(id as usize) {
-            Some(true) => Ok(&self.token_bytes[id as usize]),
+            Some(true) => {
+                let i = id as usize;
+                Ok(&self.token_bytes[self.starts[i]..self.starts[i + 1]])
+            }
             _ => Err(Error::TokenIdOutOfRange {
                 id,
                 vocab_size: self.vocab_size(),
@@ -345,10 +403,7 @@ impl TextTokenizer {
 
     /// The token whose bytes are exactly `text`, if the vocabulary has one (the lowest ID).
     pub fn find(&self, text: &str) -> Option<u32> {
-        self.token_bytes
-            .iter()
-            .position(|b| b == text.as_bytes())
-            .map(|i| i as u32)
+        (0..self.vocab_size() as u32).find(|&id| self.token_bytes(id).ok() == Some(text.as_bytes()))
     }
 
     pub fn is_special(&self, id: u32) -> bool {
@@ -396,31 +451,29 @@ impl TextTokenizer {
     /// Errors: an unknown ID, a vocabulary that is not BPE.
     pub fn merge_path(&self, id: u32) -> Result<Option<MergePath>> {
         self.token_bytes(id)?;
-        let table = self
-            .merges
-            .get_or_init(|| MergeTable::of(&self.inner).ok())
-            .as_ref()
-            .ok_or_else(|| {
-                Error::Unsupported(msg!("this vocabulary is not built by merges (not BPE)"))
-            })?;
+        let Model::Bpe(bpe) = self.inner.get_model() else {
+            return Err(Error::Unsupported(msg!(
+                "this vocabulary is not built by merges (not BPE)"
+            )));
+        };
         if self.is_added(id) {
             return Ok(None);
         }
-        Ok(self
-            .inner
-            .id_to_token(id)
-            .and_then(|piece| table.path(&self.inner, &piece)))
+        Ok(bpe.piece(id).and_then(|piece| merges::path(bpe, piece)))
     }
 
     /// An added token (special or not): matched as literal text, outside the merges.
     pub fn is_added(&self, id: u32) -> bool {
-        self.inner.get_added_tokens_decoder().contains_key(&id)
+        self.inner
+            .get_added_vocabulary()
+            .get_added_tokens_decoder()
+            .contains_key(&id)
     }
 
     /// Whether the vocabulary takes a word it holds whole without merging (`ignore_merges`:
-    /// Llama 3, Mistral NeMo, o200k_harmony); false until a merge path was asked for.
+    /// Llama 3, Mistral NeMo, o200k_harmony).
     pub fn ignores_merges(&self) -> bool {
-        matches!(self.merges.get(), Some(Some(t)) if t.ignore_merges)
+        matches!(self.inner.get_model(), Model::Bpe(bpe) if bpe.options().ignore_merges)
     }
 
     /// SentencePiece-style pieces (`▁` for a space, `<0xE4>` byte fallback) rather than GPT-2's

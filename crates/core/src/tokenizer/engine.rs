@@ -1,0 +1,117 @@
+//! The tokenizer pipeline: the Hugging Face crate's (added tokens, normalizer, pre-tokenizer,
+//! offsets) around a model that is tokenmeter's own [`Bpe`] for every BPE vocabulary — all the
+//! shipped ones — and the crate's for anything else a user's file may hold (WordPiece, Unigram).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tokenizers::decoders::DecoderWrapper;
+use tokenizers::models::{ModelWrapper, TrainerWrapper};
+use tokenizers::normalizers::NormalizerWrapper;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::processors::PostProcessorWrapper;
+use tokenizers::TokenizerImpl;
+
+use super::bpe::Bpe;
+
+/// A tokenizer: the crate's pipeline around [`Model`].
+pub type Engine = TokenizerImpl<
+    Model,
+    NormalizerWrapper,
+    PreTokenizerWrapper,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
+
+pub enum Model {
+    Bpe(Bpe),
+    /// Any other model type the crate reads (never its BPE: that becomes [`Model::Bpe`]).
+    Other(ModelWrapper),
+}
+
+impl tokenizers::Model for Model {
+    type Trainer = TrainerWrapper;
+
+    fn tokenize(&self, sequence: &str) -> tokenizers::Result<Vec<tokenizers::Token>> {
+        match self {
+            Model::Bpe(bpe) => {
+                let mut start = 0;
+                bpe.encode_word(sequence)?
+                    .into_iter()
+                    .map(|(id, len)| {
+                        let offsets = (start, start + len);
+                        start += len;
+                        let value = bpe.piece(id).unwrap_or_default().to_string();
+                        Ok(tokenizers::Token::new(id, value, offsets))
+                    })
+                    .collect()
+            }
+            Model::Other(m) => m.tokenize(sequence),
+        }
+    }
+
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        match self {
+            Model::Bpe(bpe) => bpe.id(token),
+            Model::Other(m) => m.token_to_id(token),
+        }
+    }
+
+    fn id_to_token(&self, id: u32) -> Option<String> {
+        match self {
+            Model::Bpe(bpe) => bpe.piece(id).map(str::to_string),
+            Model::Other(m) => m.id_to_token(id),
+        }
+    }
+
+    fn get_vocab(&self) -> HashMap<String, u32> {
+        match self {
+            Model::Bpe(bpe) => bpe.entries().map(|(p, id)| (p.to_string(), id)).collect(),
+            Model::Other(m) => m.get_vocab(),
+        }
+    }
+
+    fn get_vocab_size(&self) -> usize {
+        match self {
+            Model::Bpe(bpe) => bpe.len(),
+            Model::Other(m) => m.get_vocab_size(),
+        }
+    }
+
+    fn save(&self, folder: &Path, prefix: Option<&str>) -> tokenizers::Result<Vec<PathBuf>> {
+        match self {
+            Model::Bpe(_) => Err("tokenmeter writes a BPE model only inside tokenizer.json".into()),
+            Model::Other(m) => m.save(folder, prefix),
+        }
+    }
+
+    fn get_trainer(&self) -> TrainerWrapper {
+        match self {
+            Model::Bpe(_) => tokenizers::models::bpe::BpeTrainer::default().into(),
+            Model::Other(m) => m.get_trainer(),
+        }
+    }
+}
+
+impl Serialize for Model {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Model::Bpe(bpe) => bpe.serialize(s),
+            Model::Other(m) => m.serialize(s),
+        }
+    }
+}
+
+/// Read by the crate (its reader of a whole `tokenizer.json` asks for this); a BPE model is then
+/// rebuilt as ours from its lists.
+impl<'de> Deserialize<'de> for Model {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match ModelWrapper::deserialize(d)? {
+            ModelWrapper::BPE(bpe) => super::json::bpe_from_crate(&bpe)
+                .map(Model::Bpe)
+                .map_err(serde::de::Error::custom),
+            other => Ok(Model::Other(other)),
+        }
+    }
+}
