@@ -84,6 +84,8 @@ fn take_early(kind: WorkerKind, url: &str) -> Option<(Worker, js_sys::Array)> {
 pub struct WorkerHandle {
     worker: Worker,
     ready: Cell<bool>,
+    /// Terminated: nothing more is delivered from it (not even an early event still to replay).
+    stopped: Cell<bool>,
     /// Messages sent before the worker said `Ready` (a JSON string, or `[JSON, File]`).
     queue: RefCell<Vec<JsValue>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -137,6 +139,7 @@ impl WorkerHandle {
             WorkerHandle {
                 worker,
                 ready: Cell::new(false),
+                stopped: Cell::new(false),
                 queue: RefCell::new(Vec::new()),
                 _on_message: on_message,
                 _on_error: on_error,
@@ -148,14 +151,28 @@ impl WorkerHandle {
         handle
             .worker
             .set_onerror(Some(handle._on_error.as_ref().unchecked_ref()));
-        // What an early-started worker said before the page listened, in order.
-        for event in early_events.iter() {
-            let listener: &js_sys::Function = if event.is_instance_of::<MessageEvent>() {
-                handle._on_message.as_ref().unchecked_ref()
-            } else {
-                handle._on_error.as_ref().unchecked_ref()
-            };
-            let _ = listener.call1(&JsValue::NULL, &event);
+        // What an early-started worker said before the page listened, in order — once the caller
+        // holds this handle (a microtask: before any later event of the worker). Replayed here,
+        // inside `spawn`, an early crash restarted the worker before the caller had stored this
+        // one, which then replaced the restarted one and went silent.
+        if early_events.length() > 0 {
+            let weak = Rc::downgrade(&handle);
+            wasm_bindgen_futures::spawn_local(async move {
+                let Some(h) = weak.upgrade() else {
+                    return;
+                };
+                for event in early_events.iter() {
+                    if h.stopped.get() {
+                        return;
+                    }
+                    let listener: &js_sys::Function = if event.is_instance_of::<MessageEvent>() {
+                        h._on_message.as_ref().unchecked_ref()
+                    } else {
+                        h._on_error.as_ref().unchecked_ref()
+                    };
+                    let _ = listener.call1(&JsValue::NULL, &event);
+                }
+            });
         }
         Ok(handle)
     }
@@ -186,6 +203,7 @@ impl WorkerHandle {
 
     /// Stops the worker for good.
     pub fn terminate(&self) {
+        self.stopped.set(true);
         self.worker.set_onmessage(None);
         self.worker.set_onerror(None);
         self.worker.terminate();

@@ -226,6 +226,11 @@ test('after a redeploy only the new build runs: its workers, one cache, nothing 
     await page.goto(server.url);
     await page.fill('#text', 'Hola, mundo');
     await tokensShown(page);
+    // The model has answered once, so build A has started every worker it will (the model
+    // worker says it is ready only once its pool's helpers have loaded their script; on a busy
+    // machine that came after the wait below): a request of A seen after the redeploy is then the
+    // new page's, not a late start of the old one's.
+    await page.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 120_000 });
     await page.evaluate(() => navigator.serviceWorker.ready);
     for (let i = 0; i < 600 && !(await page.evaluate(async (A) => (await caches.keys()).includes(`tokenmeter-shell-${A}`), A)); i++) {
       await new Promise((r) => setTimeout(r, 100));

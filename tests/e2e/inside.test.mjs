@@ -131,6 +131,8 @@ test('status is said from live regions that stay in the page; the explain panel 
   const { context, page, errors } = await open();
   const regions = ['tokens-announce', 'explain-announce', 'next-announce', 'backend-status', 'inside-announce'];
   for (const id of regions) {
+    // Marked as soon as the app has mounted, before any text, answer or failure.
+    await page.waitForSelector(`[data-testid=${id}]`, { state: 'attached' });
     await page.$eval(`[data-testid=${id}]`, (el) => { el.dataset.mine = 'yes'; });
   }
   await page.fill('#text', 'The capital of France is Paris');
