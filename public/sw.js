@@ -26,8 +26,8 @@ const FULL = RELAXED[0] && self.tokenmeterRelaxedSimd
   : ['__WORKER__', '__WORKER_WASM__'];
 const SHELL = ['./', 'embed.html', `worker-loader.js?build=${BUILD}`, ...FULL, 'wasm-features.js',
   `worker-loader.js?build=${BUILD}&role=tokens`, '__TOKENS__', '__TOKENS_WASM__', '__BOOT__',
-  'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.json.gz', 'vocab/o200k_base.json.gz',
-  'vocab/llama3.json.gz', 'exercises/index.toml'];
+  'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.vocab.gz', 'vocab/o200k_base.vocab.gz',
+  'vocab/llama3.vocab.gz', 'exercises/index.toml'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

@@ -29,9 +29,10 @@ use super::mailbox::{yield_to_events, Latest, Notify};
 use super::{net, now_ms, post};
 use crate::protocol::{FromWorker, ToWorker};
 
-/// Where the converted shipped vocabularies are served (written by `cargo xtask data`).
+/// Where the converted shipped vocabularies are served, packed (written by `cargo xtask data`;
+/// `tokenizer::packed`).
 fn vocab_url(id: &str) -> String {
-    format!("vocab/{id}.json.gz")
+    format!("vocab/{id}.vocab.gz")
 }
 /// Where the trimmed LiteLLM price table is served.
 const PRICES_URL: &str = "prices/prices.json.gz";
@@ -133,11 +134,11 @@ impl Tokens {
             Ok(spec) => {
                 let (role, id2, info) = (Rc::clone(self), id.to_string(), spec.info());
                 spawn_local(async move {
-                    let json = download_vocab(&id2).await;
+                    let packed = download_vocab(&id2).await;
                     role.downloaded.borrow_mut().push(Downloaded {
                         id: id2,
                         info,
-                        json,
+                        packed,
                     });
                     role.changed.notify();
                 });
@@ -165,8 +166,8 @@ impl Tokens {
             waiting.remove(at)
         };
         let state = match next
-            .json
-            .and_then(|json| Ok(TextTokenizer::from_json(&json, next.info)?))
+            .packed
+            .and_then(|packed| Ok(TextTokenizer::from_packed(&packed, next.info)?))
         {
             Ok(t) => VocabState::Ready(Arc::new(t)),
             Err(e) => VocabState::Failed(e),
@@ -251,11 +252,11 @@ async fn answer_loop(role: Rc<Tokens>) {
     }
 }
 
-/// A shipped vocabulary's `tokenizer.json`, downloaded and inflated, waiting to be read.
+/// A shipped vocabulary, packed, downloaded and inflated, waiting to be read.
 struct Downloaded {
     id: String,
     info: tokenmeter_core::tokenizer::TokenizerInfo,
-    json: Result<Vec<u8>, Msg>,
+    packed: Result<Vec<u8>, Msg>,
 }
 
 /// Prices a request with whatever vocabularies are loaded (starting the others); `None` while
@@ -308,7 +309,7 @@ fn answer_explain(role: &Rc<Tokens>, e: &Explain) -> Option<FromWorker> {
     })
 }
 
-/// A shipped vocabulary's `tokenizer.json`, downloaded and inflated (read later, see
+/// A shipped vocabulary, packed, downloaded and inflated (read later, see
 /// [`Tokens::read_next`]).
 async fn download_vocab(id: &str) -> Result<Vec<u8>, Msg> {
     let bytes = net::fetch_bytes(&vocab_url(id), &mut |_, _| {}, MAX_VOCAB_BYTES)

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask data     # every shipped vocabulary → data/tokenizers/<id>.json (for the CLI and
-//!                      # tests) and data/vocab/<id>.json.gz (served to the page); SmolLM2's is
+//!                      # tests) and data/vocab/<id>.vocab.gz (packed, served to the page); SmolLM2's is
 //!                      # rebuilt from the GGUF; plus data/test/smollm2.vocab.gguf (metadata only,
 //!                      # for browser tests), data/parity/corpus.json (the parity corpus) and the
 //!                      # trimmed price table data/prices/prices.json (+ .gz, served)
@@ -60,18 +60,32 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     enc.finish().map_err(|e| e.to_string())
 }
 
-/// Writes one vocabulary for the CLI/tests (plain) and for the page (gzip), after checking that
-/// the core loads it.
+/// Writes one vocabulary for the CLI/tests (`tokenizer.json`) and for the page (packed and
+/// gzipped: `tokenmeter_core::tokenizer::packed`), after checking that the core loads it and that
+/// the packed form reads back as the very same tokenizer.
 fn publish(id: &str, json: &[u8]) -> Result<(), String> {
     let info = tokenmeter_core::tokenizer::registry::find(id)
         .ok_or_else(|| format!("{id} is not in the registry"))?
         .info();
-    TextTokenizer::from_json(json, info).map_err(|e| format!("{id}: {e}"))?;
+    let tokenizer =
+        TextTokenizer::from_json(json, info.clone()).map_err(|e| format!("{id}: {e}"))?;
+    let packed = tokenizer.to_packed().map_err(|e| format!("{id}: {e}"))?;
+    let back = TextTokenizer::from_packed(&packed, info).map_err(|e| format!("{id}: {e}"))?;
+    let probe = "Hola, mundo 2024 👋 <|im_start|> ﬁ  x";
+    if back.to_json().ok() != tokenizer.to_json().ok()
+        || back.tokenize(probe).ok() != tokenizer.tokenize(probe).ok()
+    {
+        return Err(format!(
+            "{id}: the packed vocabulary does not read back as the same tokenizer"
+        ));
+    }
     write(&root().join(format!("data/tokenizers/{id}.json")), json)?;
-    let gz = gzip(json)?;
-    write(&root().join(format!("data/vocab/{id}.json.gz")), &gz)?;
+    let gz = gzip(&packed)?;
+    write(&root().join(format!("data/vocab/{id}.vocab.gz")), &gz)?;
+    // An earlier setup served tokenizer.json.gz; dist/ must not carry both.
+    let _ = std::fs::remove_file(root().join(format!("data/vocab/{id}.json.gz")));
     eprintln!(
-        "xtask: {id}: {:.1} MB JSON, {:.1} MB gzipped",
+        "xtask: {id}: {:.1} MB JSON, {:.1} MB packed and gzipped",
         json.len() as f64 / 1e6,
         gz.len() as f64 / 1e6
     );

@@ -154,6 +154,63 @@ impl Bpe {
         })
     }
 
+    /// A model from lists that are already numbers (a packed vocabulary, [`super::packed`]): the
+    /// pieces in one text with each ID's byte range, and each merge as (rank, left, right,
+    /// result).
+    pub fn from_lists(
+        text: String,
+        pieces: Vec<Option<(u32, u32)>>,
+        merges: &[[u32; 4]],
+        options: Options,
+    ) -> Result<Self> {
+        let mut vocab = AHashMap::with_capacity(pieces.len());
+        for (id, span) in pieces.iter().enumerate() {
+            if let Some((start, end)) = *span {
+                let piece = text.get(start as usize..end as usize).ok_or_else(|| {
+                    Error::Tokenizer(msg!("piece {} is outside the vocabulary's text", id))
+                })?;
+                vocab.insert(piece.to_owned(), id as u32);
+            }
+        }
+        if pieces.len() as u64 > 2 * vocab.len() as u64 + MAX_ID_GAP {
+            return Err(Error::Tokenizer(msg!(
+                "token ID {} is far beyond the vocabulary's {} entries",
+                pieces.len() - 1,
+                vocab.len()
+            )));
+        }
+        let known = |id: u32| matches!(pieces.get(id as usize), Some(Some(_)));
+        let mut table = AHashMap::with_capacity(merges.len());
+        for &[rank, left, right, result] in merges {
+            if !(known(left) && known(right) && known(result)) {
+                return Err(Error::Tokenizer(msg!(
+                    "merge {} names an ID the vocabulary does not have",
+                    rank
+                )));
+            }
+            table.insert((left, right), (rank, result));
+        }
+        Ok(Self {
+            vocab,
+            text,
+            pieces,
+            merges: table,
+            options,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Every merge as (rank, left, right, result), in rank order.
+    pub fn ranked_merges(&self) -> Vec<(u32, u32, u32, u32)> {
+        let mut ranked: Vec<(u32, u32, u32, u32)> = self
+            .merges
+            .iter()
+            .map(|(&(l, r), &(rank, out))| (rank, l, r, out))
+            .collect();
+        ranked.sort_unstable();
+        ranked
+    }
+
     pub fn options(&self) -> &Options {
         &self.options
     }
@@ -356,15 +413,9 @@ impl Bpe {
 
     /// The merges in rank order, as pairs of pieces.
     fn merges_in_order(&self) -> Vec<(&str, &str)> {
-        let mut ranked: Vec<(u32, u32, u32)> = self
-            .merges
-            .iter()
-            .map(|(&(l, r), &(rank, _))| (rank, l, r))
-            .collect();
-        ranked.sort_unstable();
-        ranked
+        self.ranked_merges()
             .into_iter()
-            .filter_map(|(_, l, r)| Some((self.piece(l)?, self.piece(r)?)))
+            .filter_map(|(_, l, r, _)| Some((self.piece(l)?, self.piece(r)?)))
             .collect()
     }
 }

@@ -12,6 +12,7 @@ mod gguf_bpe;
 mod gguf_spm;
 mod json;
 pub mod merges;
+mod packed;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -234,6 +235,16 @@ impl TextTokenizer {
         let inner = json::read(bytes)
             .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e)))?;
         Self::new(inner, info)
+    }
+
+    /// Loads a packed vocabulary (`vocab/<id>.vocab.gz` inflated; see [`packed`]).
+    pub fn from_packed(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
+        Self::new(packed::read(bytes)?, info)
+    }
+
+    /// The tokenizer packed for the page ([`packed`]); only a BPE vocabulary can be.
+    pub fn to_packed(&self) -> Result<Vec<u8>> {
+        packed::write(&self.inner)
     }
 
     fn new(mut inner: Engine, info: TokenizerInfo) -> Result<Self> {
