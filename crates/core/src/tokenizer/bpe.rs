@@ -179,12 +179,32 @@ impl Bpe {
                 vocab.len()
             )));
         }
-        let known = |id: u32| matches!(pieces.get(id as usize), Some(Some(_)));
+        let piece = |id: u32| match pieces.get(id as usize) {
+            // Every span was checked above to lie in `text`.
+            Some(Some((start, end))) => text.get(*start as usize..*end as usize),
+            _ => None,
+        };
+        // As [`Bpe::new`] makes it: the right piece's continuing prefix is not repeated.
+        let prefix_len = options
+            .continuing_subword_prefix
+            .as_ref()
+            .map_or(0, String::len);
         let mut table = AHashMap::with_capacity(merges.len());
         for &[rank, left, right, result] in merges {
-            if !(known(left) && known(right) && known(result)) {
+            let (Some(a), Some(b), Some(made)) = (piece(left), piece(right), piece(result)) else {
                 return Err(Error::Tokenizer(msg!(
                     "merge {} names an ID the vocabulary does not have",
+                    rank
+                )));
+            };
+            // What a merge makes is its two pieces joined, or it would show a token whose
+            // text is not the text it covers.
+            let joins = b.get(prefix_len..).is_some_and(|tail| {
+                made.len() == a.len() + tail.len() && made.starts_with(a) && made.ends_with(tail)
+            });
+            if !joins {
+                return Err(Error::Tokenizer(msg!(
+                    "merge {} does not make its two pieces joined",
                     rank
                 )));
             }

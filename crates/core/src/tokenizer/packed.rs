@@ -125,7 +125,10 @@ pub(super) fn read(bytes: &[u8]) -> Result<Engine> {
         return Err(bad("not a packed tokenmeter vocabulary"));
     }
     let header_len = r.number()?;
-    let header: Header = serde_json::from_slice(r.take(header_len)?)
+    let header = r.take(header_len)?;
+    super::json::refuse_what_the_crate_panics_on(header)
+        .map_err(|e| Error::Tokenizer(msg!("packed vocabulary: {}", e)))?;
+    let header: Header = serde_json::from_slice(header)
         .map_err(|e| Error::Tokenizer(msg!("packed vocabulary: {}", e.to_string())))?;
 
     // Each ID takes at least one byte.
@@ -317,5 +320,20 @@ mod tests {
         bad_merge.extend_from_slice(&[0xFE, 0xFF, 0x7F]);
         let err = read(&bad_merge).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("does not have"), "{err}");
+        // A merge whose result is the neighbouring ID: not its two pieces joined.
+        let mut start = packed.len() - 1;
+        while start > 0 && packed[start - 1] & 0x80 != 0 {
+            start -= 1;
+        }
+        let step = Reader {
+            bytes: &packed[start..],
+            at: 0,
+        }
+        .number()
+        .expect("the last merge's result step") as u64;
+        let mut neighbour = packed[..start].to_vec();
+        put(&mut neighbour, if step >= 2 { step - 2 } else { step + 2 });
+        let err = read(&neighbour).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("does not make its two pieces"), "{err}");
     }
 }
