@@ -308,6 +308,41 @@ proptest! {
     }
 }
 
+/// A packed vocabulary (what the page downloads) read back, tokenizing within its own tables.
+fn assert_packed_tokenizes(bytes: &[u8], info: &tokenmeter_core::tokenizer::TokenizerInfo) {
+    if let Ok(tok) = tokenmeter_core::tokenizer::TextTokenizer::from_packed(bytes, info.clone()) {
+        for text in [SAMPLE, "", " ", "\u{0}\u{ffff}"] {
+            if let Ok(tokens) = tok.tokenize(text) {
+                for t in tokens {
+                    assert!((t.id as usize) < tok.vocab_size());
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(500))]
+
+    /// A packed vocabulary damaged in transit or by hand: refused with a reason, or a tokenizer
+    /// whose IDs stay in its own tables — never a panic or an allocation sized by a bad count.
+    #[test]
+    fn a_damaged_packed_vocabulary_is_refused_or_loads(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
+        let json = serde_json::to_vec(&tokenizer_json(0, 259, &serde_json::json!({}))).expect("json");
+        let (tok, _) = read_tokenizer_file(&json, "t.json", "file:1").expect("the sample loads");
+        let mut bytes = tok.to_packed().expect("packs");
+        // The header is JSON (its damage is the tokenizer.json tests'); aim at the numbers too.
+        for (at, b) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        assert_packed_tokenizes(&bytes, tok.info());
+    }
+}
+
 #[test]
 fn truncation_and_padding_in_a_file_are_ignored() {
     for extra in [
