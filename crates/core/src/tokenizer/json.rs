@@ -28,47 +28,10 @@ use crate::{msg, Error, Result};
 /// Reads a `tokenizer.json`: a BPE vocabulary directly, anything else by the crate. The error
 /// says why, in the crate's words for what the crate read.
 pub(super) fn read(bytes: &[u8]) -> std::result::Result<Engine, String> {
-    refuse_what_the_crate_panics_on(bytes)?;
+    super::guard::check(bytes)?;
     match read_bpe(bytes) {
         Some(tokenizer) => tokenizer.map_err(|e| e.to_string()),
         None => serde_json::from_slice::<Engine>(bytes).map_err(|e| e.to_string()),
-    }
-}
-
-/// Refuses, with a reason, the two things in a `tokenizer.json` on which the crate's readers
-/// panic instead of answering an error: a JSON syntax error inside the decoder section (its
-/// reader buffers the section and `expect`s it) and a `Precompiled` normalizer whose charsmap does
-/// not parse (read with an `expect`). Checked before the crate reads anything: the whole text's
-/// syntax (a scan that keeps only those two sections: it skips other strings without decoding
-/// their escapes, which reading the decoder into a value does), then every `Precompiled` in the
-/// normalizer. A packed vocabulary's header goes through here too.
-pub(super) fn refuse_what_the_crate_panics_on(bytes: &[u8]) -> std::result::Result<(), String> {
-    #[derive(Deserialize)]
-    struct Sections {
-        normalizer: Option<serde_json::Value>,
-        #[serde(rename = "decoder")]
-        _decoder: Option<serde_json::Value>,
-    }
-    let sections: Sections = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    match sections.normalizer {
-        Some(normalizer) => precompiled_parse(&normalizer),
-        None => Ok(()),
-    }
-}
-
-/// Every `Precompiled` normalizer in a section (alone or inside a `Sequence`) reads.
-fn precompiled_parse(section: &serde_json::Value) -> std::result::Result<(), String> {
-    use serde_json::Value;
-    match section {
-        Value::Object(fields) => {
-            if fields.get("type").and_then(Value::as_str) == Some("Precompiled") {
-                serde_json::from_value::<tokenizers::normalizers::Precompiled>(section.clone())
-                    .map_err(|e| format!("the Precompiled normalizer cannot be read: {e}"))?;
-            }
-            fields.values().try_for_each(precompiled_parse)
-        }
-        Value::Array(items) => items.iter().try_for_each(precompiled_parse),
-        _ => Ok(()),
     }
 }
 
@@ -386,38 +349,6 @@ mod tests {
         let err = read(json.as_bytes()).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("“z”"), "{err}");
         assert!(crate_reader(&json).is_err());
-    }
-
-    /// What the crate's readers would panic on is refused with a reason, whichever reader the
-    /// file goes to (ours for BPE, the crate's for another model).
-    #[test]
-    fn sections_the_crate_would_panic_on_are_refused() {
-        let bpe = file(r#"[["h", "e"]]"#, "false");
-        let word_level = bpe.replace(r#""type": "BPE""#, r#""type": "WordLevel""#);
-        let decoder = r#""decoder": {"type": "ByteLevel""#;
-        let normalizer = r#""normalizer": {"type": "NFC"}"#;
-        let bad_charsmap =
-            r#""normalizer": {"type": "Precompiled", "precompiled_charsmap": "AAAA"}"#;
-        let nested = r#""normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"},
-            {"type": "Precompiled", "precompiled_charsmap": "AAAA"}]}"#;
-        for json in [&bpe, &word_level] {
-            let cases = [
-                // A control character inside the decoder: a syntax error.
-                json.replace(decoder, &format!("{decoder}, \"x\": \"\u{1}\"")),
-                // A lone surrogate escaped inside the decoder.
-                json.replace(decoder, &format!("{decoder}, \"x\": \"\\ud800\"")),
-                // The file ends inside the decoder.
-                json[..json.find(decoder).expect("decoder") + decoder.len()].to_string(),
-                json.replace(normalizer, bad_charsmap),
-                json.replace(normalizer, nested),
-            ];
-            for case in cases {
-                let err = read(case.as_bytes()).map(|_| ()).unwrap_err();
-                assert!(!err.is_empty(), "{case}");
-            }
-        }
-        // The check refuses only what it names: a good file still reads.
-        assert!(read(bpe.as_bytes()).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod byte_level;
 mod engine;
 mod gguf_bpe;
 mod gguf_spm;
+mod guard;
 mod json;
 pub mod merges;
 mod packed;

@@ -126,8 +126,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<Engine> {
     }
     let header_len = r.number()?;
     let header = r.take(header_len)?;
-    super::json::refuse_what_the_crate_panics_on(header)
-        .map_err(|e| Error::Tokenizer(msg!("packed vocabulary: {}", e)))?;
+    super::guard::check(header).map_err(|e| Error::Tokenizer(msg!("packed vocabulary: {}", e)))?;
     let header: Header = serde_json::from_slice(header)
         .map_err(|e| Error::Tokenizer(msg!("packed vocabulary: {}", e.to_string())))?;
 
