@@ -267,17 +267,22 @@ fn tokenizer_extra() -> impl Strategy<Value = serde_json::Value> {
 
 const SAMPLE: &str = "the theory, then 42 — ünïcödé 🙂 <|endoftext|> the";
 
+/// A loaded tokenizer tokenizes any text into IDs its own tables describe.
+fn assert_ids_within_tables(tok: &tokenmeter_core::tokenizer::TextTokenizer) {
+    for text in [SAMPLE, "", " ", "\u{0}\u{ffff}"] {
+        if let Ok(tokens) = tok.tokenize(text) {
+            for t in tokens {
+                assert!((t.id as usize) < tok.vocab_size());
+            }
+        }
+    }
+}
+
 /// A loaded file tokenizes any text into IDs its own tables describe.
 fn assert_tokenizes(bytes: &[u8]) {
     if let Ok((tok, added)) = read_tokenizer_file(bytes, "fuzzed.json", "file:1") {
         assert!(added.entries <= tok.vocab_size());
-        for text in [SAMPLE, "", " ", "\u{0}\u{ffff}"] {
-            if let Ok(tokens) = tok.tokenize(text) {
-                for t in tokens {
-                    assert!((t.id as usize) < tok.vocab_size());
-                }
-            }
-        }
+        assert_ids_within_tables(&tok);
     }
 }
 
@@ -311,13 +316,7 @@ proptest! {
 /// A packed vocabulary (what the page downloads) read back, tokenizing within its own tables.
 fn assert_packed_tokenizes(bytes: &[u8], info: &tokenmeter_core::tokenizer::TokenizerInfo) {
     if let Ok(tok) = tokenmeter_core::tokenizer::TextTokenizer::from_packed(bytes, info.clone()) {
-        for text in [SAMPLE, "", " ", "\u{0}\u{ffff}"] {
-            if let Ok(tokens) = tok.tokenize(text) {
-                for t in tokens {
-                    assert!((t.id as usize) < tok.vocab_size());
-                }
-            }
-        }
+        assert_ids_within_tables(&tok);
     }
 }
 

@@ -11,7 +11,7 @@ use tokenizers::models::{ModelWrapper, TrainerWrapper};
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::PostProcessorWrapper;
-use tokenizers::TokenizerImpl;
+use tokenizers::{AddedToken, TokenizerImpl};
 
 use super::bpe::Bpe;
 
@@ -114,4 +114,25 @@ impl<'de> Deserialize<'de> for Model {
             other => Ok(Model::Other(other)),
         }
     }
+}
+
+/// A pipeline around our BPE model, put together as the crate reads a `tokenizer.json`: the
+/// added tokens last, once the model, normalizer and the rest are in place. Used by both readers
+/// of a vocabulary's lists (`json.rs`, `packed.rs`).
+pub fn assemble(
+    bpe: Bpe,
+    normalizer: Option<NormalizerWrapper>,
+    pre_tokenizer: Option<PreTokenizerWrapper>,
+    post_processor: Option<PostProcessorWrapper>,
+    decoder: Option<DecoderWrapper>,
+    added_tokens: &[AddedToken],
+) -> Engine {
+    let mut engine = Engine::new(Model::Bpe(bpe));
+    engine
+        .with_normalizer(normalizer)
+        .with_pre_tokenizer(pre_tokenizer)
+        .with_post_processor(post_processor)
+        .with_decoder(decoder);
+    engine.add_tokens(added_tokens);
+    engine
 }

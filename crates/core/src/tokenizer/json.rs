@@ -22,7 +22,7 @@ use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::AddedToken;
 
 use super::bpe::{Bpe, Options};
-use super::engine::{Engine, Model};
+use super::engine::{assemble, Engine};
 use crate::{msg, Error, Result};
 
 /// Reads a `tokenizer.json`: a BPE vocabulary directly, anything else by the crate. The error
@@ -155,15 +155,14 @@ fn read_bpe(bytes: &[u8]) -> Option<Result<Engine>> {
         Ok(bpe) => bpe,
         Err(e) => return Some(Err(e)),
     };
-    let mut tokenizer = Engine::new(Model::Bpe(bpe));
-    tokenizer
-        .with_normalizer(parts.normalizer)
-        .with_pre_tokenizer(parts.pre_tokenizer)
-        .with_post_processor(parts.post_processor)
-        .with_decoder(parts.decoder);
-    // As the crate: added after the model, normalizer and the rest are in place.
-    tokenizer.add_tokens(&parts.added_tokens);
-    Some(Ok(tokenizer))
+    Some(Ok(assemble(
+        bpe,
+        parts.normalizer,
+        parts.pre_tokenizer,
+        parts.post_processor,
+        parts.decoder,
+        &parts.added_tokens,
+    )))
 }
 
 impl BpeParts<'_> {
@@ -234,6 +233,7 @@ fn split_pair(line: &str) -> Option<(&str, &str)> {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
+    use super::super::engine::Model;
     use super::*;
 
     fn crate_reader(json: &str) -> tokenizers::Result<tokenizers::Tokenizer> {

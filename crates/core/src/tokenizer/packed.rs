@@ -29,7 +29,7 @@ use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::AddedToken;
 
 use super::bpe::{Bpe, Options};
-use super::engine::{Engine, Model};
+use super::engine::{assemble, Engine, Model};
 use crate::{msg, Error, Result};
 
 const MAGIC: &[u8] = b"tokenmeter vocab 1\n";
@@ -189,15 +189,14 @@ pub(super) fn read(bytes: &[u8]) -> Result<Engine> {
         dropout: m.dropout,
     };
     let bpe = Bpe::from_lists(text, spans, &merges, options)?;
-    let mut engine = Engine::new(Model::Bpe(bpe));
-    engine
-        .with_normalizer(header.normalizer)
-        .with_pre_tokenizer(header.pre_tokenizer)
-        .with_post_processor(header.post_processor)
-        .with_decoder(header.decoder);
-    // As the crate: added after the model, normalizer and the rest are in place.
-    engine.add_tokens(&header.added_tokens);
-    Ok(engine)
+    Ok(assemble(
+        bpe,
+        header.normalizer,
+        header.pre_tokenizer,
+        header.post_processor,
+        header.decoder,
+        &header.added_tokens,
+    ))
 }
 
 fn bad(why: &str) -> Error {
