@@ -225,6 +225,12 @@ pub struct BenchArgs {
     /// The weights' seed with --synthetic.
     #[arg(long, default_value_t = 1, requires = "synthetic")]
     seed: u64,
+    /// With --synthetic, only the first N of SmolLM2's 30 blocks: a quick check of a backend
+    /// (the tests run the GPU path on a CPU-emulated adapter this way). The speeds are then not
+    /// SmolLM2's, and the model's name says so.
+    #[arg(long, default_value_t = 30, requires = "synthetic",
+          value_parser = clap::value_parser!(u16).range(1..=30))]
+    blocks: u16,
 }
 
 pub fn bench(a: BenchArgs, model: Option<PathBuf>) -> Result<String, Msg> {
@@ -235,7 +241,7 @@ pub fn bench(a: BenchArgs, model: Option<PathBuf>) -> Result<String, Msg> {
     };
     let (m, mut engine) = if a.synthetic {
         let tok = data::open_tokenizer_json("smollm2")?;
-        let m = LoadedModel::synthetic(tok, a.seed)?;
+        let m = LoadedModel::synthetic(tok, a.seed, usize::from(a.blocks))?;
         let engine = block_on(Engine::start(Arc::clone(&m.model), a.backend.backend));
         (m, engine)
     } else {

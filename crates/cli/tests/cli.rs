@@ -584,6 +584,10 @@ fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
                 "--synthetic",
                 "--backend",
                 backend,
+                // CI-sized: on llvmpipe (a CPU emulating the GPU) each token through 30 blocks
+                // costs seconds.
+                "--blocks",
+                "2",
                 "--prompt-tokens",
                 "8",
                 "--decode-tokens",
@@ -598,10 +602,28 @@ fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
         assert!(v["model"]
             .as_str()
             .unwrap()
-            .starts_with("synthetic SmolLM2-135M shapes"));
+            .starts_with("synthetic SmolLM2-135M shapes, 2 of 30 blocks"));
         assert_eq!(v["engine"]["kind"], backend, "{}", v["engine"]);
         assert_eq!(v["result"]["generated"].as_array().unwrap().len(), 2);
         assert!(v["decode_tokens_per_s"].as_f64().unwrap() > 0.0);
+    }
+    // SmolLM2 has 30 blocks; --blocks needs --synthetic.
+    for args in [
+        &["bench", "--synthetic", "--blocks", "31"][..],
+        &["bench", "--synthetic", "--blocks", "0"],
+        &["bench", "--blocks", "2"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
+            .args(args)
+            .env("TOKENMETER_MODEL", "/nonexistent/model.gguf")
+            .output()
+            .expect("run tokenmeter");
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--blocks"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -264,3 +264,34 @@ fn columns_answer_each_tokenizer_once_and_name_what_is_wrong() {
         + tokenmeter_core::service::limits::MAX_USER_TOKENIZERS;
     assert_eq!(c.len(), most);
 }
+
+/// The synthetic model for benchmarks without the file: all of SmolLM2's 30 blocks by default,
+/// or the first few for a quick check of a backend, named so; no blocks or more than 30 is
+/// refused with SmolLM2's range.
+#[test]
+fn a_synthetic_model_keeps_the_blocks_asked_for_and_says_so() {
+    let tok = || {
+        let path = root().join("data/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let file = std::fs::File::open(&path).expect("model file");
+        let gguf =
+            tokenmeter_core::gguf::Gguf::read(&mut std::io::BufReader::new(file)).expect("GGUF");
+        tokenmeter_core::tokenizer::TextTokenizer::from_gguf(
+            &gguf,
+            tokenmeter_core::tokenizer::smollm2_info(),
+        )
+        .expect("tokenizer")
+    };
+    let full = LoadedModel::synthetic(tok(), 1, 30).expect("30 blocks");
+    assert_eq!(full.model.config().n_layer, 30);
+    assert!(!full.name.contains("blocks"), "{}", full.name);
+    let short = LoadedModel::synthetic(tok(), 1, 2).expect("2 blocks");
+    assert_eq!(short.model.config().n_layer, 2);
+    assert!(short.name.contains("2 of 30 blocks"), "{}", short.name);
+    for n in [0, 31] {
+        let e = LoadedModel::synthetic(tok(), 1, n).err().expect("refused");
+        assert_eq!(
+            e.to_string(),
+            format!("SmolLM2 has blocks 1 to 30, not {n}")
+        );
+    }
+}

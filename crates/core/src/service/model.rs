@@ -171,9 +171,16 @@ impl LoadedModel {
 
     /// SmolLM2-135M's shapes and formats with weights drawn from `seed`
     /// ([`crate::model::synthetic`]), beside SmolLM2's real `tokenizer`: for benchmarks where the
-    /// model file cannot go. Its scores mean nothing.
-    pub fn synthetic(tokenizer: TextTokenizer, seed: u64) -> Result<Self, Msg> {
-        let model = Model::synthetic(crate::model::synthetic::smollm2_135m(), seed)?;
+    /// model file cannot go. Its scores mean nothing. `blocks` below SmolLM2's 30 keeps only the
+    /// first ones (a quick check of a backend; the name says so, as its speed is not SmolLM2's).
+    pub fn synthetic(tokenizer: TextTokenizer, seed: u64, blocks: usize) -> Result<Self, Msg> {
+        let mut config = crate::model::synthetic::smollm2_135m();
+        let all = config.n_layer;
+        if blocks == 0 || blocks > all {
+            return Err(msg!("SmolLM2 has blocks 1 to {}, not {}", all, blocks));
+        }
+        config.n_layer = blocks;
+        let model = Model::synthetic(config, seed)?;
         if tokenizer.vocab_size() != model.config().vocab_size {
             return Err(msg!(
                 "the tokenizer has {} entries; SmolLM2's shapes need {}",
@@ -182,10 +189,17 @@ impl LoadedModel {
             ));
         }
         Ok(Self {
-            name: format!(
-                "synthetic SmolLM2-135M shapes, seed {seed} ({})",
-                model.formats()
-            ),
+            name: if blocks == all {
+                format!(
+                    "synthetic SmolLM2-135M shapes, seed {seed} ({})",
+                    model.formats()
+                )
+            } else {
+                format!(
+                    "synthetic SmolLM2-135M shapes, {blocks} of {all} blocks, seed {seed} ({})",
+                    model.formats()
+                )
+            },
             model: Arc::new(model),
             tokenizer: Arc::new(tokenizer),
             stop: Vec::new(),
