@@ -89,11 +89,6 @@ impl Bpe {
         merges: &[(S, S)],
         options: Options,
     ) -> Result<Self> {
-        if let Some(p) = options.dropout {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(Error::Tokenizer(msg!("dropout must be between 0 and 1")));
-            }
-        }
         let largest = vocab.values().map(|&id| u64::from(id)).max();
         let size = match largest {
             None => 0,
@@ -144,11 +139,28 @@ impl Bpe {
                 u32::try_from(rank).map_err(|_| Error::Tokenizer(msg!("more merges than IDs")))?;
             table.insert((left, right), (rank, result));
         }
+        Self::assemble(vocab, text, pieces, table, options)
+    }
+
+    /// The model from its checked tables, once its options are checked too: what both readers
+    /// ([`Bpe::new`], [`Bpe::from_lists`]) end with, so that they accept the same options.
+    fn assemble(
+        vocab: AHashMap<String, u32>,
+        text: String,
+        pieces: Vec<Option<(u32, u32)>>,
+        merges: AHashMap<(u32, u32), (u32, u32)>,
+        options: Options,
+    ) -> Result<Self> {
+        if let Some(p) = options.dropout {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::Tokenizer(msg!("dropout must be between 0 and 1")));
+            }
+        }
         Ok(Self {
             vocab,
             text,
             pieces,
-            merges: table,
+            merges,
             options,
             cache: Mutex::new(HashMap::new()),
         })
@@ -210,14 +222,7 @@ impl Bpe {
             }
             table.insert((left, right), (rank, result));
         }
-        Ok(Self {
-            vocab,
-            text,
-            pieces,
-            merges: table,
-            options,
-            cache: Mutex::new(HashMap::new()),
-        })
+        Self::assemble(vocab, text, pieces, table, options)
     }
 
     /// Every merge as (rank, left, right, result), in rank order.
@@ -544,6 +549,10 @@ mod tests {
             dropout: Some(1.5),
             ..Options::default()
         };
-        assert!(Bpe::new::<&str>(vocab, &[], dropout).is_err());
+        assert!(Bpe::new::<&str>(vocab, &[], dropout.clone()).is_err());
+        // The packed reader accepts exactly the same options.
+        let lists = |options| Bpe::from_lists("a".to_string(), vec![Some((0, 1))], &[], options);
+        assert!(lists(Options::default()).is_ok());
+        assert!(lists(dropout).is_err());
     }
 }
