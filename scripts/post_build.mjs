@@ -3,9 +3,12 @@
 //
 // 0a. The full worker once more with relaxed SIMD (`+relaxed-simd`: the Q4_1 dot in one
 //    instruction, exact — see crates/core/src/model/quant/simd128.rs): worker-relaxed.js + its
-//    wasm, built by cargo and wasm-bindgen in target/relaxed (its own flags, its own cache).
-//    worker-loader.js picks it where the browser validates a relaxed-SIMD module, the plain one
-//    elsewhere (or with `&simd=plain`). TOKENMETER_RELAXED=0 skips it (the plain one is used).
+//    wasm, built by cargo and wasm-bindgen. Only the workspace's own crates get the feature
+//    (scripts/relaxed-rustc.sh, cargo's RUSTC_WORKSPACE_WRAPPER): no dependency has a
+//    relaxed-SIMD path, so they are compiled exactly as for Trunk's plain worker and this build
+//    reuses them from target/ (cargo keeps the wrapped crates apart: the wrapper is part of their
+//    file names' hash). worker-loader.js picks it where the browser validates a relaxed-SIMD
+//    module, the plain one elsewhere (or with `&simd=plain`). TOKENMETER_RELAXED=0 skips it.
 // 0b. The full worker a third time, threaded (relaxed SIMD + `+atomics,+bulk-memory,+mutable-globals`:
 //    shared memory, so the forward pass's pool runs on helper Web Workers — crates/core/src/model/pool.rs,
 //    src/worker/pool.rs):
@@ -34,7 +37,7 @@
 //    isolation (COOP/COEP: the threaded worker; without them the page runs one thread).
 //
 // Usage: Trunk runs it with TRUNK_STAGING_DIR set; `node scripts/post_build.mjs DIR` by hand.
-// `node scripts/post_build.mjs --rustflags relaxed|threads` prints a worker build's flags
+// `node scripts/post_build.mjs --rustflags threads` prints the threaded worker build's flags
 // (CARGO_ENCODED_RUSTFLAGS), for `./dev lint` to run clippy on exactly that build.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -43,12 +46,11 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-// The extra workers' flags: those of .cargo/config.toml plus relaxed SIMD; the threaded one
-// also with atomics. Since Rust 1.92, `+atomics` alone no longer makes the memory shared
+// The threaded worker's flags: those of .cargo/config.toml plus relaxed SIMD and atomics (the
+// relaxed worker has Trunk's flags, and relaxed SIMD for the workspace's crates only: 0a). Since Rust 1.92, `+atomics` alone no longer makes the memory shared
 // (rust-lang/rust#147225): the linker is asked for a shared, imported memory, and for the
 // thread-local storage symbols wasm-bindgen's thread support initialises in each instance.
 const RUSTFLAGS = {
-  relaxed: ['-C', 'target-feature=+simd128,+relaxed-simd', '--cfg', 'getrandom_backend="wasm_js"'],
   threads: ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
     ...['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
       '--export=__tls_size', '--export=__tls_align', '--export=__tls_base'].flatMap((a) => ['-C', `link-arg=${a}`]),
@@ -68,18 +70,20 @@ const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * The full worker once more, with its own flags (cargo in target/<target>, its own cache), then
- * wasm-bindgen: <out>.js + <out>_bg.wasm in the staging directory.
+ * The full worker once more, then wasm-bindgen: <out>.js + <out>_bg.wasm in the staging
+ * directory. `target`: its own cargo target directory (under target/) with its own `rustflags`,
+ * or none: Trunk's, with Trunk's flags (.cargo/config.toml), and `env` added.
  */
-async function buildWorker(out, target, rustflags, { toolchain, buildStd = false } = {}) {
-  const targetDir = join(root, 'target', target);
+async function buildWorker(out, { target, rustflags, env = {}, toolchain, buildStd = false }) {
+  const targetDir = target ? join(root, 'target', target) : (process.env.CARGO_TARGET_DIR ?? join(root, 'target'));
   const toolchainArgs = toolchain ? [`+${toolchain}`] : [];
   const buildStdArgs = buildStd ? ['-Z', 'build-std=std,panic_abort'] : [];
-  console.log(`post_build: ${['cargo', ...toolchainArgs, 'build', ...buildStdArgs].join(' ')} --release --bin worker (${out}) in target/${target}`);
+  console.log(`post_build: ${['cargo', ...toolchainArgs, 'build', ...buildStdArgs].join(' ')} --release --bin worker (${out}) in ${targetDir}`);
   await run('cargo', [...toolchainArgs, 'build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown',
     ...buildStdArgs, '--bin', 'worker'], {
     cwd: root, maxBuffer: 1 << 26,
-    env: { ...process.env, CARGO_TARGET_DIR: targetDir, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f'),
+    env: { ...process.env, CARGO_TARGET_DIR: targetDir, ...env,
+      ...(rustflags ? { CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f') } : {}),
       ...(toolchain ? { RUSTUP_TOOLCHAIN: toolchain } : {}) },
   });
   await run('wasm-bindgen', ['--target', 'no-modules', '--no-typescript', '--out-dir', dir, '--out-name', out,
@@ -107,15 +111,15 @@ const jobs = readdirSync(dir).filter((n) => n.endsWith('.wasm')).map(optimizeWas
 // 0a. The relaxed-SIMD worker (the flags of .cargo/config.toml, plus relaxed-simd).
 const relaxed = process.env.TOKENMETER_RELAXED !== '0';
 if (relaxed) {
-  jobs.push(buildWorker('worker-relaxed', 'relaxed', RUSTFLAGS.relaxed)
+  jobs.push(buildWorker('worker-relaxed', { env: { RUSTC_WORKSPACE_WRAPPER: join(root, 'scripts', 'relaxed-rustc.sh') } })
     .then(() => optimizeWasm('worker-relaxed_bg.wasm')));
 }
 
 // 0b. The threaded worker.
 const threads = relaxed && process.env.TOKENMETER_THREADS !== '0';
 if (threads) {
-  jobs.push(buildWorker('worker-threads', 'threads', RUSTFLAGS.threads,
-    { toolchain: process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20', buildStd: true }) // as ./dev's NIGHTLY
+  jobs.push(buildWorker('worker-threads', { target: 'threads', rustflags: RUSTFLAGS.threads,
+    toolchain: process.env.TOKENMETER_NIGHTLY ?? 'nightly-2026-05-20', buildStd: true }) // as ./dev's NIGHTLY
     .then(() => optimizeWasm('worker-threads_bg.wasm')));
 }
 // (Every job ends before a failure is reported: no build is left running.)
