@@ -47,9 +47,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 // The threaded worker's flags: those of .cargo/config.toml plus relaxed SIMD and atomics (the
-// relaxed worker has Trunk's flags, and relaxed SIMD for the workspace's crates only: 0a). Since Rust 1.92, `+atomics` alone no longer makes the memory shared
-// (rust-lang/rust#147225): the linker is asked for a shared, imported memory, and for the
-// thread-local storage symbols wasm-bindgen's thread support initialises in each instance.
+// relaxed worker has Trunk's flags, and relaxed SIMD for the workspace's crates only: 0a).
+// Since Rust 1.92, `+atomics` alone no longer makes the memory shared (rust-lang/rust#147225):
+// the linker is asked for a shared, imported memory, and for the thread-local storage symbols
+// wasm-bindgen's thread support initialises in each instance.
 const RUSTFLAGS = {
   threads: ['-C', 'target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals',
     ...['--shared-memory', '--import-memory', '--max-memory=4294967296', '--export=__wasm_init_tls',
@@ -108,7 +109,7 @@ async function optimizeWasm(name) {
 // minutes off a fresh build (CI), and the files are the same as one after the other.
 const jobs = readdirSync(dir).filter((n) => n.endsWith('.wasm')).map(optimizeWasm);
 
-// 0a. The relaxed-SIMD worker (the flags of .cargo/config.toml, plus relaxed-simd).
+// 0a. The relaxed-SIMD worker (Trunk's flags; relaxed-simd for the workspace's crates).
 const relaxed = process.env.TOKENMETER_RELAXED !== '0';
 if (relaxed) {
   jobs.push(buildWorker('worker-relaxed', { env: { RUSTC_WORKSPACE_WRAPPER: join(root, 'scripts', 'relaxed-rustc.sh') } })

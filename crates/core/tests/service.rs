@@ -270,11 +270,11 @@ fn columns_answer_each_tokenizer_once_and_name_what_is_wrong() {
 /// refused with SmolLM2's range.
 #[test]
 fn a_synthetic_model_keeps_the_blocks_asked_for_and_says_so() {
+    // SmolLM2's tokenizer from the file's metadata, read once (each model takes its own).
+    let path = root().join("data/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let file = std::fs::File::open(&path).expect("model file");
+    let gguf = tokenmeter_core::gguf::Gguf::read(&mut std::io::BufReader::new(file)).expect("GGUF");
     let tok = || {
-        let path = root().join("data/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-        let file = std::fs::File::open(&path).expect("model file");
-        let gguf =
-            tokenmeter_core::gguf::Gguf::read(&mut std::io::BufReader::new(file)).expect("GGUF");
         tokenmeter_core::tokenizer::TextTokenizer::from_gguf(
             &gguf,
             tokenmeter_core::tokenizer::smollm2_info(),

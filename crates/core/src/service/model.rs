@@ -180,6 +180,11 @@ impl LoadedModel {
             return Err(msg!("SmolLM2 has blocks 1 to {}, not {}", all, blocks));
         }
         config.n_layer = blocks;
+        let depth = if blocks == all {
+            String::new()
+        } else {
+            format!("{blocks} of {all} blocks, ")
+        };
         let model = Model::synthetic(config, seed)?;
         if tokenizer.vocab_size() != model.config().vocab_size {
             return Err(msg!(
@@ -189,17 +194,10 @@ impl LoadedModel {
             ));
         }
         Ok(Self {
-            name: if blocks == all {
-                format!(
-                    "synthetic SmolLM2-135M shapes, seed {seed} ({})",
-                    model.formats()
-                )
-            } else {
-                format!(
-                    "synthetic SmolLM2-135M shapes, {blocks} of {all} blocks, seed {seed} ({})",
-                    model.formats()
-                )
-            },
+            name: format!(
+                "synthetic SmolLM2-135M shapes, {depth}seed {seed} ({})",
+                model.formats()
+            ),
             model: Arc::new(model),
             tokenizer: Arc::new(tokenizer),
             stop: Vec::new(),
