@@ -27,7 +27,7 @@ const FULL = RELAXED[0] && self.tokenmeterRelaxedSimd
 const SHELL = ['./', 'embed.html', `worker-loader.js?build=${BUILD}`, ...FULL, 'wasm-features.js',
   `worker-loader.js?build=${BUILD}&role=tokens`, '__TOKENS__', '__TOKENS_WASM__', '__BOOT__',
   'register-sw.js', 'prices/prices.json.gz', 'vocab/smollm2.vocab.gz', 'vocab/o200k_base.vocab.gz',
-  'vocab/llama3.vocab.gz', 'exercises/index.toml'];
+  'vocab/llama3.vocab.gz', 'exercises/index.json'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

@@ -1,13 +1,11 @@
 //! The interface's language. English strings are written in the code, where they are used, and
 //! are the keys; every other language is one file, `i18n/<code>.toml`, mapping each English string
-//! to its translation (placeholders `{}` in the same order). A third language is one more file
-//! and one line in [`Lang`]. A string missing from a file shows in English.
+//! to its translation (placeholders `{}` in the same order), compiled into the page as a sorted
+//! table by `build.rs`. A third language is one more file, one entry in `build.rs`'s `LANGS` and
+//! one line in [`Lang`]. A string missing from a file shows in English.
 //!
 //! Messages computed by the core and the workers (errors, cost notes, physics sources) stay in
 //! English for now.
-
-use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use leptos::prelude::*;
 use tokenmeter_core::Msg;
@@ -43,32 +41,33 @@ impl Lang {
         Lang::ALL.into_iter().find(|l| l.code() == code)
     }
 
-    fn catalog(self) -> Option<&'static HashMap<String, String>> {
-        static ES: LazyLock<HashMap<String, String>> =
-            LazyLock::new(|| parse(include_str!("../../i18n/es.toml")));
+    /// The language's (English, translation) pairs, sorted by the English string.
+    fn catalog(self) -> &'static [(&'static str, &'static str)] {
+        static ES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/i18n_es.rs"));
         match self {
-            Lang::En => None,
-            Lang::Es => Some(&ES),
+            Lang::En => &[],
+            Lang::Es => ES,
         }
     }
-}
 
-fn parse(text: &str) -> HashMap<String, String> {
-    toml::from_str(text).unwrap_or_default()
+    /// The translation of `en`, if the language's file has one.
+    fn lookup(self, en: &str) -> Option<&'static str> {
+        let catalog = self.catalog();
+        catalog
+            .binary_search_by(|(key, _)| (*key).cmp(en))
+            .ok()
+            .map(|i| catalog[i].1)
+    }
 }
 
 /// `en` in `lang`.
 pub fn t(lang: Lang, en: &'static str) -> &'static str {
-    lang.catalog()
-        .and_then(|c| c.get(en))
-        .map_or(en, String::as_str)
+    lang.lookup(en).unwrap_or(en)
 }
 
 /// `en` (any string, such as a message key from the core) in `lang`.
 pub fn t_str(lang: Lang, en: &str) -> String {
-    lang.catalog()
-        .and_then(|c| c.get(en))
-        .map_or_else(|| en.to_string(), String::clone)
+    lang.lookup(en).unwrap_or(en).to_string()
 }
 
 /// A message from the core or a worker, in `lang` (its arguments translated too when they are
@@ -211,10 +210,30 @@ mod tests {
         }
     }
 
-    fn spanish() -> HashMap<String, String> {
-        let es = parse(include_str!("../../i18n/es.toml"));
-        assert!(!es.is_empty(), "i18n/es.toml parses");
+    fn spanish() -> std::collections::HashMap<&'static str, &'static str> {
+        let es: std::collections::HashMap<_, _> = Lang::Es.catalog().iter().copied().collect();
+        assert!(
+            es.len() > 300,
+            "i18n/es.toml compiled into {} entries",
+            es.len()
+        );
         es
+    }
+
+    /// `build.rs` sorts the table the page searches; every entry is found, and nothing else is.
+    #[test]
+    fn every_translation_is_found_by_its_english_string() {
+        let catalog = Lang::Es.catalog();
+        assert!(
+            catalog.windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted, no duplicates"
+        );
+        for &(en, es) in catalog {
+            assert_eq!(t_str(Lang::Es, en), es);
+        }
+        assert_eq!(t(Lang::Es, "Your text"), "Tu texto");
+        assert_eq!(t(Lang::Es, "no such string"), "no such string");
+        assert_eq!(t(Lang::En, "Your text"), "Your text");
     }
 
     /// Every sentence the page can show — its own strings and the messages of the core, the GPU
@@ -233,7 +252,7 @@ mod tests {
             let src = std::fs::read_to_string(path).expect("source");
             for en in shown_literals(&src).into_iter().filter(|s| is_language(s)) {
                 seen += 1;
-                match es.get(&en) {
+                match es.get(en.as_str()) {
                     None => missing.push(format!("{}: {en:?}", path.display())),
                     Some(tr) if tr.matches("{}").count() != en.matches("{}").count() => {
                         missing.push(format!("placeholders differ: {en:?}"))
@@ -278,7 +297,7 @@ mod tests {
         shown.push(physics::DEFAULT_SOURCES.to_string());
         let missing: Vec<&String> = shown
             .iter()
-            .filter(|s| is_language(s) && !es.contains_key(*s))
+            .filter(|s| is_language(s) && !es.contains_key(s.as_str()))
             .collect();
         assert!(missing.is_empty(), "not in i18n/es.toml: {missing:#?}");
     }

@@ -403,22 +403,20 @@ async fn tokenize_batch(role: Rc<Tokens>, tokenizer: String, texts: Vec<String>)
     post(&msg);
 }
 
-/// Fetches and checks the exercise sets listed in `exercises/index.toml`.
+/// Fetches and checks the exercise sets listed in `exercises/index.json` (`cargo xtask data`
+/// writes them from `exercises/*.toml`).
 async fn load_exercises() -> Result<Vec<ExerciseSet>, Msg> {
     const MAX: u64 = 4_000_000;
-    let text = |bytes: Vec<u8>| {
-        String::from_utf8(bytes).map_err(|_| msg!("an exercise file is not UTF-8 text"))
-    };
-    let index = net::fetch_bytes("exercises/index.toml", &mut |_, _| {}, MAX)
+    let index = net::fetch_bytes("exercises/index.json", &mut |_, _| {}, MAX)
         .await
         .map_err(|e| msg!("could not download the exercises: {}", e))?;
-    let index = Index::parse(&text(index)?)?;
+    let index = Index::from_json(&index)?;
     let mut sets = Vec::new();
     for id in &index.sets {
-        let bytes = net::fetch_bytes(&format!("exercises/{id}.toml"), &mut |_, _| {}, MAX)
+        let bytes = net::fetch_bytes(&format!("exercises/{id}.json"), &mut |_, _| {}, MAX)
             .await
             .map_err(|e| msg!("could not download the exercise set {}: {}", id, e))?;
-        sets.push(ExerciseSet::parse(&text(bytes)?)?);
+        sets.push(ExerciseSet::from_json(&bytes)?);
     }
     Ok(sets)
 }

@@ -1,4 +1,4 @@
-// Workshop exercises, loaded from exercises/*.toml: every shipped exercise opens in its starting
+// Workshop exercises, loaded from exercises/*.toml (served as JSON): every shipped exercise opens in its starting
 // state (not yet solved), and typing its sample answer (and choosing its head, for the attention
 // exercise) makes the page check it as done — with the real tokenizers, model and prices in the
 // browser, the logit lens, attention and merge paths included. The instructor view lists them all, and the

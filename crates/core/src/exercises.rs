@@ -1,5 +1,7 @@
 //! Workshop exercises as data: each set is a TOML file in `exercises/` (listed in
-//! `exercises/index.toml`), so an instructor adds one without touching Rust. An exercise has a
+//! `exercises/index.toml`), so an instructor adds one without touching Rust. `cargo xtask data`
+//! checks each and writes it as JSON for the page (`data/exercises/`, served as `exercises/`):
+//! the page reads JSON, which it reads anyway, and carries no TOML parser. An exercise has a
 //! prompt, a hint and a sample answer in each language, a starting state for the page, and a
 //! **goal** the page checks live against what it already computes: token counts per tokenizer,
 //! the model's next-token distribution, the price of the text.
@@ -358,18 +360,39 @@ pub struct Index {
 }
 
 impl Index {
+    /// `exercises/index.toml` (natively: tests and `cargo xtask data`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn parse(toml_text: &str) -> Result<Self> {
         toml::from_str(toml_text)
             .map_err(|e| Error::Invalid(msg!("exercises/index.toml: {}", e.to_string())))
+    }
+
+    /// The page's `exercises/index.json`.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        serde_json::from_slice(json)
+            .map_err(|e| Error::Invalid(msg!("exercises/index.json: {}", e.to_string())))
     }
 }
 
 impl ExerciseSet {
     /// Reads a set and checks it is usable: unique ids, a non-empty goal, counted tokenizers
-    /// shown at the start.
+    /// shown at the start (natively: tests and `cargo xtask data`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn parse(toml_text: &str) -> Result<Self> {
-        let set: ExerciseSet = toml::from_str(toml_text)
-            .map_err(|e| Error::Invalid(msg!("exercise set: {}", e.to_string())))?;
+        toml::from_str::<ExerciseSet>(toml_text)
+            .map_err(|e| Error::Invalid(msg!("exercise set: {}", e.to_string())))?
+            .checked()
+    }
+
+    /// A set as the page reads it (`cargo xtask data` writes it from the TOML), checked again.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        serde_json::from_slice::<ExerciseSet>(json)
+            .map_err(|e| Error::Invalid(msg!("exercise set: {}", e.to_string())))?
+            .checked()
+    }
+
+    fn checked(self) -> Result<Self> {
+        let set = self;
         let bad = |m: String| Err(Error::Invalid(msg!("exercise set '{}': {}", &set.id, m)));
         for (i, e) in set.exercises.iter().enumerate() {
             if set.exercises[..i].iter().any(|o| o.id == e.id) {
@@ -488,5 +511,24 @@ goal = { one_word = true, counts = [{ tokenizer = "o200k_base", max = 1 }, { tok
         let typo = SET.replace("one_word", "one_wrd");
         assert!(ExerciseSet::parse(&typo).is_err());
         assert!(ExerciseSet::parse("not toml [").is_err());
+    }
+
+    /// The page's JSON form reads back as the very set, and is checked as the TOML is.
+    #[test]
+    fn the_json_form_is_the_same_set_and_checked_again() {
+        let set = ExerciseSet::parse(SET).expect("valid");
+        let json = serde_json::to_vec(&set).expect("json");
+        assert_eq!(ExerciseSet::from_json(&json).expect("reads back"), set);
+        let mut dup = set.clone();
+        dup.exercises.push(set.exercises[0].clone());
+        let json = serde_json::to_vec(&dup).expect("json");
+        assert!(ExerciseSet::from_json(&json)
+            .unwrap_err()
+            .to_string()
+            .contains("two exercises"));
+        assert!(ExerciseSet::from_json(b"{").is_err());
+        let index = Index::parse(r#"sets = ["seed", "more"]"#).expect("index");
+        let json = serde_json::to_vec(&index).expect("json");
+        assert_eq!(Index::from_json(&json).expect("reads back"), index);
     }
 }
