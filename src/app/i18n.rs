@@ -220,6 +220,18 @@ mod tests {
         es
     }
 
+    /// `build.rs` reads each file (without a TOML library) as a TOML parser does.
+    #[test]
+    fn the_compiled_table_is_the_file_as_toml_reads_it() {
+        let toml: std::collections::BTreeMap<String, String> =
+            toml::from_str(include_str!("../../i18n/es.toml")).expect("i18n/es.toml is TOML");
+        let compiled: Vec<(&str, &str)> = toml
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(compiled, Lang::Es.catalog());
+    }
+
     /// `build.rs` sorts the table the page searches; every entry is found, and nothing else is.
     #[test]
     fn every_translation_is_found_by_its_english_string() {
