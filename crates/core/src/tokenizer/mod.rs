@@ -14,7 +14,10 @@ mod guard;
 mod json;
 pub mod merges;
 mod packed;
+pub mod pattern;
+mod pre_tokenizer;
 pub mod registry;
+mod unicode;
 
 use std::collections::HashMap;
 

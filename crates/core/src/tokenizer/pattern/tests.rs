@@ -1,0 +1,230 @@
+use super::*;
+use crate::splitmix::SplitMix;
+use tokenizers::utils::SysRegex;
+
+/// The split patterns of the shipped tokenizers (and GPT-2's, inside the ByteLevel
+/// pre-tokenizer of SmolLM2 and claude-legacy).
+const SHIPPED: [&str; 8] = [
+    // GPT-2 (ByteLevel's own)
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+    // cl100k_base, Llama 3
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+    // o200k_base, o200k_harmony
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+    // Mistral Nemo
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+    // Qwen 2.5, Qwen 3
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+    // DeepSeek V3's three
+    r"\p{N}{1,3}",
+    "[\u{4e00}-\u{9fa5}\u{3040}-\u{309f}\u{30a0}-\u{30ff}]+",
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+];
+
+fn matches(pattern: &str, text: &str) -> Vec<String> {
+    Pattern::new(pattern)
+        .expect("supported")
+        .find_iter(text)
+        .expect("in time")
+        .into_iter()
+        .map(|(a, b)| text[a..b].to_string())
+        .collect()
+}
+
+fn reference(re: &SysRegex, text: &str) -> Vec<(usize, usize)> {
+    re.find_iter(text).collect()
+}
+
+#[test]
+fn backtracking_semantics() {
+    // Alternatives in order, not the longest.
+    assert_eq!(matches("a|ab", "ab"), ["a"]);
+    // Greedy, giving back what the rest needs.
+    assert_eq!(matches("a+ab", "aaab"), ["aaab"]);
+    assert_eq!(matches(r"\s+(?!\S)|\s+", "a   b"), ["  ", " "]);
+    assert_eq!(matches(r"\s+(?!\S)|\s+", "a   "), ["   "]);
+    assert_eq!(matches(r"x(?=y)", "xz xy"), ["x"]);
+    assert_eq!(matches(r"\p{N}{1,3}", "1234567"), ["123", "456", "7"]);
+    assert_eq!(matches(r"(?:ab){2}", "abababab"), ["abab", "abab"]);
+    assert_eq!(matches(r"(?i:'s|'t)", "'S 't 'ſ 'x"), ["'S", "'t", "'ſ"]);
+    assert_eq!(
+        matches(r"[^\r\n\p{L}\p{N}]?\p{L}+", " héllo,wörld"),
+        [" héllo", ",wörld"]
+    );
+    assert_eq!(matches(r"[\x{41}-\x{43}\-]+", "ABD-C"), ["AB", "-C"]);
+    assert_eq!(matches(r"\u00e9|\U0001F600", "é😀"), ["é", "😀"]);
+    assert_eq!(matches(r"[]a]+", "]a]b"), ["]a]"]);
+    assert_eq!(matches(r"[a-]+", "-a-"), ["-a-"]);
+    assert_eq!(matches(r".+", "ab\ncd"), ["ab", "cd"]);
+    assert_eq!(matches(r"\d+", "a٣4"), ["٣4"]);
+    assert_eq!(matches(r"[\P{L}\P{N}]+", "a1-"), ["a1-"]);
+    assert_eq!(matches(r"\PL+", "ab12cd"), ["12"]);
+}
+
+#[test]
+fn what_it_leaves_to_another_engine() {
+    for p in [
+        r"^a",
+        r"a$",
+        r"\w+",
+        r"\bx",
+        r"\p{Han}",
+        r"a*?",
+        r"a++",
+        r"(?<=a)b",
+        r"(?i)a",
+        r"(?i:é)",
+        r"(?i:[a-z])",
+        r"(?i:\p{Lu})",
+        r"(?:ab)+",
+        r"[[:alpha:]]",
+        r"[a&&b]",
+        r"a*",
+        r"(?!x)",
+        r"(a",
+        r"a)",
+        r"[ab",
+        r"[z-a]",
+        r"a{2,1}",
+        r"\p{L",
+    ] {
+        assert!(Pattern::new(p).is_err(), "{p} should be left to the crate");
+    }
+    for p in SHIPPED {
+        Pattern::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    }
+}
+
+/// Text drawn from characters that sit on the patterns' edges: letters of every case class,
+/// marks, digits of several scripts, punctuation, symbols, every kind of white space, CJK and
+/// kana (DeepSeek's ranges and their neighbours), apostrophes and their look-alikes.
+fn random_text(rng: &mut SplitMix, len: usize) -> String {
+    const POOL: &[char] = &[
+        'a',
+        'Z',
+        's',
+        'S',
+        't',
+        'd',
+        'ſ',
+        'K',
+        'é',
+        'É',
+        'ß',
+        'ǅ',
+        'ʰ',
+        '中',
+        'ぁ',
+        'ア',
+        'ー',
+        '\u{4DFF}',
+        '\u{9FA6}',
+        '\u{301}',
+        '\u{903}',
+        '0',
+        '9',
+        '٣',
+        'Ⅻ',
+        '½',
+        '\'',
+        '’',
+        '"',
+        ',',
+        '.',
+        '-',
+        '/',
+        '!',
+        '¿',
+        '$',
+        '€',
+        '+',
+        '😀',
+        '\u{200D}',
+        '\u{FE0F}',
+        ' ',
+        ' ',
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '\u{A0}',
+        '\u{2028}',
+        '\u{3000}',
+        '\u{85}',
+        '\u{B}',
+        '\u{200B}',
+        '\0',
+        '\u{E000}',
+        '\u{10FFFF}',
+        '_',
+        '`',
+        '[',
+        ']',
+        '\\',
+        'm',
+        'l',
+        'v',
+        'e',
+        'r',
+    ];
+    (0..len)
+        .map(|_| POOL[(rng.next_u64() % POOL.len() as u64) as usize])
+        .collect()
+}
+
+/// The same matches as fancy-regex (the engine of the `tokenizers` crate and tiktoken) on random
+/// text and on the parity corpus, for every shipped pattern.
+#[test]
+fn same_matches_as_fancy_regex_on_the_shipped_patterns() {
+    let corpus_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/parity/corpus.json");
+    let corpus: Vec<String> = std::fs::read(corpus_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .expect("data/parity/corpus.json (run ./dev setup)");
+    let mut rng = SplitMix(7);
+    let random: Vec<String> = (0..3000)
+        .map(|i| random_text(&mut rng, 1 + i % 40))
+        .collect();
+    for p in SHIPPED {
+        let ours = Pattern::new(p).expect("supported");
+        let theirs = SysRegex::new(p).expect("fancy-regex reads it");
+        for text in corpus.iter().chain(&random) {
+            assert_eq!(
+                ours.find_iter(text).expect("in time"),
+                reference(&theirs, text),
+                "{p} on {text:?}"
+            );
+        }
+    }
+}
+
+/// The shipped patterns stay far below the step limit, even on long runs of one kind.
+#[test]
+fn shipped_patterns_take_few_steps_per_byte() {
+    let mut rng = SplitMix(11);
+    let mut texts: Vec<String> = (0..200).map(|_| random_text(&mut rng, 400)).collect();
+    for run in ["A", "a", "中", " ", "\n", "1", "!", "\u{301}", "ǅ", " \n"] {
+        texts.push(run.repeat(5000));
+        texts.push(format!("{}x", run.repeat(5000)));
+    }
+    for p in SHIPPED {
+        let pattern = Pattern::new(p).expect("supported");
+        let worst = texts
+            .iter()
+            .map(|t| pattern.steps(t) as f64 / t.len() as f64)
+            .fold(0.0, f64::max);
+        assert!(worst < 32.0, "{p}: {worst:.1} steps per byte");
+    }
+}
+
+/// A pattern that backtracks without end gives up with an error, and soon.
+#[test]
+fn runaway_backtracking_gives_up() {
+    let p = Pattern::new(r"\p{L}*\p{L}*\p{L}*\p{L}*x").expect("supported");
+    let text = "a".repeat(20_000);
+    let started = std::time::Instant::now();
+    assert_eq!(p.find_iter(&text), Err(TooSlow));
+    assert!(started.elapsed().as_secs() < 10);
+    // Short text is fine.
+    assert_eq!(p.find_iter("aax").expect("in time"), [(0, 3)]);
+}

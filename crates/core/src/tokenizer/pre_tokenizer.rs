@@ -1,0 +1,186 @@
+//! The pre-tokenizer: the steps a file names, in its order, with every split by a pattern —
+//! a `Split` step's regex or string, and GPT-2's regex inside a `ByteLevel` step — matched by
+//! our own [`Pattern`] instead of the `tokenizers` crate's regex engine. Other steps (`Digits`,
+//! `Metaspace`, …) and any pattern our matcher leaves aside stay the crate's. The file's own
+//! description is kept and written back unchanged.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::split::SplitPattern;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::{Offsets, PreTokenizedString, SplitDelimiterBehavior};
+
+use super::pattern::{Pattern, STEPS_PER_BYTE};
+
+/// GPT-2's split, which the `ByteLevel` step applies when its `use_regex` is on (the default).
+pub const GPT2_SPLIT: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+/// A pre-tokenizer as a file describes it, run as [`Step`]s.
+#[derive(Clone)]
+pub struct PreTokenizer {
+    file: PreTokenizerWrapper,
+    steps: Vec<Step>,
+}
+
+#[derive(Clone)]
+enum Step {
+    /// A `Split` step: pieces at the pattern's matches.
+    Split {
+        pattern: Pattern,
+        behavior: SplitDelimiterBehavior,
+        invert: bool,
+    },
+    /// A `ByteLevel` step: a space in front of the text if asked, GPT-2's split, then each byte
+    /// as one character of GPT-2's alphabet (that last part is the crate's, with no regex).
+    ByteLevel {
+        add_prefix_space: bool,
+        split: Pattern,
+        bytes: ByteLevel,
+    },
+    /// A step without a pattern, or one ours does not read.
+    Crate(PreTokenizerWrapper),
+}
+
+impl From<PreTokenizerWrapper> for PreTokenizer {
+    fn from(file: PreTokenizerWrapper) -> Self {
+        let mut steps = Vec::new();
+        flatten(&file, &mut steps);
+        PreTokenizer { file, steps }
+    }
+}
+
+/// The steps of `wrapper` in order (a `Sequence` is its parts, each in turn).
+fn flatten(wrapper: &PreTokenizerWrapper, steps: &mut Vec<Step>) {
+    let ours = match wrapper {
+        PreTokenizerWrapper::Sequence(seq) => {
+            for part in seq.as_ref() {
+                flatten(part, steps);
+            }
+            return;
+        }
+        PreTokenizerWrapper::Split(split) => {
+            let pattern = match &split.pattern {
+                SplitPattern::Regex(re) => Pattern::new(re),
+                SplitPattern::String(s) => Pattern::new(&escape(s)),
+            };
+            pattern.ok().map(|pattern| Step::Split {
+                pattern,
+                behavior: split.behavior,
+                invert: split.invert,
+            })
+        }
+        PreTokenizerWrapper::ByteLevel(b) if b.use_regex => {
+            Pattern::new(GPT2_SPLIT).ok().map(|split| Step::ByteLevel {
+                add_prefix_space: b.add_prefix_space,
+                split,
+                bytes: ByteLevel::new(false, b.trim_offsets, false),
+            })
+        }
+        _ => None,
+    };
+    steps.push(ours.unwrap_or_else(|| Step::Crate(wrapper.clone())));
+}
+
+/// A literal string as a pattern (what the crate's `regex::escape` does for a string split).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl tokenizers::PreTokenizer for PreTokenizer {
+    fn pre_tokenize(&self, pretokenized: &mut PreTokenizedString) -> tokenizers::Result<()> {
+        for step in &self.steps {
+            match step {
+                Step::Split {
+                    pattern,
+                    behavior,
+                    invert,
+                } => pretokenized.split(|_, normalized| {
+                    normalized.split(Matches(pattern, *invert), *behavior)
+                })?,
+                Step::ByteLevel {
+                    add_prefix_space,
+                    split,
+                    bytes,
+                } => {
+                    pretokenized.split(|_, mut normalized| {
+                        if *add_prefix_space && !normalized.get().starts_with(' ') {
+                            normalized.prepend(" ");
+                        }
+                        normalized.split(Matches(split, false), SplitDelimiterBehavior::Isolated)
+                    })?;
+                    bytes.pre_tokenize(pretokenized)?;
+                }
+                Step::Crate(wrapper) => wrapper.pre_tokenize(pretokenized)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Our matches in the form the crate's splitting wants: the whole text in order, each part
+/// marked as a match or not (the reverse with `invert`, as the crate's `Invert`).
+struct Matches<'p>(&'p Pattern, bool);
+
+impl tokenizers::tokenizer::pattern::Pattern for Matches<'_> {
+    fn find_matches(&self, inside: &str) -> tokenizers::Result<Vec<(Offsets, bool)>> {
+        let Matches(pattern, invert) = *self;
+        if inside.is_empty() {
+            return Ok(vec![((0, 0), invert)]);
+        }
+        let found = pattern.find_iter(inside).map_err(|_| {
+            format!(
+                "the tokenizer's split pattern needs more than {STEPS_PER_BYTE} steps per byte \
+                 on this text; it gives up rather than run on"
+            )
+        })?;
+        let mut parts = Vec::with_capacity(2 * found.len() + 1);
+        let mut prev = 0;
+        for (start, end) in found {
+            if prev != start {
+                parts.push(((prev, start), invert));
+            }
+            parts.push(((start, end), !invert));
+            prev = end;
+        }
+        if prev != inside.len() {
+            parts.push(((prev, inside.len()), invert));
+        }
+        Ok(parts)
+    }
+}
+
+impl Serialize for PreTokenizer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.file.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PreTokenizer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PreTokenizerWrapper::deserialize(d).map(PreTokenizer::from)
+    }
+}
+
+#[cfg(test)]
+impl PreTokenizer {
+    /// Whether every pattern of the file is matched by our own code.
+    pub fn all_patterns_ours(&self) -> bool {
+        self.steps.iter().all(|s| match s {
+            Step::Crate(w) => {
+                !matches!(
+                    w,
+                    PreTokenizerWrapper::Split(_) | PreTokenizerWrapper::ByteLevel(_)
+                ) || matches!(w, PreTokenizerWrapper::ByteLevel(b) if !b.use_regex)
+            }
+            _ => true,
+        })
+    }
+}
