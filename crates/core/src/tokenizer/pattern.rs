@@ -14,15 +14,18 @@
 //! unbounded repetition of a group, a pattern that can match nothing — is [`Unsupported`], and
 //! the caller keeps the `tokenizers` crate's engine for that file.
 //!
-//! Work is bounded: a search gives up after [`STEPS_PER_BYTE`] steps per byte of text (the
-//! shipped patterns need about 10), with an error instead of an answer.
+//! Work is bounded: a search gives up, with an error instead of an answer, after
+//! [`Pattern::steps_per_byte`] steps per byte of text: 256 plus 4 per node of the pattern (a long
+//! list of alternatives is tried one by one), where the shipped patterns need fewer than 32.
 
 use std::fmt;
 
 use super::unicode::{self, Categories};
 
-/// The most steps a search may take per byte of text (plus [`STEPS_MIN`]).
-pub const STEPS_PER_BYTE: u64 = 256;
+/// The most steps a search may take per byte of text: this, plus [`STEPS_PER_NODE`] for each node
+/// of the pattern, plus [`STEPS_MIN`] in all.
+const STEPS_PER_BYTE: u64 = 256;
+const STEPS_PER_NODE: u64 = 4;
 const STEPS_MIN: u64 = 100_000;
 /// Longest pattern, deepest nesting and largest bounded repetition of a group we take on.
 const MAX_PATTERN: usize = 20_000;
@@ -51,6 +54,8 @@ pub struct Pattern {
     /// The one character node every match starts with, if there is one (`\p{N}` of
     /// `\p{N}{1,3}`): the search skips positions it does not take without trying the rest.
     first: Option<Node>,
+    /// The step budget per byte of text.
+    steps_per_byte: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +120,15 @@ impl Node {
         }
     }
 
+    /// How many nodes the pattern has.
+    fn size(&self) -> u64 {
+        1 + match self {
+            Node::Char(_) | Node::Set(_) => 0,
+            Node::Concat(items) | Node::Alt(items) => items.iter().map(Node::size).sum(),
+            Node::Repeat { node, .. } | Node::Ahead { node, .. } => node.size(),
+        }
+    }
+
     /// The fewest bytes a match can take (0: the node can match nothing).
     fn min_len(&self) -> usize {
         match self {
@@ -147,7 +161,17 @@ impl Pattern {
             return Err(Unsupported("it can match the empty string".into()));
         }
         let first = root.first().cloned();
-        Ok(Pattern { root, first })
+        let steps_per_byte = STEPS_PER_BYTE + STEPS_PER_NODE * root.size();
+        Ok(Pattern {
+            root,
+            first,
+            steps_per_byte,
+        })
+    }
+
+    /// The most steps a search may take per byte of text before it gives up.
+    pub fn steps_per_byte(&self) -> u64 {
+        self.steps_per_byte
     }
 
     /// Every match in `text`, left to right, as byte ranges: at each position the match the
@@ -157,7 +181,7 @@ impl Pattern {
         let mut run = Run {
             text,
             steps: 0,
-            limit: STEPS_MIN + STEPS_PER_BYTE * text.len() as u64,
+            limit: STEPS_MIN + self.steps_per_byte * text.len() as u64,
         };
         let mut out = Vec::new();
         let mut pos = 0;

@@ -10,7 +10,7 @@ use tokenizers::pre_tokenizers::split::SplitPattern;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{Offsets, PreTokenizedString, SplitDelimiterBehavior};
 
-use super::pattern::{Pattern, STEPS_PER_BYTE};
+use super::pattern::Pattern;
 
 /// GPT-2's split, which the `ByteLevel` step applies when its `use_regex` is on (the default).
 pub const GPT2_SPLIT: &str =
@@ -137,8 +137,9 @@ impl tokenizers::tokenizer::pattern::Pattern for Matches<'_> {
         }
         let found = pattern.find_iter(inside).map_err(|_| {
             format!(
-                "the tokenizer's split pattern needs more than {STEPS_PER_BYTE} steps per byte \
-                 on this text; it gives up rather than run on"
+                "the tokenizer's split pattern needs more than {} steps per byte on this text; \
+                 it gives up rather than run on",
+                pattern.steps_per_byte()
             )
         })?;
         let mut parts = Vec::with_capacity(2 * found.len() + 1);

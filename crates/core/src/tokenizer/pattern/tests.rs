@@ -228,3 +228,18 @@ fn runaway_backtracking_gives_up() {
     // Short text is fine.
     assert_eq!(p.find_iter("aax").expect("in time"), [(0, 3)]);
 }
+
+/// A long list of alternatives (a word list) is tried one by one at every position; the budget
+/// grows with the pattern, so it is not taken for a runaway.
+#[test]
+fn a_word_list_pattern_is_not_a_runaway() {
+    let words: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
+    let p = Pattern::new(&words.join("|")).expect("supported");
+    let text = "w999 ".repeat(20_000);
+    let found = p.find_iter(&text).expect("in time");
+    assert_eq!(found.len(), 20_000);
+    // The first alternative that matches ("w9"), not the longest, as fancy-regex has it.
+    assert_eq!(found[1], (5, 7));
+    let re = SysRegex::new(&words.join("|")).expect("fancy-regex reads it");
+    assert_eq!(found[..100], reference(&re, &text[..500]));
+}
