@@ -11,7 +11,8 @@
 //! categories: `L`, `Lu`, `Letter`, …), `\s` `\S` `\d` `\D`, escapes (`\r`, `\x{…}`, `\-`, …),
 //! groups `(…)` `(?:…)` `(?i:…)` (ASCII letters only), lookahead `(?=…)` `(?!…)`, and `?` `*` `+`
 //! `{m,n}` (greedy). Anything else — anchors, `\w`, scripts, lazy repetition, lookbehind,
-//! unbounded repetition of a group, a pattern that can match nothing — is [`Unsupported`], and
+//! unbounded repetition of a group or one with a repetition inside, a pattern that can match
+//! nothing — is [`Unsupported`], and
 //! the caller keeps the `tokenizers` crate's engine for that file.
 //!
 //! Work is bounded: a search gives up, with an error instead of an answer, after
@@ -117,6 +118,16 @@ impl Node {
             Node::Concat(items) => items.first().and_then(Node::first),
             Node::Repeat { node, min, .. } if *min > 0 => node.first(),
             _ => None,
+        }
+    }
+
+    /// Whether a repetition is part of `self`.
+    fn has_repeat(&self) -> bool {
+        match self {
+            Node::Char(_) | Node::Set(_) => false,
+            Node::Concat(items) | Node::Alt(items) => items.iter().any(Node::has_repeat),
+            Node::Repeat { .. } => true,
+            Node::Ahead { node, .. } => node.has_repeat(),
         }
     }
 
@@ -336,7 +347,9 @@ impl<'t> Run<'t> {
         }
     }
 
-    /// A group repeated (bounded): one more time if it can (and moves), else stop here.
+    /// A group repeated (bounded): one more time if it can, else stop here. An iteration that
+    /// matched nothing ends the loop there (the engines' rule: it would match nothing again),
+    /// and stands for any iterations still required.
     fn repeat(
         &mut self,
         node: &Node,
@@ -348,7 +361,11 @@ impl<'t> Run<'t> {
     ) -> bool {
         if count < max
             && self.node(node, pos, &mut |run, p| {
-                p != pos && run.repeat(node, min, max, count + 1, p, next)
+                if p == pos {
+                    next(run, p)
+                } else {
+                    run.repeat(node, min, max, count + 1, p, next)
+                }
             })
         {
             return true;
@@ -539,6 +556,11 @@ impl Parser {
         }
         if !single && max > MAX_GROUP_REPEAT {
             return unsupported("a group repeated without a small bound");
+        }
+        // Repetition inside repetition backtracks exponentially (`(?:a*){1,9}b`); the
+        // engines' automata do not, so such a pattern stays theirs.
+        if !single && atom.has_repeat() {
+            return unsupported("a repeated group with a repetition inside");
         }
         Ok(Node::Repeat {
             node: Box::new(atom),

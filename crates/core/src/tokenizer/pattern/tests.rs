@@ -46,6 +46,9 @@ fn backtracking_semantics() {
     assert_eq!(matches(r"x(?=y)", "xz xy"), ["x"]);
     assert_eq!(matches(r"\p{N}{1,3}", "1234567"), ["123", "456", "7"]);
     assert_eq!(matches(r"(?:ab){2}", "abababab"), ["abab", "abab"]);
+    // An iteration that matches nothing counts, and ends the loop (found by the random test).
+    assert_eq!(matches(r"(?:a|){1,2}b", "b aab"), ["b", "aab"]);
+    assert_eq!(matches(r"(?:a|){2}b", "ab"), ["ab"]);
     assert_eq!(matches(r"(?i:'s|'t)", "'S 't 'ſ 'x"), ["'S", "'t", "'ſ"]);
     assert_eq!(
         matches(r"[^\r\n\p{L}\p{N}]?\p{L}+", " héllo,wörld"),
@@ -77,6 +80,8 @@ fn what_it_leaves_to_another_engine() {
         r"(?i:[a-z])",
         r"(?i:\p{Lu})",
         r"(?:ab)+",
+        r"(?:a*){1,9}b",
+        r"(?:x(?=a+)){2}",
         r"[[:alpha:]]",
         r"[a&&b]",
         r"a*",
@@ -242,4 +247,137 @@ fn a_word_list_pattern_is_not_a_runaway() {
     assert_eq!(found[1], (5, 7));
     let re = SysRegex::new(&words.join("|")).expect("fancy-regex reads it");
     assert_eq!(found[..100], reference(&re, &text[..500]));
+}
+
+/// Random patterns of the syntax this matcher reads (and some it refuses), each compared with
+/// fancy-regex on random texts: whatever it accepts, it must match exactly as the reference
+/// does.
+#[test]
+fn random_patterns_match_as_fancy_regex_does() {
+    fn pick<'a>(rng: &mut SplitMix, xs: &[&'a str]) -> &'a str {
+        xs[(rng.next_u64() % xs.len() as u64) as usize]
+    }
+    fn below(rng: &mut SplitMix, n: u64) -> u64 {
+        rng.next_u64() % n
+    }
+    fn atom(rng: &mut SplitMix, depth: u32, fold: bool) -> (String, bool) {
+        const LITERALS: &[&str] = &["a", "b", "S", "s", "k", "'", " ", "-", "1", "é"];
+        const ESCAPES: &[&str] = &[
+            r"\s",
+            r"\S",
+            r"\d",
+            r"\D",
+            r"\p{L}",
+            r"\p{Lu}",
+            r"\pN",
+            r"\P{L}",
+            r"\p{P}",
+            r"\p{Letter}",
+            r"\n",
+            r"\r",
+            r"\t",
+            r"\-",
+            r"\.",
+            r"\x61",
+            r"\x{e9}",
+            r"\u0027",
+        ];
+        const CLASSES: &[&str] = &[
+            "[a-c]",
+            "[^a-c]",
+            r"[\s\p{L}]",
+            r"[^\r\n\p{L}\p{N}]",
+            "[-a]",
+            "[a-]",
+            r"[\-a]",
+            r"[\p{Lu}\p{Ll}]",
+            "[0-9]",
+            r"[^\S\n]",
+            "[]a]",
+            r"[\x41-\x5A]",
+            r"[\P{L}1]",
+            "[é-ü]",
+        ];
+        let kind = below(rng, if depth > 2 { 4 } else { 8 });
+        // Inside (?i:…) mostly what it reads there (ASCII literals), sometimes what it refuses.
+        if fold && kind < 4 && below(rng, 4) > 0 {
+            return (
+                pick(rng, &["a", "b", "S", "s", "k", "'", "-"]).to_string(),
+                true,
+            );
+        }
+        match kind {
+            0 | 1 => {
+                let l = pick(rng, LITERALS);
+                (l.to_string(), true)
+            }
+            2 => (pick(rng, ESCAPES).to_string(), true),
+            3 => (pick(rng, CLASSES).to_string(), true),
+            4 => (format!("(?:{})", alternation(rng, depth + 1, fold)), false),
+            5 => (format!("(?i:{})", alternation(rng, depth + 1, true)), false),
+            6 => (
+                format!(
+                    "(?{}{})",
+                    pick(rng, &["=", "!"]),
+                    alternation(rng, depth + 1, fold)
+                ),
+                false,
+            ),
+            _ => (".".to_string(), true),
+        }
+    }
+    fn concatenation(rng: &mut SplitMix, depth: u32, fold: bool) -> String {
+        let mut out = String::new();
+        for _ in 0..1 + below(rng, 3) {
+            let (a, single) = atom(rng, depth, fold);
+            out.push_str(&a);
+            let q = if single {
+                pick(
+                    rng,
+                    &["", "", "?", "*", "+", "{1,2}", "{2}", "{0,3}", "{2,}"],
+                )
+            } else {
+                pick(rng, &["", "", "", "?", "{1,2}", "{0,2}"])
+            };
+            out.push_str(q);
+        }
+        out
+    }
+    fn alternation(rng: &mut SplitMix, depth: u32, fold: bool) -> String {
+        (0..1 + below(rng, 3))
+            .map(|_| concatenation(rng, depth, fold))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    let mut rng = SplitMix(2024);
+    let texts: Vec<String> = (0..24).map(|i| random_text(&mut rng, i % 16)).collect();
+    let (mut accepted, mut total, mut gave_up) = (0, 0, 0);
+    for _ in 0..4000 {
+        let source = alternation(&mut rng, 0, false);
+        let Ok(theirs) = SysRegex::new(&source) else {
+            continue;
+        };
+        total += 1;
+        let Ok(ours) = Pattern::new(&source) else {
+            continue;
+        };
+        accepted += 1;
+        for text in &texts {
+            // Giving up is an error the user sees, never a different answer; it stays rare.
+            match ours.find_iter(text) {
+                Ok(found) => assert_eq!(found, reference(&theirs, text), "{source:?} on {text:?}"),
+                Err(TooSlow) => gave_up += 1,
+            }
+        }
+    }
+    assert!(
+        gave_up * 1000 < accepted * texts.len(),
+        "gave up {gave_up} times"
+    );
+    assert!(
+        accepted * 3 > total,
+        "only {accepted} of {total} patterns read"
+    );
+    eprintln!("{accepted} of {total} patterns read and compared; gave up {gave_up} times");
 }
