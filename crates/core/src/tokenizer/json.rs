@@ -331,23 +331,39 @@ mod tests {
         }
     }
 
-    /// A split pattern built to backtrack without end: the text gets an error that says so,
-    /// soon, instead of a worker that never answers; short text still tokenizes.
+    /// A split pattern our matcher would backtrack on without end (or only quadratically
+    /// fail on, as `[^\r\n]*\r?\n` on a long line): it gives up after its step budget and the
+    /// crate's engine answers that text, soon, with the crate's tokens.
     #[test]
-    fn a_runaway_split_pattern_is_an_error_not_a_hang() {
-        let json = file(r#"[["h", "e"]]"#, "false").replace(
-            r#""pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}"#,
-            r#""pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\p{L}*\\p{L}*\\p{L}*\\p{L}*x"}, "behavior": "Isolated", "invert": false}"#,
-        );
-        assert!(json.contains(r"\\p{L}*x"), "{json}");
-        let tok =
-            super::super::TextTokenizer::from_json(json.as_bytes(), super::super::smollm2_info())
-                .expect("reads");
-        let started = std::time::Instant::now();
-        let err = tok.tokenize(&"hello".repeat(4000)).expect_err("gives up");
-        assert!(err.to_string().contains("steps per byte"), "{err}");
-        assert!(started.elapsed().as_secs() < 10);
-        assert!(tok.tokenize("hello x").is_ok());
+    fn a_pattern_ours_gives_up_on_is_answered_by_the_crate() {
+        for (pattern, text) in [
+            (r"\\p{L}*\\p{L}*\\p{L}*\\p{L}*x", "hello".repeat(4000)),
+            (
+                r"[^\\r\\n]*\\r?\\n",
+                format!("{}\\nhe", "hello ".repeat(4000)),
+            ),
+        ] {
+            let json = file(r#"[["h", "e"]]"#, "false").replace(
+                r#""pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}"#,
+                &format!(r#""pre_tokenizer": {{"type": "Split", "pattern": {{"Regex": "{pattern}"}}, "behavior": "Isolated", "invert": false}}"#),
+            );
+            // Our matcher alone does give up on this text.
+            let unescaped = pattern.replace(r"\\", r"\");
+            let alone = super::super::pattern::Pattern::new(&unescaped).expect("ours reads it");
+            assert!(alone.find_iter(&text).is_err(), "{pattern}: ours gives up");
+            let ours = read_bpe(json.as_bytes())
+                .expect("read directly")
+                .expect("read");
+            assert!(
+                ours.get_pre_tokenizer()
+                    .is_some_and(|p| p.all_patterns_ours()),
+                "{pattern}: read by our matcher"
+            );
+            let theirs = crate_reader(&json).expect("the crate reads it");
+            let started = std::time::Instant::now();
+            same_tokenizer(&ours, &theirs, &[text.as_str(), "hello x"], pattern);
+            assert!(started.elapsed().as_secs() < 20, "{pattern}: too slow");
+        }
     }
 
     #[test]

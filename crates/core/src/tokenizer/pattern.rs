@@ -11,13 +11,16 @@
 //! categories: `L`, `Lu`, `Letter`, …), `\s` `\S` `\d` `\D`, escapes (`\r`, `\x{…}`, `\-`, …),
 //! groups `(…)` `(?:…)` `(?i:…)` (ASCII letters only), lookahead `(?=…)` `(?!…)`, and `?` `*` `+`
 //! `{m,n}` (greedy). Anything else — anchors, `\w`, scripts, lazy repetition, lookbehind,
-//! unbounded repetition of a group or one with a repetition inside, a pattern that can match
-//! nothing — is [`Unsupported`], and
-//! the caller keeps the `tokenizers` crate's engine for that file.
+//! unbounded repetition of a group or one with a repetition inside (exponential backtracking),
+//! a repeated group that can match nothing, a match deeper than 512 nodes in a row, a pattern
+//! that can match nothing, and what the engines read otherwise (`\<`, `a{ 2}`, `[]-a]`,
+//! `[!--]`) — is [`Unsupported`], and the caller keeps the `tokenizers` crate's engine for that
+//! file.
 //!
-//! Work is bounded: a search gives up, with an error instead of an answer, after
-//! [`Pattern::steps_per_byte`] steps per byte of text: 256 plus 4 per node of the pattern (a long
-//! list of alternatives is tried one by one), where the shipped patterns need fewer than 32.
+//! Work is bounded: a search gives up ([`TooSlow`]; the pre-tokenizer then asks the crate's
+//! engine) after [`Pattern::steps_per_byte`] steps per byte of text: 256 plus 4 per node of the
+//! pattern (a long list of alternatives is tried one by one); the shipped patterns need fewer
+//! than 32.
 
 use std::fmt;
 
@@ -32,6 +35,9 @@ const STEPS_MIN: u64 = 100_000;
 const MAX_PATTERN: usize = 20_000;
 const MAX_DEPTH: usize = 32;
 const MAX_GROUP_REPEAT: u32 = 64;
+/// The most nodes one match may pass in a row (the matcher's recursion depth, which must stay
+/// far inside a wasm stack).
+const MAX_CHAIN: usize = 512;
 const UNBOUNDED: u32 = u32::MAX;
 
 /// A pattern this matcher does not read (the reason, for tests and logs).
@@ -131,6 +137,19 @@ impl Node {
         }
     }
 
+    /// The most nodes a match passes through one after another, each a frame deeper in the
+    /// matcher's recursion (a repeated character is one: it is matched in a loop).
+    fn chain(&self) -> usize {
+        match self {
+            Node::Char(_) | Node::Set(_) => 1,
+            Node::Concat(items) => items.iter().fold(0, |sum, n| sum.saturating_add(n.chain())),
+            Node::Alt(alts) => alts.iter().map(Node::chain).max().unwrap_or(0),
+            Node::Repeat { node, .. } if matches!(**node, Node::Char(_) | Node::Set(_)) => 1,
+            Node::Repeat { node, max, .. } => node.chain().saturating_mul(*max as usize),
+            Node::Ahead { node, .. } => node.chain().saturating_add(1),
+        }
+    }
+
     /// How many nodes the pattern has.
     fn size(&self) -> u64 {
         1 + match self {
@@ -144,9 +163,11 @@ impl Node {
     fn min_len(&self) -> usize {
         match self {
             Node::Char(_) | Node::Set(_) => 1,
-            Node::Concat(items) => items.iter().map(Node::min_len).sum(),
+            Node::Concat(items) => items
+                .iter()
+                .fold(0, |sum, n| sum.saturating_add(n.min_len())),
             Node::Alt(alts) => alts.iter().map(Node::min_len).min().unwrap_or(0),
-            Node::Repeat { node, min, .. } => node.min_len() * *min as usize,
+            Node::Repeat { node, min, .. } => node.min_len().saturating_mul(*min as usize),
             Node::Ahead { .. } => 0,
         }
     }
@@ -170,6 +191,11 @@ impl Pattern {
         }
         if root.min_len() == 0 {
             return Err(Unsupported("it can match the empty string".into()));
+        }
+        if root.chain() > MAX_CHAIN {
+            return Err(Unsupported(format!(
+                "a match may pass more than {MAX_CHAIN} nodes in a row"
+            )));
         }
         let first = root.first().cloned();
         let steps_per_byte = STEPS_PER_BYTE + STEPS_PER_NODE * root.size();
@@ -529,14 +555,16 @@ impl Parser {
             .position(|&c| c == '}')
             .ok_or_else(|| Unsupported("unclosed '{'".into()))?;
         let inside: String = self.chars[self.at + 1..self.at + close].iter().collect();
+        // Digits only: with a space or a sign the engines read `{` as a literal.
         let number = |s: &str| {
-            s.trim()
-                .parse::<u32>()
-                .map_err(|_| Unsupported(format!("repetition '{{{inside}}}'")))
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u32>().ok())
+                .flatten()
+                .ok_or_else(|| Unsupported(format!("repetition '{{{inside}}}'")))
         };
         let (min, max) = match inside.split_once(',') {
             None => (number(&inside)?, number(&inside)?),
-            Some((lo, hi)) if hi.trim().is_empty() => (number(lo)?, UNBOUNDED),
+            Some((lo, "")) => (number(lo)?, UNBOUNDED),
             Some((lo, hi)) => (number(lo)?, number(hi)?),
         };
         if min > max || (max != UNBOUNDED && max > 1000) {
@@ -562,6 +590,10 @@ impl Parser {
         if !single && atom.has_repeat() {
             return unsupported("a repeated group with a repetition inside");
         }
+        // How an iteration that matches nothing counts differs between engines.
+        if atom.min_len() == 0 {
+            return unsupported("a repeated group that can match nothing");
+        }
         Ok(Node::Repeat {
             node: Box::new(atom),
             min,
@@ -571,6 +603,10 @@ impl Parser {
 
     /// After `\` outside a class.
     fn escape(&mut self) -> Result<Node, Unsupported> {
+        // fancy-regex reads these as word boundaries outside a class.
+        if let Some(c @ ('<' | '>')) = self.peek() {
+            return unsupported(format!("word boundary '\\{c}'"));
+        }
         match self.class_escape()? {
             Escaped::Char(c) => self.literal(c),
             Escaped::Set(_) if self.fold => unsupported("a class inside (?i:…)"),
@@ -667,6 +703,7 @@ impl Parser {
                 }
                 _ => {}
             }
+            let first_item = first;
             first = false;
             let lo = if c == '\\' {
                 match self.class_escape()? {
@@ -682,9 +719,16 @@ impl Parser {
             } else {
                 c
             };
-            let hi = if self.peek() == Some('-')
-                && !matches!(self.chars.get(self.at + 1), Some(']') | None)
+            let dash = self.peek() == Some('-')
+                && !matches!(self.chars.get(self.at + 1), Some(']') | None);
+            // regex-syntax: a leading `]` starts no range, and `x--` is a set difference.
+            if dash
+                && ((c == ']' && set.ranges.is_empty() && first_item)
+                    || self.chars.get(self.at + 1) == Some(&'-'))
             {
+                return unsupported("a range the engines read otherwise");
+            }
+            let hi = if dash {
                 self.at += 1;
                 match self.next()? {
                     '\\' => match self.class_escape()? {

@@ -1,13 +1,17 @@
 //! The pre-tokenizer: the steps a file names, in its order, with every split by a pattern —
 //! a `Split` step's regex or string, and GPT-2's regex inside a `ByteLevel` step — matched by
 //! our own [`Pattern`] instead of the `tokenizers` crate's regex engine. Other steps (`Digits`,
-//! `Metaspace`, …) and any pattern our matcher leaves aside stay the crate's. The file's own
-//! description is kept and written back unchanged.
+//! `Metaspace`, …) and any pattern our matcher leaves aside stay the crate's, and so does a text
+//! on which our matcher runs out of steps (the crate's engine answers it as it always did: its
+//! automaton, or its own backtracking limit). The file's own description is kept and written
+//! back unchanged.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::pre_tokenizers::split::SplitPattern;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::tokenizer::pattern::Invert;
+use tokenizers::utils::SysRegex;
 use tokenizers::{Offsets, PreTokenizedString, SplitDelimiterBehavior};
 
 use super::pattern::Pattern;
@@ -25,11 +29,13 @@ pub struct PreTokenizer {
 
 #[derive(Clone)]
 enum Step {
-    /// A `Split` step: pieces at the pattern's matches.
+    /// A `Split` step: pieces at the pattern's matches (`file` holds the crate's own, for a
+    /// text ours gives up on).
     Split {
         pattern: Pattern,
         behavior: SplitDelimiterBehavior,
         invert: bool,
+        file: Box<Split>,
     },
     /// A `ByteLevel` step: a space in front of the text if asked, GPT-2's split, then each byte
     /// as one character of GPT-2's alphabet (that last part is the crate's, with no regex).
@@ -68,6 +74,7 @@ fn flatten(wrapper: &PreTokenizerWrapper, steps: &mut Vec<Step>) {
                 pattern,
                 behavior: split.behavior,
                 invert: split.invert,
+                file: Box::new(split.clone()),
             })
         }
         PreTokenizerWrapper::ByteLevel(b) if b.use_regex => {
@@ -82,16 +89,25 @@ fn flatten(wrapper: &PreTokenizerWrapper, steps: &mut Vec<Step>) {
     steps.push(ours.unwrap_or_else(|| Step::Crate(wrapper.clone())));
 }
 
-/// A literal string as a pattern (what the crate's `regex::escape` does for a string split).
+/// A literal string as a pattern: the crate's string split escapes it with `regex::escape`,
+/// which escapes exactly these.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_ascii_punctuation() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
             out.push('\\');
         }
         out.push(c);
     }
     out
+}
+
+/// GPT-2's split in the crate's engine, for a text our matcher gives up on.
+fn gpt2_crate() -> &'static SysRegex {
+    static RE: std::sync::OnceLock<Option<SysRegex>> = std::sync::OnceLock::new();
+    RE.get_or_init(|| SysRegex::new(GPT2_SPLIT).ok())
+        .as_ref()
+        .expect("GPT-2's split is a valid pattern for the crate")
 }
 
 impl tokenizers::PreTokenizer for PreTokenizer {
@@ -102,8 +118,9 @@ impl tokenizers::PreTokenizer for PreTokenizer {
                     pattern,
                     behavior,
                     invert,
+                    file,
                 } => pretokenized.split(|_, normalized| {
-                    normalized.split(Matches(pattern, *invert), *behavior)
+                    normalized.split(Matches(pattern, &file.regex, *invert), *behavior)
                 })?,
                 Step::ByteLevel {
                     add_prefix_space,
@@ -114,7 +131,10 @@ impl tokenizers::PreTokenizer for PreTokenizer {
                         if *add_prefix_space && !normalized.get().starts_with(' ') {
                             normalized.prepend(" ");
                         }
-                        normalized.split(Matches(split, false), SplitDelimiterBehavior::Isolated)
+                        normalized.split(
+                            Matches(split, gpt2_crate(), false),
+                            SplitDelimiterBehavior::Isolated,
+                        )
                     })?;
                     bytes.pre_tokenize(pretokenized)?;
                 }
@@ -126,22 +146,23 @@ impl tokenizers::PreTokenizer for PreTokenizer {
 }
 
 /// Our matches in the form the crate's splitting wants: the whole text in order, each part
-/// marked as a match or not (the reverse with `invert`, as the crate's `Invert`).
-struct Matches<'p>(&'p Pattern, bool);
+/// marked as a match or not (the reverse with `invert`, as the crate's `Invert`). A text ours
+/// gives up on is answered by the crate's engine with the same pattern.
+struct Matches<'p>(&'p Pattern, &'p SysRegex, bool);
 
 impl tokenizers::tokenizer::pattern::Pattern for Matches<'_> {
     fn find_matches(&self, inside: &str) -> tokenizers::Result<Vec<(Offsets, bool)>> {
-        let Matches(pattern, invert) = *self;
+        let Matches(pattern, crate_regex, invert) = *self;
         if inside.is_empty() {
             return Ok(vec![((0, 0), invert)]);
         }
-        let found = pattern.find_iter(inside).map_err(|_| {
-            format!(
-                "the tokenizer's split pattern needs more than {} steps per byte on this text; \
-                 it gives up rather than run on",
-                pattern.steps_per_byte()
-            )
-        })?;
+        let Ok(found) = pattern.find_iter(inside) else {
+            return if invert {
+                Invert(crate_regex).find_matches(inside)
+            } else {
+                crate_regex.find_matches(inside)
+            };
+        };
         let mut parts = Vec::with_capacity(2 * found.len() + 1);
         let mut prev = 0;
         for (start, end) in found {
