@@ -19,9 +19,31 @@ pub const NAMES: [&str; 30] = [
 
 const WHITE_SPACE: u8 = 0x20;
 
-/// The run of [`RUNS`] holding `c`.
+/// The values of U+0000..U+00FF, looked up directly (most text is mostly there), taken from
+/// [`RUNS`] at compile time.
+static LATIN1: [u8; 256] = {
+    let mut table = [0; 256];
+    let (mut c, mut run) = (0, 0);
+    while c < 256 {
+        while run + 1 < RUNS.len() && RUNS[run + 1] >> 8 <= c as u32 {
+            run += 1;
+        }
+        table[c] = RUNS[run] as u8;
+        c += 1;
+    }
+    table
+};
+
+/// `c`'s value: its category, `| WHITE_SPACE`.
 fn value(c: char) -> u8 {
-    let c = u32::from(c);
+    match LATIN1.get(c as usize) {
+        Some(&v) => v,
+        None => search(u32::from(c)),
+    }
+}
+
+/// The value of the run of [`RUNS`] holding `c`.
+fn search(c: u32) -> u8 {
     // RUNS starts at U+0000, so the run is the last one starting at or before `c`.
     let i = RUNS.partition_point(|&run| run >> 8 <= c);
     RUNS[i - 1] as u8
@@ -104,6 +126,13 @@ mod tests {
         }
         for c in ['\u{200B}', 'a', '\u{180E}'] {
             assert!(!is_white_space(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_latin1_table_is_the_runs() {
+        for c in 0..256 {
+            assert_eq!(LATIN1[c as usize], search(c), "U+{c:04X}");
         }
     }
 
