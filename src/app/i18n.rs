@@ -221,6 +221,7 @@ mod tests {
     }
 
     /// `build.rs` reads each file (without a TOML library) as a TOML parser does.
+    #[cfg(not(target_arch = "wasm32"))] // toml is a native dev-dependency
     #[test]
     fn the_compiled_table_is_the_file_as_toml_reads_it() {
         let toml: std::collections::BTreeMap<String, String> =

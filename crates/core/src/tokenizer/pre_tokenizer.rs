@@ -191,7 +191,8 @@ impl<'de> Deserialize<'de> for PreTokenizer {
     }
 }
 
-#[cfg(test)]
+// For json.rs's native tests.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 impl PreTokenizer {
     /// Whether every pattern of the file is matched by our own code.
     pub fn all_patterns_ours(&self) -> bool {
