@@ -347,6 +347,10 @@ mod tests {
                 r#""pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}"#,
                 &format!(r#""pre_tokenizer": {{"type": "Split", "pattern": {{"Regex": "{pattern}"}}, "behavior": "Isolated", "invert": false}}"#),
             );
+            assert!(
+                json.contains(r#""type": "Split""#),
+                "the template's pre-tokenizer replaced"
+            );
             // Our matcher alone does give up on this text.
             let unescaped = pattern.replace(r"\\", r"\");
             let alone = super::super::pattern::Pattern::new(&unescaped).expect("ours reads it");

@@ -19,18 +19,21 @@
 //!
 //! Work is bounded: a search gives up ([`TooSlow`]; the pre-tokenizer then asks the crate's
 //! engine) after [`Pattern::steps_per_byte`] steps per byte of text: 256 plus 4 per node of the
-//! pattern (a long list of alternatives is tried one by one); the shipped patterns need fewer
-//! than 32.
+//! pattern (a list of alternatives is tried one by one), at most 1,024; patterns of more than
+//! 1,024 nodes stay the crate's. The shipped patterns need fewer than 32.
 
 use std::fmt;
 
 use super::unicode::{self, Categories};
 
 /// The most steps a search may take per byte of text: this, plus [`STEPS_PER_NODE`] for each node
-/// of the pattern, plus [`STEPS_MIN`] in all.
+/// of the pattern, at most [`STEPS_PER_BYTE_MAX`], plus [`STEPS_MIN`] in all.
 const STEPS_PER_BYTE: u64 = 256;
 const STEPS_PER_NODE: u64 = 4;
+const STEPS_PER_BYTE_MAX: u64 = 1024;
 const STEPS_MIN: u64 = 100_000;
+/// Larger patterns (long word lists) stay the crate's: its automata take them in linear time.
+const MAX_NODES: u64 = 1024;
 /// Longest pattern, deepest nesting and largest bounded repetition of a group we take on.
 const MAX_PATTERN: usize = 20_000;
 const MAX_DEPTH: usize = 32;
@@ -197,8 +200,12 @@ impl Pattern {
                 "a match may pass more than {MAX_CHAIN} nodes in a row"
             )));
         }
+        if root.size() > MAX_NODES {
+            return Err(Unsupported(format!("more than {MAX_NODES} nodes")));
+        }
         let first = root.first().cloned();
-        let steps_per_byte = STEPS_PER_BYTE + STEPS_PER_NODE * root.size();
+        let steps_per_byte =
+            (STEPS_PER_BYTE + STEPS_PER_NODE * root.size()).min(STEPS_PER_BYTE_MAX);
         Ok(Pattern {
             root,
             first,
