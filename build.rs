@@ -15,21 +15,26 @@ use std::path::PathBuf;
 /// The languages with a file in `i18n/` (English is written in the code).
 const LANGS: [&str; 1] = ["es"];
 
-/// A TOML basic string at the start of `s` (after its opening quote is `s[1..]`): its value and
-/// the rest of `s` after the closing quote.
-fn basic_string(s: &str) -> Option<(String, &str)> {
+/// A TOML basic string at the start of `s` (which begins with its opening quote): its value and
+/// the rest of `s` after the closing quote, or what is wrong.
+fn basic_string(s: &str) -> Result<(String, &str), String> {
     let mut out = String::new();
-    let mut chars = s.strip_prefix('"')?.char_indices();
+    let mut chars = s
+        .strip_prefix('"')
+        .ok_or("expected a quoted string")?
+        .char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return Some((out, &s[1 + i + 1..])),
+            '"' => return Ok((out, &s[1 + i + 1..])),
             '\\' => {
-                let (_, e) = chars.next()?;
-                let hex = |n: usize, chars: &mut std::str::CharIndices| {
+                let (_, e) = chars.next().ok_or("a string ends in a backslash")?;
+                let mut hex = |n: usize| {
                     let digits: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
-                    u32::from_str_radix(&digits, 16)
-                        .ok()
+                    (digits.len() == n && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .then(|| u32::from_str_radix(&digits, 16).ok())
+                        .flatten()
                         .and_then(char::from_u32)
+                        .ok_or(format!("\\{e}{digits} is not a character"))
                 };
                 out.push(match e {
                     '"' => '"',
@@ -39,26 +44,39 @@ fn basic_string(s: &str) -> Option<(String, &str)> {
                     'r' => '\r',
                     'b' => '\u{8}',
                     'f' => '\u{C}',
-                    'e' => '\u{1B}',
-                    'u' => hex(4, &mut chars)?,
-                    'U' => hex(8, &mut chars)?,
-                    _ => return None,
+                    'u' => hex(4)?,
+                    'U' => hex(8)?,
+                    other => return Err(format!("unknown escape \\{other}")),
                 });
             }
-            c if c.is_control() && c != '\t' => return None,
+            // TOML: control characters other than tab must be escaped.
+            c if c.is_ascii_control() && c != '\t' => {
+                return Err(format!("an unescaped control character U+{:04X}", c as u32))
+            }
             c => out.push(c),
         }
     }
-    None
+    Err("a string without its closing quote".into())
+}
+
+/// TOML's white space: space and tab.
+fn skip_blank(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t'])
 }
 
 /// One `"English" = "translation"` line.
-fn entry(line: &str) -> Option<(String, String)> {
+fn entry(line: &str) -> Result<(String, String), String> {
     let (key, rest) = basic_string(line)?;
-    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-    let (value, rest) = basic_string(rest)?;
-    let rest = rest.trim_start();
-    (rest.is_empty() || rest.starts_with('#')).then_some((key, value))
+    let rest = skip_blank(rest)
+        .strip_prefix('=')
+        .ok_or("expected '=' after the English string")?;
+    let (value, rest) = basic_string(skip_blank(rest))?;
+    let rest = skip_blank(rest);
+    if rest.is_empty() || rest.starts_with('#') {
+        Ok((key, value))
+    } else {
+        Err(format!("unexpected {rest:?} after the translation"))
+    }
 }
 
 fn main() {
@@ -69,15 +87,16 @@ fn main() {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         // A BTreeMap of Strings: sorted by bytes, the order `str::cmp` searches in.
         let mut table = BTreeMap::new();
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
         for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
+            let line = skip_blank(line).trim_end_matches([' ', '\t', '\r']);
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (en, translated) = entry(line).unwrap_or_else(|| {
+            let (en, translated) = entry(line).unwrap_or_else(|why| {
                 panic!(
-                    "{path}:{}: expected a line `\"English\" = \"translation\"`, a comment or \
-                     nothing",
+                    "{path}:{}: {why} (the file holds `\"English\" = \"translation\"` lines, \
+                     comments and blank lines)",
                     n + 1
                 )
             });

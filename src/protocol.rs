@@ -32,7 +32,8 @@ pub enum ToWorker {
     AddTokenizer { id: String, name: String },
     /// Price the text across models and estimate the physics behind it.
     Cost { seq: u64, req: CostRequest },
-    /// The workshop exercise sets (`exercises/index.toml` and the sets it lists).
+    /// The workshop exercise sets (`exercises/index.json` and the sets it lists: `cargo xtask
+    /// data` writes them from `exercises/*.toml`).
     Exercises,
     /// Token IDs of many texts with one tokenizer (the browser parity test, benchmarks).
     TokenizeBatch {

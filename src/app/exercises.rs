@@ -1,4 +1,4 @@
-//! Workshop exercises (data: `exercises/*.toml`, read by the tokenizer worker; format in
+//! Workshop exercises (data: `exercises/*.toml`, served as JSON and read by the tokenizer worker; format in
 //! `tokenmeter_core::exercises`). Opening one sets the page to its starting state; its goal is
 //! checked live, condition by condition, against what the page already shows: token counts, the
 //! model's next token, the price table. `?exercise=<set>/<id>` opens one directly;

