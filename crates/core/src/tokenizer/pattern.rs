@@ -22,9 +22,12 @@
 //! pattern (a list of alternatives is tried one by one), at most 1,024; patterns of more than
 //! 1,024 nodes stay the crate's. The shipped patterns need fewer than 32.
 
+mod parse;
+
 use std::fmt;
 
 use super::unicode::{self, Categories};
+use parse::Parser;
 
 /// The most steps a search may take per byte of text: this, plus [`STEPS_PER_NODE`] for each node
 /// of the pattern, at most [`STEPS_PER_BYTE_MAX`], plus [`STEPS_MIN`] in all.
@@ -34,14 +37,11 @@ const STEPS_PER_BYTE_MAX: u64 = 1024;
 const STEPS_MIN: u64 = 100_000;
 /// Larger patterns (long word lists) stay the crate's: its automata take them in linear time.
 const MAX_NODES: u64 = 1024;
-/// Longest pattern, deepest nesting and largest bounded repetition of a group we take on.
+/// The longest pattern we take on.
 const MAX_PATTERN: usize = 20_000;
-const MAX_DEPTH: usize = 32;
-const MAX_GROUP_REPEAT: u32 = 64;
 /// The most nodes one match may pass in a row (the matcher's recursion depth, which must stay
 /// far inside a wasm stack).
 const MAX_CHAIN: usize = 512;
-const UNBOUNDED: u32 = u32::MAX;
 
 /// A pattern this matcher does not read (the reason, for tests and logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +120,11 @@ impl Set {
 }
 
 impl Node {
+    /// Whether `self` is one character (`Char` or `Set`).
+    fn is_single(&self) -> bool {
+        matches!(self, Node::Char(_) | Node::Set(_))
+    }
+
     /// The one character node every match of `self` starts with, if any.
     fn first(&self) -> Option<&Node> {
         match self {
@@ -147,7 +152,7 @@ impl Node {
             Node::Char(_) | Node::Set(_) => 1,
             Node::Concat(items) => items.iter().fold(0, |sum, n| sum.saturating_add(n.chain())),
             Node::Alt(alts) => alts.iter().map(Node::chain).max().unwrap_or(0),
-            Node::Repeat { node, .. } if matches!(**node, Node::Char(_) | Node::Set(_)) => 1,
+            Node::Repeat { node, .. } if node.is_single() => 1,
             Node::Repeat { node, max, .. } => node.chain().saturating_mul(*max as usize),
             Node::Ahead { node, .. } => node.chain().saturating_add(1),
         }
@@ -182,16 +187,7 @@ impl Pattern {
         if source.len() > MAX_PATTERN {
             return Err(Unsupported(format!("longer than {MAX_PATTERN} bytes")));
         }
-        let mut p = Parser {
-            chars: source.chars().collect(),
-            at: 0,
-            fold: false,
-            depth: 0,
-        };
-        let root = p.alternation()?;
-        if p.at < p.chars.len() {
-            return Err(Unsupported(format!("unmatched ')' at {}", p.at)));
-        }
+        let root = Parser::new(source).pattern()?;
         if root.min_len() == 0 {
             return Err(Unsupported("it can match the empty string".into()));
         }
@@ -200,12 +196,12 @@ impl Pattern {
                 "a match may pass more than {MAX_CHAIN} nodes in a row"
             )));
         }
-        if root.size() > MAX_NODES {
+        let size = root.size();
+        if size > MAX_NODES {
             return Err(Unsupported(format!("more than {MAX_NODES} nodes")));
         }
         let first = root.first().cloned();
-        let steps_per_byte =
-            (STEPS_PER_BYTE + STEPS_PER_NODE * root.size()).min(STEPS_PER_BYTE_MAX);
+        let steps_per_byte = (STEPS_PER_BYTE + STEPS_PER_NODE * size).min(STEPS_PER_BYTE_MAX);
         Ok(Pattern {
             root,
             first,
@@ -222,10 +218,26 @@ impl Pattern {
     /// alternatives' order and greedy repetition give; after a match, the search goes on from
     /// its end.
     pub fn find_iter(&self, text: &str) -> Result<Vec<(usize, usize)>, TooSlow> {
+        let limit = STEPS_MIN + self.steps_per_byte * text.len() as u64;
+        let (found, steps) = self.search(text, limit);
+        if steps > limit {
+            return Err(TooSlow);
+        }
+        Ok(found)
+    }
+
+    /// Steps a search of `text` takes (tests: how far the shipped patterns stay from the limit).
+    #[cfg(test)]
+    fn steps(&self, text: &str) -> u64 {
+        self.search(text, u64::MAX).1
+    }
+
+    /// The matches in `text` and the steps taken, stopping once they pass `limit`.
+    fn search(&self, text: &str, limit: u64) -> (Vec<(usize, usize)>, u64) {
         let mut run = Run {
             text,
             steps: 0,
-            limit: STEPS_MIN + self.steps_per_byte * text.len() as u64,
+            limit,
         };
         let mut out = Vec::new();
         let mut pos = 0;
@@ -242,7 +254,7 @@ impl Pattern {
                 true
             });
             if run.steps > run.limit {
-                return Err(TooSlow);
+                break;
             }
             match end {
                 // Never empty: the pattern cannot match nothing.
@@ -253,27 +265,7 @@ impl Pattern {
                 None => pos += char_at(text, pos).map_or(1, char::len_utf8),
             }
         }
-        Ok(out)
-    }
-
-    /// Steps a search of `text` takes (tests: how far the shipped patterns stay from the limit).
-    #[cfg(test)]
-    fn steps(&self, text: &str) -> u64 {
-        let mut run = Run {
-            text,
-            steps: 0,
-            limit: u64::MAX,
-        };
-        let mut pos = 0;
-        while pos < text.len() {
-            let mut end = None;
-            run.node(&self.root, pos, &mut |_, e| {
-                end = Some(e);
-                true
-            });
-            pos = end.unwrap_or(pos + char_at(text, pos).map_or(1, char::len_utf8));
-        }
-        run.steps
+        (out, run.steps)
     }
 }
 
@@ -331,7 +323,7 @@ impl<'t> Run<'t> {
                 }
                 false
             }
-            Node::Repeat { node, min, max } if matches!(**node, Node::Char(_) | Node::Set(_)) => {
+            Node::Repeat { node, min, max } if node.is_single() => {
                 // One character at a time: take as many as allowed, then give back one by one.
                 let (mut end, mut count) = (pos, 0);
                 while count < *max {
@@ -404,373 +396,6 @@ impl<'t> Run<'t> {
             return true;
         }
         count >= min && next(self, pos)
-    }
-}
-
-// ---- parsing ---------------------------------------------------------------------------------
-
-struct Parser {
-    chars: Vec<char>,
-    at: usize,
-    /// Inside `(?i:…)`.
-    fold: bool,
-    depth: usize,
-}
-
-fn unsupported<T>(what: impl Into<String>) -> Result<T, Unsupported> {
-    Err(Unsupported(what.into()))
-}
-
-impl Parser {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.at).copied()
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        let hit = self.peek() == Some(c);
-        if hit {
-            self.at += 1;
-        }
-        hit
-    }
-
-    fn next(&mut self) -> Result<char, Unsupported> {
-        let c = self
-            .peek()
-            .ok_or_else(|| Unsupported("ends too early".into()))?;
-        self.at += 1;
-        Ok(c)
-    }
-
-    /// `a|b|…`
-    fn alternation(&mut self) -> Result<Node, Unsupported> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return unsupported(format!("nested deeper than {MAX_DEPTH}"));
-        }
-        let mut alts = vec![self.concatenation()?];
-        while self.eat('|') {
-            alts.push(self.concatenation()?);
-        }
-        self.depth -= 1;
-        Ok(if alts.len() == 1 {
-            alts.remove(0)
-        } else {
-            Node::Alt(alts)
-        })
-    }
-
-    /// Atoms, each with its repetition, up to `|`, `)` or the end.
-    fn concatenation(&mut self) -> Result<Node, Unsupported> {
-        let mut items = Vec::new();
-        while let Some(c) = self.peek() {
-            if c == '|' || c == ')' {
-                break;
-            }
-            let atom = self.atom()?;
-            items.push(self.repetition(atom)?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Node::Concat(items)
-        })
-    }
-
-    fn atom(&mut self) -> Result<Node, Unsupported> {
-        match self.next()? {
-            '(' => self.group(),
-            '[' => self.class(),
-            '\\' => self.escape(),
-            // Any character but a line feed (the engines' default without the `s` flag).
-            '.' => Ok(Node::Set(Set {
-                negated: true,
-                ranges: vec![('\n', '\n')],
-                ..Set::default()
-            })),
-            c @ ('^' | '$') => unsupported(format!("anchor '{c}'")),
-            c @ ('*' | '+' | '?' | '{' | '}' | ']') => {
-                unsupported(format!("'{c}' with nothing to repeat"))
-            }
-            c => self.literal(c),
-        }
-    }
-
-    fn literal(&self, c: char) -> Result<Node, Unsupported> {
-        if !self.fold || (c.is_ascii() && !c.is_ascii_alphabetic()) {
-            return Ok(Node::Char(c));
-        }
-        if !c.is_ascii() {
-            // Which other characters it matches would need Unicode's case folding tables.
-            return unsupported(format!("case-insensitive '{c}'"));
-        }
-        let mut ranges = vec![
-            (c.to_ascii_lowercase(), c.to_ascii_lowercase()),
-            (c.to_ascii_uppercase(), c.to_ascii_uppercase()),
-        ];
-        ranges.extend(unicode::ascii_folds(c).iter().map(|&f| (f, f)));
-        Ok(Node::Set(Set {
-            ranges,
-            ..Set::default()
-        }))
-    }
-
-    fn group(&mut self) -> Result<Node, Unsupported> {
-        let fold = self.fold;
-        let node = if self.eat('?') {
-            match self.next()? {
-                ':' => self.alternation()?,
-                '=' | '!' => {
-                    let negated = self.chars[self.at - 1] == '!';
-                    let node = Box::new(self.alternation()?);
-                    Node::Ahead { node, negated }
-                }
-                'i' if self.eat(':') => {
-                    self.fold = true;
-                    let node = self.alternation()?;
-                    self.fold = fold;
-                    node
-                }
-                c => return unsupported(format!("group '(?{c}'")),
-            }
-        } else {
-            // A capturing group: a split uses the whole match only.
-            self.alternation()?
-        };
-        if !self.eat(')') {
-            return unsupported("unclosed group");
-        }
-        Ok(node)
-    }
-
-    /// `?`, `*`, `+`, `{m}`, `{m,}`, `{m,n}` after an atom (greedy only).
-    fn repetition(&mut self, atom: Node) -> Result<Node, Unsupported> {
-        let (min, max) = match self.peek() {
-            Some('?') => (0, 1),
-            Some('*') => (0, UNBOUNDED),
-            Some('+') => (1, UNBOUNDED),
-            Some('{') => return self.counted(atom),
-            _ => return Ok(atom),
-        };
-        self.at += 1;
-        self.repeat(atom, min, max)
-    }
-
-    fn counted(&mut self, atom: Node) -> Result<Node, Unsupported> {
-        let close = self.chars[self.at..]
-            .iter()
-            .position(|&c| c == '}')
-            .ok_or_else(|| Unsupported("unclosed '{'".into()))?;
-        let inside: String = self.chars[self.at + 1..self.at + close].iter().collect();
-        // Digits only: with a space or a sign the engines read `{` as a literal.
-        let number = |s: &str| {
-            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| s.parse::<u32>().ok())
-                .flatten()
-                .ok_or_else(|| Unsupported(format!("repetition '{{{inside}}}'")))
-        };
-        let (min, max) = match inside.split_once(',') {
-            None => (number(&inside)?, number(&inside)?),
-            Some((lo, "")) => (number(lo)?, UNBOUNDED),
-            Some((lo, hi)) => (number(lo)?, number(hi)?),
-        };
-        if min > max || (max != UNBOUNDED && max > 1000) {
-            return unsupported(format!("repetition '{{{inside}}}'"));
-        }
-        self.at += close + 1;
-        self.repeat(atom, min, max)
-    }
-
-    fn repeat(&mut self, atom: Node, min: u32, max: u32) -> Result<Node, Unsupported> {
-        if matches!(self.peek(), Some('?' | '+')) {
-            return unsupported("lazy or possessive repetition");
-        }
-        let single = matches!(atom, Node::Char(_) | Node::Set(_));
-        if matches!(atom, Node::Ahead { .. }) {
-            return unsupported("a repeated lookahead");
-        }
-        if !single && max > MAX_GROUP_REPEAT {
-            return unsupported("a group repeated without a small bound");
-        }
-        // Repetition inside repetition backtracks exponentially (`(?:a*){1,9}b`); the
-        // engines' automata do not, so such a pattern stays theirs.
-        if !single && atom.has_repeat() {
-            return unsupported("a repeated group with a repetition inside");
-        }
-        // How an iteration that matches nothing counts differs between engines.
-        if atom.min_len() == 0 {
-            return unsupported("a repeated group that can match nothing");
-        }
-        Ok(Node::Repeat {
-            node: Box::new(atom),
-            min,
-            max,
-        })
-    }
-
-    /// After `\` outside a class.
-    fn escape(&mut self) -> Result<Node, Unsupported> {
-        // fancy-regex reads these as word boundaries outside a class.
-        if let Some(c @ ('<' | '>')) = self.peek() {
-            return unsupported(format!("word boundary '\\{c}'"));
-        }
-        match self.class_escape()? {
-            Escaped::Char(c) => self.literal(c),
-            Escaped::Set(_) if self.fold => unsupported("a class inside (?i:…)"),
-            Escaped::Set(set) => Ok(Node::Set(set)),
-        }
-    }
-
-    /// After `\`: a character, or a class (`\s`, `\p{L}`, …).
-    fn class_escape(&mut self) -> Result<Escaped, Unsupported> {
-        let c = self.next()?;
-        let space = |negated: bool| Set {
-            space: !negated,
-            not_space: negated,
-            ..Set::default()
-        };
-        Ok(match c {
-            's' => Escaped::Set(space(false)),
-            'S' => Escaped::Set(space(true)),
-            'd' | 'D' => {
-                let nd = unicode::categories("Nd").unwrap_or_default();
-                Escaped::Set(Set::of_categories(nd, c == 'D'))
-            }
-            'p' | 'P' => {
-                let name: String = if self.eat('{') {
-                    let close = self.chars[self.at..]
-                        .iter()
-                        .position(|&c| c == '}')
-                        .ok_or_else(|| Unsupported("unclosed '\\p{'".into()))?;
-                    let name = self.chars[self.at..self.at + close].iter().collect();
-                    self.at += close + 1;
-                    name
-                } else {
-                    self.next()?.to_string()
-                };
-                let cats = unicode::categories(&name)
-                    .ok_or_else(|| Unsupported(format!("property '{name}'")))?;
-                Escaped::Set(Set::of_categories(cats, c == 'P'))
-            }
-            'n' => Escaped::Char('\n'),
-            'r' => Escaped::Char('\r'),
-            't' => Escaped::Char('\t'),
-            'f' => Escaped::Char('\u{C}'),
-            'v' => Escaped::Char('\u{B}'),
-            'a' => Escaped::Char('\u{7}'),
-            'x' | 'u' | 'U' => Escaped::Char(self.hex(c)?),
-            c if c.is_ascii_punctuation() || c == ' ' => Escaped::Char(c),
-            c => return unsupported(format!("escape '\\{c}'")),
-        })
-    }
-
-    /// `\x7F`, `\x{…}`, `\u00E9`, `\u{…}`, `\U0001F600`.
-    fn hex(&mut self, kind: char) -> Result<char, Unsupported> {
-        let digits: String = if self.eat('{') {
-            let close = self.chars[self.at..]
-                .iter()
-                .position(|&c| c == '}')
-                .ok_or_else(|| Unsupported("unclosed hex escape".into()))?;
-            let d = self.chars[self.at..self.at + close].iter().collect();
-            self.at += close + 1;
-            d
-        } else {
-            let n = match kind {
-                'x' => 2,
-                'u' => 4,
-                _ => 8,
-            };
-            let d: String = self.chars.iter().skip(self.at).take(n).collect();
-            self.at += d.chars().count();
-            d
-        };
-        u32::from_str_radix(&digits, 16)
-            .ok()
-            .and_then(char::from_u32)
-            .ok_or_else(|| Unsupported(format!("hex escape '{digits}'")))
-    }
-
-    /// After `[`: items up to the closing `]`.
-    fn class(&mut self) -> Result<Node, Unsupported> {
-        if self.fold {
-            return unsupported("a class inside (?i:…)");
-        }
-        let mut set = Set {
-            negated: self.eat('^'),
-            ..Set::default()
-        };
-        let mut first = true;
-        loop {
-            let c = self.next()?;
-            match c {
-                ']' if !first => break,
-                '[' => return unsupported("a nested class or [:name:]"),
-                '&' | '~' | '-' if self.peek() == Some(c) => {
-                    return unsupported(format!("class operation '{c}{c}'"))
-                }
-                _ => {}
-            }
-            let first_item = first;
-            first = false;
-            let lo = if c == '\\' {
-                match self.class_escape()? {
-                    Escaped::Char(x) => x,
-                    Escaped::Set(s) => {
-                        merge(&mut set, s);
-                        if self.peek() == Some('-') && self.chars.get(self.at + 1) != Some(&']') {
-                            return unsupported("a range from a class");
-                        }
-                        continue;
-                    }
-                }
-            } else {
-                c
-            };
-            let dash = self.peek() == Some('-')
-                && !matches!(self.chars.get(self.at + 1), Some(']') | None);
-            // regex-syntax: a leading `]` starts no range, and `x--` is a set difference.
-            if dash
-                && ((c == ']' && set.ranges.is_empty() && first_item)
-                    || self.chars.get(self.at + 1) == Some(&'-'))
-            {
-                return unsupported("a range the engines read otherwise");
-            }
-            let hi = if dash {
-                self.at += 1;
-                match self.next()? {
-                    '\\' => match self.class_escape()? {
-                        Escaped::Char(x) => x,
-                        Escaped::Set(_) => return unsupported("a range to a class"),
-                    },
-                    '[' => return unsupported("a nested class"),
-                    x => x,
-                }
-            } else {
-                lo
-            };
-            if hi < lo {
-                return unsupported(format!("range '{lo}-{hi}' out of order"));
-            }
-            set.ranges.push((lo, hi));
-        }
-        Ok(Node::Set(set))
-    }
-}
-
-/// An escape's meaning: a character or a class.
-enum Escaped {
-    Char(char),
-    Set(Set),
-}
-
-/// Adds a class escape (`\s`, `\p{L}`, `\P{N}`, `\d`, …) to a class being read.
-fn merge(set: &mut Set, item: Set) {
-    set.space |= item.space;
-    set.not_space |= item.not_space;
-    if item.negated {
-        set.not_categories.push(item.categories);
-    } else {
-        set.categories |= item.categories;
     }
 }
 
