@@ -14,12 +14,8 @@
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::fmt::Write as _;
 
-/// The 30 general categories, in the order of `unicode::Category` (index = value).
-const CATEGORIES: [&str; 30] = [
-    "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
-    "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn",
-];
-const WHITE_SPACE: u8 = 0x20;
+// The 30 general categories in the core's order (index = value), and the white-space bit.
+use tokenmeter_core::tokenizer::unicode::{NAMES as CATEGORIES, WHITE_SPACE};
 
 /// The code point ranges `pattern` (one class) matches.
 fn ranges(pattern: &str) -> Vec<(u32, u32)> {

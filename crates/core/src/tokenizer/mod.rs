@@ -17,7 +17,7 @@ mod packed;
 pub mod pattern;
 mod pre_tokenizer;
 pub mod registry;
-mod unicode;
+pub mod unicode;
 
 use std::collections::HashMap;
 

@@ -17,7 +17,8 @@ pub const NAMES: [&str; 30] = [
     "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn",
 ];
 
-const WHITE_SPACE: u8 = 0x20;
+/// The bit of a run's value that marks White_Space (the rest is the category).
+pub const WHITE_SPACE: u8 = 0x20;
 
 /// The values of U+0000..U+00FF, looked up directly (most text is mostly there), taken from
 /// [`RUNS`] at compile time.
