@@ -332,8 +332,8 @@ mod tests {
     }
 
     /// A split pattern our matcher would backtrack on without end (or only quadratically
-    /// fail on, as `[^\r\n]*\r?\n` on a long line): it gives up after its step budget and the
-    /// crate's engine answers that text, soon, with the crate's tokens.
+    /// fail on, as `[^\r\n]*\r?\n` on a long line): it gives up after its step budget (counted in
+    /// `pattern/tests.rs`) and the crate's engine answers that text with the crate's tokens.
     #[test]
     fn a_pattern_ours_gives_up_on_is_answered_by_the_crate() {
         for (pattern, text) in [
@@ -364,9 +364,7 @@ mod tests {
                 "{pattern}: read by our matcher"
             );
             let theirs = crate_reader(&json).expect("the crate reads it");
-            let started = std::time::Instant::now();
             same_tokenizer(&ours, &theirs, &[text.as_str(), "hello x"], pattern);
-            assert!(started.elapsed().as_secs() < 20, "{pattern}: too slow");
         }
     }
 
