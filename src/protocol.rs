@@ -104,6 +104,13 @@ pub enum FromWorker {
         name: String,
         message: Msg,
     },
+    /// The user's `tokenizer.json` needs the full tokenizers library (a WordPiece or Unigram
+    /// model, a step tokenmeter's own pipeline lacks), which the light tokens worker leaves out:
+    /// the page moves the tokenizer role to the full worker and hands it every file again.
+    TokenizerNeedsFull {
+        id: String,
+        name: String,
+    },
     /// The answer to a `Cost` request (sent again as more vocabularies arrive).
     Costs {
         seq: u64,

@@ -27,6 +27,9 @@ pub const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc7
 pub struct Bridge {
     /// The tokenizer worker (replaced if it crashes).
     tokenizer: RefCell<Option<Rc<WorkerHandle>>>,
+    /// Whether the tokenizer worker is the full build (started instead of the light one once a
+    /// user's file needs the full tokenizers library).
+    tokenizer_full: Cell<bool>,
     /// The model worker; `None` until asked for in an embedded widget.
     model: RefCell<Option<Rc<WorkerHandle>>>,
     state: AppState,
@@ -54,6 +57,7 @@ impl Bridge {
     pub fn start(state: AppState, lazy_model: bool) -> Result<Rc<Self>, String> {
         let bridge = Rc::new(Bridge {
             tokenizer: RefCell::new(None),
+            tokenizer_full: Cell::new(false),
             model: RefCell::new(None),
             state,
             seqs: Rc::new(Seqs::default()),
@@ -77,15 +81,33 @@ impl Bridge {
     fn spawn_tokenizer(self: &Rc<Self>) -> Result<(), String> {
         let (state, seqs) = (self.state, Rc::clone(&self.seqs));
         let (on_msg, on_crash) = (Rc::downgrade(self), Rc::downgrade(self));
+        // The full build with one thread: this worker only tokenizes.
+        let kind = match self.tokenizer_full.get() {
+            false => WorkerKind::Tokens,
+            true => WorkerKind::Full {
+                plain_simd: false,
+                threads: Some(1),
+            },
+        };
         let handle = WorkerHandle::spawn(
-            WorkerKind::Tokens,
+            kind,
             move |msg| {
                 if matches!(
                     msg,
-                    FromWorker::TokenizerAdded(_) | FromWorker::TokenizerRejected { .. }
+                    FromWorker::TokenizerAdded(_)
+                        | FromWorker::TokenizerRejected { .. }
+                        | FromWorker::TokenizerNeedsFull { .. }
                 ) {
                     if let Some(b) = on_msg.upgrade() {
                         b.reading.borrow_mut().take();
+                        if matches!(msg, FromWorker::TokenizerNeedsFull { .. }) {
+                            // After this message's handler returns: the switch stops the
+                            // worker whose handler this is.
+                            wasm_bindgen_futures::spawn_local(
+                                async move { b.use_full_tokenizer() },
+                            );
+                            return;
+                        }
                     }
                 }
                 on_tokenizer_message(state, &seqs, msg)
@@ -146,6 +168,32 @@ impl Bridge {
             "The tokenizer stopped ({}) and was restarted; nothing you typed was lost.",
             err
         )));
+        self.resend_to_tokenizer();
+    }
+
+    /// A user's file needs the full tokenizers library, which the light tokenizer worker leaves
+    /// out: the full worker (its one-thread build, no model loaded) takes the tokenizer role and
+    /// is given everything again, that file included. Once per page.
+    fn use_full_tokenizer(self: &Rc<Self>) {
+        if self.tokenizer_full.replace(true) {
+            return;
+        }
+        if let Some(t) = self.tokenizer.borrow_mut().take() {
+            t.terminate();
+        }
+        if let Err(e) = self.spawn_tokenizer() {
+            self.state
+                .token_error
+                .set(Some(msg!("the tokenizer stopped: {}", e)));
+            return;
+        }
+        self.resend_to_tokenizer();
+    }
+
+    /// Gives a new tokenizer worker everything the page had asked for: the user's files, the
+    /// columns, the prices.
+    fn resend_to_tokenizer(self: &Rc<Self>) {
+        let st = self.state;
         for (id, file) in self.files.borrow().iter() {
             if let Some(t) = self.tokenizer.borrow().as_ref() {
                 let name = file.name();

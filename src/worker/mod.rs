@@ -82,7 +82,7 @@ fn listen_both() {
         if tokens::Tokens::takes(&msg) {
             roles
                 .tokens
-                .get_or_insert_with(tokens::Tokens::start)
+                .get_or_insert_with(tokens::Tokens::start_full)
                 .handle(msg, file)
         } else {
             roles
@@ -101,7 +101,7 @@ pub fn start_tokens() {
     let mut role: Option<Rc<tokens::Tokens>> = None;
     listen(move |msg, file| {
         if tokens::Tokens::takes(&msg) {
-            role.get_or_insert_with(tokens::Tokens::start)
+            role.get_or_insert_with(tokens::Tokens::start_light)
                 .handle(msg, file)
         } else {
             web_sys::console::error_1(

@@ -21,7 +21,7 @@ use tokenmeter_core::msg;
 use tokenmeter_core::service::cost::{self, CostRequest};
 use tokenmeter_core::service::explain::{self, ExplainRequest};
 use tokenmeter_core::service::limits::{MAX_TOKENS_SHOWN, MAX_USER_TOKENIZERS};
-use tokenmeter_core::service::tokens::{self, ColumnsRequest, VocabState};
+use tokenmeter_core::service::tokens::{self, ColumnsRequest, JsonReader, VocabState};
 use tokenmeter_core::tokenizer::TextTokenizer;
 use tokenmeter_core::Msg;
 
@@ -59,6 +59,9 @@ pub struct Tokens {
     explain: Latest<Explain>,
     /// Something changed: a request arrived, a vocabulary or the price table loaded.
     changed: Rc<Notify>,
+    /// How a user's `tokenizer.json` is read: our own pipeline only in the light tokens worker
+    /// (which then leaves the Hugging Face crate out of its build), any in the full worker.
+    json: JsonReader,
 }
 
 impl Tokens {
@@ -75,7 +78,18 @@ impl Tokens {
         )
     }
 
-    pub fn start() -> Rc<Self> {
+    /// The role in the light tokens worker: a user's file that needs the full tokenizers library
+    /// is answered `TokenizerNeedsFull` (the page then moves this role to the full worker).
+    pub fn start_light() -> Rc<Self> {
+        Self::start(TextTokenizer::from_json)
+    }
+
+    /// The role in the full worker, which reads any `tokenizer.json`.
+    pub fn start_full() -> Rc<Self> {
+        Self::start(TextTokenizer::from_json_any)
+    }
+
+    fn start(json: JsonReader) -> Rc<Self> {
         let role = Rc::new(Self {
             vocabs: RefCell::new(HashMap::new()),
             downloaded: RefCell::new(Vec::new()),
@@ -86,6 +100,7 @@ impl Tokens {
             cost: Latest::default(),
             explain: Latest::default(),
             changed: Rc::new(Notify::default()),
+            json,
         });
         spawn_local(answer_loop(Rc::clone(&role)));
         role
@@ -329,7 +344,7 @@ async fn load_prices() -> Result<PriceTable, Msg> {
 
 /// Reads the user's file and adds it as a vocabulary (the page names it `id`).
 async fn add_tokenizer(role: Rc<Tokens>, id: String, name: String, file: Option<web_sys::File>) {
-    let result = async {
+    let bytes = async {
         let file = file.ok_or_else(|| msg!("no file came with the request"))?;
         if role.files_added.get() >= MAX_USER_TOKENIZERS {
             return Err(msg!(
@@ -338,23 +353,27 @@ async fn add_tokenizer(role: Rc<Tokens>, id: String, name: String, file: Option<
             ));
         }
         let head = net::read_blob(&file.slice_with_f64_and_f64(0.0, 4.0).map_err(js)?).await?;
-        let bytes = if head == b"GGUF" {
+        if head == b"GGUF" {
             let size = file.size().min(GGUF_HEAD);
-            net::read_blob(&file.slice_with_f64_and_f64(0.0, size).map_err(js)?).await?
+            net::read_blob(&file.slice_with_f64_and_f64(0.0, size).map_err(js)?).await
         } else if file.size() > MAX_JSON as f64 {
-            return Err(msg!(
+            Err(msg!(
                 "{}: {} MB is too large for a tokenizer.json",
                 &name,
                 format!("{:.0}", file.size() / 1e6)
-            ));
+            ))
         } else {
             net::gunzip_if_needed(net::read_blob(&file).await?, MAX_JSON)
                 .await
-                .map_err(|e| msg!("{}: {}", &name, e))?
-        };
-        tokens::read_tokenizer_file(&bytes, &name, &id)
+                .map_err(|e| msg!("{}: {}", &name, e))
+        }
     }
     .await;
+    // `Err(None)`: a file only the full tokenizers library reads, and this build has not got it.
+    let result = bytes.map_err(Some).and_then(|bytes| {
+        tokens::read_tokenizer_file_with(&bytes, &name, &id, role.json)
+            .map_err(|r| (!r.needs_full).then_some(r.message))
+    });
     post(&match result {
         Ok((tok, added)) => {
             role.files_added.set(role.files_added.get() + 1);
@@ -364,7 +383,8 @@ async fn add_tokenizer(role: Rc<Tokens>, id: String, name: String, file: Option<
             role.changed.notify();
             FromWorker::TokenizerAdded(added)
         }
-        Err(message) => FromWorker::TokenizerRejected { id, name, message },
+        Err(Some(message)) => FromWorker::TokenizerRejected { id, name, message },
+        Err(None) => FromWorker::TokenizerNeedsFull { id, name },
     });
 }
 

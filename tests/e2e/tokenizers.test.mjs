@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { useBrowser, tokenmeterCli, ROOT } from './harness.mjs';
 
 const live = useBrowser();
@@ -43,6 +45,45 @@ test('side by side, every column equals the native tokenizer', async () => {
   // Columns follow the registry's order, whatever order they were picked in.
   const order = await page.$$eval('.column', (els) => els.map((e) => e.dataset.tokenizer));
   assert.deepEqual(order, ['smollm2', 'o200k_base', 'cl100k_base', 'llama3', 'gemma3']);
+  await page.context().close();
+});
+
+/** A SentencePiece Unigram tokenizer.json (T5 style): a model type the light tokens worker's
+ * own pipeline does not read, so the page moves its tokenizer role to the full worker. */
+function unigramFile() {
+  const pieces = ['<unk>', '▁', '▁El', '▁ni', 'ño', '▁com', 'ió', '▁in', '▁2', '0', '2', '4', '!', 'E', 'l', 'n', 'i', 'ñ', 'o', 'c', 'm', 'ó'];
+  const json = {
+    version: '1.0',
+    added_tokens: [{ id: 0, content: '<unk>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    post_processor: null,
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    model: { type: 'Unigram', unk_id: 0, vocab: pieces.map((p, i) => [p, i === 0 ? 0 : -1 - p.length / 10 - i / 100]), byte_fallback: false },
+  };
+  const path = join(mkdtempSync(join(tmpdir(), 'tokenmeter-')), 'unigram.json');
+  writeFileSync(path, JSON.stringify(json));
+  return path;
+}
+
+test('a tokenizer.json only the full tokenizers library reads still joins the comparison, and earlier files stay', async () => {
+  const page = await openPage();
+  await page.fill('#text', TEXT);
+  await page.click('details.picker summary');
+  await page.setInputFiles('[data-testid=byo-file]', join(ROOT, 'data/tokenizers/qwen3.json'));
+  const qwen = tokenmeterCli(['tokenize', '--tokenizer', 'qwen3', '--text', TEXT]);
+  assert.deepEqual(await columnIds(page, 'file:1', qwen.count), qwen.ids);
+  const path = unigramFile();
+  await page.setInputFiles('[data-testid=byo-file]', path);
+  const unigram = tokenmeterCli(['tokenize', '--tokenizer-file', path, '--text', TEXT]);
+  assert.ok(unigram.ids.includes(0) && unigram.count > 5, 'pieces and unknown characters');
+  assert.deepEqual(await columnIds(page, 'file:2', unigram.count), unigram.ids);
+  // The first file was handed to the new worker too, and the text edits still reach both.
+  assert.deepEqual(await columnIds(page, 'file:1', qwen.count), qwen.ids);
+  await page.fill('#text', 'El niño');
+  const short = tokenmeterCli(['tokenize', '--tokenizer-file', path, '--text', 'El niño']);
+  assert.deepEqual(await columnIds(page, 'file:2', short.count), short.ids);
+  assert.equal(await page.locator('[data-testid=byo-error]').count(), 0);
   await page.context().close();
 });
 

@@ -19,6 +19,10 @@ pub enum Error {
     /// Building or running a tokenizer failed.
     Tokenizer(Msg),
 
+    /// A `tokenizer.json` that tokenmeter's own pipeline does not read (the reason): a build
+    /// with the Hugging Face crate reads it ([`crate::tokenizer::TextTokenizer::from_json_any`]).
+    NeedsFullTokenizer(Msg),
+
     /// A token ID that does not exist in the vocabulary.
     TokenIdOutOfRange { id: u32, vocab_size: usize },
 
@@ -49,6 +53,9 @@ impl Error {
             }
             Error::Unsupported(m) => msg!("unsupported: {}", m.clone()),
             Error::Tokenizer(m) => m.clone(),
+            Error::NeedsFullTokenizer(m) => {
+                msg!("this tokenizer needs the full tokenizers library: {}", m.clone())
+            }
             Error::TokenIdOutOfRange { id, vocab_size } => {
                 msg!(
                     "token id {} is outside the vocabulary (size {})",

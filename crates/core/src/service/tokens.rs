@@ -310,21 +310,52 @@ pub struct TokenizerAdded {
     pub entries: usize,
 }
 
+/// How a front end reads a `tokenizer.json`: [`TextTokenizer::from_json_any`] where it carries
+/// the Hugging Face crate (the CLI, the model worker), [`TextTokenizer::from_json`] where it
+/// leaves the crate out (the light tokens worker).
+pub type JsonReader = fn(&[u8], TokenizerInfo) -> crate::Result<TextTokenizer>;
+
+/// A file refused: the message, and whether a build with the full tokenizers library would read
+/// it (the page then hands it to the model worker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub message: Msg,
+    pub needs_full: bool,
+}
+
 /// Reads a user's tokenizer file (already decompressed): a GGUF model file (by its signature;
-/// only the header is needed) or a Hugging Face `tokenizer.json`. `id` names it in later
-/// requests. A file that is neither is refused with a message that says what it is.
+/// only the header is needed) or a Hugging Face `tokenizer.json`, any the core reads (with the
+/// Hugging Face crate where our own pipeline does not). `id` names it in later requests. A file
+/// that is neither is refused with a message that says what it is.
 pub fn read_tokenizer_file(
     bytes: &[u8],
     name: &str,
     id: &str,
 ) -> Result<(TextTokenizer, TokenizerAdded), Msg> {
+    read_tokenizer_file_with(bytes, name, id, TextTokenizer::from_json_any).map_err(|r| r.message)
+}
+
+/// [`read_tokenizer_file`] with a `tokenizer.json` read by `json`.
+pub fn read_tokenizer_file_with(
+    bytes: &[u8],
+    name: &str,
+    id: &str,
+    json: JsonReader,
+) -> Result<(TextTokenizer, TokenizerAdded), Refused> {
+    let refused = |message| Refused {
+        message,
+        needs_full: false,
+    };
     let info = TokenizerInfo {
         id: id.into(),
         name: name.into(),
         source: "your file".into(),
         license: "as stated by its publisher".into(),
     };
-    let named = |e: crate::Error| msg!("{}: {}", name, e.msg());
+    let named = |e: crate::Error| Refused {
+        needs_full: matches!(e, crate::Error::NeedsFullTokenizer(_)),
+        message: msg!("{}: {}", name, e.msg()),
+    };
     let (tok, kind) = if bytes.starts_with(b"GGUF") {
         let gguf = Gguf::read_head(&mut Cursor::new(bytes)).map_err(named)?;
         (
@@ -332,16 +363,13 @@ pub fn read_tokenizer_file(
             "gguf",
         )
     } else if name.to_ascii_lowercase().ends_with(".gguf") {
-        return Err(msg!(
+        return Err(refused(msg!(
             "{} is not a GGUF file: it does not start with the GGUF signature",
             name
-        ));
+        )));
     } else {
-        check_tokenizer_json(bytes, name)?;
-        (
-            TextTokenizer::from_json(bytes, info).map_err(named)?,
-            "tokenizer.json",
-        )
+        check_tokenizer_json(bytes, name).map_err(refused)?;
+        (json(bytes, info).map_err(named)?, "tokenizer.json")
     };
     let added = TokenizerAdded {
         id: id.into(),

@@ -1,7 +1,11 @@
-//! The tokenizer pipeline: the Hugging Face crate's (added tokens, normalizer, offsets) around
-//! a model that is tokenmeter's own [`Bpe`] for every BPE vocabulary — all the shipped ones — and
-//! the crate's for anything else a user's file may hold (WordPiece, Unigram), with a
-//! [`PreTokenizer`] that matches the file's split patterns with our own code.
+//! The Hugging Face `tokenizers` crate, for a user's `tokenizer.json` that our own pipeline does
+//! not read (a WordPiece or Unigram model, a normalizer or pre-tokenizer step it lacks): the
+//! crate's pipeline around a model that is tokenmeter's own [`Bpe`] for a BPE vocabulary and the
+//! crate's otherwise, with a [`PreTokenizer`] that matches split patterns with our own code.
+//!
+//! Only front ends that read such files through [`TextTokenizer::from_json_any`] carry this code
+//! (the CLI, the model worker); the light tokens worker calls [`TextTokenizer::from_json`] and
+//! leaves the crate out of its build.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,12 +14,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokenizers::decoders::DecoderWrapper;
 use tokenizers::models::{ModelWrapper, TrainerWrapper};
 use tokenizers::normalizers::NormalizerWrapper;
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::PostProcessorWrapper;
-use tokenizers::{AddedToken, TokenizerImpl};
+use tokenizers::TokenizerImpl;
 
 use super::bpe::Bpe;
+use super::pipeline::Tok;
 use super::pre_tokenizer::PreTokenizer;
+use super::{cannot_read, json, CrateTokenizer, Inner, TextTokenizer, TokenizerInfo};
+use crate::{msg, Error, Result};
 
 /// A tokenizer: the crate's pipeline around [`Model`] and [`PreTokenizer`].
 pub type Engine =
@@ -105,7 +111,7 @@ impl Serialize for Model {
 impl<'de> Deserialize<'de> for Model {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match ModelWrapper::deserialize(d)? {
-            ModelWrapper::BPE(bpe) => super::json::bpe_from_crate(&bpe)
+            ModelWrapper::BPE(bpe) => bpe_from_crate(&bpe)
                 .map(Model::Bpe)
                 .map_err(serde::de::Error::custom),
             other => Ok(Model::Other(other)),
@@ -113,23 +119,87 @@ impl<'de> Deserialize<'de> for Model {
     }
 }
 
-/// A pipeline around our BPE model, put together as the crate reads a `tokenizer.json`: the
-/// added tokens last, once the model, normalizer and the rest are in place. Used by both readers
-/// of a vocabulary's lists (`json.rs`, `packed.rs`).
-pub fn assemble(
-    bpe: Bpe,
-    normalizer: Option<NormalizerWrapper>,
-    pre_tokenizer: Option<PreTokenizerWrapper>,
-    post_processor: Option<PostProcessorWrapper>,
-    decoder: Option<DecoderWrapper>,
-    added_tokens: &[AddedToken],
-) -> Engine {
-    let mut engine = Engine::new(Model::Bpe(bpe));
-    engine
-        .with_normalizer(normalizer)
-        .with_pre_tokenizer(pre_tokenizer.map(PreTokenizer::from))
-        .with_post_processor(post_processor)
-        .with_decoder(decoder);
-    engine.add_tokens(added_tokens);
-    engine
+/// Ours from the crate's BPE model, through its `tokenizer.json` form.
+fn bpe_from_crate(bpe: &tokenizers::models::bpe::BPE) -> Result<Bpe> {
+    let json = serde_json::to_vec(bpe).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
+    json::bpe_from_model_json(&json)
+}
+
+fn crate_error(e: tokenizers::Error) -> Error {
+    Error::Tokenizer(msg!("{}", e.to_string()))
+}
+
+impl TextTokenizer {
+    /// Loads any `tokenizer.json`: one our own pipeline reads as [`TextTokenizer::from_json`]
+    /// does, any other with the Hugging Face crate (its results and its messages).
+    pub fn from_json_any(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
+        match json::read(bytes) {
+            Ok(pipeline) => Self::new(Inner::Own(Box::new(pipeline)), info),
+            Err(json::Refusal::Broken(e)) => Err(cannot_read(e)),
+            Err(json::Refusal::Unsupported(_)) => {
+                super::guard::check(bytes)
+                    .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e)))?;
+                let mut engine: Engine = serde_json::from_slice(bytes).map_err(|e| {
+                    Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e.to_string()))
+                })?;
+                // tokenmeter shows a text's tokens, never a model's input batch: a file's
+                // truncation (which can make every encode fail) and padding are dropped.
+                let _ = engine.with_truncation(None);
+                engine.with_padding(None);
+                Self::new(Inner::Crate(Box::new(engine)), info)
+            }
+        }
+    }
+}
+
+impl CrateTokenizer for Engine {
+    fn encode(&self, text: &str) -> Result<Vec<Tok>> {
+        let enc = TokenizerImpl::encode(self, text, false).map_err(crate_error)?;
+        Ok(enc
+            .get_ids()
+            .iter()
+            .zip(enc.get_offsets())
+            .map(|(&id, &(start, end))| Tok { id, start, end })
+            .collect())
+    }
+
+    fn encode_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self.encode_fast(text, false).map_err(crate_error)?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    fn bpe(&self) -> Option<&Bpe> {
+        match self.get_model() {
+            Model::Bpe(bpe) => Some(bpe),
+            Model::Other(_) => None,
+        }
+    }
+
+    fn pieces(&self) -> HashMap<u32, String> {
+        match self.get_model() {
+            Model::Bpe(_) => HashMap::new(),
+            Model::Other(m) => tokenizers::Model::get_vocab(m)
+                .into_iter()
+                .map(|(p, id)| (id, p))
+                .collect(),
+        }
+    }
+
+    fn added(&self) -> Vec<(u32, String, bool)> {
+        self.get_added_vocabulary()
+            .get_added_tokens_decoder()
+            .iter()
+            .map(|(&id, t)| (id, t.content.clone(), t.special))
+            .collect()
+    }
+
+    fn decoder(&self) -> String {
+        self.get_decoder()
+            .and_then(|d| serde_json::to_string(d).ok())
+            .unwrap_or_default()
+    }
+
+    fn to_json(&self) -> Result<String> {
+        self.to_string(false).map_err(crate_error)
+    }
 }

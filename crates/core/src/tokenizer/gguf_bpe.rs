@@ -4,20 +4,15 @@
 //! The GGUF stores the vocabulary (`tokenizer.ggml.tokens`, ID = position), the BPE merges in rank
 //! order (`tokenizer.ggml.merges`, "a b" strings), each token's type (`tokenizer.ggml.token_type`;
 //! 3 = control) and the name of the pre-tokenizer (`tokenizer.ggml.pre`), which llama.cpp maps to
-//! a list of split regexes. We express the same splits with `tokenizers` pre-tokenizers.
+//! a list of split regexes. We express the same splits as a `tokenizer.json` would, for our own
+//! pipeline ([`super::pipeline`]).
 
 use ahash::AHashMap;
-use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
-use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::pre_tokenizers::digits::Digits;
-use tokenizers::pre_tokenizers::sequence::Sequence;
-use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::{AddedToken, SplitDelimiterBehavior};
+use serde_json::{json, Value};
 
 use super::bpe::{Bpe, Options};
-use super::engine::{Engine, Model};
-use super::pre_tokenizer::PreTokenizer;
+use super::pipeline::added::AddedToken;
+use super::pipeline::Parts;
 
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
@@ -29,7 +24,7 @@ const TOKEN_TYPE_USER_DEFINED: i64 = 4;
 
 /// The file's tokenizer: byte-level BPE (`gpt2`) here, SentencePiece (`llama`) in
 /// [`super::gguf_spm`].
-pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
+pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<(Bpe, Parts)> {
     let model = md.string("tokenizer.ggml.model")?;
     match model {
         "gpt2" => {}
@@ -70,13 +65,18 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
         ignore_merges,
         ..Options::default()
     };
-    let mut tokenizer = Engine::new(Model::Bpe(Bpe::new(vocab, &merges, options)?));
-    tokenizer.with_pre_tokenizer(Some(PreTokenizer::from(pre_tokenizer)));
-    tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
-
-    let specials = special_tokens(md, &tokens)?;
-    tokenizer.add_special_tokens(&specials);
-    Ok(tokenizer)
+    let bpe = Bpe::new(vocab, &merges, options)?;
+    let parts = Parts {
+        added_tokens: special_tokens(md, &tokens)?
+            .iter()
+            .map(AddedToken::to_value)
+            .collect(),
+        pre_tokenizer,
+        // GPT-2's alphabet back to bytes.
+        decoder: json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true}),
+        ..Parts::default()
+    };
+    Ok((bpe, parts))
 }
 
 /// Texts llama.cpp makes control tokens whatever the file says (`llama_vocab::impl::load`, as
@@ -170,7 +170,7 @@ pub(super) fn special_tokens(md: &Metadata<'_>, tokens: &[&str]) -> Result<Vec<A
         .zip(&types)
         .filter_map(|(piece, &t)| {
             let control = t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_UNKNOWN || by_text(piece);
-            (control || t == TOKEN_TYPE_USER_DEFINED).then(|| AddedToken::from(*piece, control))
+            (control || t == TOKEN_TYPE_USER_DEFINED).then(|| AddedToken::new(piece, control))
         })
         .collect())
 }
@@ -186,33 +186,30 @@ const QWEN2_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'
 /// The pre-tokenizer (text → pieces that BPE then merges within) for a llama.cpp `pre` name, and
 /// whether a piece that is itself a vocabulary entry skips the merges (llama.cpp's
 /// `ignore_merges`, set for Llama 3).
-fn pre_tokenizer_for(pre: &str) -> Result<(PreTokenizerWrapper, bool)> {
+fn pre_tokenizer_for(pre: &str) -> Result<(Value, bool)> {
     // GPT-2's split regex, applied by `ByteLevel` with `use_regex = true`:
     //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
     // and then every byte mapped to its printable stand-in (space → Ġ). No prefix space is added.
-    let gpt2 = || PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true));
+    let gpt2 = || json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true});
     // A regex split, then the bytes mapped without GPT-2's regex.
-    let split = |pattern: &str| -> Result<PreTokenizerWrapper> {
-        let split = Split::new(
-            SplitPattern::Regex(pattern.to_string()),
-            SplitDelimiterBehavior::Isolated,
-            false,
-        )
-        .map_err(|e| Error::Tokenizer(msg!("cannot build the split: {}", e.to_string())))?;
-        Ok(PreTokenizerWrapper::Sequence(Sequence::new(vec![
-            split.into(),
-            ByteLevel::new(false, true, false).into(),
-        ])))
+    let split = |pattern: &str| {
+        json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
+        ]})
     };
     match pre {
         // llama.cpp: { "\p{N}", <GPT-2 regex> } — every digit is its own piece first.
         "smollm" | "starcoder" | "refact" | "codeshell" => Ok((
-            PreTokenizerWrapper::Sequence(Sequence::new(vec![Digits::new(true).into(), gpt2()])),
+            json!({"type": "Sequence", "pretokenizers": [
+                {"type": "Digits", "individual_digits": true},
+                gpt2(),
+            ]}),
             false,
         )),
         "default" | "gpt2" | "gpt-2" => Ok((gpt2(), false)),
-        "llama3" | "llama-v3" | "llama-bpe" => Ok((split(LLAMA3_SPLIT)?, true)),
-        "qwen2" | "deepseek-r1-qwen" | "stablelm2" => Ok((split(QWEN2_SPLIT)?, false)),
+        "llama3" | "llama-v3" | "llama-bpe" => Ok((split(LLAMA3_SPLIT), true)),
+        "qwen2" | "deepseek-r1-qwen" | "stablelm2" => Ok((split(QWEN2_SPLIT), false)),
         other => Err(Error::Unsupported(msg!(
             "GGUF pre-tokenizer \"{}\" is not supported yet (supported: smollm, gpt2, llama-bpe, qwen2)",
             other

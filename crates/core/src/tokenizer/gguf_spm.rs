@@ -10,20 +10,16 @@
 //! front (of the text and of each run after a special token), then every space written `▁`.
 
 use ahash::AHashMap;
-use tokenizers::decoders::byte_fallback::ByteFallback;
-use tokenizers::decoders::fuse::Fuse;
-use tokenizers::decoders::sequence::Sequence as DecoderSequence;
-use tokenizers::decoders::strip::Strip;
-use tokenizers::normalizers::{Prepend, Replace, Sequence as NormalizerSequence};
-use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper};
+use serde_json::json;
 
 use super::bpe::{Bpe, Options};
-use super::engine::{Engine, Model};
 use super::gguf_bpe::special_tokens;
+use super::pipeline::added::AddedToken;
+use super::pipeline::Parts;
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
 
-pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
+pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<(Bpe, Parts)> {
     let tokens = md.string_array("tokenizer.ggml.tokens")?;
     let scores = md.f32_array("tokenizer.ggml.scores")?;
     if scores.len() != tokens.len() {
@@ -72,32 +68,33 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<Engine> {
         fuse_unk: true,
         ..Options::default()
     };
-    let mut tokenizer = Engine::new(Model::Bpe(Bpe::new(vocab, &merges, options)?));
+    let bpe = Bpe::new(vocab, &merges, options)?;
 
     // llama.cpp puts a space in front of each run of text (`add_space_prefix`, on unless the
     // file says otherwise), then writes spaces as ▁.
     let space_prefix = md.bool_or("tokenizer.ggml.add_space_prefix", true)?;
-    let replace = Replace::new(" ", "▁")
-        .map_err(|e| Error::Tokenizer(msg!("cannot build the normalizer: {}", e.to_string())))?;
-    let mut steps: Vec<NormalizerWrapper> = Vec::new();
+    let replace = json!({"type": "Replace", "pattern": {"String": " "}, "content": "▁"});
+    let mut steps = Vec::new();
     if space_prefix {
-        steps.push(Prepend::new("▁".to_string()).into());
+        steps.push(json!({"type": "Prepend", "prepend": "▁"}));
     }
-    steps.push(replace.into());
-    tokenizer.with_normalizer(Some(NormalizerSequence::new(steps)));
-    let to_space = Replace::new("▁", " ")
-        .map_err(|e| Error::Tokenizer(msg!("cannot build the decoder: {}", e.to_string())))?;
-    let mut decoders: Vec<DecoderWrapper> = vec![
-        to_space.into(),
-        ByteFallback::default().into(),
-        Fuse::default().into(),
+    steps.push(replace);
+    let mut decoders = vec![
+        json!({"type": "Replace", "pattern": {"String": "▁"}, "content": " "}),
+        json!({"type": "ByteFallback"}),
+        json!({"type": "Fuse"}),
     ];
     if space_prefix {
-        decoders.push(Strip::new(' ', 1, 0).into());
+        decoders.push(json!({"type": "Strip", "content": " ", "start": 1, "stop": 0}));
     }
-    tokenizer.with_decoder(Some(DecoderSequence::new(decoders)));
-
-    let specials: Vec<AddedToken> = special_tokens(md, &tokens)?;
-    tokenizer.add_special_tokens(&specials);
-    Ok(tokenizer)
+    let parts = Parts {
+        added_tokens: special_tokens(md, &tokens)?
+            .iter()
+            .map(AddedToken::to_value)
+            .collect(),
+        normalizer: json!({"type": "Sequence", "normalizers": steps}),
+        decoder: json!({"type": "Sequence", "decoders": decoders}),
+        ..Parts::default()
+    };
+    Ok((bpe, parts))
 }

