@@ -11,8 +11,9 @@
 //! This is the rule and the options of the Hugging Face `tokenizers` BPE model (a test holds
 //! both to the same IDs and offsets on every shipped vocabulary), built straight from the
 //! vocabulary's lists: the crate's builder formats a string and does three lookups per merge,
-//! about a third of a vocabulary's reading time. The crate still runs everything around the model
-//! (added tokens, normalizer, pre-tokenizer, offsets), which asks this one for each word.
+//! about a third of a vocabulary's reading time. Our own pipeline ([`super::pipeline`]) runs
+//! everything around the model (added tokens, normalizer, pre-tokenizer, offsets) and asks this
+//! one for each word.
 //!
 //! A character the vocabulary lacks becomes its UTF-8 bytes (`<0xE4>` pieces, `byte_fallback`),
 //! else the unknown token (`unk_token`; runs of them fused into one with `fuse_unk`), else it is

@@ -14,13 +14,14 @@
 //! unbounded repetition of a group or one with a repetition inside (exponential backtracking),
 //! a repeated group that can match nothing, a match deeper than 512 nodes in a row, a pattern
 //! that can match nothing, and what the engines read otherwise (`\<`, `a{ 2}`, `[]-a]`,
-//! `[!--]`) — is [`Unsupported`], and the caller keeps the `tokenizers` crate's engine for that
-//! file.
+//! `[!--]`) — is [`Unsupported`]: our own pipeline then does not read that file, and only the
+//! `tokenizers` crate does (`engine.rs`, in the builds that carry it).
 //!
-//! Work is bounded: a search gives up ([`TooSlow`]; the pre-tokenizer then asks the crate's
-//! engine) after [`Pattern::steps_per_byte`] steps per byte of text: 256 plus 4 per node of the
-//! pattern (a list of alternatives is tried one by one), at most 1,024; patterns of more than
-//! 1,024 nodes stay the crate's. The shipped patterns need fewer than 32.
+//! Work is bounded: a search gives up ([`TooSlow`]: our pipeline refuses that text with a reason;
+//! the crate's pipeline asks the crate's engine) after [`Pattern::steps_per_byte`] steps per byte
+//! of text: 256 plus 4 per node of the pattern (a list of alternatives is tried one by one), at
+//! most 1,024; patterns of more than 1,024 nodes are not read. The shipped patterns need fewer
+//! than 32.
 
 mod parse;
 

@@ -1,4 +1,5 @@
-//! The pre-tokenizer: the steps a file names, in its order, with every split by a pattern —
+//! The pre-tokenizer of the crate's pipeline (`engine.rs`, for a file our own pipeline does not
+//! read): the steps a file names, in its order, with every split by a pattern —
 //! a `Split` step's regex or string, and GPT-2's regex inside a `ByteLevel` step — matched by
 //! our own [`Pattern`] instead of the `tokenizers` crate's regex engine. Other steps (`Digits`,
 //! `Metaspace`, …) and any pattern our matcher leaves aside stay the crate's, and so does a text
