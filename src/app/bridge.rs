@@ -100,11 +100,11 @@ impl Bridge {
                 ) {
                     if let Some(b) = on_msg.upgrade() {
                         b.reading.borrow_mut().take();
-                        if matches!(msg, FromWorker::TokenizerNeedsFull { .. }) {
+                        if let FromWorker::TokenizerNeedsFull { id, .. } = msg {
                             // After this message's handler returns: the switch stops the
                             // worker whose handler this is.
                             wasm_bindgen_futures::spawn_local(
-                                async move { b.use_full_tokenizer() },
+                                async move { b.use_full_tokenizer(id) },
                             );
                             return;
                         }
@@ -173,8 +173,9 @@ impl Bridge {
 
     /// A user's file needs the full tokenizers library, which the light tokenizer worker leaves
     /// out: the full worker (its one-thread build, no model loaded) takes the tokenizer role and
-    /// is given everything again, that file included. Once per page.
-    fn use_full_tokenizer(self: &Rc<Self>) {
+    /// is given everything again, that file included (marked as being read: if the worker stops
+    /// on it, it is the one left out). Once per page.
+    fn use_full_tokenizer(self: &Rc<Self>, id: String) {
         if self.tokenizer_full.replace(true) {
             return;
         }
@@ -188,6 +189,7 @@ impl Bridge {
             return;
         }
         self.resend_to_tokenizer();
+        *self.reading.borrow_mut() = Some(id);
     }
 
     /// Gives a new tokenizer worker everything the page had asked for: the user's files, the

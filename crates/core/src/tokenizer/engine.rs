@@ -142,6 +142,7 @@ impl TextTokenizer {
                 let mut engine: Engine = serde_json::from_slice(bytes).map_err(|e| {
                     Error::Tokenizer(msg!("cannot read tokenizer.json: {}", e.to_string()))
                 })?;
+                refuse_empty_added_tokens(&engine)?;
                 // tokenmeter shows a text's tokens, never a model's input batch: a file's
                 // truncation (which can make every encode fail) and padding are dropped.
                 let _ = engine.with_truncation(None);
@@ -150,6 +151,33 @@ impl TextTokenizer {
             }
         }
     }
+}
+
+/// An added token its normalizer writes as nothing would be an empty pattern in the crate's
+/// search, which then matches everywhere and panics while splitting ("AddedVocabulary bad
+/// split"): refused here with a reason.
+fn refuse_empty_added_tokens(engine: &Engine) -> Result<()> {
+    use tokenizers::Normalizer as _;
+    let Some(normalizer) = engine.get_normalizer() else {
+        return Ok(());
+    };
+    for token in engine
+        .get_added_vocabulary()
+        .get_added_tokens_decoder()
+        .values()
+    {
+        if !token.normalized {
+            continue;
+        }
+        let mut text = tokenizers::NormalizedString::from(token.content.as_str());
+        if normalizer.normalize(&mut text).is_err() || text.get().is_empty() {
+            return Err(Error::Tokenizer(msg!(
+                "cannot read tokenizer.json: the added token {} is empty once normalized",
+                format!("{:?}", token.content)
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl CrateTokenizer for Engine {

@@ -69,7 +69,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<(Bpe, Parts)> {
     let parts = Parts {
         added_tokens: special_tokens(md, &tokens)?
             .iter()
-            .map(AddedToken::to_value)
+            .map(|(id, t)| t.to_json(*id))
             .collect(),
         pre_tokenizer,
         // GPT-2's alphabet back to bytes.
@@ -144,11 +144,11 @@ const CONTROL_BY_TEXT: &[&str] = &[
     "<|file_sep|>",
 ];
 
-/// Control, user-defined and unknown tokens, matched whole in the text before any splitting, the
+/// Control, user-defined and unknown tokens (with their IDs), matched whole in the text before any splitting, the
 /// way llama.cpp does with `parse_special = true` (control and unknown ones marked special);
 /// with them the texts of [`CONTROL_BY_TEXT`] (except `</s>` where llama.cpp keeps it a normal
 /// token: in vocabularies with `<|tool_response>` or `<|plamo:eos|>`).
-pub(super) fn special_tokens(md: &Metadata<'_>, tokens: &[&str]) -> Result<Vec<AddedToken>> {
+pub(super) fn special_tokens(md: &Metadata<'_>, tokens: &[&str]) -> Result<Vec<(u32, AddedToken)>> {
     let types = if md.contains("tokenizer.ggml.token_type") {
         md.int_array("tokenizer.ggml.token_type")?
     } else {
@@ -168,9 +168,11 @@ pub(super) fn special_tokens(md: &Metadata<'_>, tokens: &[&str]) -> Result<Vec<A
     Ok(tokens
         .iter()
         .zip(&types)
-        .filter_map(|(piece, &t)| {
+        .enumerate()
+        .filter_map(|(id, (piece, &t))| {
             let control = t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_UNKNOWN || by_text(piece);
-            (control || t == TOKEN_TYPE_USER_DEFINED).then(|| AddedToken::new(piece, control))
+            let id = u32::try_from(id).ok()?;
+            (control || t == TOKEN_TYPE_USER_DEFINED).then(|| (id, AddedToken::new(piece, control)))
         })
         .collect())
 }

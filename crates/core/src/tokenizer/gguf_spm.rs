@@ -14,7 +14,6 @@ use serde_json::json;
 
 use super::bpe::{Bpe, Options};
 use super::gguf_bpe::special_tokens;
-use super::pipeline::added::AddedToken;
 use super::pipeline::Parts;
 use crate::gguf::Metadata;
 use crate::{msg, Error, Result};
@@ -90,7 +89,7 @@ pub(super) fn tokenizer_from_gguf(md: &Metadata<'_>) -> Result<(Bpe, Parts)> {
     let parts = Parts {
         added_tokens: special_tokens(md, &tokens)?
             .iter()
-            .map(AddedToken::to_value)
+            .map(|(id, t)| t.to_json(*id))
             .collect(),
         normalizer: json!({"type": "Sequence", "normalizers": steps}),
         decoder: json!({"type": "Sequence", "decoders": decoders}),

@@ -43,9 +43,14 @@ impl AddedToken {
         }
     }
 
-    /// Reads `{"content": …, "special": …, …}`: every field is required, as by the crate.
+    /// Reads `{"id": …, "content": …, "special": …, …}`: every field is required, as by the
+    /// crate (which then numbers the tokens itself, [`Added::new`]).
     pub fn read(v: &Value) -> Result<AddedToken, Unsupported> {
-        use super::read::{flag, string};
+        use super::read::{field, flag, string};
+        field(v, "id")?
+            .as_u64()
+            .filter(|&id| u32::try_from(id).is_ok())
+            .ok_or_else(|| Unsupported::new("an added token's id that is not a 32-bit number"))?;
         Ok(AddedToken {
             content: string(v, "content")?.to_owned(),
             special: flag(v, "special", None)?,
@@ -54,15 +59,6 @@ impl AddedToken {
             lstrip: flag(v, "lstrip", None)?,
             rstrip: flag(v, "rstrip", None)?,
         })
-    }
-
-    /// As a file writes it, without an ID (the ID is given on reading).
-    pub fn to_value(&self) -> Value {
-        let mut v = self.to_json(0);
-        if let Value::Object(fields) = &mut v {
-            fields.remove("id");
-        }
-        v
     }
 
     /// As a file writes it (with its ID).

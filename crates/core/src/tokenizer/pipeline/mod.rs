@@ -251,25 +251,44 @@ fn token(id: u32, (start, end): Span) -> Tok {
     }
 }
 
-/// The offset trims of a `post_processor` description. Processors that only add tokens around
-/// the text (`TemplateProcessing`, `BertProcessing`) change nothing here: tokenmeter encodes
-/// without them.
+/// The offset trims of a `post_processor` description, read as the crate reads it: its wrapper
+/// is untagged (serde does not check a struct's `type`), so an object with `sep`, `cls`,
+/// `trim_offsets` and `add_prefix_space` is RobertaProcessing whatever its type says, and the
+/// other forms are tried in the crate's order. Processors that only add tokens around the text
+/// (`TemplateProcessing`, `BertProcessing`) change nothing here: tokenmeter encodes without them.
 fn read_trims(v: &Value, trims: &mut Vec<bool>) -> std::result::Result<(), Unsupported> {
-    use read::{field, flag, kind};
-    match kind(v)? {
-        "Sequence" => {
-            let parts = field(v, "processors")?
-                .as_array()
-                .ok_or_else(|| Unsupported::new("a post-processor Sequence without a list"))?;
-            for part in parts {
-                read_trims(part, trims)?;
+    use read::{flag, kind};
+    let pair = |name: &str| {
+        v.get(name)
+            .and_then(Value::as_array)
+            .is_some_and(|p| p.len() == 2 && p[0].is_string() && p[1].is_u64())
+    };
+    let has = |name: &str| v.get(name).is_some_and(Value::is_boolean);
+    if pair("sep") && pair("cls") {
+        if has("trim_offsets") && has("add_prefix_space") {
+            // RobertaProcessing.
+            if flag(v, "trim_offsets", None)? {
+                trims.push(flag(v, "add_prefix_space", None)?);
             }
         }
-        "TemplateProcessing" | "BertProcessing" => {}
-        "ByteLevel" | "RobertaProcessing" => {
+        // Else BertProcessing.
+        return Ok(());
+    }
+    match kind(v)? {
+        "ByteLevel" => {
             let add_prefix_space = flag(v, "add_prefix_space", None)?;
             if flag(v, "trim_offsets", None)? {
                 trims.push(add_prefix_space);
+            }
+        }
+        "TemplateProcessing" if v.get("single").is_some() && v.get("pair").is_some() => {}
+        "Sequence" => {
+            let parts = v
+                .get("processors")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Unsupported::new("a post-processor Sequence without a list"))?;
+            for part in parts {
+                read_trims(part, trims)?;
             }
         }
         other => return Err(Unsupported(format!("the post-processor {other}"))),

@@ -74,6 +74,10 @@ pub fn read(v: &Value, steps: &mut Vec<Normalizer>) -> std::result::Result<(), U
 /// A pattern as a file writes it: `{"String": "…"}` (literal) or `{"Regex": "…"}`.
 pub fn find(v: &Value) -> std::result::Result<Find, Unsupported> {
     if let Some(s) = v.get("String").and_then(Value::as_str) {
+        // The crate finds nothing in an empty text and mishandles an empty match at the start.
+        if s.is_empty() {
+            return Err(Unsupported::new("an empty pattern"));
+        }
         return Ok(Find::Literal(s.to_owned()));
     }
     if let Some(re) = v.get("Regex").and_then(Value::as_str) {

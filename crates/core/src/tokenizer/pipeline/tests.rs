@@ -168,15 +168,31 @@ fn every_shipped_vocabulary_encodes_as_the_crate_does() {
     }
 }
 
-/// A small BPE file with the given sections (SentencePiece style: ▁ for a space, byte fallback).
+/// A small BPE file with the given sections (SentencePiece style: ▁ for a space), with byte
+/// fallback and no fusing of unknown pieces, so that every byte outside the few pieces is a token
+/// of its own and every byte's offsets are compared.
 fn file(normalizer: &str, pre_tokenizer: &str, post_processor: &str, added: &str) -> String {
+    let mut vocab: Vec<String> = [
+        "<unk>", "▁", "a", "b", "ab", "▁ab", "Ġ", "Ġa", "f", "i", "fi", "1", "2", "x", "é", "e",
+        "aĠ", "ĠĠ",
+    ]
+    .iter()
+    .map(|p| format!("{p:?}"))
+    .collect();
+    vocab.extend((0..=255u8).map(|b| format!("\"<0x{b:02X}>\"")));
+    let vocab: Vec<String> = vocab
+        .iter()
+        .enumerate()
+        .map(|(id, p)| format!("{p}: {id}"))
+        .collect();
     r#"{"version": "1.0", "added_tokens": [ADDED], "normalizer": NORMALIZER,
       "pre_tokenizer": PRE, "post_processor": POST,
       "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}]},
       "model": {"type": "BPE", "dropout": null, "unk_token": "<unk>", "continuing_subword_prefix": null,
-        "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": false, "ignore_merges": false,
-        "vocab": {"<unk>": 0, "▁": 1, "a": 2, "b": 3, "ab": 4, "▁ab": 5, "Ġ": 6, "Ġa": 7, "f": 8, "i": 9, "fi": 10, "1": 11, "2": 12, "x": 13, "é": 14, "e": 15, "aĠ": 16, "ĠĠ": 17},
+        "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": true, "ignore_merges": false,
+        "vocab": {VOCAB},
         "merges": [["a", "b"], ["▁", "ab"], ["Ġ", "a"], ["f", "i"], ["a", "Ġ"], ["Ġ", "Ġ"]]}}"#
+        .replace("VOCAB", &vocab.join(", "))
         .replace("ADDED", added)
         .replace("NORMALIZER", normalizer)
         .replace("PRE", pre_tokenizer)
@@ -255,6 +271,8 @@ fn each_step_encodes_as_the_crate_does() {
         "null".to_string(),
         byte_level(false, true),
         byte_level(true, true),
+        r#"{"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0], "trim_offsets": true, "add_prefix_space": true}"#.into(),
+        r#"{"type": "BertProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0], "trim_offsets": true, "add_prefix_space": false}"#.into(),
         r#"{"type": "Sequence", "processors": [{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true}, {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}}], "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}], "special_tokens": {}}]}"#.into(),
     ];
     let added = [
@@ -265,6 +283,15 @@ fn each_step_encodes_as_the_crate_does() {
             added_token("▁▁", false, false),
             added_token("ﬁ", false, true),
             added_token(" x", false, true),
+        ]
+        .join(", "),
+        // The same text twice with other flags, a special token also listed as normalized.
+        [
+            added_token("<s>", true, false),
+            added_token("<s>", false, true),
+            added_token("ab", false, true),
+            added_token("ab", false, false),
+            added_token("fi", true, true),
         ]
         .join(", "),
     ];
@@ -298,8 +325,8 @@ fn each_step_encodes_as_the_crate_does() {
         for p in &pre {
             for (k, post) in posts.iter().enumerate() {
                 for a in &added {
-                    // Every post-processor with a few pre-tokenizers only: enough to see trims.
-                    if k > 0 && !p.contains("ByteLevel") {
+                    // Every post-processor with a few normalizers only: enough to see trims.
+                    if k > 0 && !(n == "null" || n.contains("Prepend")) {
                         continue;
                     }
                     let json = file(n, p, post, a);
@@ -330,7 +357,7 @@ fn each_step_encodes_as_the_crate_does() {
 /// read by `from_json_any` with the crate, to the crate's tokens.
 #[test]
 fn what_ours_does_not_read_goes_to_the_crate() {
-    let lstrip = r#"{"id": 20, "content": "<x>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": false, "special": true}"#;
+    let lstrip = r#"{"id": 300, "content": "<x>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": false, "special": true}"#;
     let cases = [
         file(r#"{"type": "Strip", "strip_left": true, "strip_right": true}"#, "null", "null", ""),
         file("null", r#"{"type": "Whitespace"}"#, "null", ""),
@@ -340,6 +367,9 @@ fn what_ours_does_not_read_goes_to_the_crate() {
         file("null", "null", r#"{"type": "ByteLevel", "add_prefix_space": true}"#, ""),
         file("null", "null", "null", lstrip),
         file(r#"{"type": "Prepend", "prepend": ""}"#, "null", "null", ""),
+        file(r#"{"type": "Replace", "pattern": {"String": ""}, "content": "x"}"#, "null", "null", ""),
+        // An added token without its id: the crate refuses the file.
+        file("null", "null", "null", &added_token("<x>", true, false).replace(r#""id": 99, "#, "")),
         file("null", "null", "null", "")
             .replace(r#""type": "BPE", "dropout": null"#, r#""type": "WordLevel""#)
             .replace(r#", "merges": [["a", "b"], ["▁", "ab"], ["Ġ", "a"], ["f", "i"], ["a", "Ġ"], ["Ġ", "Ġ"]]"#, ""),
@@ -366,6 +396,29 @@ fn what_ours_does_not_read_goes_to_the_crate() {
             ),
         }
     }
+}
+
+/// An added token its normalizer writes as nothing: ours does not read the file, and the crate
+/// (which would panic on the first text) is not given it.
+#[test]
+fn an_added_token_normalized_to_nothing_is_refused() {
+    let json = file(
+        r#"{"type": "Replace", "pattern": {"String": "x"}, "content": ""}"#,
+        "null",
+        "null",
+        &added_token("x", false, true),
+    );
+    assert!(matches!(
+        TextTokenizer::from_json(json.as_bytes(), smollm2_info()),
+        Err(crate::Error::NeedsFullTokenizer(_))
+    ));
+    let err = TextTokenizer::from_json_any(json.as_bytes(), smollm2_info())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        err.msg().to_string().contains("empty once normalized"),
+        "{err:?}"
+    );
 }
 
 /// Written back and read again (by us and by the crate): the same tokenizer.
