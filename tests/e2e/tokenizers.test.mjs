@@ -66,13 +66,21 @@ function unigramFile() {
   return path;
 }
 
-test('a tokenizer.json only the full tokenizers library reads still joins the comparison, and earlier files stay', async () => {
+/** A page with TEXT and Qwen3's tokenizer.json added as the user's first file (`file:1`),
+ * checked against the CLI; returns the page and the CLI's answer. */
+async function withQwenFile() {
   const page = await openPage();
   await page.fill('#text', TEXT);
   await page.click('details.picker summary');
+  // A tokenizer.json (Qwen3's, as if downloaded from its model page).
   await page.setInputFiles('[data-testid=byo-file]', join(ROOT, 'data/tokenizers/qwen3.json'));
   const qwen = tokenmeterCli(['tokenize', '--tokenizer', 'qwen3', '--text', TEXT]);
   assert.deepEqual(await columnIds(page, 'file:1', qwen.count), qwen.ids);
+  return { page, qwen };
+}
+
+test('a tokenizer.json only the full tokenizers library reads still joins the comparison, and earlier files stay', async () => {
+  const { page, qwen } = await withQwenFile();
   const path = unigramFile();
   await page.setInputFiles('[data-testid=byo-file]', path);
   const unigram = tokenmeterCli(['tokenize', '--tokenizer-file', path, '--text', TEXT]);
@@ -158,13 +166,7 @@ test('decode mode spells the same IDs in every vocabulary and marks IDs that do 
 });
 
 test('bring your own tokenizer.json or GGUF: it joins the comparison; a broken file gets a clear error', async () => {
-  const page = await openPage();
-  await page.fill('#text', TEXT);
-  await page.click('details.picker summary');
-  // A tokenizer.json (Qwen3's, as if downloaded from its model page).
-  await page.setInputFiles('[data-testid=byo-file]', join(ROOT, 'data/tokenizers/qwen3.json'));
-  const qwen = tokenmeterCli(['tokenize', '--tokenizer', 'qwen3', '--text', TEXT]);
-  assert.deepEqual(await columnIds(page, 'file:1', qwen.count), qwen.ids);
+  const { page } = await withQwenFile();
   assert.match(await page.textContent('[data-tokenizer="file:1"] h3'), /qwen3\.json \(your file\)/);
   // A GGUF: its tokenizer comes from the metadata (SmolLM2's, metadata only).
   await page.setInputFiles('[data-testid=byo-file]', join(ROOT, 'data/test/smollm2.vocab.gguf'));

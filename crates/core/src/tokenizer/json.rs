@@ -39,6 +39,9 @@ pub(super) fn read(bytes: &[u8]) -> std::result::Result<Pipeline, Refusal> {
     Pipeline::new(bpe, parts).map_err(Refusal::Unsupported)
 }
 
+/// The file: [`Parts`]' fields spelled out beside the model rather than `#[serde(flatten)]`, which
+/// would buffer the whole file (the model's lists) into a generic tree first and lose the
+/// borrowed strings.
 #[derive(Deserialize)]
 struct File<'a> {
     version: Option<String>,

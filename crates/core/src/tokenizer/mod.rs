@@ -216,6 +216,16 @@ enum Inner {
     Crate(Box<dyn CrateTokenizer>),
 }
 
+impl Inner {
+    /// The BPE model, if the vocabulary is one.
+    fn bpe(&self) -> Option<&Bpe> {
+        match self {
+            Inner::Own(p) => Some(&p.bpe),
+            Inner::Crate(c) => c.bpe(),
+        }
+    }
+}
+
 /// A tokenizer read by the Hugging Face crate (`engine.rs`). Behind this trait so that a build
 /// that never reads a file with the crate (the light tokens worker) does not carry its code.
 pub(crate) trait CrateTokenizer: Send + Sync {
@@ -293,10 +303,7 @@ impl TextTokenizer {
 
     /// The BPE model, if the vocabulary is one.
     fn bpe(&self) -> Option<&Bpe> {
-        match &self.inner {
-            Inner::Own(p) => Some(&p.bpe),
-            Inner::Crate(c) => c.bpe(),
-        }
+        self.inner.bpe()
     }
 
     fn new(inner: Inner, info: TokenizerInfo) -> Result<Self> {
@@ -321,10 +328,7 @@ impl TextTokenizer {
             Inner::Crate(c) if c.bpe().is_none() => Some(c.pieces()),
             _ => None,
         };
-        let bpe = match &inner {
-            Inner::Own(p) => Some(&p.bpe),
-            Inner::Crate(c) => c.bpe(),
-        };
+        let bpe = inner.bpe();
         let model_piece = |id: u32| -> Option<&str> {
             match (bpe, &listed) {
                 (Some(bpe), _) => bpe.piece(id),

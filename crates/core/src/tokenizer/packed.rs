@@ -22,7 +22,6 @@
 //! ```
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::bpe::{Bpe, Options};
 use super::pipeline::{Parts, Pipeline};
@@ -79,16 +78,8 @@ fn unzigzag(n: u64) -> i64 {
 /// The tokenizer.json's parts besides the model's lists.
 #[derive(Deserialize)]
 struct Header {
-    #[serde(default)]
-    added_tokens: Vec<Value>,
-    #[serde(default)]
-    normalizer: Value,
-    #[serde(default)]
-    pre_tokenizer: Value,
-    #[serde(default)]
-    post_processor: Value,
-    #[serde(default)]
-    decoder: Value,
+    #[serde(flatten)]
+    parts: Parts,
     model: ModelHeader,
 }
 
@@ -177,14 +168,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<(Bpe, Parts)> {
         dropout: m.dropout,
     };
     let bpe = Bpe::from_lists(text, spans, &merges, options)?;
-    let parts = Parts {
-        added_tokens: header.added_tokens,
-        normalizer: header.normalizer,
-        pre_tokenizer: header.pre_tokenizer,
-        post_processor: header.post_processor,
-        decoder: header.decoder,
-    };
-    Ok((bpe, parts))
+    Ok((bpe, header.parts))
 }
 
 fn bad(why: &str) -> Error {

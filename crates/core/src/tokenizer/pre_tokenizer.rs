@@ -145,17 +145,14 @@ impl tokenizers::PreTokenizer for PreTokenizer {
     }
 }
 
-/// Our matches in the form the crate's splitting wants: the whole text in order, each part
-/// marked as a match or not (the reverse with `invert`, as the crate's `Invert`). A text ours
+/// Our matches in the form the crate's splitting wants ([`super::pipeline::text::parts`], as our
+/// own pipeline splits). A text ours
 /// gives up on is answered by the crate's engine with the same pattern.
 struct Matches<'p>(&'p Pattern, Option<&'p SysRegex>, bool);
 
 impl tokenizers::tokenizer::pattern::Pattern for Matches<'_> {
     fn find_matches(&self, inside: &str) -> tokenizers::Result<Vec<(Offsets, bool)>> {
         let Matches(pattern, crate_regex, invert) = *self;
-        if inside.is_empty() {
-            return Ok(vec![((0, 0), invert)]);
-        }
         let Ok(found) = pattern.find_iter(inside) else {
             let crate_regex =
                 crate_regex.ok_or("the split pattern needs too many steps on this text")?;
@@ -165,19 +162,7 @@ impl tokenizers::tokenizer::pattern::Pattern for Matches<'_> {
                 crate_regex.find_matches(inside)
             };
         };
-        let mut parts = Vec::with_capacity(2 * found.len() + 1);
-        let mut prev = 0;
-        for (start, end) in found {
-            if prev != start {
-                parts.push(((prev, start), invert));
-            }
-            parts.push(((start, end), !invert));
-            prev = end;
-        }
-        if prev != inside.len() {
-            parts.push(((prev, inside.len()), invert));
-        }
-        Ok(parts)
+        Ok(super::pipeline::text::parts(inside, &found, invert))
     }
 }
 

@@ -51,7 +51,8 @@ impl std::fmt::Display for Unsupported {
 }
 
 /// A `tokenizer.json`'s parts besides its model, as written in the file (`null` where absent).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct Parts {
     pub added_tokens: Vec<Value>,
     pub normalizer: Value,
@@ -283,11 +284,7 @@ fn read_trims(v: &Value, trims: &mut Vec<bool>) -> std::result::Result<(), Unsup
         }
         "TemplateProcessing" if v.get("single").is_some() && v.get("pair").is_some() => {}
         "Sequence" => {
-            let parts = v
-                .get("processors")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Unsupported::new("a post-processor Sequence without a list"))?;
-            for part in parts {
+            for part in read::list(v, "processors")? {
                 read_trims(part, trims)?;
             }
         }

@@ -8,7 +8,7 @@
 use serde_json::Value;
 use unicode_normalization_alignments::UnicodeNormalization;
 
-use super::read::{field, kind, string};
+use super::read::{field, kind, list, string};
 use super::text::Text;
 use super::Unsupported;
 use crate::tokenizer::pattern::Pattern;
@@ -43,10 +43,7 @@ pub enum Find {
 pub fn read(v: &Value, steps: &mut Vec<Normalizer>) -> std::result::Result<(), Unsupported> {
     let step = match kind(v)? {
         "Sequence" => {
-            let parts = field(v, "normalizers")?
-                .as_array()
-                .ok_or_else(|| Unsupported::new("a normalizer Sequence without a list"))?;
-            for part in parts {
+            for part in list(v, "normalizers")? {
                 read(part, steps)?;
             }
             return Ok(());

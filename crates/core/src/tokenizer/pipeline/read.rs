@@ -19,6 +19,13 @@ fn missing(v: &Value, name: &str) -> Unsupported {
     Unsupported(format!("a {} without {name}", kind(v).unwrap_or("step")))
 }
 
+/// A `Sequence`'s list of steps.
+pub fn list<'v>(v: &'v Value, name: &str) -> Result<&'v Vec<Value>, Unsupported> {
+    field(v, name)?
+        .as_array()
+        .ok_or_else(|| Unsupported(format!("a Sequence whose {name} is not a list")))
+}
+
 pub fn string<'v>(v: &'v Value, name: &str) -> Result<&'v str, Unsupported> {
     field(v, name)?
         .as_str()

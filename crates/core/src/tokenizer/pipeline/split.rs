@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use super::normalizer::{find, pattern_matches, Find};
-use super::read::{field, flag, kind, string};
+use super::read::{field, flag, kind, list, string};
 use super::text::{parts, Behavior, Text};
 use super::Unsupported;
 use crate::tokenizer::byte_level::byte_to_char;
@@ -59,10 +59,7 @@ pub enum Prepend {
 pub fn read(v: &Value, steps: &mut Vec<Step>) -> std::result::Result<(), Unsupported> {
     let step = match kind(v)? {
         "Sequence" => {
-            let parts = field(v, "pretokenizers")?
-                .as_array()
-                .ok_or_else(|| Unsupported::new("a pre-tokenizer Sequence without a list"))?;
-            for part in parts {
+            for part in list(v, "pretokenizers")? {
                 read(part, steps)?;
             }
             return Ok(());
