@@ -39,6 +39,10 @@ if (!/^[0-9a-f]{16}$/.test(build ?? '')) {
     postMessage('the helper could not start: ' + e);
   }
 } else {
+  // What the page sends before the wasm listens: `listen` in src/worker/mod.rs takes these
+  // first, in order (public/early-tokens.js writes to the tokens worker as soon as it starts it).
+  self.tokenmeterEarlyMessages = [];
+  self.onmessage = (ev) => self.tokenmeterEarlyMessages.push(ev);
   try {
     // The light worker has one build: no feature test (one request fewer before a widget's wasm).
     const tokens = params.get('role') === 'tokens';

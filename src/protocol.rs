@@ -20,10 +20,16 @@ use tokenmeter_core::service::tokens::{Columns, ColumnsRequest, TokenizerAdded};
 use tokenmeter_core::Msg;
 pub use tokenmeter_gpu::Preference;
 
-/// The page → a worker. `Columns` to `Explain` go to the tokenizer worker, the rest to the model
+/// The page → a worker. `Preload` to `Explain` go to the tokenizer worker, the rest to the model
 /// worker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum ToWorker {
+    /// Start downloading the vocabularies of the columns a page opened at this address fragment
+    /// shows (`tokenmeter_core::service::link::columns_at`), before the page has read it. Sent by
+    /// `public/early-tokens.js` while the page's own wasm still downloads, as
+    /// `{"Preload":{"fragment":"#s=…"}}`: in a message, never in the worker's URL, since the
+    /// fragment holds the user's text and a URL's query goes to the server.
+    Preload { fragment: String },
     /// The token columns: a text split by each tokenizer, or typed IDs decoded. The worker loads
     /// each vocabulary on first use and answers again as more of them become ready.
     Columns { seq: u64, req: ColumnsRequest },

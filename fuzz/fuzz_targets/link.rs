@@ -1,6 +1,8 @@
 //! A shared link's fragment: any bytes as the base64 part, and any bytes as the inflated JSON.
 //! Decoding answers (a state, nothing, or an error); a decoded state always sanitises into one
-//! whose columns are shipped and unique and whose settings pass the service's checks.
+//! whose columns are shipped and unique and whose settings pass the service's checks, and those
+//! columns are the ones the tokens worker preloads (`columns_at`), which are shipped whatever the
+//! fragment.
 #![no_main]
 
 use base64::Engine as _;
@@ -17,8 +19,11 @@ fuzz_target!(|data: &[u8]| {
         "#s={}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(deflated)
     );
+    let columns = link::columns_at(&fragment);
+    assert!(!columns.is_empty() && columns.iter().all(|c| SHIPPED.iter().any(|t| t.id == c)));
     if let Ok(Some(state)) = link::decode(&fragment) {
         let (s, _) = link::sanitize(state);
+        assert_eq!(columns, s.columns);
         assert!(!s.columns.is_empty() && s.columns.len() <= SHIPPED.len());
         assert!(s.columns.iter().all(|c| SHIPPED.iter().any(|t| t.id == c)));
         TOP.check(s.settings.top as f64).expect("top");

@@ -5,7 +5,7 @@
 //! - [`Latest`] is a one-slot mailbox: a newer request replaces an older one that has not
 //!   started, so typing never queues up stale work.
 //! - [`yield_to_events`] lets the browser deliver queued messages between two chunks of work,
-//!   without the 4 ms clamp of nested `setTimeout(0)`.
+//!   without the 4 ms clamp of nested `setTimeout(0)`; [`sleep`] waits a while.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -104,5 +104,19 @@ pub async fn yield_to_events() {
             }
         },
     );
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Resolves after `ms` milliseconds (`setTimeout`; at once where there is none).
+pub async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        if scope
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .is_err()
+        {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
     let _ = JsFuture::from(promise).await;
 }

@@ -135,7 +135,19 @@ fn listen(mut handle: impl FnMut(ToWorker, Option<web_sys::File>) + 'static) {
             }
         }
     });
+    // What arrived before this listened, kept by public/worker-loader.js: handled first, in
+    // order (nothing else can run in between).
+    let global = js_sys::global();
+    let key = JsValue::from_str("tokenmeterEarlyMessages");
+    let early = js_sys::Reflect::get(&global, &key)
+        .ok()
+        .and_then(|v| v.dyn_into::<js_sys::Array>().ok());
+    let _ = js_sys::Reflect::delete_property(global.unchecked_ref::<js_sys::Object>(), &key);
     scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    let handle: &js_sys::Function = onmessage.as_ref().unchecked_ref();
+    for ev in early.iter().flat_map(|a| a.iter()) {
+        let _ = handle.call1(&JsValue::NULL, &ev);
+    }
     onmessage.forget();
     post(&FromWorker::Ready);
 }

@@ -3,13 +3,16 @@
 //! answers them again whenever a vocabulary (or the price table) arrives, so a column fills in
 //! as soon as its vocabulary is ready.
 //!
-//! Vocabularies download side by side, but are read (JSON parsed, the tokenizer built: the
-//! worker's longest work, up to a second for the largest) one at a time by the answer loop, the
-//! first column first, with the answers posted in between: the first column (all a widget's
-//! reader waits for) never waits behind a larger vocabulary that happened to arrive first.
+//! Vocabularies download one at a time (unless one stalls), in the order they were asked for
+//! (the first column first), and are read (the tokenizer built: the worker's longest work, up to a second for the
+//! largest) one at a time by the answer loop, the first column first, with the answers posted in
+//! between: the first column (all a widget's reader waits for) never shares the connection, or
+//! this thread's inflating, with a larger vocabulary, and the next one downloads while it is
+//! read. Before the page has sent anything, `public/early-tokens.js` sends the address's fragment
+//! (`ToWorker::Preload`) and the downloads start from the columns it names.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -21,11 +24,12 @@ use tokenmeter_core::msg;
 use tokenmeter_core::service::cost::{self, CostRequest};
 use tokenmeter_core::service::explain::{self, ExplainRequest};
 use tokenmeter_core::service::limits::{MAX_TOKENS_SHOWN, MAX_USER_TOKENIZERS};
+use tokenmeter_core::service::link;
 use tokenmeter_core::service::tokens::{self, ColumnsRequest, JsonReader, VocabState};
 use tokenmeter_core::tokenizer::TextTokenizer;
 use tokenmeter_core::Msg;
 
-use super::mailbox::{yield_to_events, Latest, Notify};
+use super::mailbox::{sleep, yield_to_events, Latest, Notify};
 use super::{net, now_ms, post};
 use crate::protocol::{FromWorker, ToWorker};
 
@@ -34,6 +38,9 @@ use crate::protocol::{FromWorker, ToWorker};
 fn vocab_url(id: &str) -> String {
     format!("vocab/{id}.vocab.gz")
 }
+/// A vocabulary download still running after this long (a stalled connection) no longer keeps
+/// the next one waiting.
+const STALLED_MS: i32 = 4_000;
 /// Where the trimmed LiteLLM price table is served.
 const PRICES_URL: &str = "prices/prices.json.gz";
 /// Compressed and inflated size limits of what this role downloads or is given.
@@ -49,16 +56,29 @@ type Explain = (u64, String, ExplainRequest, Vec<String>);
 
 pub struct Tokens {
     vocabs: RefCell<HashMap<String, VocabState>>,
+    /// Shipped vocabularies asked for and waiting for their download, in the order asked.
+    to_download: RefCell<VecDeque<String>>,
+    /// The download the others wait for, by serial number (`None`: none; see
+    /// [`Tokens::download_next`]), and the serial number of the last one started.
+    holding: Cell<Option<u64>>,
+    downloads: Cell<u64>,
     /// Shipped vocabularies downloaded (and inflated) but not read yet, in arrival order.
     downloaded: RefCell<Vec<Downloaded>>,
+    /// The vocabularies to download and read first, in order: the newest columns request's
+    /// (before it, those of the columns the page's address names: `ToWorker::Preload`).
+    first: RefCell<Vec<String>>,
     files_added: Cell<usize>,
     prices: RefCell<Option<Result<Rc<PriceTable>, Msg>>>,
     prices_loading: Cell<bool>,
     columns: Latest<(u64, ColumnsRequest)>,
     cost: Latest<(u64, CostRequest)>,
     explain: Latest<Explain>,
-    /// Something changed: a request arrived, a vocabulary or the price table loaded.
+    /// Something changed: a request arrived, a vocabulary downloaded or became ready, the price
+    /// table loaded.
     changed: Rc<Notify>,
+    /// The answers posted no longer hold: a request arrived, a vocabulary became ready or
+    /// failed, the price table loaded (a download arriving changes no answer until it is read).
+    stale: Cell<bool>,
     /// How a user's `tokenizer.json` is read: our own pipeline only in the light tokens worker
     /// (which then leaves the Hugging Face crate out of its build), any in the full worker.
     json: JsonReader,
@@ -69,7 +89,8 @@ impl Tokens {
     pub fn takes(msg: &ToWorker) -> bool {
         matches!(
             msg,
-            ToWorker::Columns { .. }
+            ToWorker::Preload { .. }
+                | ToWorker::Columns { .. }
                 | ToWorker::AddTokenizer { .. }
                 | ToWorker::Cost { .. }
                 | ToWorker::Exercises
@@ -92,7 +113,11 @@ impl Tokens {
     fn start(json: JsonReader) -> Rc<Self> {
         let role = Rc::new(Self {
             vocabs: RefCell::new(HashMap::new()),
+            to_download: RefCell::new(VecDeque::new()),
+            holding: Cell::new(None),
+            downloads: Cell::new(0),
             downloaded: RefCell::new(Vec::new()),
+            first: RefCell::new(Vec::new()),
             files_added: Cell::new(0),
             prices: RefCell::new(None),
             prices_loading: Cell::new(false),
@@ -100,6 +125,7 @@ impl Tokens {
             cost: Latest::default(),
             explain: Latest::default(),
             changed: Rc::new(Notify::default()),
+            stale: Cell::new(false),
             json,
         });
         spawn_local(answer_loop(Rc::clone(&role)));
@@ -108,13 +134,20 @@ impl Tokens {
 
     pub fn handle(self: &Rc<Self>, msg: ToWorker, file: Option<web_sys::File>) {
         match msg {
+            ToWorker::Preload { fragment } => {
+                *self.first.borrow_mut() = link::columns_at(&fragment);
+                let first = self.first.borrow().clone();
+                for id in &first {
+                    self.vocab(id);
+                }
+            }
             ToWorker::Columns { seq, req } => {
                 self.columns.put((seq, req));
-                self.changed.notify();
+                self.touch();
             }
             ToWorker::Cost { seq, req } => {
                 self.cost.put((seq, req));
-                self.changed.notify();
+                self.touch();
             }
             ToWorker::Explain {
                 seq,
@@ -123,7 +156,7 @@ impl Tokens {
                 compare,
             } => {
                 self.explain.put((seq, tokenizer, req, compare));
-                self.changed.notify();
+                self.touch();
             }
             ToWorker::AddTokenizer { id, name } => {
                 spawn_local(add_tokenizer(Rc::clone(self), id, name, file))
@@ -138,7 +171,13 @@ impl Tokens {
         }
     }
 
-    /// Vocabulary `id` as it stands, starting its download if it is shipped and not asked for
+    /// Something the answers depend on changed: answer again.
+    fn touch(&self) {
+        self.stale.set(true);
+        self.changed.notify();
+    }
+
+    /// Vocabulary `id` as it stands, queueing its download if it is shipped and not asked for
     /// yet.
     fn vocab(self: &Rc<Self>, id: &str) -> VocabState {
         if let Some(v) = self.vocabs.borrow().get(id) {
@@ -146,24 +185,67 @@ impl Tokens {
         }
         let state = match tokens::shipped(id) {
             Err(unknown) => VocabState::Failed(unknown),
-            Ok(spec) => {
-                let (role, id2, info) = (Rc::clone(self), id.to_string(), spec.info());
-                spawn_local(async move {
-                    let packed = download_vocab(&id2).await;
-                    role.downloaded.borrow_mut().push(Downloaded {
-                        id: id2,
-                        info,
-                        packed,
-                    });
-                    role.changed.notify();
-                });
+            Ok(_) => {
+                self.to_download.borrow_mut().push_back(id.to_string());
                 VocabState::Loading
             }
         };
         self.vocabs
             .borrow_mut()
             .insert(id.to_string(), state.clone());
+        self.download_next();
         state
+    }
+
+    /// Starts the next queued download (the first of [`Self::first`] queued, else the one asked
+    /// for first) unless one holds the others back; each finished download starts the one after
+    /// it. One taking longer than [`STALLED_MS`] (a stalled connection) stops holding them back.
+    fn download_next(self: &Rc<Self>) {
+        if self.holding.get().is_some() {
+            return;
+        }
+        let next = {
+            let mut queue = self.to_download.borrow_mut();
+            let first = self.first.borrow();
+            let at = first
+                .iter()
+                .find_map(|id| queue.iter().position(|q| q == id))
+                .unwrap_or(0);
+            queue.remove(at)
+        };
+        let Some(id) = next else {
+            return;
+        };
+        let Ok(spec) = tokens::shipped(&id) else {
+            return; // never queued: `vocab` queues shipped ones only
+        };
+        let serial = self.downloads.get() + 1;
+        self.downloads.set(serial);
+        self.holding.set(Some(serial));
+        let (role, info) = (Rc::clone(self), spec.info());
+        spawn_local(async move {
+            let packed = download_vocab(&id).await;
+            role.downloaded
+                .borrow_mut()
+                .push(Downloaded { id, info, packed });
+            // The next download starts before this one is read (the read runs first when the
+            // answer loop is woken first).
+            role.release(serial);
+            role.changed.notify();
+        });
+        let role = Rc::clone(self);
+        spawn_local(async move {
+            sleep(STALLED_MS).await;
+            role.release(serial);
+        });
+    }
+
+    /// Download `serial` no longer holds the others back (if it still did): start the next.
+    fn release(self: &Rc<Self>, serial: u64) {
+        if self.holding.get() == Some(serial) {
+            self.holding.set(None);
+            self.download_next();
+        }
     }
 
     /// Reads one downloaded vocabulary — the first of `wanted` that is waiting, else the one
@@ -188,7 +270,7 @@ impl Tokens {
             Err(e) => VocabState::Failed(e),
         };
         self.vocabs.borrow_mut().insert(next.id, state);
-        self.changed.notify();
+        self.touch();
         true
     }
 
@@ -200,16 +282,17 @@ impl Tokens {
             spawn_local(async move {
                 let table = load_prices().await.map(Rc::new);
                 *role.prices.borrow_mut() = Some(table);
-                role.changed.notify();
+                role.touch();
             });
         }
         have
     }
 }
 
-/// Answers the newest columns and cost requests, again whenever something changed.
+/// Answers the newest columns, cost and explain requests, again whenever something they depend
+/// on changed, and reads the downloaded vocabularies one per turn in between.
 async fn answer_loop(role: Rc<Tokens>) {
-    // What was last answered, to answer again when a vocabulary arrives.
+    // What was last answered, to answer again when a vocabulary becomes ready.
     let mut columns: Option<(u64, ColumnsRequest)> = None;
     let mut cost: Option<(u64, CostRequest)> = None;
     // A token to explain, kept until its vocabularies are ready.
@@ -218,43 +301,48 @@ async fn answer_loop(role: Rc<Tokens>) {
     let mut just_read = false;
     loop {
         let changed = role.changed.wait();
-        // Let queued messages arrive, so that only the newest text is tokenized.
-        if !just_read {
+        // Let queued messages arrive before answering or starting a long read, so that only the
+        // newest text is tokenized — except right after a read (its answer goes out at once),
+        // and before the page's first request (the preloaded vocabularies, those it will ask
+        // for first, are read at once).
+        let new_request = role.columns.is_full() || role.cost.is_full() || role.explain.is_full();
+        if !just_read && (new_request || columns.is_some() || cost.is_some()) {
             yield_to_events().await;
         }
         if let Some(c) = role.columns.take() {
+            let (ColumnsRequest::Tokenize { tokenizers, .. }
+            | ColumnsRequest::Decode { tokenizers, .. }) = &c.1;
+            *role.first.borrow_mut() = tokenizers.clone();
             columns = Some(c);
         }
         if let Some(c) = role.cost.take() {
             cost = Some(c);
         }
-        if let Some((seq, req)) = &columns {
-            let lookup = |id: &str| role.vocab(id);
-            post(&match tokens::columns(req, &lookup, MAX_TOKENS_SHOWN) {
-                Ok(columns) => FromWorker::Columns { seq: *seq, columns },
-                Err(message) => FromWorker::ColumnsFailed { seq: *seq, message },
-            });
-        }
-        if let Some((seq, req)) = &cost {
-            if let Some(msg) = answer_cost(&role, *seq, req) {
-                post(&msg);
-            }
-        }
         if let Some(e) = role.explain.take() {
             explaining = Some(e);
         }
-        if let Some(msg) = explaining.as_ref().and_then(|e| answer_explain(&role, e)) {
-            post(&msg);
-            explaining = None;
+        if role.stale.replace(false) {
+            if let Some((seq, req)) = &columns {
+                let lookup = |id: &str| role.vocab(id);
+                post(&match tokens::columns(req, &lookup, MAX_TOKENS_SHOWN) {
+                    Ok(columns) => FromWorker::Columns { seq: *seq, columns },
+                    Err(message) => FromWorker::ColumnsFailed { seq: *seq, message },
+                });
+            }
+            if let Some((seq, req)) = &cost {
+                if let Some(msg) = answer_cost(&role, *seq, req) {
+                    post(&msg);
+                }
+            }
+            if let Some(msg) = explaining.as_ref().and_then(|e| answer_explain(&role, e)) {
+                post(&msg);
+                explaining = None;
+            }
         }
         // Then read one more downloaded vocabulary, those of the columns first (in their order),
-        // and answer again with it (one read per turn, messages let in between).
-        let mut wanted: Vec<&str> = Vec::new();
-        if let Some((_, req)) = &columns {
-            let (ColumnsRequest::Tokenize { tokenizers, .. }
-            | ColumnsRequest::Decode { tokenizers, .. }) = req;
-            wanted.extend(tokenizers.iter().map(String::as_str));
-        }
+        // and answer again with it.
+        let first = role.first.borrow().clone();
+        let mut wanted: Vec<&str> = first.iter().map(String::as_str).collect();
         if let Some((_, tokenizer, _, compare)) = &explaining {
             wanted.push(tokenizer);
             wanted.extend(compare.iter().map(String::as_str));
@@ -380,7 +468,7 @@ async fn add_tokenizer(role: Rc<Tokens>, id: String, name: String, file: Option<
             role.vocabs
                 .borrow_mut()
                 .insert(id, VocabState::Ready(Arc::new(tok)));
-            role.changed.notify();
+            role.touch();
             FromWorker::TokenizerAdded(added)
         }
         Err(Some(message)) => FromWorker::TokenizerRejected { id, name, message },

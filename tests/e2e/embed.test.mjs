@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { deflateRawSync } from 'node:zlib';
 import { useBrowser, recordRequests } from './harness.mjs';
 
 const live = useBrowser();
@@ -84,5 +85,39 @@ test('the next-token widget loads the model only when the reader asks', async ()
   await frame.locator('[data-testid=candidates] tbody tr').first().waitFor({ timeout: 120_000 });
   assert.ok(urls.some((u) => u.includes('/models/SmolLM2')), 'downloaded after the click');
   assert.ok(urls.some((u) => /\/worker-relaxed-[0-9a-f]{16}_bg\.wasm$/.test(u)), 'the relaxed-SIMD model worker');
+  await context.close();
+});
+
+test("a widget's vocabularies download before its page runs, the link's first column first, one at a time", async () => {
+  // A link as the page writes it (src/app/link.rs, core service::link): deflated JSON, base64url.
+  const state = { v: 1, text: TEXT, columns: ['qwen3', 'smollm2'] };
+  const link = '#s=' + deflateRawSync(JSON.stringify(state)).toString('base64url');
+  const context = await live.browser.newContext();
+  // The page's own wasm is held back until the first vocabulary has downloaded: only the worker
+  // public/early-tokens.js started, told the address's fragment, can have asked for it.
+  let firstVocabDone;
+  let heldTooLong = false;
+  const vocabDone = new Promise((ok) => { firstVocabDone = ok; });
+  await context.route(/\/tokenmeter-web-[0-9a-f]+_bg\.wasm$/, async (route) => {
+    await Promise.race([vocabDone, new Promise((ok) => setTimeout(() => { heldTooLong = true; ok(); }, 20_000))]);
+    await route.continue();
+  });
+  const vocabs = [];
+  context.on('request', (r) => {
+    if (r.url().includes('/vocab/')) vocabs.push({ name: r.url().split('/').pop(), start: Date.now() });
+  });
+  context.on('requestfinished', (r) => {
+    const v = vocabs.find((v) => r.url().endsWith('/' + v.name));
+    if (v) { v.end = Date.now(); firstVocabDone(); }
+  });
+  const page = await context.newPage();
+  await page.goto(`${live.server.url}embed.html?embed=tokens${link}`);
+  await vocabDone;
+  assert.ok(!heldTooLong, 'a vocabulary was downloaded while the page\'s wasm was held back');
+  assert.deepEqual(vocabs.map((v) => v.name), ['qwen3.vocab.gz'], 'the first column, before the page ran');
+  await page.locator('[data-tokenizer=smollm2] [data-testid=tokens] .tok').first().waitFor({ timeout: 60_000 });
+  await page.locator('[data-tokenizer=qwen3] [data-testid=tokens] .tok').first().waitFor({ timeout: 60_000 });
+  assert.deepEqual(vocabs.map((v) => v.name), ['qwen3.vocab.gz', 'smollm2.vocab.gz'], 'each once, in the link\'s order');
+  assert.ok(vocabs[1].start >= vocabs[0].end, `one at a time: ${JSON.stringify(vocabs)}`);
   await context.close();
 });

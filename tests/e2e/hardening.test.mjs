@@ -71,6 +71,22 @@ test('a crafted link within the size limit is clamped: columns once, numbers in 
   await context.close();
 });
 
+test('a vocabulary whose download stalls keeps its column loading, and the next column fills all the same', async () => {
+  // Vocabularies download one at a time, the first column's first (src/worker/tokens.rs): one
+  // that never finishes must not hold the others back for good.
+  const state = { v: 1, text: 'Stalled, not stuck.', columns: ['qwen3', 'smollm2'] };
+  const context = await live.browser.newContext();
+  let stalled = 0;
+  await context.route(/\/vocab\/qwen3\.vocab\.gz$/, () => { stalled += 1; }); // never answered
+  const page = await context.newPage();
+  await page.goto(craftedLink(live.server.url, JSON.stringify(state)));
+  await tokensShown(page, 'smollm2');
+  assert.ok(stalled >= 1, 'the stalled vocabulary was asked for');
+  assert.equal(await page.locator('[data-tokenizer=qwen3] [data-testid=tokens] .tok').count(), 0, 'no tokens without a vocabulary');
+  assert.equal(await page.inputValue('#text'), state.text);
+  await context.close();
+});
+
 test('a link\'s generated tokens are shown as the model spells their IDs, never as text the link carries', async () => {
   const state = { v: 1, text: 'Hola', continuation: [{ id: 504, forced: false, text: 'FORGED BY THE LINK' }] };
   const context = await live.browser.newContext();

@@ -144,13 +144,18 @@ fn crafted_state() -> impl Strategy<Value = serde_json::Value> {
         )
 }
 
+/// Columns a page can show: some, each shipped, each once.
+fn assert_shipped(columns: &[String]) {
+    assert!(!columns.is_empty() && columns.len() <= SHIPPED.len());
+    for (i, c) in columns.iter().enumerate() {
+        assert!(SHIPPED.iter().any(|t| t.id == c), "{c} is not shipped");
+        assert!(!columns[..i].contains(c), "{c} twice");
+    }
+}
+
 /// What every sanitised state satisfies, whatever the link said.
 fn assert_usable(s: &Shared) {
-    assert!(!s.columns.is_empty() && s.columns.len() <= SHIPPED.len());
-    for (i, c) in s.columns.iter().enumerate() {
-        assert!(SHIPPED.iter().any(|t| t.id == c), "{c} is not shipped");
-        assert!(!s.columns[..i].contains(c), "{c} twice");
-    }
+    assert_shipped(&s.columns);
     assert!(s.text.len() <= MAX_TEXT_BYTES);
     assert!(s.ids.len() <= MAX_IDS * 12);
     assert!(s.settings.search.len() <= MAX_QUERY_BYTES);
@@ -170,9 +175,14 @@ proptest! {
     #[test]
     fn any_fragment_is_answered(tail in ".{0,200}", raw in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = link::decode(&format!("#s={tail}"));
+        assert_shipped(&link::columns_at(&format!("#s={tail}")));
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw);
+        let columns = link::columns_at(&format!("#s={b64}"));
+        assert_shipped(&columns);
         if let Ok(Some(s)) = link::decode(&format!("#s={b64}")) {
-            assert_usable(&link::sanitize(s).0);
+            let s = link::sanitize(s).0;
+            assert_usable(&s);
+            prop_assert_eq!(&columns, &s.columns);
         }
     }
 
@@ -187,6 +197,8 @@ proptest! {
         };
         let (clean, _) = link::sanitize(decoded);
         assert_usable(&clean);
+        // What the tokens worker starts downloading before the page has read the link.
+        prop_assert_eq!(&link::columns_at(&fragment_of(&json)), &clean.columns);
         let (again, notes) = link::sanitize(clean.clone());
         prop_assert_eq!(&again, &clean);
         prop_assert!(notes.is_empty(), "{:?}", notes);

@@ -129,18 +129,9 @@ pub fn encode(state: &Shared) -> String {
 /// shared, or it is the host page's own anchor such as `#section-2`); `Err`: it does, but it is
 /// damaged, truncated, too large or from a newer tokenmeter.
 pub fn decode(fragment: &str) -> Result<Option<Shared>, Msg> {
-    let Some(data) = fragment.strip_prefix(PREFIX) else {
+    let Some(json) = inflate(fragment)? else {
         return Ok(None);
     };
-    // Base64 of a deflated MAX_JSON never needs more than this many characters.
-    if data.len() > 2 * MAX_JSON {
-        return Err(msg!("the link is too long to be a tokenmeter link"));
-    }
-    let deflated = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(data.trim_end_matches('='))
-        .map_err(|_| msg!("the link's data is not valid base64 (was it cut short?)"))?;
-    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_JSON)
-        .map_err(|_| msg!("the link's data is damaged, cut short or too large"))?;
     let state: Shared = serde_json::from_slice(&json).map_err(|e| {
         msg!(
             "the link's data does not describe a tokenmeter page ({})",
@@ -157,6 +148,65 @@ pub fn decode(fragment: &str) -> Result<Option<Shared>, Msg> {
     Ok(Some(state))
 }
 
+/// The JSON inside a fragment written by [`encode`] (`None`: no state), at most [`MAX_JSON`].
+fn inflate(fragment: &str) -> Result<Option<Vec<u8>>, Msg> {
+    let Some(data) = fragment.strip_prefix(PREFIX) else {
+        return Ok(None);
+    };
+    // Base64 of a deflated MAX_JSON never needs more than this many characters.
+    if data.len() > 2 * MAX_JSON {
+        return Err(msg!("the link is too long to be a tokenmeter link"));
+    }
+    let deflated = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(data.trim_end_matches('='))
+        .map_err(|_| msg!("the link's data is not valid base64 (was it cut short?)"))?;
+    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_JSON)
+        .map_err(|_| msg!("the link's data is damaged, cut short or too large"))?;
+    // An object, as `encode` writes (serde would also read a struct from a JSON array, by
+    // position).
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(msg!(
+            "the link's data does not describe a tokenmeter page (it is not a JSON object)"
+        ));
+    }
+    Ok(Some(json))
+}
+
+/// The tokenizers a page opened at `fragment` shows, in order: the link's shipped ones (as
+/// [`sanitize`] keeps them), or the defaults where it holds no state or a damaged one. The tokens
+/// worker starts downloading their vocabularies from this before the page has read the link
+/// itself; only this field is parsed (a smaller worker), so at worst, for a link the page then
+/// refuses, a vocabulary is downloaded that the page does not show.
+pub fn columns_at(fragment: &str) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Columns {
+        #[serde(default)]
+        v: u32,
+        #[serde(default)]
+        columns: Vec<String>,
+    }
+    let read = inflate(fragment)
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_slice::<Columns>(&json).ok())
+        .filter(|c| c.v <= VERSION);
+    shipped_columns(read.map(|c| c.columns).unwrap_or_default())
+}
+
+/// The shipped tokenizers among `asked`, each once, in order; the defaults if none is.
+fn shipped_columns(asked: Vec<String>) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for c in asked {
+        if SHIPPED.iter().any(|t| t.id == c) && !columns.contains(&c) {
+            columns.push(c);
+        }
+    }
+    if columns.is_empty() {
+        columns = DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    }
+    columns
+}
+
 /// A link's state made safe to use: only shipped tokenizers (each once), texts and lists cut to
 /// their limits, every number finite and in its range. Returns a notice for each change.
 pub fn sanitize(mut s: Shared) -> (Shared, Vec<Msg>) {
@@ -165,24 +215,21 @@ pub fn sanitize(mut s: Shared) -> (Shared, Vec<Msg>) {
 
     // Tokenizers: shipped ones, each once, in the link's order.
     let asked = s.columns.len();
-    let mut columns: Vec<String> = Vec::new();
-    for c in s.columns.drain(..) {
-        if SHIPPED.iter().any(|t| t.id == c) && !columns.contains(&c) {
-            columns.push(c);
-        }
-    }
-    if columns.len() < asked {
+    let shipped = |c: &String| SHIPPED.iter().any(|t| t.id == c);
+    let kept = s
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|&(i, c)| shipped(c) && !s.columns[..i].contains(c))
+        .count();
+    if kept < asked {
         notes.push(msg!(
             "the link named {} tokenizers, of which {} are shipped and different; the others were left out",
             asked,
-            columns.len()
+            kept
         ));
     }
-    s.columns = if columns.is_empty() {
-        d.columns
-    } else {
-        columns
-    };
+    s.columns = shipped_columns(std::mem::take(&mut s.columns));
 
     // Texts and lists.
     let cut = |text: &mut String, max: usize, what: Msg, notes: &mut Vec<Msg>| {
@@ -369,10 +416,34 @@ mod tests {
     }
 
     #[test]
+    fn the_columns_a_fragment_opens_with() {
+        let mut s = sample();
+        s.columns = vec![
+            "gemma3".into(),
+            "nonsense".into(),
+            "gemma3".into(),
+            "qwen3".into(),
+        ];
+        assert_eq!(columns_at(&encode(&s)), ["gemma3", "qwen3"]);
+        for fragment in ["", "#section-2", "#s=%%%", &encode(&s)[..20]] {
+            assert_eq!(columns_at(fragment), DEFAULT_COLUMNS, "{fragment}");
+        }
+    }
+
+    #[test]
     fn no_state_is_not_an_error() {
         assert_eq!(decode(""), Ok(None));
         assert_eq!(decode("#section-2"), Ok(None));
         assert_eq!(decode("#foo=bar"), Ok(None));
+    }
+
+    #[test]
+    fn a_state_is_an_object_never_an_array() {
+        // Serde would read `Shared` from an array by position; a link never holds one.
+        let link = link_of(br#"[1, "text", ["gemma3"]]"#);
+        assert!(decode(&link).is_err());
+        assert_eq!(columns_at(&link), DEFAULT_COLUMNS);
+        assert!(decode(&link_of(br#" {"columns": ["gemma3"]}"#)).is_ok());
     }
 
     #[test]
