@@ -29,6 +29,7 @@ use std::sync::Mutex;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
+use super::piece_index::PieceIndex;
 use crate::{msg, Error, Result};
 
 /// A BPE model's settings, as `tokenizer.json` names them.
@@ -57,8 +58,8 @@ const CACHE_WORDS: usize = 10_000;
 pub const MAX_ID_GAP: u64 = 1 << 16;
 
 pub struct Bpe {
-    /// piece → ID.
-    vocab: AHashMap<String, u32>,
+    /// piece → ID, checked against `text`.
+    vocab: PieceIndex,
     /// Every piece's text, one after another (one allocation instead of one per piece).
     text: String,
     /// ID → its piece's byte range in `text` (`None`: a gap in the IDs).
@@ -68,6 +69,12 @@ pub struct Bpe {
     options: Options,
     /// Word → its symbols as (ID, byte length).
     cache: Mutex<HashMap<String, Vec<(u32, usize)>>>,
+}
+
+/// The text of ID `id`: its byte range in `text`.
+fn piece_of<'t>(text: &'t str, pieces: &[Option<(u32, u32)>], id: u32) -> Option<&'t str> {
+    let (start, end) = (*pieces.get(id as usize)?)?;
+    text.get(start as usize..end as usize)
 }
 
 /// One symbol of a word being merged: a vocabulary ID covering `len` bytes of the word, in a
@@ -140,13 +147,12 @@ impl Bpe {
                 u32::try_from(rank).map_err(|_| Error::Tokenizer(msg!("more merges than IDs")))?;
             table.insert((left, right), (rank, result));
         }
-        Self::assemble(vocab, text, pieces, table, options)
+        Self::assemble(text, pieces, table, options)
     }
 
     /// The model from its checked tables, once its options are checked too: what both readers
     /// ([`Bpe::new`], [`Bpe::from_lists`]) end with, so that they accept the same options.
     fn assemble(
-        vocab: AHashMap<String, u32>,
         text: String,
         pieces: Vec<Option<(u32, u32)>>,
         merges: AHashMap<(u32, u32), (u32, u32)>,
@@ -157,6 +163,16 @@ impl Bpe {
                 return Err(Error::Tokenizer(msg!("dropout must be between 0 and 1")));
             }
         }
+        let vocab = {
+            let text_of = |id: u32| piece_of(&text, &pieces, id);
+            let mut index = PieceIndex::with_capacity(pieces.len());
+            for id in 0..pieces.len() as u32 {
+                if let Some(piece) = text_of(id) {
+                    index.insert(id, piece, text_of);
+                }
+            }
+            index
+        };
         Ok(Self {
             vocab,
             text,
@@ -176,20 +192,20 @@ impl Bpe {
         merges: &[[u32; 4]],
         options: Options,
     ) -> Result<Self> {
-        let mut vocab = AHashMap::with_capacity(pieces.len());
+        let mut entries = 0u64;
         for (id, span) in pieces.iter().enumerate() {
             if let Some((start, end)) = *span {
-                let piece = text.get(start as usize..end as usize).ok_or_else(|| {
+                text.get(start as usize..end as usize).ok_or_else(|| {
                     Error::Tokenizer(msg!("piece {} is outside the vocabulary's text", id))
                 })?;
-                vocab.insert(piece.to_owned(), id as u32);
+                entries += 1;
             }
         }
-        if pieces.len() as u64 > 2 * vocab.len() as u64 + MAX_ID_GAP {
+        if pieces.len() as u64 > 2 * entries + MAX_ID_GAP {
             return Err(Error::Tokenizer(msg!(
                 "token ID {} is far beyond the vocabulary's {} entries",
                 pieces.len() - 1,
-                vocab.len()
+                entries
             )));
         }
         let piece = |id: u32| match pieces.get(id as usize) {
@@ -223,7 +239,7 @@ impl Bpe {
             }
             table.insert((left, right), (rank, result));
         }
-        Self::assemble(vocab, text, pieces, table, options)
+        Self::assemble(text, pieces, table, options)
     }
 
     /// Every merge as (rank, left, right, result), in rank order.
@@ -243,13 +259,12 @@ impl Bpe {
 
     /// The ID of a piece as the vocabulary writes it (`ĠParis`, `▁Paris`).
     pub fn id(&self, piece: &str) -> Option<u32> {
-        self.vocab.get(piece).copied()
+        self.vocab.get(piece, |id| self.piece(id))
     }
 
     /// The piece of an ID.
     pub fn piece(&self, id: u32) -> Option<&str> {
-        let (start, end) = (*self.pieces.get(id as usize)?)?;
-        self.text.get(start as usize..end as usize)
+        piece_of(&self.text, &self.pieces, id)
     }
 
     /// One more than the largest ID.
@@ -266,9 +281,11 @@ impl Bpe {
         self.vocab.is_empty()
     }
 
-    /// Every `(piece, ID)`.
+    /// Every `(piece, ID)` (a piece listed under two IDs: the later one).
     pub fn entries(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.vocab.iter().map(|(p, &id)| (p.as_str(), id))
+        self.vocab
+            .ids()
+            .filter_map(|id| Some((self.piece(id)?, id)))
     }
 
     /// The merge of a pair, if the list has one: `(rank, result)`.
@@ -288,7 +305,7 @@ impl Bpe {
             return Ok(Vec::new());
         }
         if self.options.ignore_merges {
-            if let Some(&id) = self.vocab.get(word) {
+            if let Some(id) = self.id(word) {
                 return Ok(vec![(id, word.len())]);
             }
         }
@@ -352,7 +369,7 @@ impl Bpe {
                 }
             }
             let len = c.len_utf8();
-            if let Some(&id) = self.vocab.get(key.as_str()) {
+            if let Some(id) = self.id(&key) {
                 if let Some((unk_id, unk_len)) = unk.take() {
                     push(unk_id, unk_len);
                 }
@@ -372,7 +389,7 @@ impl Bpe {
             let Some(unk_piece) = &self.options.unk_token else {
                 continue; // no unknown token: the character is dropped
             };
-            let unk_id = *self.vocab.get(unk_piece).ok_or_else(|| {
+            let unk_id = self.id(unk_piece).ok_or_else(|| {
                 Error::Tokenizer(msg!(
                     "the unknown token “{}” is not in the vocabulary",
                     unk_piece

@@ -16,6 +16,7 @@ mod json;
 pub mod merges;
 mod packed;
 pub mod pattern;
+mod piece_index;
 pub mod pipeline;
 mod pre_tokenizer;
 pub mod registry;
