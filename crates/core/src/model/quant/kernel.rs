@@ -41,23 +41,50 @@ pub(super) trait Kernel {
     fn q8w4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
         w.map(|w| Self::q8x4(w, x))
     }
+    /// The float half of four block terms, added lane by lane to four sums:
+    /// `sum + (d·dₓ·dot + m·sₓ)`, each lane exactly [`with_min`]'s expression (so a SIMD kernel
+    /// may compute the four lanes as one vector: IEEE arithmetic lane by lane, the same bits).
+    #[inline(always)]
+    fn add_with_min(
+        sum: [f32; 4],
+        d: [f32; 4],
+        xd: [f32; 4],
+        dot: [i32; 4],
+        m: [f32; 4],
+        xs: [f32; 4],
+    ) -> [f32; 4] {
+        std::array::from_fn(|k| sum[k] + (d[k] * xd[k] * dot[k] as f32 + m[k] * xs[k]))
+    }
+    /// `sum + d·dₓ·dot`, lane by lane: [`scaled`]'s expression.
+    #[inline(always)]
+    fn add_scaled(sum: [f32; 4], d: [f32; 4], xd: [f32; 4], dot: [i32; 4]) -> [f32; 4] {
+        std::array::from_fn(|k| sum[k] + d[k] * xd[k] * dot[k] as f32)
+    }
 }
 
 /// One unpacked layout: weight block `i` times activation block `b` of `x` as a float term,
-/// computed by one expression per layout whichever way the loop groups the blocks.
+/// computed by one expression per layout whichever way the loop groups the blocks. The grouped
+/// forms add their terms to running sums (`sum += term`, lane by lane), which lets a kernel do
+/// the float half of four blocks as one vector.
 trait Layout<K: Kernel> {
     fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32;
-    /// One weight block against four activation rows.
-    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
-        x.map(|x| self.one(i, x, b))
+    /// One weight block against four activation rows: `sum[k] += W_i·x[k]_b`.
+    fn add_x4(&self, sum: &mut [f32; 4], i: usize, x: [&Q8Row; 4], b: usize) {
+        for k in 0..4 {
+            sum[k] += self.one(i, x[k], b);
+        }
     }
-    /// Four weight blocks (of four rows) against one activation row.
-    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
-        i.map(|i| self.one(i, x, b))
+    /// Four weight blocks (of four rows) against one activation row: `sum[j] += W_i[j]·x_b`.
+    fn add_w4(&self, sum: &mut [f32; 4], i: [usize; 4], x: &Q8Row, b: usize) {
+        for j in 0..4 {
+            sum[j] += self.one(i[j], x, b);
+        }
     }
-    /// Four weight blocks (of four rows) against four activation rows: `[weight][activation]`.
-    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
-        i.map(|i| self.x4(i, x, b))
+    /// Four weight blocks (of four rows) against four activation rows: `sum[j][k] += W_i[j]·x[k]_b`.
+    fn add_w4x4(&self, sum: &mut [[f32; 4]; 4], i: [usize; 4], x: [&Q8Row; 4], b: usize) {
+        for j in 0..4 {
+            self.add_x4(&mut sum[j], i[j], x, b);
+        }
     }
 }
 
@@ -84,21 +111,25 @@ impl<K: Kernel> Layout<K> for Q4<'_> {
         with_min(self.d[i], self.m[i], x, b, K::q4(&self.qs[i], &x.qs[b]))
     }
     #[inline(always)]
-    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+    fn add_x4(&self, sum: &mut [f32; 4], i: usize, x: [&Q8Row; 4], b: usize) {
         let dots = K::q4x4(&self.qs[i], x.map(|x| &x.qs[b]));
-        std::array::from_fn(|k| with_min(self.d[i], self.m[i], x[k], b, dots[k]))
+        let (xd, xs) = (x.map(|x| x.d[b]), x.map(|x| x.s[b]));
+        *sum = K::add_with_min(*sum, [self.d[i]; 4], xd, dots, [self.m[i]; 4], xs);
     }
     #[inline(always)]
-    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+    fn add_w4(&self, sum: &mut [f32; 4], i: [usize; 4], x: &Q8Row, b: usize) {
         let dots = K::q4w4(i.map(|i| &self.qs[i]), &x.qs[b]);
-        std::array::from_fn(|k| with_min(self.d[i[k]], self.m[i[k]], x, b, dots[k]))
+        let (d, m) = (i.map(|i| self.d[i]), i.map(|i| self.m[i]));
+        *sum = K::add_with_min(*sum, d, [x.d[b]; 4], dots, m, [x.s[b]; 4]);
     }
     #[inline(always)]
-    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+    fn add_w4x4(&self, sum: &mut [[f32; 4]; 4], i: [usize; 4], x: [&Q8Row; 4], b: usize) {
         let dots = K::q4w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
-        std::array::from_fn(|j| {
-            std::array::from_fn(|k| with_min(self.d[i[j]], self.m[i[j]], x[k], b, dots[j][k]))
-        })
+        let (xd, xs) = (x.map(|x| x.d[b]), x.map(|x| x.s[b]));
+        for j in 0..4 {
+            let (d, m) = ([self.d[i[j]]; 4], [self.m[i[j]]; 4]);
+            sum[j] = K::add_with_min(sum[j], d, xd, dots[j], m, xs);
+        }
     }
 }
 
@@ -112,19 +143,22 @@ impl<K: Kernel> Layout<K> for Q8<'_> {
         scaled(self.d[i], x, b, K::q8(&self.qs[i], &x.qs[b]))
     }
     #[inline(always)]
-    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+    fn add_x4(&self, sum: &mut [f32; 4], i: usize, x: [&Q8Row; 4], b: usize) {
         let dots = K::q8x4(&self.qs[i], x.map(|x| &x.qs[b]));
-        std::array::from_fn(|k| scaled(self.d[i], x[k], b, dots[k]))
+        *sum = K::add_scaled(*sum, [self.d[i]; 4], x.map(|x| x.d[b]), dots);
     }
     #[inline(always)]
-    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+    fn add_w4(&self, sum: &mut [f32; 4], i: [usize; 4], x: &Q8Row, b: usize) {
         let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
-        std::array::from_fn(|k| scaled(self.d[i[k]], x, b, dots[k]))
+        *sum = K::add_scaled(*sum, i.map(|i| self.d[i]), [x.d[b]; 4], dots);
     }
     #[inline(always)]
-    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+    fn add_w4x4(&self, sum: &mut [[f32; 4]; 4], i: [usize; 4], x: [&Q8Row; 4], b: usize) {
         let dots = K::q8w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
-        std::array::from_fn(|j| std::array::from_fn(|k| scaled(self.d[i[j]], x[k], b, dots[j][k])))
+        let xd = x.map(|x| x.d[b]);
+        for j in 0..4 {
+            sum[j] = K::add_scaled(sum[j], [self.d[i[j]]; 4], xd, dots[j]);
+        }
     }
 }
 
@@ -139,21 +173,25 @@ impl<K: Kernel> Layout<K> for Q8Min<'_> {
         with_min(self.d[i], self.m[i], x, b, K::q8(&self.qs[i], &x.qs[b]))
     }
     #[inline(always)]
-    fn x4(&self, i: usize, x: [&Q8Row; 4], b: usize) -> [f32; 4] {
+    fn add_x4(&self, sum: &mut [f32; 4], i: usize, x: [&Q8Row; 4], b: usize) {
         let dots = K::q8x4(&self.qs[i], x.map(|x| &x.qs[b]));
-        std::array::from_fn(|k| with_min(self.d[i], self.m[i], x[k], b, dots[k]))
+        let (xd, xs) = (x.map(|x| x.d[b]), x.map(|x| x.s[b]));
+        *sum = K::add_with_min(*sum, [self.d[i]; 4], xd, dots, [self.m[i]; 4], xs);
     }
     #[inline(always)]
-    fn w4(&self, i: [usize; 4], x: &Q8Row, b: usize) -> [f32; 4] {
+    fn add_w4(&self, sum: &mut [f32; 4], i: [usize; 4], x: &Q8Row, b: usize) {
         let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
-        std::array::from_fn(|k| with_min(self.d[i[k]], self.m[i[k]], x, b, dots[k]))
+        let (d, m) = (i.map(|i| self.d[i]), i.map(|i| self.m[i]));
+        *sum = K::add_with_min(*sum, d, [x.d[b]; 4], dots, m, [x.s[b]; 4]);
     }
     #[inline(always)]
-    fn w4x4(&self, i: [usize; 4], x: [&Q8Row; 4], b: usize) -> [[f32; 4]; 4] {
+    fn add_w4x4(&self, sum: &mut [[f32; 4]; 4], i: [usize; 4], x: [&Q8Row; 4], b: usize) {
         let dots = K::q8w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
-        std::array::from_fn(|j| {
-            std::array::from_fn(|k| with_min(self.d[i[j]], self.m[i[j]], x[k], b, dots[j][k]))
-        })
+        let (xd, xs) = (x.map(|x| x.d[b]), x.map(|x| x.s[b]));
+        for j in 0..4 {
+            let (d, m) = ([self.d[i[j]]; 4], [self.m[i[j]]; 4]);
+            sum[j] = K::add_with_min(sum[j], d, xd, dots[j], m, xs);
+        }
     }
 }
 
@@ -222,10 +260,7 @@ fn rows<K: Kernel, L: Layout<K>>(
                 let x = [&xs[t], &xs[t + 1], &xs[t + 2], &xs[t + 3]];
                 let mut sum = [0.0f32; 4];
                 for (b, i) in blocks.clone().enumerate() {
-                    let terms = w.x4(i, x, b);
-                    for k in 0..4 {
-                        sum[k] += terms[k];
-                    }
+                    w.add_x4(&mut sum, i, x, b);
                 }
                 for (k, s) in sum.into_iter().enumerate() {
                     out[(t + k) * rows + o] = s;
@@ -238,10 +273,7 @@ fn rows<K: Kernel, L: Layout<K>>(
                 let mut sum = [0.0f32; 4];
                 let i0 = [r * nb, (r + 1) * nb, (r + 2) * nb, (r + 3) * nb];
                 for b in 0..nb {
-                    let terms = w.w4(i0.map(|i| i + b), x, b);
-                    for k in 0..4 {
-                        sum[k] += terms[k];
-                    }
+                    w.add_w4(&mut sum, i0.map(|i| i + b), x, b);
                 }
                 out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
             }
@@ -279,12 +311,7 @@ fn tiles<K: Kernel, L: Layout<K>>(
         // sum[j][k] = W[r + j]·x[t + k]
         let mut sum = [[0.0f32; 4]; 4];
         for b in 0..nb {
-            let terms = w.w4x4(i0.map(|i| i + b), x, b);
-            for j in 0..4 {
-                for k in 0..4 {
-                    sum[j][k] += terms[j][k];
-                }
-            }
+            w.add_w4x4(&mut sum, i0.map(|i| i + b), x, b);
         }
         for (j, row) in sum.into_iter().enumerate() {
             for (k, s) in row.into_iter().enumerate() {

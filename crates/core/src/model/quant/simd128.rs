@@ -9,6 +9,11 @@
 //! — and a nibble's top bit is always 0, so the result is exact and the same on every engine
 //! (pairs of products stay within ±3,840, far from the i16 limit). Q8_0 weights are signed, so
 //! they keep the widening path.
+//!
+//! The float half of a block (`d·dₓ·dot + m·sₓ`, added to the row's sum) is done for four blocks
+//! at once in one f32x4 vector (`add_with_min`, `add_scaled`): four weight rows of one token, or
+//! one weight row of four tokens. Each lane does the scalar expression's operations in its order,
+//! and wasm has no fused multiply-add, so the bits are the scalar path's.
 
 use core::arch::wasm32::*;
 
@@ -83,6 +88,48 @@ impl Kernel for Simd128 {
             i32x4_add(dot16(w0, x0), dot16(w1, x1))
         }))
     }
+    /// The four lanes in one vector: each lane's operations are the scalar expression's, in its
+    /// order (no fused multiply-add in wasm), so the bits are the same.
+    #[inline(always)]
+    fn add_with_min(
+        sum: [f32; 4],
+        d: [f32; 4],
+        xd: [f32; 4],
+        dot: [i32; 4],
+        m: [f32; 4],
+        xs: [f32; 4],
+    ) -> [f32; 4] {
+        let scaled = f32x4_mul(f32x4_mul(f4(d), f4(xd)), f32x4_convert_i32x4(i4(dot)));
+        lanes(f32x4_add(
+            f4(sum),
+            f32x4_add(scaled, f32x4_mul(f4(m), f4(xs))),
+        ))
+    }
+    #[inline(always)]
+    fn add_scaled(sum: [f32; 4], d: [f32; 4], xd: [f32; 4], dot: [i32; 4]) -> [f32; 4] {
+        let scaled = f32x4_mul(f32x4_mul(f4(d), f4(xd)), f32x4_convert_i32x4(i4(dot)));
+        lanes(f32x4_add(f4(sum), scaled))
+    }
+}
+
+#[inline(always)]
+fn f4(a: [f32; 4]) -> v128 {
+    f32x4(a[0], a[1], a[2], a[3])
+}
+
+#[inline(always)]
+fn i4(a: [i32; 4]) -> v128 {
+    i32x4(a[0], a[1], a[2], a[3])
+}
+
+#[inline(always)]
+fn lanes(v: v128) -> [f32; 4] {
+    [
+        f32x4_extract_lane::<0>(v),
+        f32x4_extract_lane::<1>(v),
+        f32x4_extract_lane::<2>(v),
+        f32x4_extract_lane::<3>(v),
+    ]
 }
 
 /// A Q4_1 block's nibbles as two vectors of signed bytes: elements 0..16 and 16..32.
