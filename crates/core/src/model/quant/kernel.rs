@@ -10,9 +10,13 @@ use super::{Blocks, Q8Row, QMatrix, QK};
 /// Exact integer block dot products for one instruction set: one activation row, or four at a
 /// time (sharing the unpacking of the weight block and the final additions).
 pub(super) trait Kernel {
-    /// Whether single activation rows go against four weight rows at once (`q4w4`, `q8w4`);
-    /// chosen per instruction set by measurement (`./dev bench`).
+    /// Whether single activation rows (decode) go against four 4-bit weight rows at once
+    /// (`q4w4`); chosen per instruction set by measurement (`./dev bench`).
     const WEIGHT_ROWS_4: bool;
+    /// The same for the layouts of a byte per weight (Q8_0, Q5_0, Q5_1, Q5_K, Q6_K). Measured
+    /// apart: in wasm, four rows at once make the 4-bit products faster and the
+    /// vocabulary-wide Q8_0 output projection slower (BENCHMARKS.md, 2026-12-04).
+    const WEIGHT_ROWS_4_BYTES: bool = Self::WEIGHT_ROWS_4;
     /// Whether several activation rows (prefill) go in tiles of four weight rows × four
     /// activation rows (`q4w4x4`, `q8w4x4`): each activation block is loaded once for four weight
     /// rows instead of once per row. Chosen per instruction set by measurement (BENCHMARKS.md).
@@ -67,6 +71,8 @@ pub(super) trait Kernel {
 /// forms add their terms to running sums (`sum += term`, lane by lane), which lets a kernel do
 /// the float half of four blocks as one vector.
 trait Layout<K: Kernel> {
+    /// Whether decode takes four weight rows at once for this layout (see [`Kernel`]).
+    const WEIGHT_ROWS_4: bool = K::WEIGHT_ROWS_4_BYTES;
     fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32;
     /// One weight block against four activation rows: `sum[k] += W_i·x[k]_b`.
     fn add_x4(&self, sum: &mut [f32; 4], i: usize, x: [&Q8Row; 4], b: usize) {
@@ -106,6 +112,7 @@ struct Q4<'a> {
     qs: &'a [[u8; 16]],
 }
 impl<K: Kernel> Layout<K> for Q4<'_> {
+    const WEIGHT_ROWS_4: bool = K::WEIGHT_ROWS_4;
     #[inline(always)]
     fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32 {
         with_min(self.d[i], self.m[i], x, b, K::q4(&self.qs[i], &x.qs[b]))
@@ -267,7 +274,7 @@ fn rows<K: Kernel, L: Layout<K>>(
                 }
             }
         }
-        if K::WEIGHT_ROWS_4 && r % 4 == 0 && r + 4 <= end {
+        if L::WEIGHT_ROWS_4 && r % 4 == 0 && r + 4 <= end {
             // The last activation rows, one at a time, against four weight rows at once.
             for (t, x) in xs.iter().enumerate().skip(grouped) {
                 let mut sum = [0.0f32; 4];
@@ -277,7 +284,7 @@ fn rows<K: Kernel, L: Layout<K>>(
                 }
                 out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
             }
-        } else if !K::WEIGHT_ROWS_4 || r / 4 * 4 + 4 > end {
+        } else if !L::WEIGHT_ROWS_4 || r / 4 * 4 + 4 > end {
             // Weight rows past the last group of four: one by one.
             for (t, x) in xs.iter().enumerate().skip(grouped) {
                 let mut sum = 0.0f32;

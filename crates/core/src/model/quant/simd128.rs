@@ -23,6 +23,9 @@ pub struct Simd128;
 impl Kernel for Simd128 {
     // Measured: 72 tokens/s decode with, 66 without (BENCHMARKS.md).
     const WEIGHT_ROWS_4: bool = true;
+    // Measured: the 49,152 × 576 Q8_0 output projection 6.5 ms with, 3.6–4.0 without; decode
+    // 21.0–22.1 → 18.1–18.6 ms per token (BENCHMARKS.md, 2026-12-04).
+    const WEIGHT_ROWS_4_BYTES: bool = false;
     // Measured: prefill 1.14× faster with, the same bits (BENCHMARKS.md, 2026-12-03).
     const TILE_4X4: bool = true;
     #[inline(always)]
@@ -79,14 +82,6 @@ impl Kernel for Simd128 {
             let (w0, w1) = load32(w);
             hsum4(x.map(|(x0, x1)| i32x4_add(dot16(w0, x0), dot16(w1, x1))))
         })
-    }
-    #[inline(always)]
-    fn q8w4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
-        let (x0, x1) = load32(x);
-        hsum4(w.map(|w| {
-            let (w0, w1) = load32(w);
-            i32x4_add(dot16(w0, x0), dot16(w1, x1))
-        }))
     }
     /// The four lanes in one vector: each lane's operations are the scalar expression's, in its
     /// order (no fused multiply-add in wasm), so the bits are the same.
