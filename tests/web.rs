@@ -128,6 +128,69 @@ fn simd128_matmul_equals_the_scalar_definition() {
     }
 }
 
+/// The simd128 quantization of activations gives the scalar definition's exact bits: random
+/// rows, exact ties (k + ½ after scaling, rounded away from zero), the float just below ½, zeros
+/// and −0.0, blocks so small that 1/d overflows, infinities and NaN.
+#[wasm_bindgen_test]
+fn simd128_quantize_equals_the_scalar_definition() {
+    use tokenmeter_core::model::quant::Q8Row;
+    let mut state = 2024u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let mut rows: Vec<Vec<f32>> = (0..50)
+        .map(|r| {
+            let scale = [1e-3f32, 1.0, 300.0][r % 3];
+            (0..256)
+                .map(|_| (next() as f32 / u32::MAX as f32 - 0.5) * scale)
+                .collect()
+        })
+        .collect();
+    // max|x| = 127 makes 1/d exactly 1: every other value is a tie.
+    let ties: Vec<f32> = (0..32)
+        .map(|i| if i == 0 { 127.0 } else { i as f32 - 16.5 })
+        .collect();
+    let below_half: Vec<f32> = (0..32)
+        .map(|i| match i {
+            0 => 127.0,
+            1 => 0.499_999_97,
+            2 => -0.499_999_97,
+            3 => 1.499_999_9,
+            _ => -2.5,
+        })
+        .collect();
+    let zeros: Vec<f32> = (0..32)
+        .map(|i| if i % 2 == 0 { 0.0 } else { -0.0 })
+        .collect();
+    let tiny: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 1e-44).collect();
+    let infinite: Vec<f32> = (0..32)
+        .map(|i| match i {
+            0 => f32::INFINITY,
+            1 => f32::NEG_INFINITY,
+            _ => i as f32,
+        })
+        .collect();
+    let nan: Vec<f32> = (0..32)
+        .map(|i| {
+            if i % 3 == 0 {
+                f32::NAN
+            } else {
+                i as f32 - 10.0
+            }
+        })
+        .collect();
+    rows.extend([ties, below_half, zeros, tiny, infinite, nan]);
+    for row in &rows {
+        let (mut simd, mut scalar) = (Q8Row::default(), Q8Row::default());
+        simd.quantize(row);
+        scalar.quantize_scalar(row);
+        assert_eq!(simd.block_bits(), scalar.block_bits(), "{:?}", &row[..4]);
+    }
+}
+
 #[wasm_bindgen_test]
 fn protocol_messages_survive_json() {
     let m = ToWorker::Columns {

@@ -44,9 +44,9 @@ use scalar::Scalar;
 /// The best kernel known at compile time: simd128 in wasm, else scalar (x86 picks AVX2 at run
 /// time in [`QMatrix::matmul`]).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use simd128::Simd128 as Portable;
+use simd128::{quantize_block, Simd128 as Portable};
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-use Scalar as Portable;
+use {scalar::quantize_block, Scalar as Portable};
 
 use std::ops::Range;
 
@@ -310,22 +310,33 @@ impl Q8Row {
     /// Per block: `d = max|x| / 127`, `q = round(x / d)` (halves away from zero), as ggml's
     /// reference `quantize_row_q8_1`.
     pub fn quantize(&mut self, x: &[f32]) {
-        let nb = x.len() / QK;
+        self.quantize_with(x, quantize_block);
+    }
+
+    /// [`Q8Row::quantize`] in plain scalar code: the definition the SIMD path must equal bit for
+    /// bit (a wasm test compares them).
+    pub fn quantize_scalar(&mut self, x: &[f32]) {
+        self.quantize_with(x, scalar::quantize_block);
+    }
+
+    fn quantize_with(&mut self, x: &[f32], block_fn: fn(&[f32; QK], &mut [i8; QK]) -> (f32, i32)) {
+        let (blocks, _) = x.as_chunks::<QK>();
+        let nb = blocks.len();
         self.d.resize(nb, 0.0);
         self.s.resize(nb, 0.0);
         self.qs.resize(nb, [0; 32]);
-        for (b, block) in x.chunks_exact(QK).enumerate() {
-            let amax = block.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-            let d = amax / 127.0;
-            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-            let mut sum = 0i32;
-            for (q, &v) in self.qs[b].iter_mut().zip(block) {
-                *q = (v * id).round() as i8;
-                sum += i32::from(*q);
-            }
+        for (b, block) in blocks.iter().enumerate() {
+            let (d, sum) = block_fn(block, &mut self.qs[b]);
             self.d[b] = d;
             self.s[b] = d * sum as f32;
         }
+    }
+
+    /// Each block's `(d, s, q)`, as bits (for tests that compare two quantizations exactly).
+    pub fn block_bits(&self) -> Vec<(u32, u32, [i8; QK])> {
+        (self.d.iter().zip(&self.s).zip(&self.qs))
+            .map(|((d, s), q)| (d.to_bits(), s.to_bits(), *q))
+            .collect()
     }
 
     /// Quantizes each `cols`-long row of `x` into `rows` (resized to fit).

@@ -34,6 +34,21 @@ pub(super) fn isum_q8_halves_scalar(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
     [dot(w0, x0), dot(w1, x1)]
 }
 
+/// One block of 32 activations quantized to bytes: `d = max|x| / 127`, `q = round(x / d)`
+/// (halves away from zero, saturating), as ggml's reference `quantize_row_q8_1`; returns
+/// `(d, Σq)`.
+pub(super) fn quantize_block(x: &[f32; 32], q: &mut [i8; 32]) -> (f32, i32) {
+    let amax = x.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut sum = 0i32;
+    for (q, &v) in q.iter_mut().zip(x) {
+        *q = (v * id).round() as i8;
+        sum += i32::from(*q);
+    }
+    (d, sum)
+}
+
 /// Plain Rust: the definition the SIMD kernels must equal.
 pub(super) struct Scalar;
 impl Kernel for Scalar {

@@ -127,6 +127,59 @@ fn lanes(v: v128) -> [f32; 4] {
     ]
 }
 
+/// [`super::scalar::quantize_block`] four values at a time, with the same bits:
+/// - `max|x|`: `f32x4.pmax` ignores a NaN in its second operand as `f32::max` does, and a maximum
+///   does not depend on the order it is taken in;
+/// - `x·(1/d)` is the same multiplication;
+/// - rounding halves away from zero (`f32::round`, a libm call in wasm): with `t = trunc(y)`,
+///   `y − t` is exact, and `|y − t| ≥ ½` moves `t` one away from zero (infinities and NaN stay
+///   as they are: `∞ − ∞` is NaN, which compares false);
+/// - `as i8`: saturating conversion to i32 (NaN → 0), then two saturating narrowings;
+/// - `Σq` is summed from the saturated bytes.
+#[inline(always)]
+pub(super) fn quantize_block(x: &[f32; 32], q: &mut [i8; 32]) -> (f32, i32) {
+    // SAFETY: 32 readable floats, 4 per load.
+    let v: [v128; 8] = std::array::from_fn(|k| unsafe { v128_load(x.as_ptr().add(4 * k).cast()) });
+    let m = v
+        .iter()
+        .fold(f32x4_splat(0.0), |m, &v| f32x4_pmax(m, f32x4_abs(v)));
+    let amax = [
+        f32x4_extract_lane::<0>(m),
+        f32x4_extract_lane::<1>(m),
+        f32x4_extract_lane::<2>(m),
+        f32x4_extract_lane::<3>(m),
+    ]
+    .into_iter()
+    .fold(0.0f32, f32::max);
+    let d = amax / 127.0;
+    let id = f32x4_splat(if d != 0.0 { 1.0 / d } else { 0.0 });
+    let (half, one, sign) = (f32x4_splat(0.5), f32x4_splat(1.0), f32x4_splat(-0.0));
+    let ints: [v128; 8] = v.map(|v| {
+        let y = f32x4_mul(v, id);
+        let t = f32x4_trunc(y);
+        let away = f32x4_ge(f32x4_abs(f32x4_sub(y, t)), half);
+        let step = v128_or(one, v128_and(y, sign)); // ±1 with y's sign
+        i32x4_trunc_sat_f32x4(v128_bitselect(f32x4_add(t, step), t, away))
+    });
+    let bytes = [
+        i8x16_narrow_i16x8(
+            i16x8_narrow_i32x4(ints[0], ints[1]),
+            i16x8_narrow_i32x4(ints[2], ints[3]),
+        ),
+        i8x16_narrow_i16x8(
+            i16x8_narrow_i32x4(ints[4], ints[5]),
+            i16x8_narrow_i32x4(ints[6], ints[7]),
+        ),
+    ];
+    // SAFETY: 32 writable bytes, 16 per store.
+    unsafe {
+        v128_store(q.as_mut_ptr().cast(), bytes[0]);
+        v128_store(q.as_mut_ptr().add(16).cast(), bytes[1]);
+    }
+    let pairs = |b: v128| i32x4_extadd_pairwise_i16x8(i16x8_extadd_pairwise_i8x16(b));
+    (d, hsum(i32x4_add(pairs(bytes[0]), pairs(bytes[1]))))
+}
+
 /// A Q4_1 block's nibbles as two vectors of signed bytes: elements 0..16 and 16..32.
 #[inline(always)]
 fn unpack_q4(w: &[u8; 16]) -> (v128, v128) {
