@@ -134,18 +134,13 @@ fn simd128_matmul_equals_the_scalar_definition() {
 #[wasm_bindgen_test]
 fn simd128_quantize_equals_the_scalar_definition() {
     use tokenmeter_core::model::quant::Q8Row;
-    let mut state = 2024u32;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        state
-    };
+    use tokenmeter_core::splitmix::SplitMix;
+    let mut rng = SplitMix(2024);
     let mut rows: Vec<Vec<f32>> = (0..50)
         .map(|r| {
             let scale = [1e-3f32, 1.0, 300.0][r % 3];
             (0..256)
-                .map(|_| (next() as f32 / u32::MAX as f32 - 0.5) * scale)
+                .map(|_| ((rng.next_u64() >> 40) as f32 / (1 << 24) as f32 - 0.5) * scale)
                 .collect()
         })
         .collect();

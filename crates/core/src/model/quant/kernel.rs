@@ -285,7 +285,8 @@ fn rows<K: Kernel, L: Layout<K>>(
                 out[t * rows + o..t * rows + o + 4].copy_from_slice(&sum);
             }
         } else if !L::WEIGHT_ROWS_4 || r / 4 * 4 + 4 > end {
-            // Weight rows past the last group of four: one by one.
+            // One weight row at a time: every row where this layout does not take four at once,
+            // else the rows past the last group of four.
             for (t, x) in xs.iter().enumerate().skip(grouped) {
                 let mut sum = 0.0f32;
                 for (b, i) in blocks.clone().enumerate() {

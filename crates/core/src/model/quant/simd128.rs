@@ -23,7 +23,7 @@ pub struct Simd128;
 impl Kernel for Simd128 {
     // Measured: 72 tokens/s decode with, 66 without (BENCHMARKS.md).
     const WEIGHT_ROWS_4: bool = true;
-    // Measured: the 49,152 × 576 Q8_0 output projection 6.5 ms with, 3.6–4.0 without; decode
+    // Measured: the 49,152 × 576 Q8_0 output projection 6.5 ms with, 3.4–4.0 without; decode
     // 21.0–22.1 → 18.1–18.6 ms per token (BENCHMARKS.md, 2026-12-04).
     const WEIGHT_ROWS_4_BYTES: bool = false;
     // Measured: prefill 1.14× faster with, the same bits (BENCHMARKS.md, 2026-12-03).
@@ -94,17 +94,19 @@ impl Kernel for Simd128 {
         m: [f32; 4],
         xs: [f32; 4],
     ) -> [f32; 4] {
-        let scaled = f32x4_mul(f32x4_mul(f4(d), f4(xd)), f32x4_convert_i32x4(i4(dot)));
-        lanes(f32x4_add(
-            f4(sum),
-            f32x4_add(scaled, f32x4_mul(f4(m), f4(xs))),
-        ))
+        let min = f32x4_mul(f4(m), f4(xs));
+        lanes(f32x4_add(f4(sum), f32x4_add(scaled4(d, xd, dot), min)))
     }
     #[inline(always)]
     fn add_scaled(sum: [f32; 4], d: [f32; 4], xd: [f32; 4], dot: [i32; 4]) -> [f32; 4] {
-        let scaled = f32x4_mul(f32x4_mul(f4(d), f4(xd)), f32x4_convert_i32x4(i4(dot)));
-        lanes(f32x4_add(f4(sum), scaled))
+        lanes(f32x4_add(f4(sum), scaled4(d, xd, dot)))
     }
+}
+
+/// `d·dₓ·dot` in four lanes: `(d·dₓ)·dot`, the scalar expression's order.
+#[inline(always)]
+fn scaled4(d: [f32; 4], xd: [f32; 4], dot: [i32; 4]) -> v128 {
+    f32x4_mul(f32x4_mul(f4(d), f4(xd)), f32x4_convert_i32x4(i4(dot)))
 }
 
 #[inline(always)]
@@ -143,14 +145,7 @@ pub(super) fn quantize_block(x: &[f32; 32], q: &mut [i8; 32]) -> (f32, i32) {
     let m = v
         .iter()
         .fold(f32x4_splat(0.0), |m, &v| f32x4_pmax(m, f32x4_abs(v)));
-    let amax = [
-        f32x4_extract_lane::<0>(m),
-        f32x4_extract_lane::<1>(m),
-        f32x4_extract_lane::<2>(m),
-        f32x4_extract_lane::<3>(m),
-    ]
-    .into_iter()
-    .fold(0.0f32, f32::max);
+    let amax = lanes(m).into_iter().fold(0.0f32, f32::max);
     let d = amax / 127.0;
     let id = f32x4_splat(if d != 0.0 { 1.0 / d } else { 0.0 });
     let (half, one, sign) = (f32x4_splat(0.5), f32x4_splat(1.0), f32x4_splat(-0.0));
