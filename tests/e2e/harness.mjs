@@ -253,9 +253,20 @@ export async function pageState(page) {
       generated: document.querySelectorAll('[data-testid=continuation] .gen').length,
       scores: document.querySelector('.scores')?.dataset.stale ?? 'none',
       step: document.querySelector('[data-testid=step]')?.getAttribute('aria-disabled') ?? 'none',
+      // The panel inside the model: open or not, and what it says (its wait, its notice, or its
+      // answer's first words).
+      inside: (() => {
+        const panel = document.querySelector('details[data-testid=inside]');
+        if (!panel) return 'none';
+        const said = document.querySelector('[data-testid=inside-announce]')?.textContent ?? '';
+        const shown = panel.open ? panel.innerText.replace(/\s+/g, ' ').slice(-160) : '';
+        return { open: panel.open, said, shown };
+      })(),
     };
   }).catch((e) => ({ unreadable: e.message }));
-  return `page state: ${JSON.stringify(seen)}\nconsole (last lines):\n  ${(page.context().__log ?? []).join('\n  ')}`;
+  // The workers running (the model worker's pool helpers among them), by their address's query.
+  const workers = page.workers().map((w) => w.url().replace(/^.*\?/, '?'));
+  return `page state: ${JSON.stringify(seen)}\nworkers: ${JSON.stringify(workers)}\nconsole (last lines):\n  ${(page.context().__log ?? []).join('\n  ')}`;
 }
 
 /** Every URL the page (and its workers) asked for, to check none left the origin. */
