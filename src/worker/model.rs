@@ -75,6 +75,13 @@ impl Model {
             changed: Rc::new(Notify::default()),
         });
         spawn_local(run(Rc::clone(&role)));
+        // Once the first request has started (a download, or reading the cache), while it waits
+        // for the network: the products in any form give the same bits, so a pass that came
+        // before this would only be slower.
+        spawn_local(async {
+            yield_to_events().await;
+            choose_dot_form();
+        });
         role
     }
 
@@ -131,6 +138,41 @@ impl Model {
     fn interrupted(&self) -> bool {
         self.scoring.is_full() || self.stop.get()
     }
+}
+
+/// Times the forms of the byte products this build has on this machine and keeps the fastest
+/// that gives exact results (`tokenmeter_core::model::quant::choose_dot_form`, about 0.1 s), and
+/// says which in the console. `&dot=widening|pairs|quads` on the worker's address names one
+/// instead (to compare them; one this build lacks means the widening one). (Only wasm has
+/// forms to choose from: a native build of this crate, for its tests, has none.)
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn choose_dot_form() {}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn choose_dot_form() {
+    use tokenmeter_core::model::quant::{choose_dot_form, set_dot_form, Form};
+    let asked = web_sys::UrlSearchParams::new_with_str(&super::scope().location().search())
+        .ok()
+        .and_then(|p| p.get("dot"));
+    if let Some(name) = asked {
+        let form = [Form::Widen, Form::Pairs, Form::Quads]
+            .into_iter()
+            .find(|f| f.name() == name)
+            .unwrap_or(Form::Widen);
+        return set_dot_form(form);
+    }
+    let timed = choose_dot_form(&now_ms);
+    let said: Vec<String> = timed
+        .iter()
+        .map(|(form, ms)| format!("{} {ms:.3} ms", form.name()))
+        .collect();
+    web_sys::console::info_1(
+        &format!(
+            "tokenmeter: byte products in the fastest exact form: {}",
+            said.join(", ")
+        )
+        .into(),
+    );
 }
 
 /// The model once loaded, and the engine its passes run on.

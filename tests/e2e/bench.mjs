@@ -20,6 +20,11 @@ const server = await serveDist();
 const browser = await launch(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : []);
 try {
   const page = await browser.newPage();
+  // The model worker says which form of the byte products it timed fastest on this machine.
+  let forms;
+  page.on('worker', (w) => w.on('console', (m) => {
+    forms ??= m.text().match(/^tokenmeter: byte products in the fastest exact form: (.*)$/)?.[1];
+  }));
   await page.goto(server.url + '__blank.html');
   // 1. Download and load the model in a worker, run the core's benchmark, wait until the model
   //    is in Cache Storage. 2. Warm start: a fresh worker, model from the cache, to first scores.
@@ -81,6 +86,7 @@ try {
     prefill_tokens_per_s: result.prompt_tokens / (result.prefill_ms / 1e3),
     decode_tokens_per_s: result.decode_tokens / (result.decode_ms / 1e3),
     scoring_ms: result.scoring_ms,
+    dot_forms: forms ?? null,
     result,
     wasm: {
       worker: size(readdirSync(DIST).find((f) => /^worker-[0-9a-f]{16}_bg\.wasm$/.test(f))),

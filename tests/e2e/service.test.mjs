@@ -17,11 +17,14 @@ let server;
 let browser;
 let page;
 const MODEL_WAIT = 180_000;
+/** What the page's workers wrote to the console. */
+const workerConsole = [];
 
 before(async () => {
   server = await serveDist();
   browser = await launch();
   page = await browser.newPage();
+  page.on('worker', (w) => w.on('console', (m) => workerConsole.push(m.text())));
   await page.goto(server.url + '__blank.html');
   await page.evaluate(async (url) => {
     // Two workers, as the page runs them: one tokenizes and prices, one holds the model.
@@ -264,6 +267,27 @@ test('relaxed SIMD: the worker built with it scores exactly as the plain build',
   }
   // Every position of the long prompt (its surprisal) agrees with the native CLI too.
   assert.deepEqual(answer(pairs[3][0].Scores.scores.surprisal), answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', long])));
+});
+
+test('relaxed SIMD: each form of the byte products gives the bits of the form the worker timed fastest', async () => {
+  // The model worker timed the forms this build has on this machine and kept the fastest exact
+  // one; Chromium computes all three exactly, so all three were timed.
+  const said = workerConsole.find((l) => l.startsWith('tokenmeter: byte products in the fastest exact form: '));
+  assert.ok(said, workerConsole.join('\n'));
+  assert.deepEqual(said.match(/(widening|pairs|quads) [\d.]+ ms/g).map((f) => f.split(' ')[0]).sort(), ['pairs', 'quads', 'widening']);
+  // Each form named on the worker's address, on one thread: the same scores for a long prompt
+  // (prefill's tiles) and short ones (decode's rows), with Q4_1 (the forms differ) and Q8_0.
+  const long = 'Pairs of bytes or quads: the same integers either way. '.repeat(6);
+  const reqs = [...REQUESTS, { ...REQUESTS[0], text: long, top: 50, surprisal: true }];
+  for (const form of ['pairs', 'quads', 'widening']) {
+    const { otherModel, pairs } = await ask('otherBuild', `&threads=1&dot=${form}`, reqs);
+    const kernels = form === 'widening' ? 'wasm SIMD128' : 'wasm SIMD128 + relaxed dot';
+    assert.equal(otherModel.ModelReady?.summary.backend, `${kernels}, 1 thread`, JSON.stringify(otherModel));
+    for (const [[main, other], req] of pairs.map((p, i) => [p, reqs[i]])) {
+      assert.ok(main.Scores && other.Scores, JSON.stringify([main, other]).slice(0, 300));
+      assert.deepEqual(answer(main.Scores.scores), answer(other.Scores.scores), `${form}: ${req.text}`);
+    }
+  }
 });
 
 test('threads: the threaded build scores exactly as one thread, whatever the count', async () => {

@@ -93,7 +93,13 @@ impl Backend {
 
 /// The CPU kernels of this build, as the status line and the benchmark name them.
 pub fn cpu_label() -> String {
-    let kernels = if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+    // (The relaxed build says "relaxed dot" while its products use one of the relaxed forms:
+    // all of them unless the engine computed those wrongly, see `quant::choose_dot_form`.)
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    let relaxed = super::quant::dot_form() != super::quant::Form::Widen;
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+    let relaxed = false;
+    let kernels = if relaxed {
         "wasm SIMD128 + relaxed dot"
     } else if cfg!(target_arch = "wasm32") {
         "wasm SIMD128"

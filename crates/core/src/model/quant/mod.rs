@@ -41,12 +41,17 @@ mod tests;
 use kernel::matmul_with;
 use scalar::Scalar;
 
-/// The best kernel known at compile time: simd128 in wasm, else scalar (x86 picks AVX2 at run
-/// time in [`QMatrix::matmul`]).
+/// The best kernel known at compile time: simd128 in wasm (in the form chosen at run time, see
+/// [`dot_form`]), else scalar (x86 picks AVX2 at run time in [`QMatrix::matmul`]).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use simd128::{quantize_block, Simd128 as Portable};
+use simd128::quantize_block;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use simd128::{choose as choose_dot_form, form as dot_form, set_form as set_dot_form, Form};
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use {scalar::quantize_block, Scalar as Portable};
+// The unit tests' kernel in wasm: simd128's widening form, the one every build has.
+#[cfg(all(test, target_arch = "wasm32", target_feature = "simd128"))]
+type Portable = simd128::Simd128<{ Form::Widen as u8 }>;
 
 use std::ops::Range;
 
@@ -258,6 +263,9 @@ impl QMatrix {
             unsafe { avx2::matmul_avx2(self, xq, out, band) };
             return;
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        simd128::matmul(self, xq, out, band);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         matmul_with::<Portable>(self, xq, out, band);
     }
 

@@ -2,13 +2,22 @@
 //! into i32 lanes (`i32x4.dot_i16x8_s`).
 //!
 //! Built with `+relaxed-simd` (the worker's second build, chosen at run time where the browser
-//! has it), a Q4_1 block takes one instruction per 16 weights instead of seven:
-//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` multiplies signed bytes (the activations) by 7-bit ones
-//! (the weights' 4-bit nibbles, 0..=15) and adds each group of four products into an i32 lane.
-//! "Relaxed" leaves only one thing to the engine — whether the second operand's top bit is a sign
-//! — and a nibble's top bit is always 0, so the result is exact and the same on every engine
-//! (pairs of products stay within ±3,840, far from the i16 limit). Q8_0 weights are signed, so
-//! they keep the widening path.
+//! has it), a Q4_1 block can use the relaxed dot products, which multiply signed bytes (the
+//! activations) by 7-bit ones (the weights' 4-bit nibbles, 0..=15). "Relaxed" leaves only one
+//! thing to the engine — whether the second operand's top bit is a sign — and a nibble's top bit
+//! is always 0, so the results are exact and the same on every engine. There are two of them,
+//! and which is faster depends on the CPU under the browser, so the build has both, and
+//! [`choose`] times them once when the worker starts (a [`Form`] each):
+//!
+//! - **quads**, `i32x4.relaxed_dot_i8x16_i7x16_add_s`: four products added into an i32 lane. One
+//!   instruction where the CPU has a 4-way byte dot (ARM's `sdot`, x86's AVX-VNNI); elsewhere V8
+//!   spells it as five (x86 without VNNI: `pmaddubsw`, `pmaddwd` by ones it builds, `paddd`).
+//! - **pairs**, `i16x8.relaxed_dot_i8x16_i7x16_s`: two products added into an i16 lane (one
+//!   `pmaddubsw` on x86, three on ARM); a block's two halves are added in i16 (|pair| ≤ 2·127·15,
+//!   so the sum of two stays within ±7,620, far from the i16 limit) and widened once.
+//!
+//! Q8_0 weights are signed, so they keep the widening path, as does the build without relaxed
+//! SIMD ([`Form::Widen`]).
 //!
 //! The float half of a block (`d·dₓ·dot + m·sₓ`, added to the row's sum) is done for four blocks
 //! at once in one f32x4 vector (`add_with_min`, `add_scaled`): four weight rows of one token, or
@@ -17,10 +26,170 @@
 
 use core::arch::wasm32::*;
 
-use super::kernel::Kernel;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU8, Ordering};
 
-pub struct Simd128;
-impl Kernel for Simd128 {
+use super::kernel::{matmul_with, Kernel};
+use super::{Q8Row, QMatrix};
+
+/// How a 4-bit block's bytes are multiplied (see the top of this file). Every form gives the
+/// same integers; only their speed differs from one CPU to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Form {
+    /// Widened to i16 and multiplied pairwise (`i32x4.dot_i16x8_s`): plain simd128.
+    Widen = 0,
+    /// `i16x8.relaxed_dot_i8x16_i7x16_s`, two halves added in i16, widened once.
+    Pairs = 1,
+    /// `i32x4.relaxed_dot_i8x16_i7x16_add_s`.
+    Quads = 2,
+}
+
+impl Form {
+    /// The forms this build has: the relaxed ones only where it was built with relaxed SIMD.
+    pub const BUILT: &[Form] = if cfg!(target_feature = "relaxed-simd") {
+        &[Form::Widen, Form::Pairs, Form::Quads]
+    } else {
+        &[Form::Widen]
+    };
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Widen => "widening",
+            Form::Pairs => "pairs",
+            Form::Quads => "quads",
+        }
+    }
+}
+
+/// The form the products use now: quads until [`choose`] (or [`set_form`]) says otherwise.
+static FORM: AtomicU8 = AtomicU8::new(if cfg!(target_feature = "relaxed-simd") {
+    Form::Quads as u8
+} else {
+    Form::Widen as u8
+});
+
+pub fn form() -> Form {
+    match FORM.load(Ordering::Relaxed) {
+        1 if cfg!(target_feature = "relaxed-simd") => Form::Pairs,
+        2 if cfg!(target_feature = "relaxed-simd") => Form::Quads,
+        _ => Form::Widen,
+    }
+}
+
+/// Makes later products use `form` (one this build has; else the widening one).
+pub fn set_form(form: Form) {
+    let form = if Form::BUILT.contains(&form) {
+        form
+    } else {
+        Form::Widen
+    };
+    FORM.store(form as u8, Ordering::Relaxed);
+}
+
+/// The rows `band` of `w · xq` (see [`QMatrix::matmul`]) in the form chosen.
+pub(super) fn matmul(w: &QMatrix, xq: &[Q8Row], out: &mut [f32], band: Range<usize>) {
+    match form() {
+        #[cfg(target_feature = "relaxed-simd")]
+        Form::Pairs => matmul_with::<Simd128<PAIRS>>(w, xq, out, band),
+        #[cfg(target_feature = "relaxed-simd")]
+        Form::Quads => matmul_with::<Simd128<QUADS>>(w, xq, out, band),
+        _ => matmul_with::<Simd128<WIDEN>>(w, xq, out, band),
+    }
+}
+
+/// Times every form this build has on the same 4-bit products (one token against four weight
+/// rows at a time, as decode runs them, and four tokens in tiles, as prefill does), keeps those
+/// whose results equal the scalar definition bit for bit (an engine that computed a relaxed
+/// instruction wrongly is left out), and makes the fastest of them the one used. `now` is a
+/// clock in milliseconds. Returns each exact form with its best time, the one chosen first.
+///
+/// The forms take turns over several rounds and each keeps its best: an engine first runs new
+/// code unoptimized (V8's Liftoff) and swaps in the optimized code later, and a clock may tick
+/// in steps of 0.1 ms, so one short timing would mostly measure those. About 0.1 s; call it
+/// once (the model worker does while its first download or cache read is under way).
+pub fn choose(now: &dyn Fn() -> f64) -> Vec<(Form, f64)> {
+    use super::Format;
+    // A 256 × 576 Q4_1 matrix and five activation rows from a fixed pattern (scales 2⁻⁷).
+    let (rows, cols) = (256, 576);
+    let mut bytes = vec![0u8; rows * cols / 32 * 20];
+    let mut state = 0x9E37_79B9u32;
+    for (i, block) in bytes.chunks_exact_mut(20).enumerate() {
+        block[..4].copy_from_slice(&[0x00, 0x20, 0x00, 0xA0]);
+        for b in &mut block[4..] {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            *b = (state >> (i % 24)) as u8;
+        }
+    }
+    let Ok(w) = QMatrix::from_bytes(Format::Q4_1, rows, cols, &bytes) else {
+        return Vec::new();
+    };
+    let x: Vec<f32> = (0..5 * cols)
+        .map(|i| ((i * 7919) % 1013) as f32 / 1013.0 - 0.5)
+        .collect();
+    let mut xq = Vec::new();
+    Q8Row::quantize_rows(&x, cols, &mut xq);
+    let mut want = vec![0.0f32; 5 * rows];
+    w.matmul_scalar(&x, &xq, &mut want);
+    // Token 0 alone, then tokens 1..5 together: `out` ends up laid out as `want`.
+    let run = |form: Form, out: &mut [f32]| {
+        let (one, four) = out.split_at_mut(rows);
+        match form {
+            #[cfg(target_feature = "relaxed-simd")]
+            Form::Pairs => {
+                matmul_with::<Simd128<PAIRS>>(&w, &xq[..1], one, 0..rows);
+                matmul_with::<Simd128<PAIRS>>(&w, &xq[1..], four, 0..rows);
+            }
+            #[cfg(target_feature = "relaxed-simd")]
+            Form::Quads => {
+                matmul_with::<Simd128<QUADS>>(&w, &xq[..1], one, 0..rows);
+                matmul_with::<Simd128<QUADS>>(&w, &xq[1..], four, 0..rows);
+            }
+            _ => {
+                matmul_with::<Simd128<WIDEN>>(&w, &xq[..1], one, 0..rows);
+                matmul_with::<Simd128<WIDEN>>(&w, &xq[1..], four, 0..rows);
+            }
+        }
+    };
+    let mut got = vec![0.0f32; 5 * rows];
+    let mut timed: Vec<(Form, f64)> = Vec::new();
+    for &form in Form::BUILT {
+        got.fill(0.0);
+        run(form, &mut got);
+        if got
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+        {
+            timed.push((form, f64::INFINITY));
+        }
+    }
+    for _round in 0..6 {
+        for (form, best) in timed.iter_mut() {
+            let t0 = now();
+            for _ in 0..16 {
+                run(*form, &mut got);
+            }
+            *best = best.min((now() - t0) / 16.0);
+        }
+    }
+    // The fastest first (ties: the earlier form).
+    timed.sort_by(|a, b| a.1.total_cmp(&b.1));
+    set_form(timed.first().map_or(Form::Widen, |f| f.0));
+    timed
+}
+
+const WIDEN: u8 = Form::Widen as u8;
+#[cfg(target_feature = "relaxed-simd")]
+const PAIRS: u8 = Form::Pairs as u8;
+#[cfg(target_feature = "relaxed-simd")]
+const QUADS: u8 = Form::Quads as u8;
+
+/// The simd128 kernels, with 4-bit blocks in the [`Form`] `FORM`.
+pub struct Simd128<const FORM: u8>;
+impl<const FORM: u8> Kernel for Simd128<FORM> {
     // Measured: 72 tokens/s decode with, 66 without (BENCHMARKS.md).
     const WEIGHT_ROWS_4: bool = true;
     // Measured: the 49,152 × 576 Q8_0 output projection 6.5 ms with, 3.4–4.0 without; decode
@@ -30,7 +199,7 @@ impl Kernel for Simd128 {
     const TILE_4X4: bool = true;
     #[inline(always)]
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
-        isum_q4_simd128(w, x)
+        isum_q4_simd128::<FORM>(w, x)
     }
     #[inline(always)]
     fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
@@ -46,7 +215,7 @@ impl Kernel for Simd128 {
         let (lo, hi) = unpack_q4(w);
         hsum4(x.map(|x| {
             let (x0, x1) = load32(x);
-            dot_q4(lo, hi, x0, x1)
+            dot_q4::<FORM>(lo, hi, x0, x1)
         }))
     }
     #[inline(always)]
@@ -62,7 +231,7 @@ impl Kernel for Simd128 {
         let (x0, x1) = load32(x);
         hsum4(w.map(|w| {
             let (lo, hi) = unpack_q4(w);
-            dot_q4(lo, hi, x0, x1)
+            dot_q4::<FORM>(lo, hi, x0, x1)
         }))
     }
     /// The four activation blocks stay in registers (eight vectors) while each weight block is
@@ -72,7 +241,7 @@ impl Kernel for Simd128 {
         let x = x.map(load32);
         w.map(|w| {
             let (lo, hi) = unpack_q4(w);
-            hsum4(x.map(|(x0, x1)| dot_q4(lo, hi, x0, x1)))
+            hsum4(x.map(|(x0, x1)| dot_q4::<FORM>(lo, hi, x0, x1)))
         })
     }
     #[inline(always)]
@@ -236,23 +405,29 @@ fn dot16(a: v128, b: v128) -> v128 {
 }
 
 /// Σ nibble·x over one Q4_1 block, in i32 lanes: `lo`, `hi` the weights 0..16 and 16..32
-/// (0..=15 each), `x0`, `x1` the activations.
-#[cfg(not(target_feature = "relaxed-simd"))]
+/// (0..=15 each), `x0`, `x1` the activations; in the [`Form`] `FORM` (the nibbles are the 7-bit
+/// operand of the relaxed ones: exact, see the top).
 #[inline(always)]
-fn dot_q4(lo: v128, hi: v128, x0: v128, x1: v128) -> v128 {
+fn dot_q4<const FORM: u8>(lo: v128, hi: v128, x0: v128, x1: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        if FORM == PAIRS {
+            let pairs = i16x8_add(
+                i16x8_relaxed_dot_i8x16_i7x16(x0, lo),
+                i16x8_relaxed_dot_i8x16_i7x16(x1, hi),
+            );
+            return i32x4_extadd_pairwise_i16x8(pairs);
+        }
+        if FORM == QUADS {
+            let acc = i32x4_relaxed_dot_i8x16_i7x16_add(x0, lo, i32x4_splat(0));
+            return i32x4_relaxed_dot_i8x16_i7x16_add(x1, hi, acc);
+        }
+    }
     i32x4_add(dot16(lo, x0), dot16(hi, x1))
 }
 
-/// The same with two relaxed dots (the nibbles are the 7-bit operand: exact, see the top).
-#[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
-fn dot_q4(lo: v128, hi: v128, x0: v128, x1: v128) -> v128 {
-    let acc = i32x4_relaxed_dot_i8x16_i7x16_add(x0, lo, i32x4_splat(0));
-    i32x4_relaxed_dot_i8x16_i7x16_add(x1, hi, acc)
-}
-
-#[inline(always)]
-fn isum_q4_simd128(w: &[u8; 16], x: &[i8; 32]) -> i32 {
+fn isum_q4_simd128<const FORM: u8>(w: &[u8; 16], x: &[i8; 32]) -> i32 {
     // SAFETY: the arrays are 16 and 32 bytes long; v128_load allows unaligned reads.
     let (q, x0, x1) = unsafe {
         (
@@ -263,7 +438,7 @@ fn isum_q4_simd128(w: &[u8; 16], x: &[i8; 32]) -> i32 {
     };
     let lo = v128_and(q, u8x16_splat(0x0F)); // elements 0..16 (0..=15, valid as i8)
     let hi = u8x16_shr(q, 4); // elements 16..32
-    hsum(dot_q4(lo, hi, x0, x1))
+    hsum(dot_q4::<FORM>(lo, hi, x0, x1))
 }
 
 #[inline(always)]
