@@ -18,6 +18,9 @@ struct Avx2;
 impl Kernel for Avx2 {
     // Row by row measured faster here (124 vs 114 tokens/s decode).
     const WEIGHT_ROWS_4: bool = false;
+    // Measured: a 1,536 × 576 Q4_1 product of 64 tokens 2.4–4.2 → 1.6 ms, the synthetic
+    // model's prefill 422–500 → 314–351 ms (BENCHMARKS.md, 2026-12-04, tenth session).
+    const TILE_4X4: bool = true;
     #[inline(always)]
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
         // SAFETY: reached only from `matmul_avx2` (AVX2 present).
