@@ -110,18 +110,14 @@ pub(super) fn matmul(w: &QMatrix, xq: &[Q8Row], out: &mut [f32], band: Range<usi
 /// once (the model worker does while its first download or cache read is under way).
 pub fn choose(now: &dyn Fn() -> f64) -> Vec<(Form, f64)> {
     use super::Format;
-    // A 256 × 576 Q4_1 matrix and five activation rows from a fixed pattern (scales 2⁻⁷).
+    // A 256 × 576 Q4_1 matrix of seeded random nibbles (scale 2⁻⁷, minimum −2⁻⁷), and five
+    // activation rows from a fixed pattern.
     let (rows, cols) = (256, 576);
     let mut bytes = vec![0u8; rows * cols / 32 * 20];
-    let mut state = 0x9E37_79B9u32;
-    for (i, block) in bytes.chunks_exact_mut(20).enumerate() {
+    let mut random = crate::splitmix::SplitMix(0x9E37_79B9);
+    for block in bytes.chunks_exact_mut(20) {
         block[..4].copy_from_slice(&[0x00, 0x20, 0x00, 0xA0]);
-        for b in &mut block[4..] {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            *b = (state >> (i % 24)) as u8;
-        }
+        random.fill_bytes(&mut block[4..]);
     }
     let Ok(w) = QMatrix::from_bytes(Format::Q4_1, rows, cols, &bytes) else {
         return Vec::new();
