@@ -45,6 +45,20 @@ pub(super) trait Kernel {
     fn q8w4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
         w.map(|w| Self::q8x4(w, x))
     }
+    /// The same four dots for weights known to lie in 0..=31 (the Q8Min layout: Q5_1, Q5_K),
+    /// which a kernel may take as the unsigned operand of a byte dot; by default the signed ones.
+    fn q8u(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+        Self::q8(w, x)
+    }
+    fn q8ux4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
+        Self::q8x4(w, x)
+    }
+    fn q8uw4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
+        Self::q8w4(w, x)
+    }
+    fn q8uw4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
+        Self::q8w4x4(w, x)
+    }
     /// The float half of four block terms, added lane by lane to four sums:
     /// `sum + (d·dₓ·dot + m·sₓ)`, each lane exactly [`with_min`]'s expression (so a SIMD kernel
     /// may compute the four lanes as one vector: IEEE arithmetic lane by lane, the same bits).
@@ -177,23 +191,23 @@ struct Q8Min<'a> {
 impl<K: Kernel> Layout<K> for Q8Min<'_> {
     #[inline(always)]
     fn one(&self, i: usize, x: &Q8Row, b: usize) -> f32 {
-        with_min(self.d[i], self.m[i], x, b, K::q8(&self.qs[i], &x.qs[b]))
+        with_min(self.d[i], self.m[i], x, b, K::q8u(&self.qs[i], &x.qs[b]))
     }
     #[inline(always)]
     fn add_x4(&self, sum: &mut [f32; 4], i: usize, x: [&Q8Row; 4], b: usize) {
-        let dots = K::q8x4(&self.qs[i], x.map(|x| &x.qs[b]));
+        let dots = K::q8ux4(&self.qs[i], x.map(|x| &x.qs[b]));
         let (xd, xs) = (x.map(|x| x.d[b]), x.map(|x| x.s[b]));
         *sum = K::add_with_min(*sum, [self.d[i]; 4], xd, dots, [self.m[i]; 4], xs);
     }
     #[inline(always)]
     fn add_w4(&self, sum: &mut [f32; 4], i: [usize; 4], x: &Q8Row, b: usize) {
-        let dots = K::q8w4(i.map(|i| &self.qs[i]), &x.qs[b]);
+        let dots = K::q8uw4(i.map(|i| &self.qs[i]), &x.qs[b]);
         let (d, m) = (i.map(|i| self.d[i]), i.map(|i| self.m[i]));
         *sum = K::add_with_min(*sum, d, [x.d[b]; 4], dots, m, [x.s[b]; 4]);
     }
     #[inline(always)]
     fn add_w4x4(&self, sum: &mut [[f32; 4]; 4], i: [usize; 4], x: [&Q8Row; 4], b: usize) {
-        let dots = K::q8w4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
+        let dots = K::q8uw4x4(i.map(|i| &self.qs[i]), x.map(|x| &x.qs[b]));
         let (xd, xs) = (x.map(|x| x.d[b]), x.map(|x| x.s[b]));
         for j in 0..4 {
             let (d, m) = ([self.d[i[j]]; 4], [self.m[i[j]]; 4]);

@@ -2,7 +2,7 @@
 //! into i32 lanes (`i32x4.dot_i16x8_s`).
 //!
 //! Built with `+relaxed-simd` (the worker's second build, chosen at run time where the browser
-//! has it), a Q4_1 block can use the relaxed dot products, which multiply signed bytes (the
+//! has it), a 4-bit block can use the relaxed dot products, which multiply signed bytes (the
 //! activations) by 7-bit ones (the weights' 4-bit nibbles, 0..=15). "Relaxed" leaves only one
 //! thing to the engine — whether the second operand's top bit is a sign — and a nibble's top bit
 //! is always 0, so the results are exact and the same on every engine. There are two of them,
@@ -16,8 +16,9 @@
 //!   `pmaddubsw` on x86, three on ARM); a block's two halves are added in i16 (|pair| ≤ 2·127·15,
 //!   so the sum of two stays within ±7,620, far from the i16 limit) and widened once.
 //!
-//! Q8_0 weights are signed, so they keep the widening path, as does the build without relaxed
-//! SIMD ([`Form::Widen`]).
+//! Q5_1's and Q5_K's weights (0..=31, the Q8Min layout) fit the 7-bit operand too and take the
+//! same forms. Signed weights (Q8_0, Q5_0, Q6_K) keep the widening path, as does the build
+//! without relaxed SIMD ([`Form::Widen`]).
 //!
 //! The float half of a block (`d·dₓ·dot + m·sₓ`, added to the row's sum) is done for four blocks
 //! at once in one f32x4 vector (`add_with_min`, `add_scaled`): four weight rows of one token, or
@@ -32,7 +33,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::kernel::{matmul_with, Kernel};
 use super::{Q8Row, QMatrix};
 
-/// How a 4-bit block's bytes are multiplied (see the top of this file). Every form gives the
+/// How a block of small weights (4-bit, or Q8Min's 5-bit) is multiplied (see the top of this
+/// file). Every form gives the
 /// same integers; only their speed differs from one CPU to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -211,7 +213,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
         let (lo, hi) = unpack_q4(w);
         hsum4(x.map(|x| {
             let (x0, x1) = load32(x);
-            dot_q4::<FORM>(lo, hi, x0, x1)
+            dot_small::<FORM>(lo, hi, x0, x1)
         }))
     }
     #[inline(always)]
@@ -227,7 +229,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
         let (x0, x1) = load32(x);
         hsum4(w.map(|w| {
             let (lo, hi) = unpack_q4(w);
-            dot_q4::<FORM>(lo, hi, x0, x1)
+            dot_small::<FORM>(lo, hi, x0, x1)
         }))
     }
     /// The four activation blocks stay in registers (eight vectors) while each weight block is
@@ -237,7 +239,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
         let x = x.map(load32);
         w.map(|w| {
             let (lo, hi) = unpack_q4(w);
-            hsum4(x.map(|(x0, x1)| dot_q4::<FORM>(lo, hi, x0, x1)))
+            hsum4(x.map(|(x0, x1)| dot_small::<FORM>(lo, hi, x0, x1)))
         })
     }
     #[inline(always)]
@@ -246,6 +248,36 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
         w.map(|w| {
             let (w0, w1) = load32(w);
             hsum4(x.map(|(x0, x1)| i32x4_add(dot16(w0, x0), dot16(w1, x1))))
+        })
+    }
+    // Q8Min's weights (0..=31) as Q4's nibbles: the relaxed forms apply to them too.
+    #[inline(always)]
+    fn q8u(w: &[i8; 32], x: &[i8; 32]) -> i32 {
+        let ((w0, w1), (x0, x1)) = (load32(w), load32(x));
+        hsum(dot_small::<FORM>(w0, w1, x0, x1))
+    }
+    #[inline(always)]
+    fn q8ux4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
+        let (w0, w1) = load32(w);
+        hsum4(x.map(|x| {
+            let (x0, x1) = load32(x);
+            dot_small::<FORM>(w0, w1, x0, x1)
+        }))
+    }
+    #[inline(always)]
+    fn q8uw4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
+        let (x0, x1) = load32(x);
+        hsum4(w.map(|w| {
+            let (w0, w1) = load32(w);
+            dot_small::<FORM>(w0, w1, x0, x1)
+        }))
+    }
+    #[inline(always)]
+    fn q8uw4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
+        let x = x.map(load32);
+        w.map(|w| {
+            let (w0, w1) = load32(w);
+            hsum4(x.map(|(x0, x1)| dot_small::<FORM>(w0, w1, x0, x1)))
         })
     }
     /// The four lanes in one vector: each lane's operations are the scalar expression's, in its
@@ -400,11 +432,13 @@ fn dot16(a: v128, b: v128) -> v128 {
     )
 }
 
-/// Σ nibble·x over one Q4_1 block, in i32 lanes: `lo`, `hi` the weights 0..16 and 16..32
-/// (0..=15 each), `x0`, `x1` the activations; in the [`Form`] `FORM` (the nibbles are the 7-bit
-/// operand of the relaxed ones: exact, see the top).
+/// Σ w·x over one block of small non-negative weights, in i32 lanes: `lo`, `hi` the weights
+/// 0..16 and 16..32 (a Q4 block's nibbles, 0..=15, or a Q8Min block's values, 0..=31), `x0`,
+/// `x1` the activations; in the [`Form`] `FORM`. The weights are the 7-bit operand of the relaxed
+/// forms (exact, see the top); in pairs, a lane of one half is at most 2·31·127 = 7,874 and of
+/// both 15,748, within i16.
 #[inline(always)]
-fn dot_q4<const FORM: u8>(lo: v128, hi: v128, x0: v128, x1: v128) -> v128 {
+fn dot_small<const FORM: u8>(lo: v128, hi: v128, x0: v128, x1: v128) -> v128 {
     #[cfg(target_feature = "relaxed-simd")]
     {
         if FORM == PAIRS {
@@ -434,7 +468,7 @@ fn isum_q4_simd128<const FORM: u8>(w: &[u8; 16], x: &[i8; 32]) -> i32 {
     };
     let lo = v128_and(q, u8x16_splat(0x0F)); // elements 0..16 (0..=15, valid as i8)
     let hi = u8x16_shr(q, 4); // elements 16..32
-    hsum(dot_q4::<FORM>(lo, hi, x0, x1))
+    hsum(dot_small::<FORM>(lo, hi, x0, x1))
 }
 
 #[inline(always)]
