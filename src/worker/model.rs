@@ -155,11 +155,8 @@ fn choose_dot_form() {
         .ok()
         .and_then(|p| p.get("dot"));
     if let Some(name) = asked {
-        let form = [Form::Widen, Form::Pairs, Form::Quads]
-            .into_iter()
-            .find(|f| f.name() == name)
-            .unwrap_or(Form::Widen);
-        return set_dot_form(form);
+        let form = Form::BUILT.iter().find(|f| f.name() == name);
+        return set_dot_form(form.copied().unwrap_or(Form::Widen));
     }
     let timed = choose_dot_form(&now_ms);
     let said: Vec<String> = timed

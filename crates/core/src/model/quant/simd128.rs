@@ -34,8 +34,7 @@ use super::kernel::{matmul_with, Kernel};
 use super::{Q8Row, QMatrix};
 
 /// How a block of small weights (4-bit, or Q8Min's 5-bit) is multiplied (see the top of this
-/// file). Every form gives the
-/// same integers; only their speed differs from one CPU to another.
+/// file). Every form gives the same integers; only their speed differs from one CPU to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Form {
@@ -73,8 +72,10 @@ static FORM: AtomicU8 = AtomicU8::new(if cfg!(target_feature = "relaxed-simd") {
 
 pub fn form() -> Form {
     match FORM.load(Ordering::Relaxed) {
-        1 if cfg!(target_feature = "relaxed-simd") => Form::Pairs,
-        2 if cfg!(target_feature = "relaxed-simd") => Form::Quads,
+        #[cfg(target_feature = "relaxed-simd")]
+        PAIRS => Form::Pairs,
+        #[cfg(target_feature = "relaxed-simd")]
+        QUADS => Form::Quads,
         _ => Form::Widen,
     }
 }
@@ -91,7 +92,12 @@ pub fn set_form(form: Form) {
 
 /// The rows `band` of `w · xq` (see [`QMatrix::matmul`]) in the form chosen.
 pub(super) fn matmul(w: &QMatrix, xq: &[Q8Row], out: &mut [f32], band: Range<usize>) {
-    match form() {
+    matmul_in(form(), w, xq, out, band);
+}
+
+/// The same in `form` (one this build lacks: the widening one).
+fn matmul_in(form: Form, w: &QMatrix, xq: &[Q8Row], out: &mut [f32], band: Range<usize>) {
+    match form {
         #[cfg(target_feature = "relaxed-simd")]
         Form::Pairs => matmul_with::<Simd128<PAIRS>>(w, xq, out, band),
         #[cfg(target_feature = "relaxed-simd")]
@@ -134,22 +140,8 @@ pub fn choose(now: &dyn Fn() -> f64) -> Vec<(Form, f64)> {
     // Token 0 alone, then tokens 1..5 together: `out` ends up laid out as `want`.
     let run = |form: Form, out: &mut [f32]| {
         let (one, four) = out.split_at_mut(rows);
-        match form {
-            #[cfg(target_feature = "relaxed-simd")]
-            Form::Pairs => {
-                matmul_with::<Simd128<PAIRS>>(&w, &xq[..1], one, 0..rows);
-                matmul_with::<Simd128<PAIRS>>(&w, &xq[1..], four, 0..rows);
-            }
-            #[cfg(target_feature = "relaxed-simd")]
-            Form::Quads => {
-                matmul_with::<Simd128<QUADS>>(&w, &xq[..1], one, 0..rows);
-                matmul_with::<Simd128<QUADS>>(&w, &xq[1..], four, 0..rows);
-            }
-            _ => {
-                matmul_with::<Simd128<WIDEN>>(&w, &xq[..1], one, 0..rows);
-                matmul_with::<Simd128<WIDEN>>(&w, &xq[1..], four, 0..rows);
-            }
-        }
+        matmul_in(form, &w, &xq[..1], one, 0..rows);
+        matmul_in(form, &w, &xq[1..], four, 0..rows);
     };
     let mut got = vec![0.0f32; 5 * rows];
     let mut timed: Vec<(Form, f64)> = Vec::new();
@@ -185,7 +177,7 @@ const PAIRS: u8 = Form::Pairs as u8;
 #[cfg(target_feature = "relaxed-simd")]
 const QUADS: u8 = Form::Quads as u8;
 
-/// The simd128 kernels, with 4-bit blocks in the [`Form`] `FORM`.
+/// The simd128 kernels, with blocks of small weights in the [`Form`] `FORM`.
 pub struct Simd128<const FORM: u8>;
 impl<const FORM: u8> Kernel for Simd128<FORM> {
     // Measured: 72 tokens/s decode with, 66 without (BENCHMARKS.md).
@@ -197,7 +189,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     const TILE_4X4: bool = true;
     #[inline(always)]
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
-        isum_q4_simd128::<FORM>(w, x)
+        small::<FORM>(unpack_q4(w), x)
     }
     #[inline(always)]
     fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
@@ -210,11 +202,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     }
     #[inline(always)]
     fn q4x4(w: &[u8; 16], x: [&[i8; 32]; 4]) -> [i32; 4] {
-        let (lo, hi) = unpack_q4(w);
-        hsum4(x.map(|x| {
-            let (x0, x1) = load32(x);
-            dot_small::<FORM>(lo, hi, x0, x1)
-        }))
+        small_x4::<FORM>(unpack_q4(w), x)
     }
     #[inline(always)]
     fn q8x4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
@@ -226,21 +214,11 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     }
     #[inline(always)]
     fn q4w4(w: [&[u8; 16]; 4], x: &[i8; 32]) -> [i32; 4] {
-        let (x0, x1) = load32(x);
-        hsum4(w.map(|w| {
-            let (lo, hi) = unpack_q4(w);
-            dot_small::<FORM>(lo, hi, x0, x1)
-        }))
+        small_w4::<FORM, _>(w, unpack_q4, x)
     }
-    /// The four activation blocks stay in registers (eight vectors) while each weight block is
-    /// unpacked once against all four.
     #[inline(always)]
     fn q4w4x4(w: [&[u8; 16]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
-        let x = x.map(load32);
-        w.map(|w| {
-            let (lo, hi) = unpack_q4(w);
-            hsum4(x.map(|(x0, x1)| dot_small::<FORM>(lo, hi, x0, x1)))
-        })
+        small_w4x4::<FORM, _>(w, unpack_q4, x)
     }
     #[inline(always)]
     fn q8w4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
@@ -250,35 +228,23 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
             hsum4(x.map(|(x0, x1)| i32x4_add(dot16(w0, x0), dot16(w1, x1))))
         })
     }
-    // Q8Min's weights (0..=31) as Q4's nibbles: the relaxed forms apply to them too.
+    // Q8Min's weights (0..=31) as Q4's nibbles: the same small-weight dots, their two halves
+    // loaded as they are.
     #[inline(always)]
     fn q8u(w: &[i8; 32], x: &[i8; 32]) -> i32 {
-        let ((w0, w1), (x0, x1)) = (load32(w), load32(x));
-        hsum(dot_small::<FORM>(w0, w1, x0, x1))
+        small::<FORM>(load32(w), x)
     }
     #[inline(always)]
     fn q8ux4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
-        let (w0, w1) = load32(w);
-        hsum4(x.map(|x| {
-            let (x0, x1) = load32(x);
-            dot_small::<FORM>(w0, w1, x0, x1)
-        }))
+        small_x4::<FORM>(load32(w), x)
     }
     #[inline(always)]
     fn q8uw4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
-        let (x0, x1) = load32(x);
-        hsum4(w.map(|w| {
-            let (w0, w1) = load32(w);
-            dot_small::<FORM>(w0, w1, x0, x1)
-        }))
+        small_w4::<FORM, _>(w, load32, x)
     }
     #[inline(always)]
     fn q8uw4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
-        let x = x.map(load32);
-        w.map(|w| {
-            let (w0, w1) = load32(w);
-            hsum4(x.map(|(x0, x1)| dot_small::<FORM>(w0, w1, x0, x1)))
-        })
+        small_w4x4::<FORM, _>(w, load32, x)
     }
     /// The four lanes in one vector: each lane's operations are the scalar expression's, in its
     /// order (no fused multiply-add in wasm), so the bits are the same.
@@ -456,19 +422,50 @@ fn dot_small<const FORM: u8>(lo: v128, hi: v128, x0: v128, x1: v128) -> v128 {
     i32x4_add(dot16(lo, x0), dot16(hi, x1))
 }
 
+/// [`dot_small`] of one block of small weights, given as its two halves (`unpack_q4`'s
+/// nibbles, or a Q8Min block's bytes as loaded), against one activation block.
 #[inline(always)]
-fn isum_q4_simd128<const FORM: u8>(w: &[u8; 16], x: &[i8; 32]) -> i32 {
-    // SAFETY: the arrays are 16 and 32 bytes long; v128_load allows unaligned reads.
-    let (q, x0, x1) = unsafe {
-        (
-            v128_load(w.as_ptr().cast()),
-            v128_load(x.as_ptr().cast()),
-            v128_load(x.as_ptr().add(16).cast()),
-        )
-    };
-    let lo = v128_and(q, u8x16_splat(0x0F)); // elements 0..16 (0..=15, valid as i8)
-    let hi = u8x16_shr(q, 4); // elements 16..32
+fn small<const FORM: u8>((lo, hi): (v128, v128), x: &[i8; 32]) -> i32 {
+    let (x0, x1) = load32(x);
     hsum(dot_small::<FORM>(lo, hi, x0, x1))
+}
+
+/// The same against four activation blocks.
+#[inline(always)]
+fn small_x4<const FORM: u8>((lo, hi): (v128, v128), x: [&[i8; 32]; 4]) -> [i32; 4] {
+    hsum4(x.map(|x| {
+        let (x0, x1) = load32(x);
+        dot_small::<FORM>(lo, hi, x0, x1)
+    }))
+}
+
+/// Four weight blocks (of four rows; `halves` unpacks one) against one activation block.
+#[inline(always)]
+fn small_w4<const FORM: u8, W>(
+    w: [W; 4],
+    halves: impl Fn(W) -> (v128, v128),
+    x: &[i8; 32],
+) -> [i32; 4] {
+    let (x0, x1) = load32(x);
+    hsum4(w.map(|w| {
+        let (lo, hi) = halves(w);
+        dot_small::<FORM>(lo, hi, x0, x1)
+    }))
+}
+
+/// Four weight blocks against four activation blocks: the activations stay in registers (eight
+/// vectors) while each weight block is unpacked once against all four.
+#[inline(always)]
+fn small_w4x4<const FORM: u8, W>(
+    w: [W; 4],
+    halves: impl Fn(W) -> (v128, v128),
+    x: [&[i8; 32]; 4],
+) -> [[i32; 4]; 4] {
+    let x = x.map(load32);
+    w.map(|w| {
+        let (lo, hi) = halves(w);
+        hsum4(x.map(|(x0, x1)| dot_small::<FORM>(lo, hi, x0, x1)))
+    })
 }
 
 #[inline(always)]
