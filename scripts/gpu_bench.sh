@@ -3,7 +3,8 @@
 # no model file, no Rust toolchain, a small upload limit. It runs SmolLM2-135M's exact shapes and
 # formats with seeded weights (`tokenmeter bench --synthetic`: the same work per token as the real
 # model) on our WGSL kernels through Vulkan, and on the CPU path beside them, and prints
-# prefill / decode tok/s and the cost of the "Inside the model" panel.
+# prefill / decode tok/s, the cost of the "Inside the model" panel, and where the GPU's time goes
+# kernel by kernel (`bench --profile`: timestamps between dispatches).
 #
 #   scripts/gpu_bench.sh --pack   here: build the release CLI and copy the Vulkan loader into
 #                                 .tools/vulkan/ (prints what to carry, about 25 MB)
@@ -23,7 +24,10 @@ if [ "${1:-}" = "--pack" ]; then
   [ -n "$loader" ] || { echo "no libvulkan.so.1 here (apt install libvulkan1)" >&2; exit 1; }
   mkdir -p .tools/vulkan
   cp -L "$loader" .tools/vulkan/libvulkan.so.1
-  du -ch "$bin" data/tokenizers/smollm2.json .tools/vulkan/libvulkan.so.1
+  # NVIDIA's Vulkan driver (libGLX_nvidia) loads glvnd's dispatcher, which a bare image may lack.
+  glvnd=$(ldconfig -p | awk '/libGLdispatch\.so\.0 /{print $NF; exit}')
+  [ -z "$glvnd" ] || cp -L "$glvnd" .tools/vulkan/libGLdispatch.so.0
+  du -ch "$bin" data/tokenizers/smollm2.json .tools/vulkan/*
   echo 'carry: ["target/release/tokenmeter", "data/tokenizers/smollm2.json", ".tools/vulkan"]'
   exit 0
 fi
@@ -32,6 +36,15 @@ for f in "$bin" data/tokenizers/smollm2.json; do
   [ -e "$f" ] || { echo "missing $f: run scripts/gpu_bench.sh --pack where the repository is built" >&2; exit 1; }
 done
 export LD_LIBRARY_PATH="$PWD/.tools/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# A driver mounted outside the loader's search path (as on containers given an NVIDIA GPU):
+# name its manifest, and put its libraries on the path.
+nv=/usr/local/nvidia
+if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 &&
+  [ -e "$nv/share/vulkan/icd.d/nvidia_icd.json" ]; then
+  export VK_DRIVER_FILES="$nv/share/vulkan/icd.d/nvidia_icd.json"
+  export VK_ICD_FILENAMES="$VK_DRIVER_FILES"
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$nv/lib64:$nv/lib"
+fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export TOKENMETER_DATA="$PWD/data"
 P=${P:-64}; D=${D:-32}; R=${R:-3}; LONG=${LONG:-512}
@@ -40,10 +53,21 @@ mkdir -p "$out"
 
 echo "GPU: $P-token prompt, $D decode steps, $R runs…" >&2
 "$bin" bench --synthetic --backend webgpu --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/gpu.json"
+if ! grep -q '"kind":"webgpu"' "$out/gpu.json"; then
+  echo "no GPU adapter: the Vulkan loader's account of its search is in $out/vulkan-loader.log" >&2
+  VK_LOADER_DEBUG=error,warn,info "$bin" bench --synthetic --backend webgpu --blocks 1 \
+    --prompt-tokens 1 --decode-tokens 1 --runs 1 >/dev/null 2>"$out/vulkan-loader.log" || true
+fi
+echo "GPU: every dispatch of a ${P}-token prefill step and a decode step timed…" >&2
+"$bin" bench --synthetic --backend webgpu --prompt-tokens "$P" --decode-tokens 1 --runs "$R" \
+  --profile >"$out/gpu-profile.json" || echo "(no profile)" >&2
 echo "GPU: a $LONG-token prompt…" >&2
 "$bin" bench --synthetic --backend webgpu --prompt-tokens "$LONG" --decode-tokens "$D" --runs "$R" >"$out/gpu-long.json"
 echo "CPU path, 1 thread, the same sizes…" >&2
 "$bin" bench --synthetic --backend cpu --threads 1 --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/cpu.json"
+cores=$(nproc)
+echo "CPU path, $cores threads…" >&2
+"$bin" bench --synthetic --backend cpu --threads "$cores" --prompt-tokens "$P" --decode-tokens "$D" --runs "$R" >"$out/cpu-all.json"
 
 # A small report without python or jq: the numbers are plain JSON fields.
 field() { grep -oE "\"$2\":(\"[^\"]*\"|[^,}]*)" "$1" | head -1 | cut -d: -f2- | tr -d '"'; }
@@ -60,4 +84,18 @@ printf '%-52s %10s %10s %12s\n' "synthetic SmolLM2-135M shapes" "prefill/s" "dec
 row "$out/gpu.json" "WGSL kernels, $P-token prompt"
 row "$out/gpu-long.json" "WGSL kernels, $LONG-token prompt"
 row "$out/cpu.json" "CPU path (1 thread), $P-token prompt"
+row "$out/cpu-all.json" "CPU path ($cores threads), $P-token prompt"
+# Where the GPU's time goes (bench --profile), if there is a python to read the JSON with.
+if command -v python3 >/dev/null && [ -s "$out/gpu-profile.json" ]; then
+  python3 - "$out/gpu-profile.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["gpu_profile"]
+for step in ("prefill", "decode"):
+    s = p[step]
+    print(f"\n{step}: {s['tokens']} tokens at position {s['position']}, {s['dispatches']} dispatches: "
+          f"GPU {s['gpu_ms']:.3f} ms, host {s['wall_ms']:.3f} ms")
+    for k in s["kernels"]:
+        print(f"  {k['name']:<18} {k['dispatches']:>4} × {k['us'] / k['dispatches']:9.2f} µs = {k['us']:10.1f} µs")
+PY
+fi
 echo "raw JSON: $out/" >&2

@@ -231,6 +231,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30, requires = "synthetic",
           value_parser = clap::value_parser!(u16).range(1..=30))]
     blocks: u16,
+    /// On the GPU, also time every dispatch of a prefill step (the prompt's first
+    /// `MAX_STEP` tokens) and of a decode step after it, with timestamps between dispatches,
+    /// summed per kernel: the output gains `gpu_profile`. For tuning the kernels.
+    #[arg(long)]
+    profile: bool,
 }
 
 pub fn bench(a: BenchArgs, model: Option<PathBuf>) -> Result<String, Msg> {
@@ -249,7 +254,27 @@ pub fn bench(a: BenchArgs, model: Option<PathBuf>) -> Result<String, Msg> {
     };
     let start = Instant::now();
     let now = || start.elapsed().as_secs_f64() * 1e3;
-    to_json(&block_on(bench::bench(&m, &mut engine, &req, now))?)
+    let result = block_on(bench::bench(&m, &mut engine, &req, now))?;
+    if !a.profile {
+        return to_json(&result);
+    }
+    let steps = a.prompt_tokens.clamp(1, tokenmeter_gpu::MAX_STEP);
+    let prompt = &result.prompt_ids[..steps.min(result.prompt_ids.len())];
+    let profile = block_on(engine.profile(prompt, a.runs))
+        .ok_or_else(|| msg!("--profile times the GPU's dispatches: the bench ran on the CPU"))?
+        .map_err(|e| msg!("cannot profile the GPU: {}", e.to_string()))?;
+    to_json(&Profiled {
+        bench: result,
+        gpu_profile: profile,
+    })
+}
+
+/// `bench --profile`'s answer: the benchmark's fields, then the profile.
+#[derive(serde::Serialize)]
+struct Profiled {
+    #[serde(flatten)]
+    bench: bench::BenchResponse,
+    gpu_profile: tokenmeter_gpu::Profile,
 }
 
 #[derive(clap::Args)]

@@ -126,6 +126,21 @@ impl Engine {
             .ok_or(tokenmeter_core::Error::EmptyPrompt)
     }
 
+    /// Where the GPU's time goes in a prefill step of `tokens` and a decode step after it (see
+    /// [`GpuModel::profile`]); `None` on the CPU. The session forgets its cache, which the
+    /// profile overwrote.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub async fn profile(
+        &mut self,
+        tokens: &[u32],
+        runs: usize,
+    ) -> Option<Result<crate::Profile, GpuError>> {
+        let gpu = self.gpu.as_mut()?;
+        let profile = gpu.profile(tokens, runs).await;
+        self.session.truncate(0);
+        Some(profile)
+    }
+
     /// The message of a GPU failure the engine recovered from, once.
     pub fn take_fallback(&mut self) -> Option<Msg> {
         self.fallback.take()

@@ -7,6 +7,8 @@
 pub const WG: u32 = 64;
 /// Tokens a matrix-product workgroup handles at once (`TILE` in the WGSL).
 pub const TILE: u32 = 8;
+// One thread per token writes a product's results.
+const _: () = assert!(TILE <= WG);
 
 /// Declares a uniform struct once: the Rust struct, its little-endian bytes in field order, and
 /// the same struct in WGSL (field types are `u32` or `f32`, the same names in both languages).
@@ -88,16 +90,34 @@ uniform! {
         accumulate: u32,
         /// 1: the output projection, run over the dims.out_rows wanted rows
         head: u32,
+        /// rows written to y; the next ones, up to part2, to y2; the rest to y3
+        part1: u32,
+        part2: u32,
+        pad0: u32,
+        pad1: u32,
     }
 }
 
-/// The `Mat` uniform's bytes for a matrix of `rows × cols`.
-pub fn mat_bytes(rows: usize, cols: usize, accumulate: bool, head: bool) -> Vec<u8> {
+/// The `Mat` uniform's bytes for a stack of matrices with `parts` rows each (one to three;
+/// `cols` columns), whose product adds into y (`accumulate`) or runs over the wanted rows (`head`).
+pub fn mat_bytes(parts: &[usize], cols: usize, accumulate: bool, head: bool) -> Vec<u8> {
+    let rows: usize = parts.iter().sum();
+    let part1 = parts.first().copied().unwrap_or(0);
+    // Rows past part2 go to y3; with fewer than three parts there are none.
+    let part2 = if parts.len() > 2 {
+        part1 + parts[1]
+    } else {
+        rows
+    };
     Mat {
         rows: rows as u32,
         cols: cols as u32,
         accumulate: accumulate as u32,
         head: head as u32,
+        part1: part1 as u32,
+        part2: part2 as u32,
+        pad0: 0,
+        pad1: 0,
     }
     .bytes()
 }
@@ -124,15 +144,12 @@ pub struct Kernels {
     pub embed_f32: wgpu::ComputePipeline,
     pub rms_norm: wgpu::ComputePipeline,
     pub final_norm: wgpu::ComputePipeline,
-    pub matmul_q4_1: wgpu::ComputePipeline,
-    pub matmul_q8_0: wgpu::ComputePipeline,
-    pub matmul_q8x2: wgpu::ComputePipeline,
-    pub matmul_f32: wgpu::ComputePipeline,
-    pub rope_q: wgpu::ComputePipeline,
-    pub store_kv: wgpu::ComputePipeline,
-    /// RoPE on pairs (i, i + head_dim/2) (Qwen).
-    pub rope_q_halves: wgpu::ComputePipeline,
-    pub store_kv_halves: wgpu::ComputePipeline,
+    /// matmul.wgsl's entry for each layout: plain, and with RMSNorm folded in (see [`Kernels::matmul`]).
+    matmul: [[wgpu::ComputePipeline; 4]; 2],
+    /// RoPE on the queries, and on the keys into the KV cache beside the values: one dispatch.
+    pub rope_qk: wgpu::ComputePipeline,
+    /// The same on pairs (i, i + head_dim/2) (Qwen).
+    pub rope_qk_halves: wgpu::ComputePipeline,
     /// Qwen2's Q/K/V biases and Qwen3's per-head Q/K norm.
     pub add_bias: wgpu::ComputePipeline,
     pub head_norm: wgpu::ComputePipeline,
@@ -151,16 +168,21 @@ impl Kernels {
                 source: wgpu::ShaderSource::Wgsl(format!("{prelude}\n{body}").into()),
             })
         };
-        let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
+        // `constants` sets a shader's overridable constants (matmul.wgsl's NORM).
+        let specialised = |module: &wgpu::ShaderModule, entry: &str, constants: &[(&str, f64)]| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
                 layout: None, // derived from the bindings the entry point uses
                 module,
                 entry_point: Some(entry),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    ..Default::default()
+                },
                 cache: None,
             })
         };
+        let pipeline = |module: &wgpu::ShaderModule, entry: &str| specialised(module, entry, &[]);
         let embed = module("embed.wgsl", include_str!("kernels/embed.wgsl"));
         let norm = module("rms_norm.wgsl", include_str!("kernels/rms_norm.wgsl"));
         let matmul = module("matmul.wgsl", include_str!("kernels/matmul.wgsl"));
@@ -176,19 +198,23 @@ impl Kernels {
             embed_f32: pipeline(&embed, "embed_f32"),
             rms_norm: pipeline(&norm, "rms_norm"),
             final_norm: pipeline(&norm, "final_norm"),
-            matmul_q4_1: pipeline(&matmul, "matmul_q4_1"),
-            matmul_q8_0: pipeline(&matmul, "matmul_q8_0"),
-            matmul_q8x2: pipeline(&matmul, "matmul_q8x2"),
-            matmul_f32: pipeline(&matmul, "matmul_f32"),
-            rope_q_halves: pipeline(&halves, "rope_q"),
-            store_kv_halves: pipeline(&halves, "store_kv"),
+            matmul: [0.0, 1.0].map(|norm| {
+                GpuLayout::ALL.map(|l| specialised(&matmul, l.matmul_entry(), &[("NORM", norm)]))
+            }),
+            rope_qk_halves: pipeline(&halves, "rope_qk"),
             add_bias: pipeline(&qkv, "add_bias"),
             head_norm: pipeline(&qkv, "head_norm"),
-            rope_q: pipeline(&rope, "rope_q"),
-            store_kv: pipeline(&rope, "store_kv"),
+            rope_qk: pipeline(&rope, "rope_qk"),
             attention: pipeline(&attention, "attention"),
             swiglu: pipeline(&swiglu, "swiglu"),
         }
+    }
+}
+
+impl Kernels {
+    /// The matrix product for weights in `layout`; with `norm`, RMSNorm folded in (matmul.wgsl).
+    pub fn matmul(&self, layout: GpuLayout, norm: bool) -> &wgpu::ComputePipeline {
+        &self.matmul[usize::from(norm)][layout as usize]
     }
 }
 
@@ -203,6 +229,20 @@ pub enum GpuLayout {
     Q8x2,
     /// One f32 per value: F32, F16 and BF16 (widened).
     F32,
+}
+
+impl GpuLayout {
+    pub const ALL: [GpuLayout; 4] = [Self::Q4, Self::Q8, Self::Q8x2, Self::F32];
+
+    /// Its entry point in matmul.wgsl.
+    fn matmul_entry(self) -> &'static str {
+        match self {
+            Self::Q4 => "matmul_q4_1",
+            Self::Q8 => "matmul_q8_0",
+            Self::Q8x2 => "matmul_q8x2",
+            Self::F32 => "matmul_f32",
+        }
+    }
 }
 
 /// A weight matrix's blocks in the GPU layout matmul.wgsl reads (u32 words, scales as f32 bits).
@@ -291,8 +331,14 @@ mod tests {
         // Uniform buffers are read in 16-byte rows: the structs fill whole rows.
         assert_eq!(Dims::default().bytes().len(), 64);
         assert_eq!(
-            mat_bytes(3, 4, true, false),
-            [3u32, 4, 1, 0].map(u32::to_le_bytes).concat()
+            mat_bytes(&[3], 4, true, false),
+            [3u32, 4, 1, 0, 3, 3, 0, 0].map(u32::to_le_bytes).concat()
+        );
+        assert_eq!(
+            mat_bytes(&[576, 192, 192], 576, false, false),
+            [960u32, 576, 0, 0, 576, 768, 0, 0]
+                .map(u32::to_le_bytes)
+                .concat()
         );
         let wgsl = Dims::wgsl();
         let fields: Vec<&str> = wgsl
@@ -305,5 +351,10 @@ mod tests {
         assert!(wgsl.contains("rms_eps: f32,"));
         let p = prelude();
         assert!(p.contains("const WG: u32 = 64u;") && p.contains("const TILE: u32 = 8u;"));
+        // The pipelines are indexed by layout in this order.
+        assert!(GpuLayout::ALL
+            .iter()
+            .enumerate()
+            .all(|(i, &l)| l as usize == i));
     }
 }

@@ -22,7 +22,7 @@ pub mod kernels;
 mod model;
 
 pub use engine::Engine;
-pub use model::{GpuModel, MAX_STEP};
+pub use model::{GpuModel, KernelTime, Profile, StepProfile, MAX_STEP};
 pub use tokenmeter_core::model::{AdapterSummary, Backend};
 
 use serde::{Deserialize, Serialize};

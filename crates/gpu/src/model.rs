@@ -1,57 +1,75 @@
 //! SmolLM2 on the GPU: weights uploaded once, the KV cache kept on the GPU, one command encoder
-//! per step. The order of kernels is the forward pass of `tokenmeter_core::model::llama`:
+//! per step. The order of kernels is the forward pass of `tokenmeter_core::model::llama`, one
+//! dispatch per line (a big GPU spends a decode step mostly between dispatches, so products of
+//! one input are stacked, and in one-token steps the norms are folded into the products after
+//! them; see matmul.wgsl and model/plan.rs):
 //!
 //! ```text
 //! x = embed(tokens)                                   (seq, dim)
 //! for each block:
-//!     h = rms_norm(x) ; q,k,v = Wq·h, Wk·h, Wv·h      (seq, q_dim), (seq, kv_dim) ×2
-//!     rope_q(q) ; store_kv(rope(k), v → cache)
+//!     q,k,v = [Wq;Wk;Wv] · rms_norm(x)                (seq, q_dim), (seq, kv_dim) ×2
+//!     rope(q) ; rope(k), v → cache
 //!     attn = attention(q, cache)                      (seq, q_dim)
 //!     x += Wo·attn
-//!     h = rms_norm(x) ; gate,up = Wg·h, Wu·h          (seq, ffn_dim) ×2
-//!     gate = silu(gate) ⊙ up ; x += Wd·gate
+//!     gate,up = [Wg;Wu] · rms_norm(x)                 (seq, ffn_dim) ×2
+//!     gate = silu(gate) ⊙ up
+//!     x += Wd·gate
 //! logits = lm_head · final_norm(x[wanted rows])       (rows, vocab)   read back
 //! ```
 //!
-//! Over the project's 600-line guide (about 660 lines) on purpose: the buffers, the plan of
-//! dispatches and the step that runs it are one forward pass, written out kernel by kernel in the
-//! order of the diagram above, to be read top to bottom beside the CPU's `llama.rs`. The parts
-//! that stand alone already live beside it: the kernels (`kernels.rs`), reading the model's
-//! insides back (`model/inspect.rs`), choosing and falling back (`engine.rs`).
+//! Here: the weights and buffers, and the step that runs the plan. Beside it: the plan of
+//! dispatches (`model/plan.rs`, the diagram kernel by kernel, to be read beside the CPU's
+//! `llama.rs`), reading the model's insides back (`model/inspect.rs`), timing every dispatch
+//! (`model/profile.rs`); the kernels are in `kernels.rs`, choosing and falling back in
+//! `engine.rs`.
 
 use std::sync::{Arc, Mutex};
 
 use tokenmeter_core::model::quant::QMatrix;
-use tokenmeter_core::model::{Config, Logits, Model, RopeStyle};
+use tokenmeter_core::model::{Config, Logits, Model};
 use wgpu::util::DeviceExt;
 
-use crate::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, GpuLayout, Kernels, TILE, WG};
+use crate::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, GpuLayout, Kernels};
 use crate::{AdapterSummary, GpuError};
 
 mod inspect;
+mod plan;
+mod profile;
+
+use plan::{record, Dispatch, Plan};
+
+pub use profile::{KernelTime, Profile, StepProfile};
 
 /// Tokens run per GPU step; longer inputs are split into steps of this size.
 pub const MAX_STEP: usize = 32;
 /// Positions the KV cache has room for at first; it doubles as texts grow.
 const FIRST_CAP: usize = 256;
 
-/// A weight matrix on the GPU with the uniform describing its use.
+/// A weight matrix on the GPU with the uniform describing its use: one matrix, or several that
+/// read the same input stacked row-wise (see [`Stack`]).
 struct GpuMatrix {
     blocks: wgpu::Buffer,
     params: wgpu::Buffer,
     layout: GpuLayout,
     rows: u32,
+    /// How many matrices are stacked in it, i.e. how many outputs its product writes.
+    parts: usize,
+    /// What the profile calls its product.
+    name: &'static str,
 }
+
+/// Matrices that read the same input (Wq, Wk, Wv; W_gate, W_up): one stacked product when their
+/// blocks share a layout (SmolLM2), else one product each (a Q4_K_M file keeps some in Q6_K).
+type Stack = Vec<GpuMatrix>;
 
 struct Layer {
     attn_norm: wgpu::Buffer,
-    wq: GpuMatrix,
-    wk: GpuMatrix,
-    wv: GpuMatrix,
+    /// Wq, Wk, Wv, with attn_norm folded in.
+    qkv: Stack,
     wo: GpuMatrix,
     ffn_norm: wgpu::Buffer,
-    w_gate: GpuMatrix,
-    w_up: GpuMatrix,
+    /// W_gate, W_up, with ffn_norm folded in.
+    gate_up: Stack,
     w_down: GpuMatrix,
     /// Qwen2: the query, key and value biases.
     bias: Option<[wgpu::Buffer; 3]>,
@@ -77,28 +95,8 @@ struct Activations {
     att: wgpu::Buffer,
     logits: wgpu::Buffer,
     staging: wgpu::Buffer,
-}
-
-/// One dispatch: a pipeline, its bindings, its grid.
-struct Dispatch {
-    pipeline: wgpu::ComputePipeline,
-    bind: wgpu::BindGroup,
-    grid: Grid,
-}
-
-/// How many workgroups a dispatch needs, known once the step's size is.
-#[derive(Clone, Copy)]
-enum Grid {
-    /// ceil(seq · n / WG) workgroups of one thread per value.
-    PerValue(u32),
-    /// One workgroup per token row.
-    Rows,
-    /// One per wanted output row.
-    OutRows,
-    /// Matrix product with `rows` output rows over the step's tokens (or the wanted rows).
-    Matmul { rows: u32, head: bool },
-    /// (n_head, seq).
-    Heads(u32),
+    /// Bound as a stacked product's second and third outputs where a product has fewer.
+    unused: [wgpu::Buffer; 2],
 }
 
 /// A model's weights on a GPU (llama, qwen2, qwen3; every weight format), with the KV cache of
@@ -117,8 +115,10 @@ pub struct GpuModel {
     act: Activations,
     /// Positions the cache buffers have room for.
     cap: usize,
-    /// The step's dispatches, in order; rebuilt when the cache grows.
-    plan: Vec<Dispatch>,
+    /// A step's dispatches, in order, for one token and for several (see
+    /// [`GpuModel::build_plan`]); rebuilt when the cache grows.
+    decode: Plan,
+    prefill: Plan,
     head_plan: Vec<Dispatch>,
     /// An error reported by the device outside any call (validation, out of memory, lost).
     failure: Arc<Mutex<Option<GpuError>>>,
@@ -168,7 +168,7 @@ impl GpuModel {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("tokenmeter"),
-                required_features: wgpu::Features::empty(),
+                required_features: profile::features(adapter),
                 required_limits: wgpu::Limits::default().using_resolution(adapter.limits()),
                 ..Default::default()
             })
@@ -197,16 +197,27 @@ impl GpuModel {
         let limits = device.limits();
         let max_binding = limits.max_storage_buffer_binding_size as usize;
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
-        if c.vocab_size > max_groups || c.ffn_dim > max_groups {
+        if !c.head_dim.is_multiple_of(4) || c.head_dim > 256 {
             return Err(GpuError::Gpu(format!(
-                "a {}-row matrix needs more workgroups than this GPU dispatches ({max_groups})",
-                c.vocab_size
+                "the attention kernel reads heads in fours up to 256 values; this model's have {}",
+                c.head_dim
+            )));
+        }
+        // A product runs one workgroup per row; stacks only where they fit (below).
+        let widest = c.vocab_size.max(c.ffn_dim).max(c.q_dim());
+        if widest > max_groups {
+            return Err(GpuError::Gpu(format!(
+                "a {widest}-row matrix needs more workgroups than this GPU dispatches ({max_groups})"
             )));
         }
         let usage = wgpu::BufferUsages::STORAGE;
         let uniform = wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST;
-        let matrix = |name: &str, m: &QMatrix, accumulate: bool, head: bool| {
-            let (words, layout) = pack_blocks(m)?;
+        let upload = |name: &'static str,
+                      words: &[u32],
+                      layout: GpuLayout,
+                      parts: &[usize],
+                      cols: usize,
+                      (accumulate, head): (bool, bool)| {
             if words.len() * 4 > max_binding {
                 return Err(GpuError::Gpu(format!(
                     "{name} takes {} MB, more than one GPU binding holds ({} MB)",
@@ -215,35 +226,84 @@ impl GpuModel {
                 )));
             }
             Ok(GpuMatrix {
-                blocks: init(&device, name, &le_bytes(&words), usage),
+                blocks: init(&device, name, &le_bytes(words), usage),
                 params: init(
                     &device,
                     name,
-                    &mat_bytes(m.rows(), m.cols(), accumulate, head),
+                    &mat_bytes(parts, cols, accumulate, head),
                     uniform,
                 ),
                 layout,
-                rows: m.rows() as u32,
+                rows: parts.iter().sum::<usize>() as u32,
+                parts: parts.len(),
+                name,
             })
+        };
+        let matrix = |name: &'static str, m: &QMatrix, accumulate: bool, head: bool| {
+            let (words, layout) = pack_blocks(m)?;
+            upload(
+                name,
+                &words,
+                layout,
+                &[m.rows()],
+                m.cols(),
+                (accumulate, head),
+            )
+        };
+        // Matrices reading the same normed input: stacked if their layouts agree and the stack
+        // fits one binding, else one by one (each with the norm folded in all the same).
+        let stack = |stacked: &'static str, names: &[&'static str], ms: &[&QMatrix]| {
+            let packed = ms
+                .iter()
+                .map(|m| pack_blocks(m))
+                .collect::<Result<Vec<_>, _>>()?;
+            let cols = ms[0].cols();
+            let rows: usize = ms.iter().map(|m| m.rows()).sum();
+            let same = packed.iter().all(|(_, l)| *l == packed[0].1);
+            let words: usize = packed.iter().map(|(w, _)| w.len()).sum();
+            if same && words * 4 <= max_binding && rows <= max_groups {
+                let all: Vec<u32> = packed.iter().flat_map(|(w, _)| w.iter().copied()).collect();
+                let parts: Vec<usize> = ms.iter().map(|m| m.rows()).collect();
+                let layout = packed[0].1;
+                return Ok(vec![upload(
+                    stacked,
+                    &all,
+                    layout,
+                    &parts,
+                    cols,
+                    (false, false),
+                )?]);
+            }
+            packed
+                .iter()
+                .zip(ms)
+                .zip(names)
+                .map(|(((w, l), m), &name)| upload(name, w, *l, &[m.rows()], cols, (false, false)))
+                .collect::<Result<Stack, GpuError>>()
         };
         let vector = |name: &str, v: &[f32]| init(&device, name, &le_bytes(v), usage);
 
         let embed = matrix("token_embd", model.embedding(), false, false)?;
-        let head = matrix("lm_head", model.lm_head(), false, true)?;
+        let head = matrix("output", model.lm_head(), false, true)?;
         let cap = positions.clamp(1, c.context_length);
         let kv_bytes = cap * c.kv_dim() * 4;
         let mut layers = Vec::with_capacity(c.n_layer);
-        for (i, b) in model.blocks().iter().enumerate() {
+        for b in model.blocks() {
             layers.push(Layer {
                 attn_norm: vector("attn_norm", &b.attn_norm),
-                wq: matrix(&format!("blk.{i}.attn_q"), &b.wq, false, false)?,
-                wk: matrix(&format!("blk.{i}.attn_k"), &b.wk, false, false)?,
-                wv: matrix(&format!("blk.{i}.attn_v"), &b.wv, false, false)?,
-                wo: matrix(&format!("blk.{i}.attn_output"), &b.wo, true, false)?,
+                qkv: stack(
+                    "attn_qkv",
+                    &["attn_q", "attn_k", "attn_v"],
+                    &[&b.wq, &b.wk, &b.wv],
+                )?,
+                wo: matrix("attn_output", &b.wo, true, false)?,
                 ffn_norm: vector("ffn_norm", &b.ffn_norm),
-                w_gate: matrix(&format!("blk.{i}.ffn_gate"), &b.w_gate, false, false)?,
-                w_up: matrix(&format!("blk.{i}.ffn_up"), &b.w_up, false, false)?,
-                w_down: matrix(&format!("blk.{i}.ffn_down"), &b.w_down, true, false)?,
+                gate_up: stack(
+                    "ffn_gate_up",
+                    &["ffn_gate", "ffn_up"],
+                    &[&b.w_gate, &b.w_up],
+                )?,
+                w_down: matrix("ffn_down", &b.w_down, true, false)?,
                 bias: b
                     .bias
                     .as_ref()
@@ -283,6 +343,7 @@ impl GpuModel {
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }),
+            unused: [storage(&device, "unused", 4), storage(&device, "unused", 4)],
         };
         let kernels = Kernels::new(&device);
         let mut gpu = Self {
@@ -298,7 +359,8 @@ impl GpuModel {
             rope,
             act,
             cap,
-            plan: Vec::new(),
+            decode: Plan::default(),
+            prefill: Plan::default(),
             head_plan: Vec::new(),
             failure,
         };
@@ -335,166 +397,6 @@ impl GpuModel {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-
-    fn bind(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        buffers: &[(u32, &wgpu::Buffer)],
-    ) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .map(|&(binding, buffer)| wgpu::BindGroupEntry {
-                binding,
-                resource: buffer.as_entire_binding(),
-            })
-            .collect();
-        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        })
-    }
-
-    /// A matrix product `y (+)= W·x` as a dispatch.
-    fn matmul(&self, m: &GpuMatrix, x: &wgpu::Buffer, y: &wgpu::Buffer, head: bool) -> Dispatch {
-        let k = &self.kernels;
-        let pipeline = match m.layout {
-            GpuLayout::Q4 => &k.matmul_q4_1,
-            GpuLayout::Q8 => &k.matmul_q8_0,
-            GpuLayout::Q8x2 => &k.matmul_q8x2,
-            GpuLayout::F32 => &k.matmul_f32,
-        };
-        let a = &self.act;
-        Dispatch {
-            bind: self.bind(
-                pipeline,
-                &[(0, &a.dims), (1, &m.params), (2, &m.blocks), (3, x), (4, y)],
-            ),
-            pipeline: pipeline.clone(),
-            grid: Grid::Matmul { rows: m.rows, head },
-        }
-    }
-
-    /// Builds every dispatch of a step (the bindings only change when the cache grows).
-    fn build_plan(&mut self) {
-        let k = &self.kernels;
-        let a = &self.act;
-        let c = &self.config;
-        let d =
-            |pipeline: &wgpu::ComputePipeline, buffers: &[(u32, &wgpu::Buffer)], grid| Dispatch {
-                bind: self.bind(pipeline, buffers),
-                pipeline: pipeline.clone(),
-                grid,
-            };
-        let embed = match self.embed.layout {
-            GpuLayout::Q4 => &k.embed_q4_1,
-            GpuLayout::Q8 => &k.embed_q8_0,
-            GpuLayout::Q8x2 => &k.embed_q8x2,
-            GpuLayout::F32 => &k.embed_f32,
-        };
-        let (rope_q, store_kv) = match c.arch.rope_style() {
-            RopeStyle::Adjacent => (&k.rope_q, &k.store_kv),
-            RopeStyle::Halves => (&k.rope_q_halves, &k.store_kv_halves),
-        };
-        let mut plan = vec![d(
-            embed,
-            &[
-                (0, &a.dims),
-                (1, &a.tokens),
-                (2, &self.embed.blocks),
-                (3, &a.x),
-            ],
-            Grid::PerValue(c.dim as u32),
-        )];
-        for l in &self.layers {
-            plan.push(d(
-                &k.rms_norm,
-                &[(0, &a.dims), (1, &a.x), (2, &l.attn_norm), (3, &a.h)],
-                Grid::Rows,
-            ));
-            plan.push(self.matmul(&l.wq, &a.h, &a.q, false));
-            plan.push(self.matmul(&l.wk, &a.h, &a.k, false));
-            plan.push(self.matmul(&l.wv, &a.h, &a.v, false));
-            if let Some([bq, bk, bv]) = &l.bias {
-                // Qwen2: q = W_q·h + b_q, and so on.
-                for (y, b, n) in [
-                    (&a.q, bq, c.q_dim()),
-                    (&a.k, bk, c.kv_dim()),
-                    (&a.v, bv, c.kv_dim()),
-                ] {
-                    plan.push(d(
-                        &k.add_bias,
-                        &[(0, &a.dims), (1, y), (2, b)],
-                        Grid::PerValue(n as u32),
-                    ));
-                }
-            }
-            if let Some([qn, kn]) = &l.qk_norm {
-                // Qwen3: each query and key head RMS-normalised on its own.
-                for (y, w, heads) in [(&a.q, qn, c.n_head), (&a.k, kn, c.n_kv_head)] {
-                    plan.push(d(
-                        &k.head_norm,
-                        &[(0, &a.dims), (1, y), (2, w)],
-                        Grid::Heads(heads as u32),
-                    ));
-                }
-            }
-            let q_pairs = (c.n_head * c.head_dim / 2) as u32;
-            plan.push(d(
-                rope_q,
-                &[(0, &a.dims), (1, &self.rope), (2, &a.q)],
-                Grid::PerValue(q_pairs),
-            ));
-            plan.push(d(
-                store_kv,
-                &[
-                    (0, &a.dims),
-                    (1, &self.rope),
-                    (3, &a.k),
-                    (4, &a.v),
-                    (5, &l.k_cache),
-                    (6, &l.v_cache),
-                ],
-                Grid::PerValue((c.kv_dim() / 2) as u32),
-            ));
-            plan.push(d(
-                &k.attention,
-                &[
-                    (0, &a.dims),
-                    (1, &a.q),
-                    (2, &l.k_cache),
-                    (3, &l.v_cache),
-                    (4, &a.att),
-                    (5, &a.attn),
-                ],
-                Grid::Heads(c.n_head as u32),
-            ));
-            plan.push(self.matmul(&l.wo, &a.attn, &a.x, false));
-            plan.push(d(
-                &k.rms_norm,
-                &[(0, &a.dims), (1, &a.x), (2, &l.ffn_norm), (3, &a.h)],
-                Grid::Rows,
-            ));
-            plan.push(self.matmul(&l.w_gate, &a.h, &a.gate, false));
-            plan.push(self.matmul(&l.w_up, &a.h, &a.up, false));
-            plan.push(d(
-                &k.swiglu,
-                &[(0, &a.dims), (1, &a.gate), (2, &a.up)],
-                Grid::PerValue(c.ffn_dim as u32),
-            ));
-            plan.push(self.matmul(&l.w_down, &a.gate, &a.x, false));
-        }
-        let head_plan = vec![
-            d(
-                &k.final_norm,
-                &[(0, &a.dims), (1, &a.x), (2, &self.output_norm), (3, &a.h)],
-                Grid::OutRows,
-            ),
-            self.matmul(&self.head, &a.h, &a.logits, true),
-        ];
-        self.plan = plan;
-        self.head_plan = head_plan;
     }
 
     /// Makes room in the KV cache for `positions`, copying what it holds.
@@ -580,7 +482,24 @@ impl GpuModel {
         pos: usize,
         rows: std::ops::Range<usize>,
     ) -> Result<Vec<f32>, GpuError> {
-        let c = &self.config;
+        let (encoder, bytes) = self.encode(tokens, pos, rows, None);
+        self.queue.submit([encoder.finish()]);
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        read_back(&self.device, &self.act.staging, bytes).await
+    }
+
+    /// Writes the step's uniform and tokens and records its dispatches, then the copy of the
+    /// wanted logits to the staging buffer; returns the encoder and the bytes to read back.
+    /// `stamps` (profiling) gets a timestamp before the first dispatch and after each one.
+    fn encode(
+        &self,
+        tokens: &[u32],
+        pos: usize,
+        rows: std::ops::Range<usize>,
+        stamps: Option<&wgpu::QuerySet>,
+    ) -> (wgpu::CommandEncoder, u64) {
         let dims = self.dims(tokens.len(), pos, rows.clone());
         self.queue.write_buffer(&self.act.dims, 0, &dims.bytes());
         self.queue
@@ -588,41 +507,19 @@ impl GpuModel {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            let wanted = !rows.is_empty();
-            let head: &[Dispatch] = if wanted { &self.head_plan } else { &[] };
-            record(&mut pass, self.plan.iter().chain(head), &dims);
+            let head: &[Dispatch] = if rows.is_empty() {
+                &[]
+            } else {
+                &self.head_plan
+            };
+            let blocks = &self.plan(tokens.len()).dispatches;
+            record(&mut pass, blocks.iter().chain(head), &dims, stamps);
         }
-        let bytes = (rows.len() * c.vocab_size * 4) as u64;
-        if bytes == 0 {
-            self.queue.submit([encoder.finish()]);
-            return Ok(Vec::new());
+        let bytes = (rows.len() * self.config.vocab_size * 4) as u64;
+        if bytes > 0 {
+            encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
         }
-        encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
-        self.queue.submit([encoder.finish()]);
-        read_back(&self.device, &self.act.staging, bytes).await
-    }
-}
-
-/// Records `dispatches` into `pass`, each with its grid for the step `dims` describes.
-fn record<'a>(
-    pass: &mut wgpu::ComputePass<'_>,
-    dispatches: impl Iterator<Item = &'a Dispatch>,
-    dims: &Dims,
-) {
-    for d in dispatches {
-        let (x, y) = match d.grid {
-            Grid::PerValue(n) => ((dims.seq * n).div_ceil(WG), 1),
-            Grid::Rows => (dims.seq, 1),
-            Grid::OutRows => (dims.out_rows, 1),
-            Grid::Matmul { rows, head } => (
-                rows,
-                if head { dims.out_rows } else { dims.seq }.div_ceil(TILE),
-            ),
-            Grid::Heads(n) => (n, dims.seq),
-        };
-        pass.set_pipeline(&d.pipeline);
-        pass.set_bind_group(0, &d.bind, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        (encoder, bytes)
     }
 }
 
@@ -632,6 +529,26 @@ async fn read_back(
     buffer: &wgpu::Buffer,
     bytes: u64,
 ) -> Result<Vec<f32>, GpuError> {
+    Ok(read_bytes(device, buffer, bytes)
+        .await?
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// Maps the first `bytes` of a MAP_READ buffer and copies them out (none: waits for the queue).
+async fn read_bytes(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<u8>, GpuError> {
+    if bytes == 0 {
+        #[cfg(not(target_arch = "wasm32"))]
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Lost(e.to_string()))?;
+        return Ok(Vec::new());
+    }
     let slice = buffer.slice(..bytes);
     let (tx, rx) = futures_channel::oneshot::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -646,14 +563,10 @@ async fn read_back(
     rx.await
         .map_err(|_| GpuError::Lost("the read-back was cancelled".into()))?
         .map_err(|e| GpuError::Lost(e.to_string()))?;
-    let out = {
-        let view = slice
-            .get_mapped_range()
-            .map_err(|e| GpuError::Gpu(e.to_string()))?;
-        view.chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
+    let out = slice
+        .get_mapped_range()
+        .map_err(|e| GpuError::Gpu(e.to_string()))?
+        .to_vec();
     buffer.unmap();
     Ok(out)
 }

@@ -168,6 +168,30 @@ fn long_prefill_every_row_and_decode_steps_match() {
     assert_close(&cpu, &g, "after rewinding");
 }
 
+/// More visible positions than the attention kernel has threads (256): each thread scores
+/// several positions, and the weighted sum runs over many rounds of its groups.
+#[test]
+fn attention_over_more_positions_than_a_workgroup_has_threads() {
+    let (_, tok) = load();
+    let model = shallow(2);
+    let mut gpu = gpu(&model);
+    let sentence = tok
+        .encode("Memory is always scarce: the weights and the cache must fit beside each other. ")
+        .expect("encode");
+    let ids: Vec<u32> = sentence.iter().copied().cycle().take(600).collect();
+    let mut state = State::new(model.config());
+    let cpu = model
+        .forward_f32(&ids, 0, &mut state, Logits::Last)
+        .expect("cpu");
+    let g = block_on(gpu.forward(&ids, 0, Logits::Last)).expect("gpu");
+    assert_close(&cpu, &g, "600 positions");
+    let cpu = model
+        .forward_f32(&[13], ids.len(), &mut state, Logits::Last)
+        .expect("cpu");
+    let g = block_on(gpu.forward(&[13], ids.len(), Logits::Last)).expect("gpu");
+    assert_close(&cpu, &g, "decode at 600");
+}
+
 #[test]
 fn a_session_plan_runs_on_the_gpu() {
     let (_, tok) = load();
@@ -319,7 +343,8 @@ fn the_lens_and_attention_on_the_gpu_match_the_exact_cpu_path() {
 /// Users' own models on the GPU: each architecture (llama with an untied head, RoPE factors and
 /// linear scaling; qwen2's biases; qwen3's per-head norms and wide heads; Halves RoPE) and each
 /// weight layout, against the CPU path with exact f32 activations, over a prefill of several
-/// tokens and decode steps. The files are `./dev test`'s (`scripts/test_models.py`).
+/// tokens and decode steps, then inside the model (the lens and attention) at the last position.
+/// The files are `./dev test`'s (`scripts/test_models.py`).
 #[test]
 fn own_models_run_on_the_gpu_as_on_the_cpu() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/test/models");
@@ -356,5 +381,15 @@ fn own_models_run_on_the_gpu_as_on_the_cpu() {
             pos = ids.len();
             ids.push(top(&cpu, 1)[0]);
         }
+        // Inside the model at the newest position, block by block: Q4_K_M keeps attn_v in Q6_K
+        // in some blocks only, so their products are stacked in some blocks and not in others.
+        let seen = block_on(gpu.inspect(ids[pos], pos)).expect("gpu inspect");
+        let want = model.inspect_f32(&ids, pos).expect("cpu inspect");
+        for l in 0..want.n_layer {
+            let d = max_diff(want.lens_row(l), seen.lens_row(l));
+            assert!(d < LOGIT_TOL, "{file}, lens after block {}: {d}", l + 1);
+        }
+        let d = max_diff(&want.attention, &seen.attention);
+        assert!(d < 1e-4, "{file}: attention differs by {d}");
     }
 }

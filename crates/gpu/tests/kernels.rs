@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use tokenmeter_core::model::quant::{Format, QMatrix};
-use tokenmeter_gpu::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, GpuLayout, Kernels, TILE};
+use tokenmeter_gpu::kernels::{le_bytes, mat_bytes, pack_blocks, Dims, Kernels, TILE};
 use tokenmeter_gpu::{block_on, request_adapter};
 use wgpu::util::DeviceExt;
 
@@ -66,7 +66,7 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
         };
         let dims = init(&dims.bytes(), wgpu::BufferUsages::UNIFORM);
         let mat = init(
-            &mat_bytes(m.rows(), m.cols(), false, false),
+            &mat_bytes(&[m.rows()], m.cols(), false, false),
             wgpu::BufferUsages::UNIFORM,
         );
         let w = init(&le_bytes(&words), storage);
@@ -78,19 +78,29 @@ fn gpu_matmul(m: &QMatrix, x: &[f32], tokens: usize) -> Vec<f32> {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let pipeline = match layout {
-            GpuLayout::Q4 => &kernels.matmul_q4_1,
-            GpuLayout::Q8 => &kernels.matmul_q8_0,
-            GpuLayout::Q8x2 => &kernels.matmul_q8x2,
-            GpuLayout::F32 => &kernels.matmul_f32,
-        };
-        let entries: Vec<_> = [(0, &dims), (1, &mat), (2, &w), (3, &xb), (4, &y)]
-            .into_iter()
-            .map(|(binding, b)| wgpu::BindGroupEntry {
-                binding,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
+        let pipeline = kernels.matmul(layout, false);
+        // A plain product: no second or third part, no norm (their bindings unread).
+        let (y2, y3, g) = (
+            init(&[0; 4], storage),
+            init(&[0; 4], storage),
+            init(&[0; 16], storage),
+        );
+        let entries: Vec<_> = [
+            (0, &dims),
+            (1, &mat),
+            (2, &w),
+            (3, &xb),
+            (4, &y),
+            (5, &y2),
+            (6, &y3),
+            (7, &g),
+        ]
+        .into_iter()
+        .map(|(binding, b)| wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
         let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipeline.get_bind_group_layout(0),

@@ -1,4 +1,6 @@
 // RMSNorm (Zhang & Sennrich 2019), one workgroup per row: y = x / sqrt(mean(x²) + ε) ⊙ w.
+// (In a one-token step the blocks' norms are folded into the products after them instead:
+// matmul.wgsl.)
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // (seq, dim)
 @group(0) @binding(2) var<storage, read> weight: array<f32>;    // (dim,)

@@ -1,6 +1,6 @@
 // Rotary position embedding with GPT-NeoX's pairing (Qwen): dims i and i + head_dim/2 of each
 // head turn together by the angle of pair i, from the same table as rope.wgsl. Otherwise the
-// same two entry points: rotate the queries; rotate the keys into the KV cache with the values.
+// same as rope.wgsl: rotate the queries; rotate the keys into the KV cache with the values.
 
 @group(0) @binding(1) var<storage, read> rope: array<vec2<f32>>;         // (context, head_dim/2) of (cos, sin)
 @group(0) @binding(2) var<storage, read_write> q: array<f32>;            // (seq, q_dim)
@@ -23,11 +23,9 @@ fn angle(t: u32, j: u32) -> vec2<f32> {
     return rope[(dims.pos + t) * (dims.head_dim / 2u) + j];
 }
 
-// One thread per pair of q: (seq · q_dim / 2) threads.
-@compute @workgroup_size(64)
-fn rope_q(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (gid.x >= dims.seq * dims.q_dim / 2u) { return; }
-    let at = pair_at(gid.x, dims.q_dim);
+// Pair i of the step's queries, turned in place.
+fn rope_q(i: u32) {
+    let at = pair_at(i, dims.q_dim);
     let cs = angle(at.x, at.z);
     let a = q[at.y];
     let b = q[at.y + dims.head_dim / 2u];
@@ -35,11 +33,9 @@ fn rope_q(@builtin(global_invocation_id) gid: vec3<u32>) {
     q[at.y + dims.head_dim / 2u] = a * cs.y + b * cs.x;
 }
 
-// One thread per pair of k (and v): (seq · kv_dim / 2) threads.
-@compute @workgroup_size(64)
-fn store_kv(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (gid.x >= dims.seq * dims.kv_dim / 2u) { return; }
-    let at = pair_at(gid.x, dims.kv_dim);
+// Pair i of the step's keys, turned into the cache, and the values beside them.
+fn store_kv(i: u32) {
+    let at = pair_at(i, dims.kv_dim);
     let cs = angle(at.x, at.z);
     let second = at.y + dims.head_dim / 2u;
     let a = k[at.y];
@@ -49,4 +45,16 @@ fn store_kv(@builtin(global_invocation_id) gid: vec3<u32>) {
     k_cache[row + second] = a * cs.y + b * cs.x;
     v_cache[row + at.y] = v[at.y];
     v_cache[row + second] = v[second];
+}
+
+// One dispatch for both, as in rope.wgsl: (seq · (q_dim + kv_dim) / 2) threads.
+@compute @workgroup_size(64)
+fn rope_qk(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let nq = dims.seq * dims.q_dim / 2u;
+    let i = gid.x;
+    if (i < nq) {
+        rope_q(i);
+    } else if (i - nq < dims.seq * dims.kv_dim / 2u) {
+        store_kv(i - nq);
+    }
 }

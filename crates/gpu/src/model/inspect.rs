@@ -36,7 +36,6 @@ impl GpuModel {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let per_layer = (self.plan.len() - 1) / c.n_layer;
         let step = self.dims(1, position, 0..0);
         self.queue.write_buffer(&self.act.dims, 0, &step.bytes());
         self.queue
@@ -45,11 +44,14 @@ impl GpuModel {
         for l in 0..c.n_layer {
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                let first = if l == 0 { 0 } else { 1 + l * per_layer };
+                // Block 0's pass also runs the embedding before it.
+                let plan = self.plan(1);
+                let first = if l == 0 { 0 } else { plan.layer_ends[l - 1] };
                 record(
                     &mut pass,
-                    self.plan[first..1 + (l + 1) * per_layer].iter(),
+                    plan.dispatches[first..plan.layer_ends[l]].iter(),
                     &step,
+                    None,
                 );
             }
             // After block l: the residual row, and the scores of every head.
@@ -78,7 +80,7 @@ impl GpuModel {
         encoder.copy_buffer_to_buffer(&residuals, 0, &self.act.x, 0, c.n_layer as u64 * dim * f);
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            record(&mut pass, self.head_plan.iter(), &lens_step);
+            record(&mut pass, self.head_plan.iter(), &lens_step, None);
         }
         let bytes = (c.n_layer * c.vocab_size) as u64 * f;
         encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
