@@ -11,9 +11,11 @@
 #   scripts/gpu_bench.sh          there: run it all (P, D, R, LONG override the sizes)
 #
 # What travels (e.g. the `device` tool's `carry`): target/release/tokenmeter,
-# data/tokenizers/smollm2.json, .tools/vulkan. The GPU machine brings its own driver (its Vulkan
-# ICD, e.g. /usr/share/vulkan/icd.d/nvidia_icd.json); without one, wgpu finds no adapter and the
-# run says so instead of timing the CPU as if it were the GPU.
+# data/tokenizers/smollm2.json, .tools/vulkan (the Vulkan loader and glvnd's Debian packages,
+# about 1 MB). The GPU machine brings its own driver (its Vulkan ICD, e.g.
+# /usr/share/vulkan/icd.d/nvidia_icd.json); without one, wgpu finds no adapter, and the run says
+# so (with the loader's own account in vulkan-loader.log) instead of timing the CPU as if it
+# were the GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/tokenmeter
@@ -22,12 +24,13 @@ if [ "${1:-}" = "--pack" ]; then
   cargo build --release -p tokenmeter-cli
   loader=$(ldconfig -p | awk '/libvulkan\.so\.1 /{print $NF; exit}')
   [ -n "$loader" ] || { echo "no libvulkan.so.1 here (apt install libvulkan1)" >&2; exit 1; }
-  mkdir -p .tools/vulkan
+  mkdir -p .tools/vulkan/debs
   cp -L "$loader" .tools/vulkan/libvulkan.so.1
-  # NVIDIA's Vulkan driver (libGLX_nvidia) loads glvnd's dispatcher, which a bare image may lack.
-  glvnd=$(ldconfig -p | awk '/libGLdispatch\.so\.0 /{print $NF; exit}')
-  [ -z "$glvnd" ] || cp -L "$glvnd" .tools/vulkan/libGLdispatch.so.0
-  du -ch "$bin" data/tokenizers/smollm2.json .tools/vulkan/*
+  # NVIDIA's Vulkan driver is its GLX library, which needs glvnd's libraries beside it; a
+  # container given only the driver lacks them. Debian's packages, unpacked there (below).
+  (cd .tools/vulkan/debs && apt-get download libglvnd0 libgl1 libglx0 libegl1 libgles2 libopengl0) ||
+    { echo "apt-get download failed (apt-get update first?)" >&2; exit 1; }
+  du -ch "$bin" data/tokenizers/smollm2.json .tools/vulkan
   echo 'carry: ["target/release/tokenmeter", "data/tokenizers/smollm2.json", ".tools/vulkan"]'
   exit 0
 fi
@@ -36,6 +39,11 @@ for f in "$bin" data/tokenizers/smollm2.json; do
   [ -e "$f" ] || { echo "missing $f: run scripts/gpu_bench.sh --pack where the repository is built" >&2; exit 1; }
 done
 export LD_LIBRARY_PATH="$PWD/.tools/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# glvnd's libraries (--pack), unpacked beside the loader rather than into the system.
+if ls .tools/vulkan/debs/*.deb >/dev/null 2>&1; then
+  for f in .tools/vulkan/debs/*.deb; do dpkg -x "$f" .tools/vulkan/root; done
+  export LD_LIBRARY_PATH="$PWD/.tools/vulkan/root/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH"
+fi
 # A driver mounted outside the loader's search path (as on containers given an NVIDIA GPU):
 # name its manifest, and put its libraries on the path.
 nv=/usr/local/nvidia
