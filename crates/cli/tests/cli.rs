@@ -627,6 +627,77 @@ fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
     }
 }
 
+/// `bench --profile`: every dispatch of a prefill step and of a decode step timed on the GPU
+/// (llvmpipe here), summed per kernel. The one-token plan folds the blocks' norms into the
+/// products after them; the plan of several tokens runs them as dispatches of their own. On the
+/// CPU there are no dispatches to time, and the error says so.
+#[test]
+fn the_gpu_profile_accounts_for_every_dispatch_of_both_plans() {
+    let run = |backend: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
+            .args([
+                "bench",
+                "--synthetic",
+                "--backend",
+                backend,
+                "--blocks",
+                "2",
+                "--prompt-tokens",
+                "8",
+                "--decode-tokens",
+                "1",
+                "--runs",
+                "1",
+                "--profile",
+            ])
+            .env("TOKENMETER_MODEL", "/nonexistent/model.gguf")
+            .output()
+            .expect("run tokenmeter")
+    };
+    let v = json(&run("webgpu"));
+    assert_eq!(v["engine"]["kind"], "webgpu", "{}", v["engine"]);
+    let p = &v["gpu_profile"];
+    // The embedding; per block the stacked q/k/v product, RoPE, attention, the output
+    // projection, the stacked gate/up product, SwiGLU, the down projection (and, with several
+    // tokens, the two norms); then the final norm and the output projection.
+    for (step, tokens, position, per_block) in [("prefill", 8, 0, 9), ("decode", 1, 8, 7)] {
+        let s = &p[step];
+        assert_eq!(s["tokens"], tokens, "{step}");
+        assert_eq!(s["position"], position, "{step}");
+        assert_eq!(s["dispatches"], 1 + 2 * per_block + 2, "{step}");
+        let kernels = s["kernels"].as_array().expect("kernels");
+        let count = |name: &str| {
+            kernels
+                .iter()
+                .find(|k| k["name"] == name)
+                .map_or(0, |k| k["dispatches"].as_u64().unwrap())
+        };
+        let total: u64 = kernels
+            .iter()
+            .map(|k| k["dispatches"].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, s["dispatches"].as_u64().unwrap(), "{step}");
+        assert_eq!((count("attn_qkv"), count("ffn_gate_up")), (2, 2), "{step}");
+        let norms = if step == "decode" { 0 } else { 2 };
+        assert_eq!(
+            (count("attn_norm"), count("ffn_norm")),
+            (norms, norms),
+            "{step}"
+        );
+        // The kernels' times add up to the step's, first timestamp to last.
+        let us: f64 = kernels.iter().map(|k| k["us"].as_f64().unwrap()).sum();
+        let gpu_us = s["gpu_ms"].as_f64().unwrap() * 1e3;
+        assert!(
+            us > 0.0 && (us - gpu_us).abs() <= 1e-6 * gpu_us + 1e-3,
+            "{step}: {us} vs {gpu_us}"
+        );
+    }
+    let out = run("cpu");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--profile"), "{err}");
+}
+
 /// `--threads`: each thread computes whole rows of a product, so the scores of a long prompt
 /// (whose products are split) are the same bits with one thread or three, and the benchmark
 /// says how many ran. Zero threads is refused.

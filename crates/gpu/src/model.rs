@@ -64,11 +64,11 @@ type Stack = Vec<GpuMatrix>;
 
 struct Layer {
     attn_norm: wgpu::Buffer,
-    /// Wq, Wk, Wv, with attn_norm folded in.
+    /// Wq, Wk, Wv: read rms_norm(x) with attn_norm (folded into them in one-token steps).
     qkv: Stack,
     wo: GpuMatrix,
     ffn_norm: wgpu::Buffer,
-    /// W_gate, W_up, with ffn_norm folded in.
+    /// W_gate, W_up: read rms_norm(x) with ffn_norm (likewise).
     gate_up: Stack,
     w_down: GpuMatrix,
     /// Qwen2: the query, key and value biases.

@@ -192,6 +192,35 @@ fn attention_over_more_positions_than_a_workgroup_has_threads() {
     assert_close(&cpu, &g, "decode at 600");
 }
 
+/// Heads of other widths than SmolLM2's 64 (the attention kernel reads a head in vec4s and
+/// splits its 256 threads into groups of head_dim / 4): 96 leaves threads without a group,
+/// 128 is Qwen's and Llama's, 256 the widest it takes. One block, a prefill and a decode step.
+#[test]
+fn attention_takes_heads_of_every_width_it_accepts() {
+    let (_, tok) = load();
+    let ids = tok
+        .encode("Each head reads its query, every key before it, and their values.")
+        .expect("encode");
+    for (n_head, n_kv_head, head_dim) in [(6, 3, 96), (9, 3, 128), (4, 2, 256)] {
+        let mut config = tokenmeter_core::model::synthetic::smollm2_135m();
+        config.n_layer = 1;
+        (config.n_head, config.n_kv_head, config.head_dim) = (n_head, n_kv_head, head_dim);
+        let model = Model::synthetic(config, 7).expect("synthetic model");
+        let mut gpu = gpu(&model);
+        let mut state = State::new(model.config());
+        let cpu = model
+            .forward_f32(&ids, 0, &mut state, Logits::Last)
+            .expect("cpu");
+        let g = block_on(gpu.forward(&ids, 0, Logits::Last)).expect("gpu");
+        assert_close(&cpu, &g, &format!("head_dim {head_dim}, prefill"));
+        let cpu = model
+            .forward_f32(&[13], ids.len(), &mut state, Logits::Last)
+            .expect("cpu");
+        let g = block_on(gpu.forward(&[13], ids.len(), Logits::Last)).expect("gpu");
+        assert_close(&cpu, &g, &format!("head_dim {head_dim}, decode"));
+    }
+}
+
 #[test]
 fn a_session_plan_runs_on_the_gpu() {
     let (_, tok) = load();

@@ -11,7 +11,7 @@
 // At decode there are only n_head workgroups (9 for SmolLM2), so each has AWG threads, and both
 // loops over positions run in parallel: scores one position per thread, the weighted sum in
 // `groups` interleaved sets of positions, each thread one vec4 of the head, added up at the end.
-// (Measured on an H200: a decode step's attention 28 → see BENCHMARKS.md.)
+// (On an H200, a decode step's attention at position 32: 28.4 → 14.7 µs; BENCHMARKS.md.)
 
 const AWG: u32 = 256u;  // threads per workgroup (WebGPU guarantees 256)
 const MAX_HEAD4: u32 = 64u;  // head_dim ≤ 256, a multiple of 4 (checked when the model loads)

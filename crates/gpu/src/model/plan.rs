@@ -35,7 +35,7 @@ pub(super) enum Grid {
     OutRows,
     /// Matrix product with `rows` output rows over the step's tokens (or the wanted rows).
     Matmul { rows: u32, head: bool },
-    /// (n_head, seq).
+    /// (heads, seq): one workgroup per head (query or key/value heads) and token.
     Heads(u32),
 }
 

@@ -45,7 +45,8 @@ pub struct StepProfile {
     pub dispatches: usize,
     /// First timestamp to last.
     pub gpu_ms: f64,
-    /// Encoding to the logits in hand, on the host's clock (the fastest of the runs, as gpu_ms).
+    /// Encoding to the logits in hand, on the host's clock (of the run kept: the one with the
+    /// least gpu_ms).
     pub wall_ms: f64,
     /// Slowest first.
     pub kernels: Vec<KernelTime>,
@@ -74,7 +75,6 @@ impl GpuModel {
             ));
         }
         self.take_failure()?;
-        self.config.check_step(tokens, 0)?;
         if tokens.is_empty() || tokens.len() > super::MAX_STEP {
             return Err(crate::GpuError::Gpu(format!(
                 "a profiled prefill step has 1 to {} tokens",
@@ -82,6 +82,9 @@ impl GpuModel {
             )));
         }
         let n = tokens.len();
+        self.config.check_step(tokens, 0)?;
+        // The decode step after them, at position n, must fit the context too.
+        self.config.check_step(&tokens[..1], n)?;
         self.reserve(n + 1);
         let best = |p: Option<StepProfile>, q: StepProfile| match p {
             Some(p) if p.gpu_ms <= q.gpu_ms => Some(p),
