@@ -32,7 +32,18 @@ if (!/^[0-9a-f]{16}$/.test(build ?? '')) {
         postMessage('the helper could not instantiate the module: ' + e);
         return;
       }
-      self.onmessage = () => wasm_bindgen.pool_thread();
+      self.onmessage = () => {
+        try {
+          wasm_bindgen.pool_thread();
+        } catch (e) {
+          // This helper's instance trapped inside a band, which will never finish: tell the
+          // pool, whose caller would wait for it forever (src/worker/pool.rs).
+          try {
+            wasm_bindgen.pool_thread_lost();
+          } catch {}
+          throw e;
+        }
+      };
       postMessage('ready');
     };
   } catch (e) {

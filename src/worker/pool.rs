@@ -32,16 +32,27 @@ pub fn pool_thread() {
     tokenmeter_core::model::pool::serve()
 }
 
+/// Called by the helper's glue when [`pool_thread`] trapped (a panic, or memory ran out) inside
+/// a band: the caller would otherwise wait for that band forever; now its step fails, the model
+/// worker stops, and the page restarts it with the text kept.
+#[wasm_bindgen]
+pub fn pool_thread_lost() {
+    tokenmeter_core::model::pool::helper_lost()
+}
+
 /// How many threads to use: `?threads=N` on the worker's address if given, else the browser's
 /// count of logical cores, at most [`MAX_POOL`].
 fn wanted() -> usize {
-    let scope = super::scope();
-    let asked = web_sys::UrlSearchParams::new_with_str(&scope.location().search())
-        .ok()
-        .and_then(|p| p.get("threads"))
-        .and_then(|n| n.parse::<usize>().ok());
-    let cores = scope.navigator().hardware_concurrency() as usize;
+    let asked = param("threads").and_then(|n| n.parse::<usize>().ok());
+    let cores = super::scope().navigator().hardware_concurrency() as usize;
     asked.unwrap_or(cores).clamp(1, MAX_POOL)
+}
+
+/// A parameter of this worker's address.
+fn param(name: &str) -> Option<String> {
+    web_sys::UrlSearchParams::new_with_str(&super::scope().location().search())
+        .ok()
+        .and_then(|p| p.get(name))
 }
 
 /// Starts the helpers and returns the thread count (1 when no helper could start; the reason is
@@ -58,6 +69,10 @@ pub async fn start() -> usize {
             }
             // Kept referenced for the page's lifetime (a helper is never stopped).
             std::mem::forget(helpers);
+            if param("helper_fault").as_deref() == Some("1") {
+                // Tests: the next band a helper takes stops it, as a fault inside it would.
+                tokenmeter_core::model::pool::fault_next_helper_band();
+            }
             tokenmeter_core::model::threads::set_threads(n)
         }
         Err(e) => {

@@ -313,6 +313,38 @@ test('threads: the threaded build scores exactly as one thread, whatever the cou
     answer(tokenmeterCli(['surprisal', '--backend', 'cpu', '--text', long])));
 });
 
+test('threads: a helper thread that stops inside a product stops the model worker, which the page restarts, instead of hanging it', async () => {
+  // `&helper_fault=1` makes the first band a helper takes panic: wasm aborts there, as on a real
+  // fault (a bug, memory run out), and that band never finishes. The helper's glue tells the
+  // pool, so the step fails and the worker raises an error (the page's cue to restart it, with
+  // the text kept: hardening.test.mjs) instead of spinning forever.
+  const long = 'A helper that stops must not leave the others waiting for it. '.repeat(6);
+  const outcome = await page.evaluate(async ([url, req]) => {
+    const worker = new Worker(url);
+    const send = (m) => worker.postMessage(JSON.stringify(m));
+    const messages = [];
+    const crashed = new Promise((resolve) => {
+      worker.onerror = (ev) => { ev.preventDefault(); resolve(ev.message || 'an error event'); };
+    });
+    worker.onmessage = (ev) => {
+      const m = JSON.parse(ev.data);
+      messages.push(typeof m === 'string' ? m : Object.keys(m)[0]);
+      if (m === 'Ready') send({ LoadModel: { url: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', backend: 'cpu' } });
+      if (m.ModelReady) send({ Next: { seq: 1, req } });
+    };
+    const hung = new Promise((resolve) => setTimeout(() => resolve(null), 90_000));
+    const error = await Promise.race([crashed, hung]);
+    worker.terminate();
+    return { error, messages };
+  }, [workerUrl() + '&threads=3&helper_fault=1', { ...REQUESTS[0], text: long }]);
+  assert.ok(outcome.error !== null, `the worker hung: ${JSON.stringify(outcome.messages)}`);
+  assert.match(outcome.error, /unreachable|RuntimeError|panic/i, outcome.error);
+  assert.ok(!outcome.messages.includes('Scores'), JSON.stringify(outcome.messages));
+  // The panic the test asked for, and the pool's own account of the lost helper.
+  assert.ok(workerConsole.some((l) => l.includes('on purpose (a test\'s helper_fault)')), workerConsole.slice(-20).join('\n'));
+  assert.ok(workerConsole.some((l) => l.includes('stopped inside a product')), workerConsole.slice(-20).join('\n'));
+});
+
 test('threads need cross-origin isolation: without COOP/COEP the loader starts the one-thread build, which works', async () => {
   const plainHost = await serveDist({ isolated: false });
   const other = await browser.newPage();

@@ -38,6 +38,9 @@ struct Pool {
     done: AtomicUsize,
     /// A band's task panicked (natively; wasm aborts).
     panicked: AtomicBool,
+    /// Helpers that stopped inside a band of the current job (see [`helper_lost`]): their bands
+    /// never finish.
+    lost: AtomicUsize,
     /// A caller is running a job (a second caller, or a job started from inside a band, runs
     /// its bands itself).
     busy: AtomicBool,
@@ -53,6 +56,7 @@ static POOL: Pool = Pool {
     job: AtomicPtr::new(std::ptr::null_mut()),
     done: AtomicUsize::new(0),
     panicked: AtomicBool::new(false),
+    lost: AtomicUsize::new(0),
     busy: AtomicBool::new(false),
     helpers: AtomicUsize::new(0),
     sleepers: AtomicUsize::new(0),
@@ -105,16 +109,37 @@ pub fn run(bands: usize, task: &(dyn Fn(usize) + Sync)) {
         let _guard = POOL.lock.lock().unwrap_or_else(|e| e.into_inner());
         POOL.wake.notify_all();
     }
-    // Every band is claimed once `work` returns; wait for those still running on helpers.
-    work(epoch);
-    while POOL.done.load(Ordering::Acquire) < bands {
+    // Every band is claimed once `work` returns; wait for those still running on helpers, but
+    // not for the band of a helper that stopped inside it: that one never finishes.
+    work(epoch, false);
+    let lost = loop {
+        let lost = POOL.lost.load(Ordering::Acquire);
+        if POOL.done.load(Ordering::Acquire) + lost >= bands {
+            break lost;
+        }
         std::hint::spin_loop();
-    }
+    };
     POOL.job.store(std::ptr::null_mut(), Ordering::Relaxed);
     POOL.busy.store(false, Ordering::Release);
+    if lost > 0 {
+        // The dead helpers' bands were never computed: this product is wrong, so it fails
+        // (in the browser: the model worker stops, and the page restarts it, the text kept).
+        POOL.lost.fetch_sub(lost, Ordering::AcqRel);
+        POOL.helpers.fetch_sub(lost, Ordering::SeqCst);
+        POOL.panicked.store(false, Ordering::Relaxed);
+        panic!("{lost} helper thread(s) of the forward pass stopped inside a product");
+    }
     if POOL.panicked.swap(false, Ordering::Relaxed) {
         panic!("a band of a parallel product panicked");
     }
+}
+
+/// Tells the pool that the calling helper stopped inside a band and will never finish it: the
+/// job's caller stops waiting for that band and fails the job instead of spinning forever. The
+/// threaded wasm build's helper glue calls it when the helper's instance traps (a panic aborts
+/// there, and memory can run out); natively a panicking band is caught and still counted.
+pub fn helper_lost() {
+    POOL.lost.fetch_add(1, Ordering::AcqRel);
 }
 
 /// Claims the next band of job `epoch`, if that job is still current and has one left.
@@ -137,8 +162,8 @@ fn claim(epoch: u32) -> Option<usize> {
     }
 }
 
-/// Works on bands of job `epoch` until none is left.
-fn work(epoch: u32) {
+/// Works on bands of job `epoch` until none is left (on a helper thread: `helper`).
+fn work(epoch: u32, helper: bool) {
     while let Some(band) = claim(epoch) {
         // SAFETY: a band of `epoch` was claimed and is not finished, so the caller of that job is
         // still waiting in `run` and its job is alive; `job` was stored before `word` (Release)
@@ -147,11 +172,27 @@ fn work(epoch: u32) {
         // A panicking band (natively; wasm aborts) still counts as finished, on whichever thread
         // it ran, so the caller never waits for it; the caller panics once all are done.
         let task = job.task;
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(band))).is_err() {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if helper && FAULT.load(Ordering::Relaxed) && FAULT.swap(false, Ordering::AcqRel) {
+                panic!("a helper thread stopped inside a band on purpose (a test's helper_fault)");
+            }
+            task(band)
+        }));
+        if ran.is_err() {
             POOL.panicked.store(true, Ordering::Relaxed);
         }
         POOL.done.fetch_add(1, Ordering::Release);
     }
+}
+
+/// Set by [`fault_next_helper_band`].
+static FAULT: AtomicBool = AtomicBool::new(false);
+
+/// For tests of a helper lost inside a band (the threaded worker's `&helper_fault=1`): the next
+/// band a helper takes panics. In the browser that stops the helper (wasm aborts), as a real
+/// fault would; natively it is an ordinary panicking band.
+pub fn fault_next_helper_band() {
+    FAULT.store(true, Ordering::Release);
 }
 
 /// Serves jobs on this thread, forever: a helper's whole life. Natively [`start_helpers`] calls
@@ -184,7 +225,7 @@ pub fn serve() -> ! {
             spins = 0;
         };
         seen = epoch;
-        work(epoch);
+        work(epoch, true);
     }
 }
 
@@ -236,6 +277,53 @@ mod tests {
             })
         });
         assert_eq!(total.load(Ordering::Relaxed), 12);
+    }
+
+    /// A helper that stops inside its band (in the browser: its instance traps) makes the job
+    /// fail instead of waiting forever; the other helpers' bands are finished first (they use
+    /// the caller's job), and the pool goes on without it.
+    #[test]
+    fn a_helper_lost_inside_a_band_fails_the_job_instead_of_hanging() {
+        start_helpers(3);
+        // The jobs run on a thread of their own, so that a job that hangs fails the test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let died = AtomicBool::new(false);
+            // Which thread takes which band is up to them: try until a helper takes one.
+            for _ in 0..1000 {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(64, &|_| {
+                        let helper = std::thread::current().name() == Some("tokenmeter-pool");
+                        if helper && !died.swap(true, Ordering::SeqCst) {
+                            helper_lost();
+                            // Never returns, as a trapped wasm instance never does.
+                            loop {
+                                std::thread::park();
+                            }
+                        }
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    })
+                }));
+                if died.load(Ordering::SeqCst) {
+                    let text = result
+                        .err()
+                        .map(|m| m.downcast_ref::<String>().cloned().unwrap_or_default());
+                    let _ = tx.send(text);
+                    return;
+                }
+            }
+            let _ = tx.send(Some("no helper ever took a band".into()));
+        });
+        let text = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the job with a lost helper hung")
+            .expect("the job with a lost helper must fail");
+        assert!(text.contains("stopped inside a product"), "{text}");
+        let count = AtomicU32::new(0);
+        run(8, &|_| {
+            count.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(count.load(Ordering::Relaxed), 8);
     }
 
     #[test]
