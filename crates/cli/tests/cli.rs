@@ -573,32 +573,26 @@ fn explain_token_prints_the_merge_path_and_other_vocabularies() {
     assert!(!out.status.success());
 }
 
+/// `tokenmeter bench --synthetic` on `backend`, CI-sized (on llvmpipe, a CPU emulating the GPU,
+/// each token through 30 blocks costs seconds): 2 blocks, an 8-token prompt, one run; then
+/// `more` arguments. No model file is there to find.
+fn synthetic_bench(backend: &str, more: &[&str]) -> Output {
+    let sizes = ["--blocks", "2", "--prompt-tokens", "8", "--runs", "1"];
+    Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
+        .args(["bench", "--synthetic", "--backend", backend])
+        .args(sizes)
+        .args(more)
+        .env("TOKENMETER_MODEL", "/nonexistent/model.gguf")
+        .output()
+        .expect("run tokenmeter")
+}
+
 /// `bench --synthetic`: SmolLM2's shapes without the model file, on the CPU path and on our GPU
 /// kernels (llvmpipe here: CI-sized, correctness only).
 #[test]
 fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
     for backend in ["cpu", "webgpu"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
-            .args([
-                "bench",
-                "--synthetic",
-                "--backend",
-                backend,
-                // CI-sized: on llvmpipe (a CPU emulating the GPU) each token through 30 blocks
-                // costs seconds.
-                "--blocks",
-                "2",
-                "--prompt-tokens",
-                "8",
-                "--decode-tokens",
-                "2",
-                "--runs",
-                "1",
-            ])
-            .env("TOKENMETER_MODEL", "/nonexistent/model.gguf")
-            .output()
-            .expect("run tokenmeter");
-        let v = json(&out);
+        let v = json(&synthetic_bench(backend, &["--decode-tokens", "2"]));
         assert!(v["model"]
             .as_str()
             .unwrap()
@@ -633,27 +627,7 @@ fn a_synthetic_benchmark_needs_no_model_file_on_either_backend() {
 /// CPU there are no dispatches to time, and the error says so.
 #[test]
 fn the_gpu_profile_accounts_for_every_dispatch_of_both_plans() {
-    let run = |backend: &str| {
-        Command::new(env!("CARGO_BIN_EXE_tokenmeter"))
-            .args([
-                "bench",
-                "--synthetic",
-                "--backend",
-                backend,
-                "--blocks",
-                "2",
-                "--prompt-tokens",
-                "8",
-                "--decode-tokens",
-                "1",
-                "--runs",
-                "1",
-                "--profile",
-            ])
-            .env("TOKENMETER_MODEL", "/nonexistent/model.gguf")
-            .output()
-            .expect("run tokenmeter")
-    };
+    let run = |backend| synthetic_bench(backend, &["--decode-tokens", "1", "--profile"]);
     let v = json(&run("webgpu"));
     assert_eq!(v["engine"]["kind"], "webgpu", "{}", v["engine"]);
     let p = &v["gpu_profile"];

@@ -158,6 +158,7 @@ pub struct Kernels {
 }
 
 const COMMON: &str = include_str!("kernels/common.wgsl");
+const ROPE_QK: &str = include_str!("kernels/rope_qk.wgsl");
 
 impl Kernels {
     pub fn new(device: &wgpu::Device) -> Self {
@@ -186,10 +187,15 @@ impl Kernels {
         let embed = module("embed.wgsl", include_str!("kernels/embed.wgsl"));
         let norm = module("rms_norm.wgsl", include_str!("kernels/rms_norm.wgsl"));
         let matmul = module("matmul.wgsl", include_str!("kernels/matmul.wgsl"));
-        let rope = module("rope.wgsl", include_str!("kernels/rope.wgsl"));
+        // Both pairings of RoPE share their entry point (rope_qk.wgsl).
+        let rope_qk = |pairing: &str| format!("{pairing}\n{ROPE_QK}");
+        let rope = module("rope.wgsl", &rope_qk(include_str!("kernels/rope.wgsl")));
         let attention = module("attention.wgsl", include_str!("kernels/attention.wgsl"));
         let swiglu = module("swiglu.wgsl", include_str!("kernels/swiglu.wgsl"));
-        let halves = module("rope_halves.wgsl", include_str!("kernels/rope_halves.wgsl"));
+        let halves = module(
+            "rope_halves.wgsl",
+            &rope_qk(include_str!("kernels/rope_halves.wgsl")),
+        );
         let qkv = module("qkv.wgsl", include_str!("kernels/qkv.wgsl"));
         Self {
             embed_q8_0: pipeline(&embed, "embed_q8_0"),

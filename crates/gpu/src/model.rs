@@ -258,12 +258,11 @@ impl GpuModel {
                 .map(|m| pack_blocks(m))
                 .collect::<Result<Vec<_>, _>>()?;
             let cols = ms[0].cols();
-            let rows: usize = ms.iter().map(|m| m.rows()).sum();
+            let parts: Vec<usize> = ms.iter().map(|m| m.rows()).collect();
             let same = packed.iter().all(|(_, l)| *l == packed[0].1);
             let words: usize = packed.iter().map(|(w, _)| w.len()).sum();
-            if same && words * 4 <= max_binding && rows <= max_groups {
+            if same && words * 4 <= max_binding && parts.iter().sum::<usize>() <= max_groups {
                 let all: Vec<u32> = packed.iter().flat_map(|(w, _)| w.iter().copied()).collect();
-                let parts: Vec<usize> = ms.iter().map(|m| m.rows()).collect();
                 let layout = packed[0].1;
                 return Ok(vec![upload(
                     stacked,

@@ -101,6 +101,24 @@ fn assert_close(cpu: &[f32], gpu: &[f32], what: &str) {
 // Measured: 1.3e-5 to 1.9e-5 on llvmpipe.
 const LOGIT_TOL: f32 = 1e-3;
 
+/// `tokens` at positions `pos..` through both paths, each on its own cache, and the last row's
+/// logits held to [`assert_close`]; returns the CPU's.
+fn step_both(
+    model: &Model,
+    gpu: &mut GpuModel,
+    state: &mut State,
+    tokens: &[u32],
+    pos: usize,
+    what: &str,
+) -> Vec<f32> {
+    let cpu = model
+        .forward_f32(tokens, pos, state, Logits::Last)
+        .expect("cpu");
+    let g = block_on(gpu.forward(tokens, pos, Logits::Last)).expect("gpu");
+    assert_close(&cpu, &g, what);
+    cpu
+}
+
 /// The real weights through all 30 blocks.
 #[test]
 fn next_token_logits_match_the_cpu_path() {
@@ -109,11 +127,7 @@ fn next_token_logits_match_the_cpu_path() {
     for text in ["The capital of France is", "1, 2, 3, 4,"] {
         let ids = tok.encode(text).expect("encode");
         let mut state = State::new(model.config());
-        let cpu = model
-            .forward_f32(&ids, 0, &mut state, Logits::Last)
-            .expect("cpu");
-        let g = block_on(gpu.forward(&ids, 0, Logits::Last)).expect("gpu");
-        assert_close(&cpu, &g, text);
+        step_both(model, &mut gpu, &mut state, &ids, 0, text);
     }
 }
 
@@ -150,22 +164,21 @@ fn long_prefill_every_row_and_decode_steps_match() {
     }
     // Decode: one token at a time on both caches.
     for (pos, &next) in (ids.len()..).zip(&[13u32, 198, 504]) {
-        let cpu = model
-            .forward_f32(&[next], pos, &mut state, Logits::Last)
-            .expect("cpu");
-        let g = block_on(gpu.forward(&[next], pos, Logits::Last)).expect("gpu");
-        assert_close(&cpu, &g, &format!("decode at {pos}"));
+        step_both(
+            &model,
+            &mut gpu,
+            &mut state,
+            &[next],
+            pos,
+            &format!("decode at {pos}"),
+        );
     }
     // Rewinding: overwrite from position 5 (the cache keeps 0..5).
     let mut state = State::new(model.config());
     model
         .forward_f32(&ids[..5], 0, &mut state, Logits::None)
         .expect("cpu");
-    let cpu = model
-        .forward_f32(&[504], 5, &mut state, Logits::Last)
-        .expect("cpu");
-    let g = block_on(gpu.forward(&[504], 5, Logits::Last)).expect("gpu");
-    assert_close(&cpu, &g, "after rewinding");
+    step_both(&model, &mut gpu, &mut state, &[504], 5, "after rewinding");
 }
 
 /// More visible positions than the attention kernel has threads (256): each thread scores
@@ -180,16 +193,15 @@ fn attention_over_more_positions_than_a_workgroup_has_threads() {
         .expect("encode");
     let ids: Vec<u32> = sentence.iter().copied().cycle().take(600).collect();
     let mut state = State::new(model.config());
-    let cpu = model
-        .forward_f32(&ids, 0, &mut state, Logits::Last)
-        .expect("cpu");
-    let g = block_on(gpu.forward(&ids, 0, Logits::Last)).expect("gpu");
-    assert_close(&cpu, &g, "600 positions");
-    let cpu = model
-        .forward_f32(&[13], ids.len(), &mut state, Logits::Last)
-        .expect("cpu");
-    let g = block_on(gpu.forward(&[13], ids.len(), Logits::Last)).expect("gpu");
-    assert_close(&cpu, &g, "decode at 600");
+    step_both(&model, &mut gpu, &mut state, &ids, 0, "600 positions");
+    step_both(
+        &model,
+        &mut gpu,
+        &mut state,
+        &[13],
+        ids.len(),
+        "decode at 600",
+    );
 }
 
 /// Heads of other widths than SmolLM2's 64 (the attention kernel reads a head in vec4s and
@@ -208,16 +220,23 @@ fn attention_takes_heads_of_every_width_it_accepts() {
         let model = Model::synthetic(config, 7).expect("synthetic model");
         let mut gpu = gpu(&model);
         let mut state = State::new(model.config());
-        let cpu = model
-            .forward_f32(&ids, 0, &mut state, Logits::Last)
-            .expect("cpu");
-        let g = block_on(gpu.forward(&ids, 0, Logits::Last)).expect("gpu");
-        assert_close(&cpu, &g, &format!("head_dim {head_dim}, prefill"));
-        let cpu = model
-            .forward_f32(&[13], ids.len(), &mut state, Logits::Last)
-            .expect("cpu");
-        let g = block_on(gpu.forward(&[13], ids.len(), Logits::Last)).expect("gpu");
-        assert_close(&cpu, &g, &format!("head_dim {head_dim}, decode"));
+        let what = format!("head_dim {head_dim}");
+        step_both(
+            &model,
+            &mut gpu,
+            &mut state,
+            &ids,
+            0,
+            &format!("{what}, prefill"),
+        );
+        step_both(
+            &model,
+            &mut gpu,
+            &mut state,
+            &[13],
+            ids.len(),
+            &format!("{what}, decode"),
+        );
     }
 }
 
@@ -402,11 +421,8 @@ fn own_models_run_on_the_gpu_as_on_the_cpu() {
         let mut state = State::new(model.config());
         let mut pos = 0;
         for step in 0..3 {
-            let cpu = model
-                .forward_f32(&ids[pos..], pos, &mut state, Logits::Last)
-                .expect("cpu");
-            let g = block_on(gpu.forward(&ids[pos..], pos, Logits::Last)).expect("gpu");
-            assert_close(&cpu, &g, &format!("{file} step {step}"));
+            let what = format!("{file} step {step}");
+            let cpu = step_both(&model, &mut gpu, &mut state, &ids[pos..], pos, &what);
             pos = ids.len();
             ids.push(top(&cpu, 1)[0]);
         }

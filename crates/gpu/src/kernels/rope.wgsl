@@ -1,6 +1,7 @@
 // Rotary position embedding (Su et al. 2021): each (even, odd) pair of a head's dims turns by
 // the angle p · θ^(−2i/head_dim), taken from the same f64-computed table as the CPU path.
-// The keys are turned on their way into the layer's KV cache, beside the values.
+// The keys are turned on their way into the layer's KV cache, beside the values; the entry
+// point, one dispatch for both, is rope_qk.wgsl's.
 
 @group(0) @binding(1) var<storage, read> rope: array<vec2<f32>>;         // (context, head_dim/2) of (cos, sin)
 @group(0) @binding(2) var<storage, read_write> q: array<vec2<f32>>;      // (seq, q_dim) as pairs
@@ -28,17 +29,4 @@ fn store_kv(i: u32) {
     let at = (dims.pos + t) * pairs + i % pairs;  // row pos + t of the cache
     k_cache[at] = rotate(k[i], t, i % pairs);
     v_cache[at] = v[i];
-}
-
-// One dispatch for both: a thread per pair of q, then per pair of k (and v):
-// (seq · (q_dim + kv_dim) / 2) threads.
-@compute @workgroup_size(64)
-fn rope_qk(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let nq = dims.seq * dims.q_dim / 2u;
-    let i = gid.x;
-    if (i < nq) {
-        rope_q(i);
-    } else if (i - nq < dims.seq * dims.kv_dim / 2u) {
-        store_kv(i - nq);
-    }
 }

@@ -1,6 +1,7 @@
 // Rotary position embedding with GPT-NeoX's pairing (Qwen): dims i and i + head_dim/2 of each
 // head turn together by the angle of pair i, from the same table as rope.wgsl. Otherwise the
-// same as rope.wgsl: rotate the queries; rotate the keys into the KV cache with the values.
+// same as rope.wgsl: rotate the queries; rotate the keys into the KV cache with the values
+// (the entry point is rope_qk.wgsl's).
 
 @group(0) @binding(1) var<storage, read> rope: array<vec2<f32>>;         // (context, head_dim/2) of (cos, sin)
 @group(0) @binding(2) var<storage, read_write> q: array<f32>;            // (seq, q_dim)
@@ -45,16 +46,4 @@ fn store_kv(i: u32) {
     k_cache[row + second] = a * cs.y + b * cs.x;
     v_cache[row + at.y] = v[at.y];
     v_cache[row + second] = v[second];
-}
-
-// One dispatch for both, as in rope.wgsl: (seq · (q_dim + kv_dim) / 2) threads.
-@compute @workgroup_size(64)
-fn rope_qk(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let nq = dims.seq * dims.q_dim / 2u;
-    let i = gid.x;
-    if (i < nq) {
-        rope_q(i);
-    } else if (i - nq < dims.seq * dims.kv_dim / 2u) {
-        store_kv(i - nq);
-    }
 }
