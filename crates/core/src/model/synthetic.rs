@@ -35,7 +35,8 @@ const F16_MINUS_2_POW_M4: [u8; 2] = 0xAC00u16.to_le_bytes(); // −2⁻⁴ = −
 const F16_2_POW_M9: [u8; 2] = 0x1800u16.to_le_bytes(); // 2⁻⁹
 
 /// A `(rows, cols)` matrix of random blocks: Q4_1 weights `2⁻⁷·q − 2⁻⁴` (q in 0..16, so in
-/// [−0.0625, 0.055]), Q8_0 weights `2⁻⁹·q` (q in −128..128, so in [−0.25, 0.25]).
+/// [−0.0625, 0.055]), Q8_0 weights `2⁻⁹·q` (q in −127..=127 as llama.cpp writes them, so in
+/// [−0.25, 0.25]; the wasm kernels multiply a −128 another way).
 fn random_matrix(rng: &mut SplitMix, format: Format, rows: usize, cols: usize) -> Result<QMatrix> {
     let blocks = rows * cols / QK;
     let size = format.block_bytes();
@@ -47,6 +48,9 @@ fn random_matrix(rng: &mut SplitMix, format: Format, rows: usize, cols: usize) -
             block[2..4].copy_from_slice(&F16_MINUS_2_POW_M4);
         } else {
             block[0..2].copy_from_slice(&F16_2_POW_M9); // Q8_0
+            for q in &mut block[2..] {
+                *q = if *q == 0x80 { 0x81 } else { *q };
+            }
         }
     }
     QMatrix::from_bytes(format, rows, cols, &bytes)

@@ -166,10 +166,14 @@ pub(crate) enum Blocks {
         m: Vec<f32>,
         qs: Vec<[u8; 16]>,
     },
-    /// `w = d·q`, q signed bytes.
+    /// `w = d·q`, q signed bytes. `symmetric`: every q is in −127..=127, which is true of Q5_0
+    /// (−16..=15) and of every Q8_0 that llama.cpp writes (`q = round(x/d)`, `d = max|x|/127`);
+    /// a kernel may then take |q| as an unsigned 7-bit operand (simd128's relaxed dots). Only a
+    /// Q8_0 file written otherwise holds −128.
     Q8 {
         d: Vec<f32>,
         qs: Vec<[i8; 32]>,
+        symmetric: bool,
     },
     /// `w = d·q + m`, q in 0..=31 stored as bytes.
     Q8Min {
@@ -177,7 +181,7 @@ pub(crate) enum Blocks {
         m: Vec<f32>,
         qs: Vec<[i8; 32]>,
     },
-    /// `w = d[h]·q`, q signed bytes, one scale for each half of 16 values.
+    /// `w = d[h]·q`, q signed bytes (Q6_K's −32..=31), one scale for each half of 16 values.
     Q8Halves {
         d: Vec<[f32; 2]>,
         qs: Vec<[i8; 32]>,
@@ -250,7 +254,8 @@ pub(super) fn unpack(format: Format, bytes: &[u8], n: usize) -> Blocks {
                 qs.push(q);
             }
             if format == Format::Q5_0 {
-                Blocks::Q8 { d, qs }
+                let symmetric = true;
+                Blocks::Q8 { d, qs, symmetric }
             } else {
                 Blocks::Q8Min { d, m, qs }
             }
@@ -261,7 +266,8 @@ pub(super) fn unpack(format: Format, bytes: &[u8], n: usize) -> Blocks {
                 d.push(f16_at(b, 0));
                 qs.push(std::array::from_fn(|j| b[2 + j] as i8));
             }
-            Blocks::Q8 { d, qs }
+            let symmetric = qs.iter().flatten().all(|&q| q != i8::MIN);
+            Blocks::Q8 { d, qs, symmetric }
         }
         Format::Q4_K => {
             let (mut d, mut m, mut qs) = with_capacity3(n32);

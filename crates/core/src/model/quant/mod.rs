@@ -129,7 +129,7 @@ impl QMatrix {
     pub fn blocks(&self) -> BlockView<'_> {
         match &self.blocks {
             Blocks::Q4 { d, m, qs } => BlockView::Q4 { d, m, qs },
-            Blocks::Q8 { d, qs } => BlockView::Q8 { d, qs },
+            Blocks::Q8 { d, qs, .. } => BlockView::Q8 { d, qs },
             Blocks::Q8Min { d, m, qs } => BlockView::Q8Min { d, m, qs },
             Blocks::Q8Halves { d, qs } => BlockView::Q8Halves { d, qs },
             Blocks::F32(_) | Blocks::F16(_) | Blocks::Bf16(_) => BlockView::Float,
@@ -163,7 +163,7 @@ impl QMatrix {
                                 out[j + 16] = d[i] * f32::from(q >> 4) + m[i];
                             }
                         }
-                        Blocks::Q8 { d, qs } => {
+                        Blocks::Q8 { d, qs, .. } => {
                             for (o, &q) in out.iter_mut().zip(&qs[i]) {
                                 *o = d[i] * f32::from(q);
                             }

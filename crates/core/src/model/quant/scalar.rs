@@ -35,15 +35,19 @@ pub(super) fn isum_q8_halves_scalar(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
 }
 
 /// One block of 32 activations quantized to bytes: `d = max|x| / 127`, `q = round(x / d)`
-/// (halves away from zero, saturating), as ggml's reference `quantize_row_q8_1`; returns
-/// `(d, Σq)`.
+/// (halves away from zero), as ggml's reference `quantize_row_q8_1`, kept within −127..=127;
+/// returns `(d, Σq)`.
+///
+/// `|x / d| ≤ 127` whenever `1/d` is finite. Where it is not (`max|x|` below about 4·10⁻³⁷),
+/// `x·(1/d)` is ±∞ and C's conversion is undefined; here it is ±127, never −128, so that a
+/// kernel may negate an activation in a byte (AVX2's `sign`, simd128's signed-weight dots).
 pub(super) fn quantize_block(x: &[f32; 32], q: &mut [i8; 32]) -> (f32, i32) {
     let amax = x.iter().fold(0.0f32, |a, v| a.max(v.abs()));
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     let mut sum = 0i32;
     for (q, &v) in q.iter_mut().zip(x) {
-        *q = (v * id).round() as i8;
+        *q = ((v * id).round() as i8).max(-127);
         sum += i32::from(*q);
     }
     (d, sum)

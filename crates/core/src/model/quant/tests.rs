@@ -162,6 +162,60 @@ fn quantizing_rounds_halves_away_from_zero() {
     assert_eq!(q.qs[0], [0; 32]);
 }
 
+/// Where 1/d overflows (a block whose largest value is below about 4·10⁻³⁷) the values become
+/// ±∞ before rounding; they are kept at ±127, never −128, so that every kernel may negate an
+/// activation within a byte.
+#[test]
+fn quantizing_a_block_whose_scale_inverts_to_infinity_stays_within_127() {
+    let x: Vec<f32> = (0..32).map(|i| (i as f32 - 15.5) * 1e-39).collect();
+    let mut q = Q8Row::default();
+    q.quantize(&x);
+    assert!(q.d[0] != 0.0 && (1.0 / q.d[0]).is_infinite());
+    assert_eq!(q.qs[0][0], -127);
+    assert_eq!(q.qs[0][31], 127);
+    assert_eq!(q.s[0], 0.0);
+}
+
+/// A Q8_0 weight of −128 (which llama.cpp never writes, but a file may hold) times an
+/// activation of ±127 from such a block: every kernel (AVX2 natively) gives the scalar bits.
+/// With −128 activations AVX2's sign trick negated −128 into itself.
+#[test]
+fn byte_weights_of_minus_128_multiply_exactly() {
+    let mut rng = Lcg(128);
+    let (rows, cols) = (8, 96);
+    let mut bytes = Vec::new();
+    for b in 0..rows * cols / QK {
+        // A large scale, so that the tiny blocks' terms are normal floats, not lost in rounding.
+        bytes.extend_from_slice(&f16::from_f32(32768.0).to_bits().to_le_bytes());
+        let mut q = q8_block(&mut rng);
+        q[b % 32] = -128;
+        q[(b + 7) % 32] = -128;
+        bytes.extend(q.iter().map(|&q| q as u8));
+    }
+    let w = QMatrix::from_bytes(Format::Q8_0, rows, cols, &bytes).expect("q8_0");
+    for seq in [1, 4, 5] {
+        // The first row so small that its bytes are ±127 (or 0), the others' every other block.
+        let x: Vec<f32> = (0..seq * cols)
+            .map(|i| {
+                rng.f32()
+                    * if i < cols || (i / QK).is_multiple_of(2) {
+                        1e-38
+                    } else {
+                        3.0
+                    }
+            })
+            .collect();
+        let mut xq = Vec::new();
+        Q8Row::quantize_rows(&x, cols, &mut xq);
+        assert!(xq.iter().any(|r| r.qs.iter().flatten().any(|&q| q == -127)));
+        let (mut fast, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
+        w.matmul(&x, &xq, &mut fast);
+        w.matmul_scalar(&x, &xq, &mut reference);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fast), bits(&reference), "seq {seq}");
+    }
+}
+
 /// Shared among threads, each weight row is still computed whole by one of them: the product
 /// has the scalar definition's exact bits for any thread count, with bands that end inside a
 /// group of four rows and activation rows left over from groups of four.
