@@ -128,6 +128,12 @@ test('a download in progress shows its speed and can be cancelled, then retried'
   try {
     await typeText(page, 'Hola, mundo');
     await page.waitForSelector('text=/Downloading the model: [0-9.]+ of 98.4 MB at [0-9.]+ MB\\/s/', { timeout: 30_000 });
+    // Every column counted first: columns still filling in move the button, and a click whose
+    // press and release land on different elements is no click (seen once: the download ran on).
+    await page.waitForFunction(() => {
+      const columns = [...document.querySelectorAll('[data-tokenizer]')];
+      return columns.length > 1 && columns.every((c) => /^\d+ tokens?/.test(c.querySelector('[data-testid=token-count]')?.textContent ?? ''));
+    });
     await page.click('[data-testid=cancel-download]');
     await page.waitForSelector('text=/Model download cancelled/');
     await page.waitForFunction(() => document.querySelector('[data-tokenizer=smollm2] [data-testid=token-count]')?.textContent.startsWith('5 tokens'));
