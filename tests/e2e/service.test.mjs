@@ -255,7 +255,7 @@ test('next: the scores the page shows are what `tokenmeter next` prints, bit for
 
 test('relaxed SIMD: the worker built with it scores exactly as the plain build', async () => {
   // Prefill runs four activation rows per weight block, decode four weight rows per activation:
-  // a long prompt and short ones cover both loops, with Q4_1 (relaxed dot) and Q8_0 (widening).
+  // a long prompt and short ones cover both loops, with Q4_1 and Q8_0 (both in the relaxed dot).
   const long = 'The relaxed dot product multiplies signed bytes by seven-bit ones. '.repeat(6);
   const reqs = [...REQUESTS, { ...REQUESTS[0], text: long, top: 50, surprisal: true }];
   const { otherModel: plainModel, pairs } = await ask('otherBuild', '&simd=plain', reqs);
@@ -276,7 +276,8 @@ test('relaxed SIMD: each form of the byte products gives the bits of the form th
   assert.ok(said, workerConsole.join('\n'));
   assert.deepEqual(said.match(/(widening|pairs|quads) [\d.]+ ms/g).map((f) => f.split(' ')[0]).sort(), ['pairs', 'quads', 'widening']);
   // Each form named on the worker's address, on one thread: the same scores for a long prompt
-  // (prefill's tiles) and short ones (decode's rows), with Q4_1 (the forms differ) and Q8_0.
+  // (prefill's tiles) and short ones (decode's rows), with Q4_1 and Q8_0 (the forms differ for
+  // both).
   const long = 'Pairs of bytes or quads: the same integers either way. '.repeat(6);
   const reqs = [...REQUESTS, { ...REQUESTS[0], text: long, top: 50, surprisal: true }];
   for (const form of ['pairs', 'quads', 'widening']) {

@@ -92,8 +92,9 @@ fn load32(x: &[i8; 32]) -> __m256i {
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
 }
 
-/// Σ over 32 byte pairs of u8 × i8 (no saturation: |pair sum| ≤ 2·255·127 < 2¹⁵ only when
-/// the unsigned side is ≤ 127, which holds for nibbles and for |w| of Q8_0).
+/// Σ over 32 byte pairs of u8 × i8. `vpmaddubsw` saturates a pair's sum to i16; it never does
+/// here: the unsigned side is at most 128 (a nibble, or |w| of a byte weight, 128 for −128) and
+/// the signed side within ±127 (activations are never −128), so |pair| ≤ 2·128·127 = 32,512.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dot_u8_i8(u: __m256i, s: __m256i) -> __m256i {
@@ -152,7 +153,8 @@ fn isum_q4_avx2(w: &[u8; 16], x: &[i8; 32]) -> i32 {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn isum_q8_avx2(w: &[i8; 32], x: &[i8; 32]) -> i32 {
-    // maddubs needs an unsigned left operand: multiply |w| by x carrying w's sign.
+    // maddubs needs an unsigned left operand: multiply |w| by x carrying w's sign (exact because
+    // x is never −128, whose negation is itself: see `quantize_block`).
     let w = load32(w);
     hsum(dot_u8_i8(
         _mm256_sign_epi8(w, w),

@@ -18,7 +18,7 @@ pub(super) trait Kernel {
     /// vocabulary-wide Q8_0 output projection slower (BENCHMARKS.md, 2026-12-04).
     const WEIGHT_ROWS_4_BYTES: bool = Self::WEIGHT_ROWS_4;
     /// Whether several activation rows (prefill) go in tiles of four weight rows × four
-    /// activation rows (`q4w4x4`, `q8w4x4`): each activation block is loaded once for four weight
+    /// activation rows (`q4w4x4`, `q8w4x4`, …): each activation block is loaded once for four weight
     /// rows instead of once per row. Chosen per instruction set by measurement (BENCHMARKS.md).
     const TILE_4X4: bool = false;
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32;
@@ -53,13 +53,13 @@ pub(super) trait Kernel {
         Self::q8(w, x)
     }
     fn q8sx4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
-        x.map(|x| Self::q8s(w, x))
+        Self::q8x4(w, x)
     }
     fn q8sw4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
-        w.map(|w| Self::q8s(w, x))
+        Self::q8w4(w, x)
     }
     fn q8sw4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
-        w.map(|w| Self::q8sx4(w, x))
+        Self::q8w4x4(w, x)
     }
     /// The same four dots for weights known to lie in 0..=31 (the Q8Min layout: Q5_1, Q5_K),
     /// which a kernel may take as the unsigned operand of a byte dot; by default the signed ones.

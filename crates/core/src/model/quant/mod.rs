@@ -316,7 +316,7 @@ impl Q8Row {
     /// Quantizes `x` (a multiple of 32 long) into `self`, reusing its buffers.
     ///
     /// Per block: `d = max|x| / 127`, `q = round(x / d)` (halves away from zero), as ggml's
-    /// reference `quantize_row_q8_1`.
+    /// reference `quantize_row_q8_1`, kept within −127..=127 (where `1/d` overflows too).
     pub fn quantize(&mut self, x: &[f32]) {
         self.quantize_with(x, quantize_block);
     }

@@ -35,14 +35,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::kernel::{matmul_with, Kernel};
 use super::{Q8Row, QMatrix};
 
-/// How a block of small weights (4-bit, or Q8Min's 5-bit) is multiplied (see the top of this
-/// file). Every form gives the same integers; only their speed differs from one CPU to another.
+/// How a block of byte weights is multiplied (4-bit, Q8Min's 5-bit, or signed within ±127: see
+/// the top of this file). Every form gives the same integers; only their speed differs from one CPU to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Form {
     /// Widened to i16 and multiplied pairwise (`i32x4.dot_i16x8_s`): plain simd128.
     Widen = 0,
-    /// `i16x8.relaxed_dot_i8x16_i7x16_s`, two halves added in i16, widened once.
+    /// `i16x8.relaxed_dot_i8x16_i7x16_s`: small weights' two halves added in i16 and widened
+    /// once; signed bytes' halves widened apart (their pairs reach 32,258).
     Pairs = 1,
     /// `i32x4.relaxed_dot_i8x16_i7x16_add_s`.
     Quads = 2,
@@ -120,7 +121,11 @@ fn matmul_in(form: Form, w: &QMatrix, xq: &[Q8Row], out: &mut [f32], band: Range
 /// steps of 0.1 ms, so one short timing would mostly measure those. About 0.1–0.25 s; call it
 /// once (the model worker does while its first download or cache read is under way).
 pub fn choose(now: &dyn Fn() -> f64) -> Vec<(Form, f64)> {
-    let cases = check_cases();
+    let Some(cases) = check_cases() else {
+        // (Fixed sizes that always build; if one did not, no relaxed form would be checked.)
+        set_form(Form::Widen);
+        return Vec::new();
+    };
     let run = |form: Form, w: &QMatrix, xq: &[Q8Row], out: &mut [f32]| {
         // Tokens 0 and 1 alone, then tokens 2..6 together: `out` ends up laid out as `want`.
         let rows = w.rows();
@@ -190,15 +195,16 @@ struct Check {
 /// Seeded random matrices (scales 2⁻⁷, minimums −2⁻⁷), one per way the forms multiply: Q4_1's
 /// nibbles and a Q8_0 without −128 (both timed: decode's and prefill's commonest products, the
 /// second one like the output projection), a Q8_0 holding −128 (the widening path in every
-/// form), Q6_K's halves and Q5_1's small bytes. The activations are a fixed pattern, but rows 1
+/// form), Q6_K's halves and Q5_1's small bytes; the untimed ones have six rows, so that the
+/// rows past the last group of four (one weight row against four tokens) are checked too. The activations are a fixed pattern, but rows 1
 /// and 2 so small that every block's 1/d overflows (its bytes are ±127 then; alone in a row, its
 /// terms are not lost in rounding). Those rows are checked, not timed: their float terms are
 /// subnormal, which the CPU multiplies many times slower, whatever the form (measured: the
 /// forms' times came out 1.6× longer and nearly equal).
-fn check_cases() -> Vec<Check> {
+fn check_cases() -> Option<Vec<Check>> {
     use super::Format;
     let mut random = crate::splitmix::SplitMix(0x9E37_79B9);
-    let mut case = |format: Format, rows: usize, cols: usize, timed: bool| -> Option<Check> {
+    let mut case = |format: Format, rows: usize, cols: usize, timed: bool, minus_128: bool| {
         let n = rows * cols / format.block_values() * format.block_bytes();
         let mut bytes = vec![0u8; n];
         random.fill_bytes(&mut bytes);
@@ -213,11 +219,11 @@ fn check_cases() -> Vec<Check> {
                 _ => block[..2].copy_from_slice(&scale),
             }
             if format == Format::Q8_0 {
-                // Symmetric when timed (−128 → −127), else with −128 in every block.
+                // −128 in every block, or none (−128 → −127).
                 for q in &mut block[2..] {
-                    *q = if timed && *q == 0x80 { 0x81 } else { *q };
+                    *q = if !minus_128 && *q == 0x80 { 0x81 } else { *q };
                 }
-                block[2] = if timed { block[2] } else { 0x80 };
+                block[2] = if minus_128 { 0x80 } else { block[2] };
             }
         }
         let w = QMatrix::from_bytes(format, rows, cols, &bytes).ok()?;
@@ -241,14 +247,15 @@ fn check_cases() -> Vec<Check> {
         })
     };
     [
-        case(Format::Q4_1, 256, 576, true),
-        case(Format::Q8_0, 64, 576, true),
-        case(Format::Q8_0, 8, 576, false),
-        case(Format::Q6_K, 8, 512, false),
-        case(Format::Q5_1, 8, 576, false),
+        case(Format::Q4_1, 256, 576, true, false),
+        case(Format::Q8_0, 64, 576, true, false),
+        case(Format::Q4_1, 6, 576, false, false),
+        case(Format::Q8_0, 6, 576, false, false),
+        case(Format::Q8_0, 6, 576, false, true),
+        case(Format::Q6_K, 6, 512, false, false),
+        case(Format::Q5_1, 6, 576, false, false),
     ]
     .into_iter()
-    .flatten()
     .collect()
 }
 
@@ -264,7 +271,8 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     // Measured: 72 tokens/s decode with, 66 without (BENCHMARKS.md).
     const WEIGHT_ROWS_4: bool = true;
     // Measured: the 49,152 × 576 Q8_0 output projection 6.5 ms with, 3.4–4.0 without; decode
-    // 21.0–22.1 → 18.1–18.6 ms per token (BENCHMARKS.md, 2026-12-04).
+    // 21.0–22.1 → 18.1–18.6 ms per token (BENCHMARKS.md, 2026-12-04; widening, before the
+    // relaxed forms took signed bytes: not measured again since).
     const WEIGHT_ROWS_4_BYTES: bool = false;
     // Measured: prefill 1.14× faster with, the same bits (BENCHMARKS.md, 2026-12-03).
     const TILE_4X4: bool = true;
@@ -298,6 +306,10 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
             let (x0, x1) = load32(x);
             dot_signed::<FORM>(w0, w1, x0, x1)
         }))
+    }
+    #[inline(always)]
+    fn q8sw4(w: [&[i8; 32]; 4], x: &[i8; 32]) -> [i32; 4] {
+        w.map(|w| Self::q8s(w, x))
     }
     #[inline(always)]
     fn q8sw4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {

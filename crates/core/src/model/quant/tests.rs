@@ -176,11 +176,12 @@ fn quantizing_a_block_whose_scale_inverts_to_infinity_stays_within_127() {
     assert_eq!(q.s[0], 0.0);
 }
 
-/// A Q8_0 weight of −128 (which llama.cpp never writes, but a file may hold) times an
-/// activation of ±127 from such a block: every kernel (AVX2 natively) gives the scalar bits.
-/// With −128 activations AVX2's sign trick negated −128 into itself.
+/// Signed byte weights, −128 among them (which llama.cpp never writes, but a file may hold),
+/// times activations of ±127 from such blocks: every kernel (AVX2 natively) gives the scalar
+/// bits. When those activations were −128, AVX2's sign trick negated −128 into itself, so every
+/// negative weight times one came out with the wrong sign.
 #[test]
-fn byte_weights_of_minus_128_multiply_exactly() {
+fn byte_weights_times_activations_of_overflowing_blocks_multiply_exactly() {
     let mut rng = Lcg(128);
     let (rows, cols) = (8, 96);
     let mut bytes = Vec::new();
@@ -207,7 +208,9 @@ fn byte_weights_of_minus_128_multiply_exactly() {
             .collect();
         let mut xq = Vec::new();
         Q8Row::quantize_rows(&x, cols, &mut xq);
-        assert!(xq.iter().any(|r| r.qs.iter().flatten().any(|&q| q == -127)));
+        // The first row's every block overflowed: its bytes are ±127 and 0 only.
+        assert!(xq[0].qs.iter().flatten().all(|&q| q.abs() == 127 || q == 0));
+        assert!(xq[0].qs.iter().flatten().any(|&q| q == -127));
         let (mut fast, mut reference) = (vec![0.0; seq * rows], vec![0.0; seq * rows]);
         w.matmul(&x, &xq, &mut fast);
         w.matmul_scalar(&x, &xq, &mut reference);
