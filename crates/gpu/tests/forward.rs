@@ -119,6 +119,20 @@ fn step_both(
     cpu
 }
 
+/// `ids` as a prefill from an empty cache, then one decode step after them, on both paths.
+fn prefill_then_decode(model: &Model, gpu: &mut GpuModel, ids: &[u32], what: &str) {
+    let mut state = State::new(model.config());
+    step_both(model, gpu, &mut state, ids, 0, &format!("{what}, prefill"));
+    step_both(
+        model,
+        gpu,
+        &mut state,
+        &[13],
+        ids.len(),
+        &format!("{what}, decode"),
+    );
+}
+
 /// The real weights through all 30 blocks.
 #[test]
 fn next_token_logits_match_the_cpu_path() {
@@ -192,16 +206,7 @@ fn attention_over_more_positions_than_a_workgroup_has_threads() {
         .encode("Memory is always scarce: the weights and the cache must fit beside each other. ")
         .expect("encode");
     let ids: Vec<u32> = sentence.iter().copied().cycle().take(600).collect();
-    let mut state = State::new(model.config());
-    step_both(&model, &mut gpu, &mut state, &ids, 0, "600 positions");
-    step_both(
-        &model,
-        &mut gpu,
-        &mut state,
-        &[13],
-        ids.len(),
-        "decode at 600",
-    );
+    prefill_then_decode(&model, &mut gpu, &ids, "600 positions");
 }
 
 /// Heads of other widths than SmolLM2's 64 (the attention kernel reads a head in vec4s and
@@ -219,24 +224,7 @@ fn attention_takes_heads_of_every_width_it_accepts() {
         (config.n_head, config.n_kv_head, config.head_dim) = (n_head, n_kv_head, head_dim);
         let model = Model::synthetic(config, 7).expect("synthetic model");
         let mut gpu = gpu(&model);
-        let mut state = State::new(model.config());
-        let what = format!("head_dim {head_dim}");
-        step_both(
-            &model,
-            &mut gpu,
-            &mut state,
-            &ids,
-            0,
-            &format!("{what}, prefill"),
-        );
-        step_both(
-            &model,
-            &mut gpu,
-            &mut state,
-            &[13],
-            ids.len(),
-            &format!("{what}, decode"),
-        );
+        prefill_then_decode(&model, &mut gpu, &ids, &format!("head_dim {head_dim}"));
     }
 }
 

@@ -57,11 +57,7 @@ fn simd_integer_dots_equal_scalar_exactly() {
 fn matmul_equals_the_scalar_definition_bit_for_bit() {
     let mut rng = Lcg(3);
     let (rows, cols) = (11, 96);
-    let mut q8_bytes = Vec::new();
-    for _ in 0..rows * cols / QK {
-        q8_bytes.extend_from_slice(&f16::from_f32(0.02).to_bits().to_le_bytes());
-        q8_bytes.extend(q8_block(&mut rng).iter().map(|&q| q as u8));
-    }
+    let q8_bytes = q8_0_bytes(rows * cols / QK, 0.02, |_| q8_block(&mut rng));
     let matrices = [
         QMatrix::from_bytes(
             Format::Q4_1,
@@ -90,6 +86,16 @@ fn assert_matmul_is_scalar(w: &QMatrix, rng: &mut Lcg, seq: usize, what: &str) {
     w.matmul_scalar(&x, &xq, &mut reference);
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&fast), bits(&reference), "{what}seq {seq}");
+}
+
+/// Packs `n_blocks` Q8_0 blocks as they sit in a GGUF file: the scale `d`, then block `b`'s bytes.
+fn q8_0_bytes(n_blocks: usize, d: f32, mut block: impl FnMut(usize) -> [i8; 32]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for b in 0..n_blocks {
+        bytes.extend_from_slice(&f16::from_f32(d).to_bits().to_le_bytes());
+        bytes.extend(block(b).iter().map(|&q| q as u8));
+    }
+    bytes
 }
 
 /// Packs random Q4_1 blocks as they sit in a GGUF file.
@@ -137,8 +143,7 @@ fn quantized_matmul_matches_the_dequantized_product_within_8_bit_error() {
 
 #[test]
 fn row_of_q8_0_dequantizes() {
-    let mut bytes = f16::from_f32(0.5).to_bits().to_le_bytes().to_vec();
-    bytes.extend((0..32).map(|i| (i as i8 - 16) as u8));
+    let bytes = q8_0_bytes(1, 0.5, |_| std::array::from_fn(|i| i as i8 - 16));
     let m = QMatrix::from_bytes(Format::Q8_0, 1, 32, &bytes).expect("matrix");
     let mut row = vec![0.0; 32];
     m.row_f32(0, &mut row);
@@ -184,15 +189,13 @@ fn quantizing_a_block_whose_scale_inverts_to_infinity_stays_within_127() {
 fn byte_weights_times_activations_of_overflowing_blocks_multiply_exactly() {
     let mut rng = Lcg(128);
     let (rows, cols) = (8, 96);
-    let mut bytes = Vec::new();
-    for b in 0..rows * cols / QK {
-        // A large scale, so that the tiny blocks' terms are normal floats, not lost in rounding.
-        bytes.extend_from_slice(&f16::from_f32(32768.0).to_bits().to_le_bytes());
+    // A large scale, so that the tiny blocks' terms are normal floats, not lost in rounding.
+    let bytes = q8_0_bytes(rows * cols / QK, 32768.0, |b| {
         let mut q = q8_block(&mut rng);
         q[b % 32] = -128;
         q[(b + 7) % 32] = -128;
-        bytes.extend(q.iter().map(|&q| q as u8));
-    }
+        q
+    });
     let w = QMatrix::from_bytes(Format::Q8_0, rows, cols, &bytes).expect("q8_0");
     for seq in [1, 4, 5] {
         // The first row so small that its bytes are ±127 (or 0), the others' every other block.
