@@ -25,10 +25,13 @@
 //!
 //! Files: this one holds [`QMatrix`] and [`Q8Row`]; [`formats`] the file formats; [`kernel`] the
 //! loop every instruction set shares; [`scalar`], `simd128` (wasm) and `avx2` (x86_64, chosen at
-//! run time) the exact integer block dots; [`float`] the float formats' product.
+//! run time) the exact integer block dots, `choose` which of simd128's forms runs (wasm);
+//! [`float`] the float formats' product.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod choose;
 mod float;
 pub mod formats;
 mod kernel;
@@ -41,12 +44,14 @@ mod tests;
 use kernel::matmul_with;
 use scalar::Scalar;
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use choose::choose as choose_dot_form;
 /// The best kernel known at compile time: simd128 in wasm (in the form chosen at run time, see
 /// [`dot_form`]), else scalar (x86 picks AVX2 at run time in [`QMatrix::matmul`]).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use simd128::quantize_block;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub use simd128::{choose as choose_dot_form, form as dot_form, set_form as set_dot_form, Form};
+pub use simd128::{form as dot_form, set_form as set_dot_form, Form};
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use {scalar::quantize_block, Scalar as Portable};
 // The unit tests' kernel in wasm: simd128's widening form, the one every build has.
