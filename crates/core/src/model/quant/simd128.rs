@@ -137,10 +137,10 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     fn q4(w: &[u8; 16], x: &[i8; 32]) -> i32 {
         small::<FORM>(unpack_q4(w), x)
     }
+    // Signed bytes that may hold −128: the symmetric dots' widening form, whatever `FORM` is.
     #[inline(always)]
     fn q8(w: &[i8; 32], x: &[i8; 32]) -> i32 {
-        let ((w0, w1), (x0, x1)) = (load32(w), load32(x));
-        hsum(i32x4_add(dot16(w0, x0), dot16(w1, x1)))
+        Simd128::<WIDEN>::q8s(w, x)
     }
     #[inline(always)]
     fn q8_halves(w: &[i8; 32], x: &[i8; 32]) -> [i32; 2] {
@@ -182,11 +182,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     }
     #[inline(always)]
     fn q8x4(w: &[i8; 32], x: [&[i8; 32]; 4]) -> [i32; 4] {
-        let (w0, w1) = load32(w);
-        hsum4(x.map(|x| {
-            let (x0, x1) = load32(x);
-            i32x4_add(dot16(w0, x0), dot16(w1, x1))
-        }))
+        Simd128::<WIDEN>::q8sx4(w, x)
     }
     #[inline(always)]
     fn q4w4(w: [&[u8; 16]; 4], x: &[i8; 32]) -> [i32; 4] {
@@ -198,11 +194,7 @@ impl<const FORM: u8> Kernel for Simd128<FORM> {
     }
     #[inline(always)]
     fn q8w4x4(w: [&[i8; 32]; 4], x: [&[i8; 32]; 4]) -> [[i32; 4]; 4] {
-        let x = x.map(load32);
-        w.map(|w| {
-            let (w0, w1) = load32(w);
-            hsum4(x.map(|(x0, x1)| i32x4_add(dot16(w0, x0), dot16(w1, x1))))
-        })
+        Simd128::<WIDEN>::q8sw4x4(w, x)
     }
     // Q8Min's weights (0..=31) as Q4's nibbles: the same small-weight dots, their two halves
     // loaded as they are.
